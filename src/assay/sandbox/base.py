@@ -1,0 +1,108 @@
+"""The interface every sandbox backend implements.
+
+A backend opens sessions. A session owns one private workspace that persists
+across its runs (build, then tests) and is destroyed, with every process of
+the session, when it closes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from assay.sandbox.environments import Environment
+from assay.sandbox.result import RunResult
+from assay.sandbox.spec import Limits, RunSpec
+
+
+class EntryKind(StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+
+
+@dataclass(frozen=True)
+class WorkspaceEntry:
+    """One thing to create in a workspace. ``path`` is relative and normalised."""
+
+    path: str
+    kind: EntryKind
+    data: bytes = b""
+    mode: int = 0o644
+    link_target: str = ""
+    owner_root: bool = False  # owned by the sandbox's root instead of its user
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    environment: Environment
+    limits: Limits
+    network: bool = False
+
+
+class CheckStatus(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One isolation feature tried on this host (``assay sandbox check``)."""
+
+    feature: str
+    status: CheckStatus
+    detail: str = ""
+    fix: str = ""
+
+
+class BackendSession(ABC):
+    """An open sandbox: a workspace plus the means to run commands in it."""
+
+    @abstractmethod
+    def add_entries(self, entries: Sequence[WorkspaceEntry]) -> None:
+        """Create files, directories and symlinks in the workspace.
+
+        Existing files are replaced. Never follows a symlink found in the
+        workspace: after a run, every path there is hostile.
+        """
+
+    @abstractmethod
+    def read_file(self, path: str, max_bytes: int) -> bytes:
+        """Read a regular file of the workspace, at most ``max_bytes``.
+
+        Raises ``WorkspacePathError`` for symlinks, FIFOs, devices, missing
+        files and files larger than ``max_bytes``.
+        """
+
+    @abstractmethod
+    def list_files(self, path: str = ".") -> list[str]:
+        """Names in a workspace directory (not following symlinks)."""
+
+    @abstractmethod
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run one command; every process it starts is dead when this returns."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Empty the workspace (a fresh one for the next stage)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Kill everything, delete the workspace. Safe to call twice."""
+
+
+class SandboxBackend(ABC):
+    """A way to isolate processes: ``native`` (bubblewrap + cgroups) or ``docker``."""
+
+    name: str
+
+    @abstractmethod
+    def open_session(self, config: SessionConfig) -> BackendSession:
+        """Start a session; raises ``SandboxUnavailableError`` if isolation is impossible."""
+
+    @abstractmethod
+    def check(self, environment: Environment | None = None) -> list[CheckItem]:
+        """Try each isolation feature on this host and say what is enforced."""
