@@ -73,7 +73,6 @@ ENVIRONMENTS: Mapping[str, Environment] = MappingProxyType(
                 description="Java: OpenJDK 17",
                 debian_packages=("openjdk-17-jdk-headless",),
                 probe=("java", "-version"),
-                env=_env(JAVA_TOOL_OPTIONS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1"),
                 default_limits=Limits(memory_bytes=1024 * MIB, pids=128),
             ),
         )

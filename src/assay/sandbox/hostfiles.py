@@ -42,8 +42,9 @@ def _read_regular(path: Path) -> bytes:
         os.close(fd)
 
 
-def entries_from_host(source: Path, dest: str = ".", *, owner_root: bool = False,
-                      read_only: bool = False) -> Iterator[WorkspaceEntry]:
+def entries_from_host(
+    source: Path, dest: str = ".", *, owner_root: bool = False, read_only: bool = False
+) -> Iterator[WorkspaceEntry]:
     """Entries for a host file or the contents of a host directory.
 
     A file lands at ``dest/<its name>``; a directory's contents land in ``dest``.
@@ -61,17 +62,20 @@ def entries_from_host(source: Path, dest: str = ".", *, owner_root: bool = False
         yield entry
 
 
-def _entry(path: Path, rel: str, st: os.stat_result, owner_root: bool,
-           read_only: bool) -> WorkspaceEntry | None:
+def _entry(
+    path: Path, rel: str, st: os.stat_result, owner_root: bool, read_only: bool
+) -> WorkspaceEntry | None:
     if stat.S_ISLNK(st.st_mode):
-        return WorkspaceEntry(rel, EntryKind.SYMLINK, link_target=os.readlink(path),
-                              owner_root=owner_root)
+        return WorkspaceEntry(
+            rel, EntryKind.SYMLINK, link_target=os.readlink(path), owner_root=owner_root
+        )
     if stat.S_ISREG(st.st_mode):
         mode = 0o755 if st.st_mode & 0o111 else 0o644
         if read_only:
             mode &= 0o555
-        return WorkspaceEntry(rel, EntryKind.FILE, data=_read_regular(path), mode=mode,
-                              owner_root=owner_root)
+        return WorkspaceEntry(
+            rel, EntryKind.FILE, data=_read_regular(path), mode=mode, owner_root=owner_root
+        )
     return None
 
 
@@ -89,9 +93,12 @@ def _walk(root: Path, dest: str, *, owner_root: bool, read_only: bool) -> Iterat
                 path = Path(item.path)
                 st = item.stat(follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
-                    yield WorkspaceEntry(rel, EntryKind.DIR,
-                                         mode=0o555 if read_only else 0o755,
-                                         owner_root=owner_root)
+                    yield WorkspaceEntry(
+                        rel,
+                        EntryKind.DIR,
+                        mode=0o555 if read_only else 0o755,
+                        owner_root=owner_root,
+                    )
                     stack.append((path, rel))
                     continue
                 entry = _entry(path, rel, st, owner_root, read_only)

@@ -69,8 +69,12 @@ class Sandbox:
     def __enter__(self) -> Self:
         return self.open()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     @property
@@ -80,22 +84,34 @@ class Sandbox:
         return self._session
 
     # -- files -------------------------------------------------------------
-    def add_files(self, *sources: str | os.PathLike[str], dest: str = ".",
-                  owner_root: bool = False, read_only: bool = False) -> None:
+    def add_files(
+        self,
+        *sources: str | os.PathLike[str],
+        dest: str = ".",
+        owner_root: bool = False,
+        read_only: bool = False,
+    ) -> None:
         """Copy host files, or the contents of host directories, into ``dest``.
 
         Symlinks are copied as links and never followed on the host.
         """
         entries: list[WorkspaceEntry] = []
         for source in sources:
-            entries.extend(entries_from_host(Path(source), dest, owner_root=owner_root,
-                                             read_only=read_only))
+            entries.extend(
+                entries_from_host(Path(source), dest, owner_root=owner_root, read_only=read_only)
+            )
         self.session.add_entries(entries)
 
-    def write_file(self, path: str, data: bytes, *, mode: int = 0o644,
-                   owner_root: bool = False) -> None:
-        entry = WorkspaceEntry(normalise_workspace_path(path), EntryKind.FILE, data=data,
-                               mode=mode, owner_root=owner_root)
+    def write_file(
+        self, path: str, data: bytes, *, mode: int = 0o644, owner_root: bool = False
+    ) -> None:
+        entry = WorkspaceEntry(
+            normalise_workspace_path(path),
+            EntryKind.FILE,
+            data=data,
+            mode=mode,
+            owner_root=owner_root,
+        )
         self.session.add_entries([entry])
 
     def add_entries(self, entries: Sequence[WorkspaceEntry]) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from assay.errors import ConfigError
 
@@ -31,7 +32,9 @@ def parse_size(text: str | int) -> int:
         return text
     match = _SIZE_RE.match(text)
     if not match:
-        raise ConfigError(f"invalid size {text!r}: use a number with an optional k, m, g or t suffix")
+        raise ConfigError(
+            f"invalid size {text!r}: use a number with an optional k, m, g or t suffix"
+        )
     number, unit, _ = match.groups()
     return int(float(number) * _SIZE_FACTORS[unit.lower()])
 
@@ -72,7 +75,7 @@ class Limits:
         if self.memory_bytes < 4 * MIB:
             raise ConfigError("limit memory_bytes must be at least 4 MiB")
 
-    def replace(self, **changes: float | int | None) -> Limits:
+    def replace(self, **changes: Any) -> Limits:
         """A copy with the given limits changed; ``None`` values are ignored."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 

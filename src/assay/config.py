@@ -1,0 +1,39 @@
+"""Settings, from the environment (``ASSAY_`` prefix) or a ``.env``-style file.
+
+Nothing is read at import time: call ``get_settings()``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSAY_", env_file=None, extra="ignore")
+
+    state_dir: Path = Field(
+        default=Path("/var/lib/assay"),
+        description="Where sandbox workspaces and generated files live.",
+    )
+    sandbox_uid: int = Field(
+        default=64000, ge=1, description="Host uid that sandboxed processes run as."
+    )
+    sandbox_gid: int = Field(default=64000, ge=1, description="Host gid of sandboxed processes.")
+    cgroup_parent: str | None = Field(
+        default=None,
+        description=(
+            "cgroup (relative to each hierarchy's root) under which job cgroups are made; "
+            "default: a child of this process's own cgroup."
+        ),
+    )
+    bwrap: str = Field(default="bwrap", description="The bubblewrap executable.")
+    docker_url: str | None = Field(default=None, description="Docker daemon URL (default: env).")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,140 @@
+"""The seccomp filter of native sandboxes, compiled once with libseccomp.
+
+Default allow, with the kernel attack surface of SANDBOX_THREATS.md refused
+with EPERM: namespaces and mounts, tracing, keyrings, BPF, perf, userfaultfd,
+io_uring, modules, kexec, reboot, clock and hostname changes, TIOCSTI, and
+raw/packet/vsock sockets. System calls of other architectures kill the process
+(no 32-bit ABI bypass). ``clone3`` answers ENOSYS so that libc falls back to
+``clone``, whose namespace flags we can inspect.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import tempfile
+import termios
+from functools import lru_cache
+
+import pyseccomp as sc
+
+from assay.errors import SandboxUnavailableError
+
+DENIED_SYSCALLS = (
+    # filesystems and namespaces
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "quotactl",
+    "quotactl_fd",
+    "swapon",
+    "swapoff",
+    "acct",
+    # other processes and the kernel
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "syslog",
+    "vhangup",
+    "iopl",
+    "ioperm",
+    "lookup_dcookie",
+    "fanotify_init",
+    "personality",
+    "uselib",
+    "nfsservctl",
+    # clocks and identity of the host
+    "clock_settime",
+    "clock_adjtime",
+    "settimeofday",
+    "adjtimex",
+    "stime",
+    "sethostname",
+    "setdomainname",
+)
+
+# CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME (linux/sched.h)
+NAMESPACE_FLAGS = (
+    0x00020000,
+    0x02000000,
+    0x04000000,
+    0x08000000,
+    0x10000000,
+    0x20000000,
+    0x40000000,
+    0x00000080,
+)
+DENIED_SOCKET_FAMILIES = (socket.AF_PACKET, 40)  # 40: AF_VSOCK
+DENIED_IOCTLS = (termios.TIOCSTI, 0x541C)  # 0x541C: TIOCLINUX
+
+
+def _build() -> sc.SyscallFilter:
+    f = sc.SyscallFilter(sc.ALLOW)
+    eperm = sc.ERRNO(errno.EPERM)
+    for name in DENIED_SYSCALLS:
+        try:
+            f.add_rule(eperm, name)
+        except (ValueError, RuntimeError, OSError):
+            continue  # not a system call on this architecture (e.g. stime on x86_64)
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    for flag in NAMESPACE_FLAGS:
+        f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    for family in DENIED_SOCKET_FAMILIES:
+        f.add_rule(eperm, "socket", sc.Arg(0, sc.EQ, family))
+    # SOCK_RAW in any family (low 4 bits of the type argument)
+    f.add_rule(eperm, "socket", sc.Arg(1, sc.MASKED_EQ, 0xF, socket.SOCK_RAW))
+    for request in DENIED_IOCTLS:
+        f.add_rule(eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
+    return f
+
+
+@lru_cache(maxsize=1)
+def filter_bpf() -> bytes:
+    """The compiled BPF program (cached; bubblewrap reads it from a file descriptor)."""
+    try:
+        with tempfile.TemporaryFile() as out:
+            _build().export_bpf(out)
+            out.seek(0)
+            return out.read()
+    except (OSError, RuntimeError) as exc:
+        raise SandboxUnavailableError(
+            f"cannot build the seccomp filter: {exc}", fix="apt-get install libseccomp2"
+        ) from exc
+
+
+def filter_fd() -> int:
+    """A fresh readable fd holding the filter, for ``bwrap --seccomp FD``."""
+    fd = os.memfd_create("assay-seccomp", os.MFD_CLOEXEC)
+    os.write(fd, filter_bpf())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd

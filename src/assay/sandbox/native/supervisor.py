@@ -1,0 +1,243 @@
+"""Running one bubblewrap process under a job cgroup, and deciding its verdict.
+
+The supervisor keeps the wall clock (monotonic), polls the cgroup's summed CPU
+time, reads stdout and stderr concurrently into bounded buffers, and kills
+the whole cgroup when the run ends for any reason, so no process survives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from assay.errors import SandboxError
+from assay.sandbox.native.cgroups import JobCgroup
+from assay.sandbox.output import BoundedBuffer
+from assay.sandbox.result import RunResult, Termination, status_from_exit_code
+from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
+
+CPU_POLL_S = 0.02
+READ_CHUNK = 65536
+EXEC_FAILED = 127
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]  # the launcher, then bubblewrap's command line
+    env: dict[str, str]
+    pass_fds: tuple[int, ...]
+
+
+def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
+    cpu = math.ceil(limits.cpu_time_s)
+    return [
+        # A backstop per process; the summed limit is the supervisor's cgroup poll.
+        (resource.RLIMIT_CPU, (cpu + 1, cpu + 2)),
+        (resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes)),
+        (resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files)),
+        (resource.RLIMIT_STACK, (limits.stack_bytes, limits.stack_bytes)),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_MEMLOCK, (1 << 16, 1 << 16)),
+        (resource.RLIMIT_MSGQUEUE, (1 << 16, 1 << 16)),
+    ]
+
+
+class _Streams:
+    def __init__(self, out_fd: int, err_fd: int, limit: int) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.buffers = {out_fd: BoundedBuffer(limit), err_fd: BoundedBuffer(limit)}
+        for fd in (out_fd, err_fd):
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ)
+        self.out_fd, self.err_fd = out_fd, err_fd
+
+    @property
+    def open(self) -> bool:
+        return bool(self.selector.get_map())
+
+    def pump(self, timeout: float) -> bool:
+        """Read what is ready; True if a stream went over its limit."""
+        overflow = False
+        for key, _ in self.selector.select(timeout):
+            fd = int(key.fd)
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(fd)
+                continue
+            overflow |= self.buffers[fd].feed(chunk)
+        return overflow
+
+    def close(self) -> None:
+        for fd in list(self.buffers):
+            with contextlib.suppress(KeyError):
+                self.selector.unregister(fd)
+            os.close(fd)
+        self.selector.close()
+
+
+def _stdin_fd(spec: RunSpec) -> int:
+    if spec.stdin is None:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    if isinstance(spec.stdin, Path):
+        try:
+            return os.open(spec.stdin, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise SandboxError(f"cannot open stdin file {spec.stdin}: {exc.strerror}") from exc
+    fd = os.memfd_create("assay-stdin", os.MFD_CLOEXEC)
+    view = memoryview(spec.stdin)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def supervise(launch: Launch, spec: RunSpec, cgroup: JobCgroup, status_read_fd: int) -> RunResult:
+    """Start the launch under ``cgroup``, enforce the limits, return the verdict."""
+    limits = spec.limits
+    stdin_fd = _stdin_fd(spec)
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    streams = _Streams(out_r, err_r, limits.output_bytes)
+    start = time.monotonic()
+    try:
+        try:
+            proc = subprocess.Popen(
+                launch.argv,
+                stdin=stdin_fd,
+                stdout=out_w,
+                stderr=err_w,
+                env=launch.env,
+                pass_fds=launch.pass_fds,
+                close_fds=True,
+                cwd="/",
+            )
+        except OSError as exc:
+            raise SandboxError(f"cannot start bubblewrap: {exc}") from exc
+        finally:
+            # The child has its copies; ours would keep the pipes from ending.
+            for fd in (stdin_fd, out_w, err_w, *launch.pass_fds):
+                os.close(fd)
+        reason = _watch(proc, streams, cgroup, spec, start)
+        if reason is not None or cgroup.pids():
+            cgroup.kill_all()
+        proc.wait()
+        wall = time.monotonic() - start
+        while streams.open:
+            streams.pump(0.1)
+        status = _read_status(status_read_fd)
+        return _verdict(
+            proc.returncode,
+            status=status,
+            reason=reason,
+            cgroup=cgroup,
+            spec=spec,
+            wall=wall,
+            streams=streams,
+        )
+    finally:
+        streams.close()
+
+
+def _watch(
+    proc: subprocess.Popen[bytes], streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float
+) -> Termination | None:
+    """Wait for the end of the run; the reason if we had to stop it."""
+    limits = spec.limits
+    deadline = start + limits.wall_time_s
+    cpu_limit_ns = int(limits.cpu_time_s * 1e9)
+    kill_on_overflow = spec.output_policy is OutputPolicy.KILL
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            return Termination.WALL_TIME_LIMIT
+        if cgroup.cpu_time_ns() >= cpu_limit_ns:
+            return Termination.CPU_TIME_LIMIT
+        timeout = min(deadline - now, CPU_POLL_S)
+        if streams.open:
+            if streams.pump(timeout) and kill_on_overflow:
+                return Termination.OUTPUT_LIMIT
+            if proc.poll() is not None:
+                return None
+        else:
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                continue
+            return None
+
+
+def _read_status(fd: int) -> dict[str, int]:
+    """bubblewrap's JSON status lines: ``child-pid`` once set up, ``exit-code`` at the end."""
+    data = b""
+    with contextlib.suppress(BlockingIOError):
+        os.set_blocking(fd, False)
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    status: dict[str, int] = {}
+    for line in data.decode(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            for key, value in json.loads(line).items():
+                if isinstance(value, int):
+                    status[key] = value
+    return status
+
+
+def _verdict(
+    returncode: int,
+    *,
+    status: dict[str, int],
+    reason: Termination | None,
+    cgroup: JobCgroup,
+    spec: RunSpec,
+    wall: float,
+    streams: _Streams,
+) -> RunResult:
+    cpu_s = cgroup.cpu_time_ns() / 1e9
+    out, err = streams.buffers[streams.out_fd], streams.buffers[streams.err_fd]
+    exit_code: int | None = None
+    sig: int | None = None
+    stderr = err.getvalue()
+    if cgroup.oom_kills() > 0:
+        termination = Termination.MEMORY_LIMIT
+        sig = signal.SIGKILL
+    elif reason is not None:
+        termination = reason
+        sig = signal.SIGKILL
+    elif "exit-code" in status:
+        exit_code, sig = status_from_exit_code(status["exit-code"])
+        if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu_s >= spec.limits.cpu_time_s:
+            termination = Termination.CPU_TIME_LIMIT
+        else:
+            termination = Termination.EXITED if sig is None else Termination.SIGNALED
+    elif b"bwrap: execvp " in stderr and "child-pid" in status:
+        # The command could not be executed (not found, not executable): a
+        # verdict about the command, as a shell reports it.
+        exit_code, termination = EXEC_FAILED, Termination.EXITED
+        stderr = stderr.replace(b"bwrap: execvp ", b"", 1)
+    else:
+        detail = stderr.decode(errors="replace").strip()
+        raise SandboxError(f"bubblewrap failed (status {returncode}): {detail}")
+    return RunResult(
+        termination=termination,
+        exit_code=exit_code,
+        signal=sig,
+        cpu_time_s=cpu_s,
+        wall_time_s=wall,
+        peak_memory_bytes=cgroup.peak_memory_bytes(),
+        stdout=out.getvalue(),
+        stderr=stderr,
+        stdout_truncated=out.truncated,
+        stderr_truncated=err.truncated,
+    )

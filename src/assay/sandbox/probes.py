@@ -1,0 +1,192 @@
+"""Behaviour probes: isolation features tried for real inside a sandbox.
+
+Shared by every backend's ``check()``: a feature counts as enforced only if
+a program inside the sandbox fails to get around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assay.errors import AssayError
+from assay.sandbox.base import BackendSession, CheckItem, CheckStatus, SandboxBackend, SessionConfig
+from assay.sandbox.environments import Environment, get_environment
+from assay.sandbox.result import RunResult, Termination
+from assay.sandbox.spec import MIB, Limits, RunSpec
+
+PROBE_LIMITS = Limits(
+    cpu_time_s=2,
+    wall_time_s=5,
+    memory_bytes=64 * MIB,
+    pids=32,
+    output_bytes=64 * 1024,
+    workspace_bytes=8 * MIB,
+)
+
+# Each probe prints "ok" when the feature holds, anything else when it does not.
+STATUS_PROBE = r"""
+import os
+status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+checks = {
+  "caps": int(status["CapEff"].strip(), 16) == 0,
+  "nnp": status["NoNewPrivs"].strip() == "1",
+  "seccomp": status["Seccomp"].strip() == "2",
+  "uid": os.getuid() != 0,
+  "pidns": len([p for p in os.listdir("/proc") if p.isdigit()]) < 10,
+  "hostfiles": not any(os.path.exists(p) for p in ("/root", "/home", "/var/lib", "/run")),
+}
+try:
+    open("/usr/assay-probe", "w")
+    checks["rofs"] = False
+except OSError:
+    checks["rofs"] = True
+ifaces = [l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]]
+checks["net"] = ifaces in ([], ["lo"])
+import ctypes
+checks["unshare"] = ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0
+print(" ".join(f"{k}={'ok' if v else 'no'}" for k, v in checks.items()))
+"""
+
+STATUS_FEATURES = {
+    "caps": ("no capabilities (CapEff 0)", ""),
+    "nnp": ("no_new_privs", ""),
+    "seccomp": ("seccomp filter", "apt-get install libseccomp2"),
+    "uid": ("unprivileged user", ""),
+    "pidns": ("private /proc (pid namespace)", ""),
+    "hostfiles": ("host files hidden", ""),
+    "rofs": ("read-only system", ""),
+    "net": ("no network", ""),
+    "unshare": ("namespace creation refused", ""),
+}
+
+
+@dataclass(frozen=True)
+class VerdictProbe:
+    feature: str
+    argv: tuple[str, ...]
+    expect: Termination
+    limits: Limits = PROBE_LIMITS
+
+
+VERDICT_PROBES = (
+    VerdictProbe(
+        "memory limit (no swap)",
+        ("python3", "-c", "b = bytearray(256 * 1024 * 1024); print(len(b))"),
+        Termination.MEMORY_LIMIT,
+    ),
+    VerdictProbe(
+        "CPU time limit (summed over threads)",
+        ("python3", "-c", "while True: pass"),
+        Termination.CPU_TIME_LIMIT,
+        PROBE_LIMITS.replace(cpu_time_s=0.5),
+    ),
+    VerdictProbe(
+        "wall time limit",
+        ("sleep", "30"),
+        Termination.WALL_TIME_LIMIT,
+        PROBE_LIMITS.replace(wall_time_s=0.5),
+    ),
+    VerdictProbe(
+        "output limit", ("python3", "-c", "while True: print('x' * 1000)"), Termination.OUTPUT_LIMIT
+    ),
+)
+
+PIDS_PROBE = (
+    "python3",
+    "-c",
+    "import os\nn = 0\ntry:\n    for _ in range(200):\n        if os.fork() == 0:\n"
+    "            import time; time.sleep(5); os._exit(0)\n        n += 1\nexcept OSError:\n"
+    "    print('ok', n)\nelse:\n    print('no', n)\n",
+)
+DISK_PROBE = (
+    "python3",
+    "-c",
+    "try:\n    open('big', 'wb').write(b'x' * (32 * 1024 * 1024))\n    print('no')\n"
+    "except OSError as e:\n    print('ok' if e.errno == 28 else e)\n",
+)
+ORPHAN_PROBE = ("sh", "-c", "setsid sleep 60 > /dev/null 2>&1 < /dev/null & echo started")
+
+
+def _row(feature: str, ok: bool, detail: str, fix: str = "") -> CheckItem:
+    return CheckItem(feature, CheckStatus.OK if ok else CheckStatus.FAIL, detail, "" if ok else fix)
+
+
+def behaviour_checks(
+    backend: SandboxBackend,
+    environment: Environment | None = None,
+    after_run: Callable[[BackendSession], str | None] | None = None,
+) -> list[CheckItem]:
+    """Open a sandbox and try each feature. ``after_run`` may return a description of
+    processes that outlived a run (None when nothing survived)."""
+    env = environment or get_environment("python3")
+    items: list[CheckItem] = []
+    try:
+        session = backend.open_session(SessionConfig(env, PROBE_LIMITS))
+    except AssayError as exc:
+        return [
+            CheckItem(
+                "open a sandbox", CheckStatus.FAIL, exc.message, getattr(exc, "fix", "") or ""
+            )
+        ]
+    try:
+
+        def run(argv: tuple[str, ...], limits: Limits = PROBE_LIMITS) -> RunResult:
+            return session.run(RunSpec(argv, dict(env.env), limits=limits))
+
+        result = run(("python3", "-c", STATUS_PROBE))
+        found = dict(
+            w.split("=", 1) for w in result.stdout.decode(errors="replace").split() if "=" in w
+        )
+        for key, (feature, fix) in STATUS_FEATURES.items():
+            items.append(
+                _row(
+                    feature,
+                    found.get(key) == "ok",
+                    "enforced"
+                    if found.get(key) == "ok"
+                    else f"not enforced ({result.stderr[-200:].decode(errors='replace')})",
+                    fix,
+                )
+            )
+        for probe in VERDICT_PROBES:
+            result = run(probe.argv, probe.limits)
+            items.append(
+                _row(
+                    probe.feature,
+                    result.termination is probe.expect,
+                    f"verdict {result.termination.value}",
+                )
+            )
+        result = run(PIDS_PROBE)
+        items.append(
+            _row(
+                "process limit (pids)",
+                result.stdout.startswith(b"ok"),
+                result.stdout.decode(errors="replace").strip(),
+            )
+        )
+        result = run(DISK_PROBE)
+        items.append(
+            _row(
+                "workspace size limit",
+                result.stdout.startswith(b"ok"),
+                "ENOSPC inside"
+                if result.stdout.startswith(b"ok")
+                else result.stdout.decode(errors="replace").strip(),
+            )
+        )
+        result = run(ORPHAN_PROBE)
+        survivor = after_run(session) if after_run else None
+        items.append(
+            _row(
+                "whole process tree killed",
+                survivor is None,
+                survivor or "daemonised child killed with the run",
+            )
+        )
+    except AssayError as exc:
+        items.append(CheckItem("run a probe", CheckStatus.FAIL, exc.message))
+    finally:
+        session.close()
+    return items
