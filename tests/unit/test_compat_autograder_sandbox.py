@@ -20,6 +20,7 @@ from assay.compat.autograder_sandbox import (
 from assay.compat.autograder_sandbox.limits import (
     DEFAULT_OUTPUT_CAP_BYTES,
     MIN_MEMORY_BYTES,
+    NO_SPAWN_PREFIX,
     NO_TIMEOUT_S,
 )
 from assay.errors import SandboxUnavailableError
@@ -229,7 +230,8 @@ def test_run_command_limits() -> None:
         )
         limits = last_spec(backend).limits
         assert (limits.wall_time_s, limits.cpu_time_s) == (3, 3)
-        assert limits.pids == 1
+        assert limits.pids == 512
+        assert last_spec(backend).argv == (*NO_SPAWN_PREFIX, "prog")
         assert limits.stack_bytes == 2 * MIB
         assert limits.memory_bytes == 100 * MIB
         assert limits.output_bytes == 20

@@ -18,8 +18,9 @@ or ``docker``) instead of a container the library manages. What maps to what:
 - ``max_virtual_memory`` tightens the memory limit of that command: Assay has
   no address-space limit, and the cgroup memory limit is the closest
   kernel-enforced equivalent. ``max_stack_size`` is the stack limit.
-- ``block_process_spawn`` limits the command to its own process: ``fork``
-  and thread creation fail with ``EAGAIN``.
+- ``block_process_spawn`` runs the command with RLIMIT_NPROC 0 (through
+  ``/usr/bin/prlimit``, which execs it in place), as 6.x did: ``fork`` and
+  thread creation fail with ``EAGAIN``.
 - A command killed by signal N (including the SIGKILL of the memory limit, as
   the OOM killer in 6.x) reports ``return_code`` 256 - N, as 6.x's runner
   did: 247 for SIGKILL, 245 for SIGSEGV. ``run_result`` on the returned

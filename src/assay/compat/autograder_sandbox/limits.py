@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from assay.sandbox.spec import MIB, Limits
 
 NO_TIMEOUT_S = 3600.0
@@ -12,6 +14,21 @@ DEFAULT_OUTPUT_CAP_BYTES = 64 * MIB
 
 MIN_MEMORY_BYTES = 4 * MIB
 """The smallest memory limit Assay accepts; smaller ``max_virtual_memory`` is raised to it."""
+
+
+NO_SPAWN_PREFIX = ("/usr/bin/prlimit", "--nproc=0:0", "--")
+"""Runs a command with RLIMIT_NPROC 0, as 6.x's ``block_process_spawn`` did.
+
+Not a pids limit of 1: a backend's own processes (bubblewrap's, for one)
+share the run's pids cgroup, so how many a command may start on top of them
+differs between backends. ``prlimit`` (util-linux, Essential in Debian) execs
+the command in place, so it adds no process.
+"""
+
+
+def without_process_spawn(argv: Sequence[str]) -> list[str]:
+    """``argv`` made unable to fork or start threads (non-root users; 6.x: same)."""
+    return [*NO_SPAWN_PREFIX, *argv]
 
 
 def session_limits(base: Limits, *, memory_bytes: int, pids: int) -> Limits:
@@ -31,7 +48,6 @@ def run_limits(
     base: Limits,
     *,
     timeout: float | None,
-    block_process_spawn: bool,
     max_stack_size: int | None,
     max_virtual_memory: int | None,
     truncate_stdout: int | None,
@@ -41,8 +57,7 @@ def run_limits(
 
     ``timeout`` bounds wall-clock and CPU time; ``max_virtual_memory``
     tightens the memory (cgroup) limit, Assay's closest kernel-enforced
-    equivalent of an address-space limit; ``block_process_spawn`` allows the
-    command's own process only.
+    equivalent of an address-space limit.
     """
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
@@ -62,7 +77,6 @@ def run_limits(
         cpu_time_s=time_s,
         wall_time_s=time_s,
         memory_bytes=memory,
-        pids=1 if block_process_spawn else None,
         stack_bytes=max_stack_size,
         output_bytes=output_cap(truncate_stdout, truncate_stderr),
     )

@@ -21,7 +21,11 @@ from assay.compat.autograder_sandbox.errors import (
     SandboxNotDestroyed,
     translated,
 )
-from assay.compat.autograder_sandbox.limits import run_limits, session_limits
+from assay.compat.autograder_sandbox.limits import (
+    run_limits,
+    session_limits,
+    without_process_spawn,
+)
 from assay.sandbox.base import SandboxBackend, WorkspaceEntry
 from assay.sandbox.environments import get_environment
 from assay.sandbox.hostfiles import entries_from_host, normalise_workspace_path
@@ -195,14 +199,14 @@ class AutograderSandbox:
             limits = run_limits(
                 box.limits,
                 timeout=timeout,
-                block_process_spawn=block_process_spawn,
                 max_stack_size=max_stack_size,
                 max_virtual_memory=max_virtual_memory,
                 truncate_stdout=truncate_stdout,
                 truncate_stderr=truncate_stderr,
             )
+            argv = without_process_spawn(args) if block_process_spawn else list(args)
             result = box.run(
-                list(args),
+                argv,
                 stdin=stdin_bytes,
                 env=self._command_env(as_root),
                 limits=limits,
