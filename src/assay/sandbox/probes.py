@@ -6,6 +6,7 @@ a program inside the sandbox fails to get around it.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -105,7 +106,11 @@ DISK_PROBE = (
     "try:\n    open('big', 'wb').write(b'x' * (32 * 1024 * 1024))\n    print('no')\n"
     "except OSError as e:\n    print('ok' if e.errno == 28 else e)\n",
 )
-ORPHAN_PROBE = ("sh", "-c", "setsid sleep 60 > /dev/null 2>&1 < /dev/null & echo started")
+
+
+def orphan_probe(token: str) -> tuple[str, ...]:
+    """A daemonised ``sleep`` whose command line carries ``token``, left behind on exit."""
+    return ("sh", "-c", f"setsid sleep {token} > /dev/null 2>&1 < /dev/null & echo started")
 
 
 def _row(feature: str, ok: bool, detail: str, fix: str = "") -> CheckItem:
@@ -117,8 +122,12 @@ def behaviour_checks(
     environment: Environment | None = None,
     after_run: Callable[[BackendSession], str | None] | None = None,
 ) -> list[CheckItem]:
-    """Open a sandbox and try each feature. ``after_run`` may return a description of
-    processes that outlived a run (None when nothing survived)."""
+    """Open a sandbox and try each feature.
+
+    ``after_run(session, token)`` looks for processes whose command line holds
+    ``token`` after a run that left a daemonised child behind; it returns a
+    description of the survivors, or None when nothing survived.
+    """
     env = environment or get_environment("python3")
     items: list[CheckItem] = []
     try:
@@ -176,8 +185,9 @@ def behaviour_checks(
                 else result.stdout.decode(errors="replace").strip(),
             )
         )
-        result = run(ORPHAN_PROBE)
-        survivor = after_run(session) if after_run else None
+        token = f"60.{secrets.randbelow(10**9):09d}"
+        run(orphan_probe(token))
+        survivor = after_run(session, token) if after_run else None
         items.append(
             _row(
                 "whole process tree killed",

@@ -105,15 +105,18 @@ def native_checks(
     if any(item.status is CheckStatus.FAIL for item in items):
         return items
 
-    def survivors(_: BackendSession) -> str | None:
-        left = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _uid_of(p) == uid]
+    def survivors(_: BackendSession, token: str) -> str | None:
+        marker = token.encode()
+        left = [
+            p.name for p in Path("/proc").iterdir() if p.name.isdigit() and marker in _cmdline(p)
+        ]
         return f"processes left: {', '.join(left)}" if left else None
 
     return items + behaviour_checks(backend, environment, after_run=survivors)
 
 
-def _uid_of(proc_dir: Path) -> int | None:
+def _cmdline(proc_dir: Path) -> bytes:
     try:
-        return proc_dir.stat().st_uid
+        return (proc_dir / "cmdline").read_bytes()
     except OSError:
-        return None
+        return b""

@@ -1,0 +1,38 @@
+"""The ``assay`` command."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from assay import __version__
+from assay.cli import image, sandbox
+
+app = typer.Typer(
+    name="assay",
+    help="Assay: safe, fast execution and grading of untrusted student code.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(image.app, name="image")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
