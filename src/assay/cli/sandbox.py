@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assay.errors import AssayError, ConfigError
-from assay.sandbox import CheckStatus, Limits, RunResult, Sandbox, Termination, parse_size
+from assay.sandbox import CheckStatus, RunResult, Sandbox, Termination, parse_size
 from assay.sandbox.backends import BACKENDS, get_backend
 from assay.sandbox.environments import ENVIRONMENTS, get_environment
 from assay.sandbox.spec import format_size

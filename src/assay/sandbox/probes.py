@@ -120,7 +120,7 @@ def _row(feature: str, ok: bool, detail: str, fix: str = "") -> CheckItem:
 def behaviour_checks(
     backend: SandboxBackend,
     environment: Environment | None = None,
-    after_run: Callable[[BackendSession], str | None] | None = None,
+    after_run: Callable[[BackendSession, str], str | None] | None = None,
 ) -> list[CheckItem]:
     """Open a sandbox and try each feature.
 
