@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Set up Assay on Debian/Ubuntu: system packages, then .venv with the `assay` command.
+#
+#   scripts/setup.sh            native sandbox + toolchains (python3, C, C++, Java)
+#   scripts/setup.sh --dev      ... plus the development tools (pytest, mypy, ruff)
+#   scripts/setup.sh --docker   ... plus docker.io, a running dockerd and the images
+#
+# Idempotent: a second run only checks. Needs root for apt-get (skipped when
+# every package is already installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+DOCKER=0
+for arg in "$@"; do
+    case "$arg" in
+        --dev) DEV=1 ;;
+        --docker) DOCKER=1 ;;
+        *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+    esac
+done
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+PACKAGES=(bubblewrap libseccomp2 python3 python3-venv gcc g++ libc6-dev make valgrind
+          openjdk-17-jdk-headless util-linux procps)
+if [ "$DOCKER" = 1 ]; then
+    PACKAGES+=(docker.io debootstrap)
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "Installing Debian packages: ${missing[*]}"
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup.sh: installing packages needs root (sudo $0 $*)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+            PYTHON="$candidate"
+            break
+        fi
+    done
+fi
+if [ -z "$PYTHON" ]; then
+    echo "setup.sh: Python >= 3.11 is required" >&2
+    exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    say "Creating .venv with $PYTHON"
+    "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.assay-installed
+want="$(sha256sum pyproject.toml | cut -c1-16)-dev$DEV"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "Installing Assay into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+    if [ "$DEV" = 1 ]; then
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+    else
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+    fi
+    echo "$want" > "$stamp"
+fi
+
+if [ "$DOCKER" = 1 ]; then
+    if ! docker info >/dev/null 2>&1; then
+        say "Starting dockerd"
+        mkdir -p /var/log/assay
+        nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+            >/var/log/assay/dockerd.log 2>&1 &
+        for _ in $(seq 60); do
+            docker info >/dev/null 2>&1 && break
+            sleep 1
+        done
+        docker info >/dev/null 2>&1 || { echo "dockerd did not start" >&2; tail -20 /var/log/assay/dockerd.log >&2; exit 1; }
+    fi
+    say "Building the sandbox images (first time: a few minutes)"
+    .venv/bin/assay image build
+fi
+say "Setup complete: .venv/bin/assay"
