@@ -1,0 +1,51 @@
+"""Fixtures shared by the test suites: sandbox backends and a host guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assay.sandbox import Limits, Sandbox
+from helpers import BACKEND_NAMES, HostGuard, SandboxFactory, require_backend
+
+
+@pytest.fixture(
+    params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in BACKEND_NAMES]
+)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """Each sandbox backend in turn; skipped visibly (or failed, in CI) if unavailable."""
+    name: str = request.param
+    require_backend(name)
+    return name
+
+
+@pytest.fixture
+def host(backend_name: str, tmp_path: Path) -> HostGuard:
+    """The host as it was before the test, for checking it afterwards."""
+    return HostGuard(backend_name, tmp_path)
+
+
+@pytest.fixture
+def open_sandbox(backend_name: str, host: HostGuard) -> Iterator[SandboxFactory]:
+    """Open sandboxes of the backend under test; all are closed after the test."""
+    boxes: list[Sandbox] = []
+
+    def factory(environment: str = "python3", *, limits: Limits | None = None,
+                network: bool = False) -> Sandbox:
+        require_backend(backend_name, environment)
+        box = Sandbox(environment, backend=backend_name, limits=limits, network=network)
+        boxes.append(box.open())
+        host.sandbox_opened()
+        return box
+
+    yield factory
+    for box in boxes:
+        box.close()
+
+
+@pytest.fixture
+def sandbox(open_sandbox: SandboxFactory) -> Sandbox:
+    """An open python3 sandbox of the backend under test."""
+    return open_sandbox()

@@ -1,0 +1,283 @@
+"""Helpers shared by the sandbox contract and security suites.
+
+Backend availability is probed once per (backend, environment) by opening a
+sandbox. ``HostGuard`` looks at the host from outside the sandbox: leftover
+sandbox processes, a canary file, the hostname, the clock, /dev/shm.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import textwrap
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from assay.errors import SandboxError, SandboxUnavailableError
+from assay.sandbox import Limits, RunResult, Sandbox, Termination
+
+MIB = 1024 * 1024
+KIB = 1024
+
+BACKEND_NAMES = ("native", "docker")
+REQUIRE_ENV = {"native": "ASSAY_REQUIRE_NATIVE", "docker": "ASSAY_REQUIRE_DOCKER"}
+
+NATIVE_HOST_UID = 64000  # the native backend's sandbox user, as the host sees it
+SANDBOX_UID = 1000  # the sandbox user, as the sandbox sees it (both backends)
+DOCKER_LABEL = "assay.sandbox=1"
+WORKSPACE = "/work"
+
+GRACE_S = 3.0  # a verdict must arrive within its limit plus this
+QUICK_LIMITS = Limits(cpu_time_s=5, wall_time_s=5, memory_bytes=256 * MIB, pids=64)
+
+
+# -- backend availability ---------------------------------------------------------
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""
+    broken: bool = False  # opening failed unexpectedly: a bug to report, never a skip
+
+
+_availability: dict[tuple[str, str], Availability] = {}
+
+
+def _probe(backend: str, environment: str) -> Availability:
+    what = f"{backend} backend, environment {environment!r}"
+    try:
+        box = Sandbox(environment, backend=backend).open()
+    except SandboxUnavailableError as exc:
+        fix = f" (fix: {exc.fix})" if exc.fix else ""
+        return Availability(False, f"{what} unavailable: {exc.message}{fix}")
+    except SandboxError as exc:
+        return Availability(False, f"{what} failed to open: {type(exc).__name__}: {exc}")
+    except ImportError as exc:
+        return Availability(False, f"{what} not importable (not written yet?): {exc}")
+    except Exception as exc:  # noqa: BLE001 - reported as a failure of every test
+        return Availability(False, f"{what}: opening raised {type(exc).__name__}: {exc}",
+                            broken=True)
+    try:
+        box.close()
+    except Exception as exc:  # noqa: BLE001 - reported as a failure of every test
+        return Availability(False, f"{what}: close() raised {type(exc).__name__}: {exc}",
+                            broken=True)
+    return Availability(True)
+
+
+def availability(backend: str, environment: str = "python3") -> Availability:
+    key = (backend, environment)
+    if key not in _availability:
+        _availability[key] = _probe(backend, environment)
+    return _availability[key]
+
+
+def require_backend(backend: str, environment: str = "python3") -> None:
+    """Skip (visibly) when the backend cannot run here; fail if CI requires it."""
+    state = availability(backend, environment)
+    if state.ok:
+        return
+    required = os.environ.get(REQUIRE_ENV[backend]) == "1"
+    if state.broken or required:
+        suffix = f" ({REQUIRE_ENV[backend]}=1)" if required else ""
+        pytest.fail(f"{state.reason}{suffix}", pytrace=False)
+    pytest.skip(state.reason)
+
+
+# -- running things ---------------------------------------------------------------
+def describe(result: RunResult) -> str:
+    """A one-glance summary of a run for assertion messages."""
+    return (
+        f"termination={result.termination.value} exit_code={result.exit_code} "
+        f"signal={result.signal} cpu={result.cpu_time_s:.2f}s wall={result.wall_time_s:.2f}s "
+        f"peak={result.peak_memory_bytes / MIB:.1f}MiB "
+        f"stdout[{len(result.stdout)}]={result.stdout[:300]!r} "
+        f"stderr[{len(result.stderr)}]={result.stderr[-600:]!r}"
+    )
+
+
+def py(box: Sandbox, code: str, *args: str, **kwargs: Any) -> RunResult:
+    """Run a Python snippet (dedented) with ``python3 -c`` in the sandbox."""
+    return box.run(["python3", "-c", textwrap.dedent(code), *args], **kwargs)
+
+
+def timed(call: Callable[[], RunResult]) -> tuple[RunResult, float]:
+    """A run and how long the host waited for it (monotonic seconds)."""
+    start = time.monotonic()
+    result = call()
+    return result, time.monotonic() - start
+
+
+def assert_termination(result: RunResult, expected: Termination) -> None:
+    assert result.termination is expected, f"expected {expected.value}: {describe(result)}"
+
+
+def assert_exited_ok(result: RunResult) -> None:
+    assert result.termination is Termination.EXITED and result.exit_code == 0, describe(result)
+
+
+def lines(result: RunResult) -> list[str]:
+    return result.stdout.decode("utf-8", errors="replace").splitlines()
+
+
+def parse_env0(data: bytes) -> dict[str, str]:
+    """The output of ``env -0`` as a dict."""
+    env: dict[str, str] = {}
+    for item in data.split(b"\0"):
+        if item:
+            key, _, value = item.decode().partition("=")
+            env[key] = value
+    return env
+
+
+# -- the host, seen from outside --------------------------------------------------
+def native_sandbox_processes() -> list[str]:
+    """Host processes whose real uid is the native sandbox user."""
+    found: list[str] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uids = fields.get("Uid", "").split()
+        if uids and int(uids[0]) == NATIVE_HOST_UID:
+            name = fields.get("Name", "?").strip()
+            state = fields.get("State", "?").strip()
+            found.append(f"pid {entry.name} {name} [{state}]")
+    return found
+
+
+def docker_client() -> Any:
+    import docker
+
+    return docker.from_env()
+
+
+def docker_sandbox_containers(client: Any, *, running_only: bool = False) -> list[Any]:
+    containers: list[Any] = client.containers.list(
+        all=not running_only, filters={"label": DOCKER_LABEL}
+    )
+    return containers
+
+
+def docker_processes(container: Any) -> set[str]:
+    import docker.errors
+
+    try:
+        top = container.top()
+    except docker.errors.DockerException:
+        return set()  # gone meanwhile
+    titles: list[str] = list(top.get("Titles") or [])
+    pid_at, cmd_at = titles.index("PID"), titles.index("CMD")
+    return {f"container {container.short_id} pid {p[pid_at]}: {p[cmd_at]}"
+            for p in top.get("Processes") or []}
+
+
+def wait_until(check: Callable[[], list[str]], timeout_s: float) -> list[str]:
+    """Poll ``check`` until it returns nothing or the time is up; its last answer."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if not found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.05)
+
+
+class HostGuard:
+    """What the host looked like before a test, and checks that it still does.
+
+    For Docker, the processes of each sandbox container right after it opened
+    (its init) are the baseline: between runs nothing else may be left.
+    """
+
+    def __init__(self, backend: str, tmp_path: Path) -> None:
+        self.backend = backend
+        self.canary_path = tmp_path / "host-canary.txt"
+        self.canary = f"assay-host-canary-{secrets.token_hex(16)}".encode()
+        self.canary_path.write_bytes(self.canary)
+        self._canary_stat = self.canary_path.stat()
+        self._etc_hostname = Path("/etc/hostname").read_bytes()
+        self._hostname = socket.gethostname()
+        self._clock_offset = time.time() - time.monotonic()
+        self._shm = {p.name for p in Path("/dev/shm").iterdir()}
+        self._docker: Any = None
+        self._known_containers: set[str] = set()
+        self._baseline: set[str] = set()
+        if backend == "docker":
+            self._docker = docker_client()
+            for container in docker_sandbox_containers(self._docker):
+                self._known_containers.add(container.id)
+                self._baseline |= docker_processes(container)
+
+    def sandbox_opened(self) -> None:
+        """Record the processes of sandbox containers that appeared since last time."""
+        if self._docker is None:
+            return
+        for container in docker_sandbox_containers(self._docker, running_only=True):
+            if container.id not in self._known_containers:
+                self._known_containers.add(container.id)
+                self._baseline |= docker_processes(container)
+
+    def sandbox_processes(self) -> list[str]:
+        """Sandbox processes on the host beyond the baseline."""
+        if self._docker is None:
+            return native_sandbox_processes()
+        found: set[str] = set()
+        for container in docker_sandbox_containers(self._docker, running_only=True):
+            found |= docker_processes(container)
+        return sorted(found - self._baseline)
+
+    def assert_no_sandbox_processes(self, timeout_s: float = 1.0) -> None:
+        left = wait_until(self.sandbox_processes, timeout_s)
+        assert not left, f"sandbox processes still alive on the host after the run: {left}"
+
+    def close_and_assert_gone(self, *boxes: Sandbox, timeout_s: float = 2.0) -> None:
+        """Close the sandboxes; then no sandbox process or container may remain."""
+        for box in boxes:
+            box.close()
+        if self._docker is None:
+            left = wait_until(native_sandbox_processes, timeout_s)
+            assert not left, f"sandbox processes alive after close: {left}"
+            return
+
+        def containers() -> list[str]:
+            return [f"{c.short_id} {c.status}" for c in docker_sandbox_containers(self._docker)]
+
+        left = wait_until(containers, timeout_s)
+        assert not left, f"sandbox containers remain after close: {left}"
+
+    def assert_host_unchanged(self) -> None:
+        assert self.canary_path.read_bytes() == self.canary, "host canary file changed"
+        st = self.canary_path.stat()
+        assert (st.st_mtime_ns, st.st_mode, st.st_uid) == (
+            self._canary_stat.st_mtime_ns, self._canary_stat.st_mode, self._canary_stat.st_uid
+        ), "host canary file metadata changed"
+        assert Path("/etc/hostname").read_bytes() == self._etc_hostname, "/etc/hostname changed"
+        assert socket.gethostname() == self._hostname, "host name changed"
+        drift = abs(time.time() - time.monotonic() - self._clock_offset)
+        assert drift < 1.0, f"host wall clock jumped by {drift:.1f}s"
+        new_shm = {p.name for p in Path("/dev/shm").iterdir()} - self._shm
+        assert not new_shm, f"new files in the host's /dev/shm: {sorted(new_shm)}"
+
+    def check(self, *boxes: Sandbox) -> None:
+        """All host-side checks: no process left, close cleans up, host unchanged."""
+        self.assert_no_sandbox_processes()
+        self.close_and_assert_gone(*boxes)
+        self.assert_host_unchanged()
+
+
+class SandboxFactory(Protocol):
+    def __call__(self, environment: str = "python3", *, limits: Limits | None = None,
+                 network: bool = False) -> Sandbox: ...
+
+
+def all_text(results: Iterable[RunResult]) -> bytes:
+    return b"".join(r.stdout + r.stderr for r in results)
