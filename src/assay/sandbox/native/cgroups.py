@@ -245,8 +245,6 @@ class V2Driver(CgroupDriver):
             _write(directory / "memory.max", str(limits.memory_bytes))
             if (directory / "memory.swap.max").exists():
                 _write(directory / "memory.swap.max", "0")
-            if (directory / "memory.oom.group").exists():
-                _write(directory / "memory.oom.group", "1")
             _write(directory / "pids.max", str(limits.pids))
         except BaseException:
             job.remove()

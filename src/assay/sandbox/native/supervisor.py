@@ -28,6 +28,7 @@ from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
 CPU_POLL_S = 0.02
 READ_CHUNK = 65536
 EXEC_FAILED = 127
+STOP_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -129,17 +130,20 @@ def supervise(launch: Launch, spec: RunSpec, cgroup: JobCgroup, status_read_fd: 
             # The child has its copies; ours would keep the pipes from ending.
             for fd in (stdin_fd, out_w, err_w, *launch.pass_fds):
                 os.close(fd)
+        status = _Status(status_read_fd)
         reason = _watch(proc, streams, cgroup, spec, start)
-        if reason is not None or cgroup.pids():
+        if reason is not None:
+            _stop(proc, cgroup, status)
+        elif cgroup.pids():
             cgroup.kill_all()
         proc.wait()
         wall = time.monotonic() - start
         while streams.open:
             streams.pump(0.1)
-        status = _read_status(status_read_fd)
+        status.read()
         return _verdict(
             proc.returncode,
-            status=status,
+            status=status.values,
             reason=reason,
             cgroup=cgroup,
             spec=spec,
@@ -178,20 +182,47 @@ def _watch(
             return None
 
 
-def _read_status(fd: int) -> dict[str, int]:
-    """bubblewrap's JSON status lines: ``child-pid`` once set up, ``exit-code`` at the end."""
-    data = b""
-    with contextlib.suppress(BlockingIOError):
+class _Status:
+    """bubblewrap's JSON status lines: ``child-pid`` (the host pid of the
+    sandbox's init) once set up, ``exit-code`` at the end."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.data = b""
+        self.values: dict[str, int] = {}
         os.set_blocking(fd, False)
-        while chunk := os.read(fd, 4096):
-            data += chunk
-    status: dict[str, int] = {}
-    for line in data.decode(errors="replace").splitlines():
-        with contextlib.suppress(ValueError):
-            for key, value in json.loads(line).items():
-                if isinstance(value, int):
-                    status[key] = value
-    return status
+
+    def read(self) -> dict[str, int]:
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.fd, 4096):
+                self.data += chunk
+        for line in self.data.decode(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                for key, value in json.loads(line).items():
+                    if isinstance(value, int):
+                        self.values[key] = value
+        return self.values
+
+
+def _stop(proc: subprocess.Popen[bytes], cgroup: JobCgroup, status: _Status) -> None:
+    """Kill the run. The sandbox's init goes first: the kernel then kills its whole
+    pid namespace and bubblewrap reaps it, so no zombie is left to the host's init.
+    The cgroup kill afterwards catches anything else."""
+    init_pid = status.read().get("child-pid")
+    if init_pid is not None:
+        try:
+            pidfd = os.pidfd_open(init_pid)
+        except OSError:
+            pidfd = -1
+        if pidfd >= 0:
+            try:
+                if init_pid in cgroup.pids():  # still ours: the pidfd pins its identity
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            finally:
+                os.close(pidfd)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(STOP_GRACE_S)
+    cgroup.kill_all()
 
 
 def _verdict(
