@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,9 +21,9 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def host(backend_name: str, tmp_path: Path) -> HostGuard:
+def host(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> HostGuard:
     """The host as it was before the test, for checking it afterwards."""
-    return HostGuard(backend_name, tmp_path)
+    return HostGuard(backend_name, tmp_path_factory.mktemp("host"))
 
 
 @pytest.fixture

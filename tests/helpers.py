@@ -137,7 +137,11 @@ def parse_env0(data: bytes) -> dict[str, str]:
 
 # -- the host, seen from outside --------------------------------------------------
 def native_sandbox_processes() -> list[str]:
-    """Host processes whose real uid is the native sandbox user."""
+    """Host processes whose real uid is the native sandbox user.
+
+    Zombies already handed to the host's init are dead and no longer ours to
+    reap (init may take a moment); any other zombie is a leak and counts.
+    """
     found: list[str] = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -148,10 +152,12 @@ def native_sandbox_processes() -> list[str]:
             continue  # exited meanwhile
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         uids = fields.get("Uid", "").split()
-        if uids and int(uids[0]) == NATIVE_HOST_UID:
-            name = fields.get("Name", "?").strip()
-            state = fields.get("State", "?").strip()
-            found.append(f"pid {entry.name} {name} [{state}]")
+        if not uids or int(uids[0]) != NATIVE_HOST_UID:
+            continue
+        state, ppid = fields.get("State", "?").strip(), fields.get("PPid", "?").strip()
+        if state.startswith("Z") and ppid == "1":
+            continue
+        found.append(f"pid {entry.name} {fields.get('Name', '?').strip()} [{state}] ppid {ppid}")
     return found
 
 
@@ -198,9 +204,9 @@ class HostGuard:
     (its init) are the baseline: between runs nothing else may be left.
     """
 
-    def __init__(self, backend: str, tmp_path: Path) -> None:
+    def __init__(self, backend: str, directory: Path) -> None:
         self.backend = backend
-        self.canary_path = tmp_path / "host-canary.txt"
+        self.canary_path = directory / "host-canary.txt"
         self.canary = f"assay-host-canary-{secrets.token_hex(16)}".encode()
         self.canary_path.write_bytes(self.canary)
         self._canary_stat = self.canary_path.stat()

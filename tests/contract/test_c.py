@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
     long sum = 0, x;
     while (scanf("%ld", &x) == 1) sum += x;
     printf("sum=%ld\n", sum);
+    fflush(stdout);
     if (argc > 1 && strcmp(argv[1], "abort") == 0) abort();
     return argc > 1 ? atoi(argv[1]) : 0;
 }

@@ -132,8 +132,8 @@ def test_default_cwd_is_the_workspace(sandbox: Sandbox) -> None:
 
 
 def test_cwd_is_relative_to_the_workspace(sandbox: Sandbox) -> None:
-    sandbox.add_entries([WorkspaceEntry("sub", EntryKind.DIR),
-                         WorkspaceEntry("sub/deeper", EntryKind.DIR)])
+    sandbox.add_entries([WorkspaceEntry("sub", EntryKind.DIR, mode=0o755),
+                         WorkspaceEntry("sub/deeper", EntryKind.DIR, mode=0o755)])
     result = sandbox.run(["pwd"], cwd="sub/deeper")
     assert_exited_ok(result)
     assert result.stdout == f"{WORKSPACE}/sub/deeper\n".encode()

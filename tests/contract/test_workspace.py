@@ -90,7 +90,7 @@ def test_read_only_root_owned_files_cannot_be_changed(sandbox: Sandbox, tmp_path
 
 def test_list_files(sandbox: Sandbox) -> None:
     sandbox.add_entries([
-        WorkspaceEntry("d", EntryKind.DIR),
+        WorkspaceEntry("d", EntryKind.DIR, mode=0o755),
         WorkspaceEntry("d/x", EntryKind.FILE, data=b"x"),
         WorkspaceEntry("top", EntryKind.FILE, data=b"t"),
     ])
