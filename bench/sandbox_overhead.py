@@ -1,0 +1,117 @@
+"""Sandbox overhead: the same trivial Python program bare, native and docker.
+
+Prints p50/p90 wall time per mode and the overhead over the bare program
+measured in the same run (these machines are noisy: compare within a run),
+then runs 100 sandboxed runs concurrently and reports throughput.
+
+    .venv/bin/python bench/sandbox_overhead.py [--runs 50] [--concurrent 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from assay.errors import AssayError
+from assay.sandbox import Sandbox
+
+PROGRAM = ("python3", "-S", "-c", "print(6 * 7)")
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+    return statistics.median(ordered), p90
+
+
+def measure(run_once: Callable[[], None], runs: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        run_once()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run_once()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def bare() -> None:
+    out = subprocess.run(PROGRAM, capture_output=True, env=ENV, check=True).stdout
+    assert out == b"42\n"
+
+
+def in_session(box: Sandbox) -> Callable[[], None]:
+    def run_once() -> None:
+        result = box.run(PROGRAM, env=ENV)
+        assert result.ok and result.stdout == b"42\n", result
+
+    return run_once
+
+
+def fresh_sandbox(backend: str) -> Callable[[], None]:
+    def run_once() -> None:
+        with Sandbox("python3", backend=backend) as box:
+            result = box.run(PROGRAM, env=ENV)
+        assert result.ok and result.stdout == b"42\n", result
+
+    return run_once
+
+
+def concurrent(backend: str, count: int) -> tuple[float, int]:
+    def one(_: int) -> bool:
+        with Sandbox("python3", backend=backend) as box:
+            return box.run(PROGRAM, env=ENV).ok
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        ok = sum(pool.map(one, range(count)))
+    return time.perf_counter() - start, ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--concurrent", type=int, default=100)
+    parser.add_argument("--backends", default="native,docker")
+    args = parser.parse_args()
+
+    rows: list[tuple[str, list[float]]] = [("bare", measure(bare, args.runs))]
+    backends = [b for b in args.backends.split(",") if b]
+    for backend in backends:
+        try:
+            with Sandbox("python3", backend=backend) as box:
+                rows.append(
+                    (f"{backend} (run in a started sandbox)", measure(in_session(box), args.runs))
+                )
+            rows.append(
+                (f"{backend} (fresh sandbox per run)", measure(fresh_sandbox(backend), args.runs))
+            )
+        except AssayError as exc:
+            print(f"{backend}: unavailable: {exc.message}", file=sys.stderr)
+    bare_p50, bare_p90 = percentiles(rows[0][1])
+    print(f"program: {' '.join(PROGRAM)}   runs per mode: {args.runs}")
+    print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16}")
+    for name, samples in rows:
+        p50, p90 = percentiles(samples)
+        print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f}")
+    for backend in backends:
+        try:
+            elapsed, ok = concurrent(backend, args.concurrent)
+        except AssayError as exc:
+            print(f"{backend}: concurrent runs failed: {exc.message}", file=sys.stderr)
+            continue
+        print(
+            f"{backend}: {args.concurrent} concurrent sandboxed runs in {elapsed:.2f} s "
+            f"= {args.concurrent / elapsed:.1f} runs/s ({ok} ok)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
