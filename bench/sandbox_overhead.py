@@ -94,7 +94,7 @@ def main() -> int:
             )
         except AssayError as exc:
             print(f"{backend}: unavailable: {exc.message}", file=sys.stderr)
-    bare_p50, bare_p90 = percentiles(rows[0][1])
+    bare_p50, _ = percentiles(rows[0][1])
     print(f"program: {' '.join(PROGRAM)}   runs per mode: {args.runs}")
     print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16}")
     for name, samples in rows:
