@@ -22,6 +22,9 @@ from assay.errors import SandboxError, SandboxUnavailableError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpuacct", "freezer")
+# Joined when mounted: each job's cgroup then gets an equal CPU share however
+# many processes it runs, so a fork bomb cannot starve its neighbours.
+V1_OPTIONAL = ("cpu",)
 V2_CONTROLLERS = ("memory", "pids", "cpu")
 PARENT_NAME = "assay"
 
@@ -161,7 +164,7 @@ class V1JobCgroup(JobCgroup):
         _wait_empty(self.dirs["pids"] / "cgroup.procs")
 
     def remove(self) -> None:
-        for directory in self.dirs.values():
+        for directory in dict.fromkeys(self.dirs.values()):
             _rmdir(directory)
 
 
@@ -176,11 +179,12 @@ class V1Driver(CgroupDriver):
     def create(self, name: str, limits: JobLimits) -> JobCgroup:
         dirs = {controller: parent / name for controller, parent in self.parents.items()}
         job = V1JobCgroup(name, {})
+        unique = list(dict.fromkeys(dirs.values()))  # co-mounted controllers share one
         try:
-            for controller, directory in dirs.items():
+            for directory in unique:
                 directory.mkdir()
-                job.dirs[controller] = directory
-            job.procs_files = [d / "cgroup.procs" for d in dirs.values()]
+            job.dirs.update(dirs)
+            job.procs_files = [d / "cgroup.procs" for d in unique]
             memory = dirs["memory"]
             _write(memory / "memory.limit_in_bytes", str(limits.memory_bytes))
             if self.has_memsw:
@@ -317,7 +321,7 @@ def detect_driver(parent: str | None = None) -> CgroupDriver:
     try:
         if v1_ok:
             parents = {}
-            for controller in V1_CONTROLLERS:
+            for controller in V1_CONTROLLERS + tuple(c for c in V1_OPTIONAL if c in mounts):
                 own = parent or _own_cgroup(controller)
                 path = mounts[controller] / own.lstrip("/") / PARENT_NAME
                 path.mkdir(parents=True, exist_ok=True)
