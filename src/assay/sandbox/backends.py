@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 
 from assay.errors import UnknownBackendError
 from assay.sandbox.base import SandboxBackend
@@ -15,10 +16,16 @@ BACKENDS = {
 DEFAULT_BACKEND = "native"
 
 _instances: dict[str, SandboxBackend] = {}
+_lock = threading.Lock()
 
 
 def get_backend(name: str = DEFAULT_BACKEND) -> SandboxBackend:
     """The shared backend instance for ``name``."""
+    with _lock:
+        return _instance(name)
+
+
+def _instance(name: str) -> SandboxBackend:
     if name not in _instances:
         try:
             target = BACKENDS[name]
