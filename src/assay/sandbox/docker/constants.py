@@ -5,13 +5,19 @@ from __future__ import annotations
 SANDBOX_USER = "student"
 """The unprivileged user commands run as inside Docker sandboxes."""
 
-SANDBOX_UID = 61000
-"""uid and gid of ``SANDBOX_USER``.
+SANDBOX_UID = 1000
+"""uid and gid of ``SANDBOX_USER``, the same as the native backend's user inside.
 
-Outside Debian's range for people (1000-59999), so it never equals the uid of
-a host user, such as the worker's own, even though containers share the host's
-uids (no user namespace).
+Containers share the host's uids (no user namespace): on the host these
+processes belong to uid 1000. They see no host file and no host process, so
+this only matters for per-uid kernel counters; run the worker under another
+uid (``check()`` warns when it is 1000).
 """
+
+IDLE_UID = 65534
+"""``nobody``: the container's init and idle process run as this user, so a
+``kill -9 -1`` by the run's user (student or root, neither with CAP_KILL)
+never reaches them."""
 
 WORKSPACE_DIR = "/work"
 LABEL = "assay.sandbox"

@@ -11,7 +11,7 @@ Images (names from ``Environment.docker_image``):
 - ``assay-c:1`` and ``assay-cpp:1``: one tree, the base + gcc, g++, make, valgrind
 - ``assay-java:1``: the base + OpenJDK 17
 
-Each has the user ``student`` (uid/gid 61000) and an empty ``/work``.
+Each has the user ``student`` (uid/gid 1000) and an empty ``/work`` (root's, mode 1777).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from assay.sandbox.environments import ENVIRONMENTS, Environment, get_environmen
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path("/var/cache/assay/rootfs")
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 _BASE_KEY = "base"
 _SHARED_TREES = {"python3": _BASE_KEY, "c": "toolchain", "cpp": "toolchain"}
 

@@ -173,9 +173,12 @@ def debootstrap(target: Path, mirror: str, deb_cache: Path, on_line: LineCallbac
         ],
         on_line,
     )
+    # Docker copies this directory's mode onto the tmpfs mounted over it: 1777, root's,
+    # so that both the sandbox user and the sandbox's root (for read-only files) can add.
     work = target / WORKSPACE_DIR.lstrip("/")
-    work.mkdir(mode=0o755, exist_ok=True)
-    os.chown(work, SANDBOX_UID, SANDBOX_UID)
+    work.mkdir(exist_ok=True)
+    os.chown(work, 0, 0)
+    work.chmod(0o1777)
 
 
 @contextmanager
