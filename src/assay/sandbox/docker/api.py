@@ -1,0 +1,261 @@
+"""The Docker Engine API as the backend uses it; the one place docker errors are mapped.
+
+Requests go through the docker SDK's low-level client, except ``exec start``:
+its hijacked stream is opened here on a socket of our own, so that no byte of
+the stream can be lost in an HTTP library's read-ahead buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import docker
+import docker.errors
+import requests
+
+from assay.errors import SandboxError, SandboxUnavailableError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+API_TIMEOUT_S = 60
+_MAX_HEADER_BYTES = 64 * 1024
+DAEMON_FIX = "start dockerd (see docs/docker.md) or set DOCKER_HOST to a local unix socket"
+
+
+@contextmanager
+def docker_errors(action: str) -> Iterator[None]:
+    """Translate docker SDK and HTTP errors into ``SandboxError``."""
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        raise SandboxError(f"{action}: not found: {_explain(exc)}") from exc
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        raise SandboxError(f"{action}: {_explain(exc)}") from exc
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        return str(exc.explanation)
+    return str(exc)
+
+
+@dataclass(frozen=True)
+class ExecInfo:
+    running: bool
+    exit_code: int | None
+    pid: int
+
+
+def _daemon_address(docker_host: str | None) -> str:
+    """The local socket path of the daemon; remote daemons cannot be used."""
+    host = docker_host or os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
+    parts = urlsplit(host)
+    if parts.scheme == "unix":
+        return parts.path
+    raise SandboxUnavailableError(
+        f"DOCKER_HOST={host} is not a local unix socket; the Docker backend reads the "
+        "containers' cgroups on this host, so it needs a daemon on this host",
+        fix="unset DOCKER_HOST or point it at unix:///var/run/docker.sock",
+    )
+
+
+class DockerAPI:
+    """A connection to the local Docker daemon."""
+
+    def __init__(self, docker_host: str | None = None) -> None:
+        self.socket_path = _daemon_address(docker_host)
+        try:
+            self.client = docker.APIClient(
+                base_url=f"unix://{self.socket_path}", version="auto", timeout=API_TIMEOUT_S
+            )
+            self.client.ping()
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise SandboxUnavailableError(
+                f"the Docker daemon at {self.socket_path} is not reachable: {_explain(exc)}",
+                fix=DAEMON_FIX,
+            ) from exc
+        self.version = str(self.client.api_version)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- images and containers -----------------------------------------------
+    def image_exists(self, image: str) -> bool:
+        with docker_errors(f"look up image {image}"):
+            return bool(self.client.images(name=image, quiet=True))
+
+    def create_container(
+        self,
+        image: str,
+        command: Sequence[str],
+        *,
+        user: str,
+        host_config: Mapping[str, Any],
+        labels: Mapping[str, str],
+        network: bool,
+    ) -> str:
+        with docker_errors(f"create a container of {image}"):
+            created = self.client.create_container(
+                image,
+                list(command),
+                user=user,
+                host_config=dict(host_config),
+                labels=dict(labels),
+                network_disabled=not network,
+                hostname="sandbox",
+                working_dir="/",
+            )
+        return str(created["Id"])
+
+    def host_config(self, **options: Any) -> dict[str, Any]:
+        with docker_errors("build a host config"):
+            return dict(self.client.create_host_config(**options))
+
+    def start(self, container_id: str) -> None:
+        with docker_errors("start the sandbox container"):
+            self.client.start(container_id)
+
+    def inspect(self, container_id: str) -> dict[str, Any]:
+        with docker_errors("inspect the sandbox container"):
+            return dict(self.client.inspect_container(container_id))
+
+    def remove(self, container_id: str) -> None:
+        """Kill and remove a container; already gone is fine."""
+        try:
+            self.client.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if "already in progress" in _explain(exc):
+                return
+            raise SandboxError(f"remove container {container_id[:12]}: {_explain(exc)}") from exc
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise SandboxError(f"remove container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def update_limits(self, container_id: str, *, memory_bytes: int, pids: int) -> None:
+        """Change memory (swap off) and pids limits of a running container."""
+        # The SDK's update_container has no pids limit, so post the documented body.
+        body = {"Memory": memory_bytes, "MemorySwap": memory_bytes, "PidsLimit": pids}
+        url = f"{self.client.base_url}/v{self.version}/containers/{container_id}/update"
+        with docker_errors("update the sandbox limits"):
+            response = self.client.post(
+                url, data=json.dumps(body), headers={"Content-Type": "application/json"}
+            )
+            response.raise_for_status()
+
+    def list_labelled(self, label: str) -> list[dict[str, Any]]:
+        with docker_errors("list sandbox containers"):
+            return [dict(c) for c in self.client.containers(all=True, filters={"label": label})]
+
+    # -- exec ------------------------------------------------------------------
+    def exec_create(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        *,
+        user: str,
+        stdin: bool,
+        workdir: str = "/work",
+    ) -> str:
+        with docker_errors("create an exec"):
+            created = self.client.exec_create(
+                container_id,
+                list(argv),
+                stdout=True,
+                stderr=True,
+                stdin=stdin,
+                tty=False,
+                privileged=False,
+                user=user,
+                workdir=workdir,
+            )
+        return str(created["Id"])
+
+    def exec_inspect(self, exec_id: str) -> ExecInfo:
+        with docker_errors("inspect an exec"):
+            info = self.client.exec_inspect(exec_id)
+        code = info.get("ExitCode")
+        return ExecInfo(
+            bool(info.get("Running")),
+            None if code is None else int(code),
+            int(info.get("Pid") or 0),
+        )
+
+    def exec_start(self, exec_id: str) -> tuple[socket.socket, bytes]:
+        """Start an exec; its raw multiplexed stream and any bytes already read of it."""
+        body = b'{"Detach":false,"Tty":false}'
+        head = (
+            f"POST /v{self.version}/exec/{exec_id}/start HTTP/1.1\r\n"
+            "Host: docker\r\nUser-Agent: assay\r\nContent-Type: application/json\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(API_TIMEOUT_S)
+            sock.connect(self.socket_path)
+            sock.sendall(head + body)
+            rest = _read_upgrade(sock)
+            sock.settimeout(None)
+        except OSError as exc:
+            sock.close()
+            raise SandboxError(f"exec start: {exc}") from exc
+        except SandboxError:
+            sock.close()
+            raise
+        return sock, rest
+
+
+def _read_upgrade(sock: socket.socket) -> bytes:
+    """Read the reply to ``exec start``; the stream bytes that came with it."""
+    status, headers, rest = _read_response_head(sock)
+    if status not in (101, 200):
+        message = _read_error_body(sock, headers, rest)
+        raise SandboxError(f"exec start failed with HTTP {status}: {message}")
+    return rest
+
+
+def _read_response_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise SandboxError("the Docker daemon closed the exec connection")
+        data += chunk
+        if len(data) > _MAX_HEADER_BYTES:
+            raise SandboxError("the Docker daemon sent an oversized response header")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        raise SandboxError(f"unexpected reply from the Docker daemon: {lines[0]!r}") from None
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    return status, headers, rest
+
+
+def _read_error_body(sock: socket.socket, headers: Mapping[str, str], rest: bytes) -> str:
+    length = int(headers.get("content-length", "0") or 0)
+    body = rest
+    while len(body) < min(length, _MAX_HEADER_BYTES):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        return str(json.loads(text).get("message", text))
+    except (ValueError, AttributeError):
+        return text

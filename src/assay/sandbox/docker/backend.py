@@ -1,0 +1,116 @@
+"""``DockerBackend``: sandboxes as locally built Docker containers.
+
+Needs a Docker daemon on this host (the containers' cgroups are read from
+/sys/fs/cgroup) and the images of ``assay image build``. See docs/docker.md.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import socket
+import threading
+import time
+
+from assay.config import get_settings
+from assay.errors import SandboxError
+from assay.sandbox.base import CheckItem, SandboxBackend, SessionConfig
+from assay.sandbox.docker.api import DockerAPI
+from assay.sandbox.docker.checks import docker_checks
+from assay.sandbox.docker.constants import LABEL, LABEL_OWNER
+from assay.sandbox.docker.container import ContainerSpec
+from assay.sandbox.docker.pool import ContainerPool
+from assay.sandbox.docker.session import DockerSession
+from assay.sandbox.environments import Environment
+
+logger = logging.getLogger(__name__)
+
+POOL_SIZE_ENV = "ASSAY_DOCKER_POOL_SIZE"
+STOPPED_GRACE_S = 300  # a live owner may be between creating and starting a container
+
+
+class DockerBackend(SandboxBackend):
+    name = "docker"
+
+    def __init__(self, docker_host: str | None = None, pool_size: int | None = None) -> None:
+        self.docker_host = docker_host if docker_host is not None else get_settings().docker_url
+        if pool_size is None:
+            pool_size = int(os.environ.get(POOL_SIZE_ENV, "0") or 0)
+        self.pool_size = pool_size
+        self._lock = threading.Lock()
+        self._api: DockerAPI | None = None
+        self._pool: ContainerPool | None = None
+
+    def _connect(self) -> tuple[DockerAPI, ContainerPool]:
+        with self._lock:
+            if self._api is None or self._pool is None:
+                api = DockerAPI(self.docker_host)
+                self._api, self._pool = api, ContainerPool(api, self.pool_size)
+                atexit.register(self.shutdown)
+                self._remove_orphans(api)
+            return self._api, self._pool
+
+    def api(self) -> DockerAPI:
+        return self._connect()[0]
+
+    def open_session(self, config: SessionConfig) -> DockerSession:
+        _, pool = self._connect()
+        container = pool.acquire(ContainerSpec.for_session(config))
+        return DockerSession(pool, config, container)
+
+    def check(self, environment: Environment | None = None) -> list[CheckItem]:
+        return docker_checks(self, self.api, environment)
+
+    def cleanup_stale(self, *, all_owners: bool = False) -> list[str]:
+        """Remove leftover sandbox containers; their short ids.
+
+        By default only those whose owning process on this host has died, or
+        that stopped running minutes ago; with ``all_owners`` every labelled
+        container, including other workers' live sandboxes.
+        """
+        return self._remove_stale(self.api(), all_owners=all_owners)
+
+    def _remove_orphans(self, api: DockerAPI) -> None:
+        try:
+            removed = self._remove_stale(api, all_owners=False)
+        except SandboxError as exc:
+            logger.warning("could not look for stale sandbox containers: %s", exc)
+            return
+        if removed:
+            logger.info("removed %d stale sandbox containers", len(removed))
+
+    @staticmethod
+    def _remove_stale(api: DockerAPI, *, all_owners: bool) -> list[str]:
+        removed: list[str] = []
+        for container in api.list_labelled(f"{LABEL}=1"):
+            labels = container.get("Labels") or {}
+            age_s = time.time() - float(container.get("Created") or 0)
+            stopped = container.get("State") != "running" and age_s > STOPPED_GRACE_S
+            if all_owners or stopped or _owner_is_gone(str(labels.get(LABEL_OWNER, ""))):
+                api.remove(str(container["Id"]))
+                removed.append(str(container["Id"])[:12])
+        return removed
+
+    def shutdown(self) -> None:
+        """Remove pre-started containers and wait for pending removals."""
+        with self._lock:
+            pool, api = self._pool, self._api
+            self._pool = self._api = None
+        if pool is not None:
+            pool.close()
+        if api is not None:
+            api.close()
+
+
+def _owner_is_gone(owner: str) -> bool:
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another host's, or unknown: not ours to judge
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
