@@ -1,0 +1,379 @@
+"""The Docker backend against the real daemon and the locally built images.
+
+Backend-specific behaviour; the shared behaviour lives in tests/contract and
+tests/security. Skipped with the reason when Docker or the images are
+missing, failed instead when ASSAY_REQUIRE_DOCKER=1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assay.errors import SandboxError, WorkspacePathError
+from assay.sandbox import Limits, OutputPolicy, Sandbox, Termination
+from assay.sandbox.base import CheckStatus, EntryKind, WorkspaceEntry
+from assay.sandbox.docker.backend import DockerBackend
+from assay.sandbox.docker.constants import LABEL, LABEL_OWNER
+from assay.sandbox.docker.session import DockerSession
+from helpers import MIB, assert_exited_ok, assert_termination, describe, py, require_backend
+
+pytestmark = pytest.mark.docker
+
+LIMITS = Limits(
+    cpu_time_s=5,
+    wall_time_s=10,
+    memory_bytes=128 * MIB,
+    pids=32,
+    output_bytes=64 * 1024,
+    workspace_bytes=32 * MIB,
+)
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[DockerBackend]:
+    require_backend("docker")
+    instance = DockerBackend(pool_size=0)
+    yield instance
+    instance.shutdown()
+
+
+@pytest.fixture
+def box(backend: DockerBackend) -> Iterator[Sandbox]:
+    with Sandbox("python3", backend=backend, limits=LIMITS) as sandbox:
+        yield sandbox
+
+
+def session_of(box: Sandbox) -> DockerSession:
+    session = box.session
+    assert isinstance(session, DockerSession)
+    return session
+
+
+def container_state(backend: DockerBackend, container_id: str) -> dict[str, object] | None:
+    try:
+        return backend.api().inspect(container_id)
+    except SandboxError:
+        return None
+
+
+def wait_gone(backend: DockerBackend, container_id: str, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if container_state(backend, container_id) is None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# -- running ------------------------------------------------------------------------
+def test_basic_run(box: Sandbox) -> None:
+    result = box.run(["sh", "-c", "echo out; echo err >&2; exit 7"])
+    assert (result.termination, result.exit_code, result.signal) == (Termination.EXITED, 7, None)
+    assert (result.stdout, result.stderr) == (b"out\n", b"err\n")
+    assert 0 < result.wall_time_s < 5
+    assert result.peak_memory_bytes > 0
+
+
+def test_runs_as_student_without_capabilities(box: Sandbox) -> None:
+    code = (
+        "import os; s=open('/proc/self/status').read(); print(os.getuid(), os.getgid(), "
+        "[l.split()[1] for l in s.splitlines() if l.startswith(('CapEff', 'NoNewPrivs'))])"
+    )
+    result = py(box, code)
+    assert result.stdout == b"1000 1000 ['0000000000000000', '1']\n", describe(result)
+    root = py(box, code, as_root=True)
+    assert root.stdout == b"0 0 ['0000000000000000', '1']\n", describe(root)
+
+
+def test_large_stdin_is_streamed_both_ways(box: Sandbox) -> None:
+    data = os.urandom(20 * MIB)
+    limits = LIMITS.replace(output_bytes=21 * MIB)
+    result = box.run(["cat"], stdin=data, limits=limits)
+    assert_exited_ok(result)
+    assert result.stdout == data
+
+
+def test_stdin_from_a_host_file(box: Sandbox, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"line\n" * 1000)
+    result = box.run(["wc", "-l"], stdin=source)
+    assert result.stdout == b"1000\n", describe(result)
+
+
+def test_environment_is_not_inherited(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_DOCKER_HOST_SECRET", "s3cret")
+    result = box.run(["env"], env={"ONLY": "this"})
+    assert_exited_ok(result)
+    assert result.stdout == b"ONLY=this\n"
+
+
+def test_missing_cwd_is_a_verdict(box: Sandbox) -> None:
+    result = box.run(["pwd"], cwd="no/such/dir")
+    assert (result.termination, result.exit_code) == (Termination.EXITED, 125), describe(result)
+    assert b"no/such/dir" in result.stderr
+
+
+# -- verdicts -----------------------------------------------------------------------
+def test_cpu_loop_summed_over_threads(box: Sandbox) -> None:
+    code = """
+        import threading
+        def spin():
+            while True:
+                pass
+        for _ in range(2):
+            threading.Thread(target=spin, daemon=True).start()
+        spin()
+    """
+    result = py(box, code, limits=LIMITS.replace(cpu_time_s=1, wall_time_s=10))
+    assert_termination(result, Termination.CPU_TIME_LIMIT)
+    assert 0.9 <= result.cpu_time_s < 2.0, describe(result)
+    assert result.wall_time_s < 1.5, describe(result)  # two cores: faster than CPU time
+
+
+def test_sleep_hits_the_wall_time_limit(box: Sandbox) -> None:
+    result = box.run(["sleep", "30"], limits=LIMITS.replace(wall_time_s=0.5))
+    assert_termination(result, Termination.WALL_TIME_LIMIT)
+    assert 0.5 <= result.wall_time_s < 1.5
+    assert result.signal == 9
+
+
+def test_memory_bomb(box: Sandbox) -> None:
+    result = py(box, "b = bytearray(512 * 1024 * 1024)")
+    assert_termination(result, Termination.MEMORY_LIMIT)
+    assert result.peak_memory_bytes >= 100 * MIB, describe(result)
+    assert_exited_ok(box.run(["true"]))
+
+
+def test_per_run_memory_limit(box: Sandbox) -> None:
+    code = "b = bytearray(96 * 1024 * 1024); print(len(b))"
+    assert_exited_ok(py(box, code))
+    small = py(box, code, limits=LIMITS.replace(memory_bytes=64 * MIB))
+    assert_termination(small, Termination.MEMORY_LIMIT)
+    assert_exited_ok(py(box, code))
+
+
+def test_fork_bomb_stays_within_pids(box: Sandbox) -> None:
+    code = """
+        import os
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """
+    result = py(box, code, limits=LIMITS.replace(wall_time_s=2))
+    assert_termination(result, Termination.WALL_TIME_LIMIT)
+    assert result.wall_time_s < 4
+    assert session_of(box).leftovers() == set()
+    assert_exited_ok(box.run(["echo", "usable"]))
+
+
+def test_output_flood(box: Sandbox) -> None:
+    result = py(box, "while True: print('x' * 1000)")
+    assert_termination(result, Termination.OUTPUT_LIMIT)
+    assert len(result.stdout) == LIMITS.output_bytes
+    assert result.stdout_truncated
+
+
+def test_output_flood_truncated(box: Sandbox) -> None:
+    code = "import sys; sys.stdout.write('y' * 1_000_000); print('end', file=sys.stderr)"
+    result = py(box, code, output_policy=OutputPolicy.TRUNCATE)
+    assert_exited_ok(result)
+    assert result.stdout == b"y" * LIMITS.output_bytes
+    assert result.stdout_truncated
+    assert result.stderr == b"end\n"
+
+
+def test_signal(box: Sandbox) -> None:
+    result = box.run(["sh", "-c", "kill -SEGV $$"])
+    assert_termination(result, Termination.SIGNALED)
+    assert result.signal == 11
+
+
+def test_background_children_are_killed_after_the_run(box: Sandbox) -> None:
+    started = time.monotonic()
+    result = box.run(
+        ["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 </dev/null & sleep 30 & echo ok"]
+    )
+    assert time.monotonic() - started < 3, describe(result)
+    assert_exited_ok(result)
+    assert result.stdout == b"ok\n"
+    assert session_of(box).leftovers() == set()
+    ps = py(box, "import os; print(sorted(p for p in os.listdir('/proc') if p.isdigit()))")
+    assert ps.stdout.count(b"'") == 3 * 2, describe(ps)  # init, sleep infinity, ourselves
+
+
+# -- workspace ------------------------------------------------------------------------
+def test_workspace_persists_and_files_round_trip(box: Sandbox) -> None:
+    box.add_entries(
+        [
+            WorkspaceEntry("src", EntryKind.DIR),
+            WorkspaceEntry("src/main.py", EntryKind.FILE, data=b"print('hi')\n"),
+            WorkspaceEntry("run.sh", EntryKind.FILE, data=b"#!/bin/sh\necho run\n", mode=0o755),
+        ]
+    )
+    assert_exited_ok(box.run(["sh", "-c", "python3 src/main.py > out.txt"]))
+    assert_exited_ok(box.run(["sh", "-c", "./run.sh >> out.txt"]))
+    assert box.read_file("out.txt") == b"hi\nrun\n"
+    assert box.list_files() == ["out.txt", "run.sh", "src"]
+
+
+def test_root_owned_read_only_files(box: Sandbox) -> None:
+    box.write_file("tests/check.py", b"print('harness')\n", mode=0o444, owner_root=True)
+    result = box.run(["sh", "-c", "stat -c '%U %a' tests/check.py; rm -f tests/check.py"])
+    assert result.stdout == b"root 444\n"
+    assert result.exit_code != 0
+    assert box.read_file("tests/check.py") == b"print('harness')\n"
+
+
+def test_read_file_refuses_symlinks(box: Sandbox) -> None:
+    assert_exited_ok(box.run(["sh", "-c", "ln -s /etc/passwd p && mkdir d && ln -s d dl"]))
+    with pytest.raises(WorkspacePathError):
+        box.read_file("p")
+    with pytest.raises(WorkspacePathError):
+        box.write_file("dl/x", b"x")
+
+
+def test_workspace_size_is_limited(box: Sandbox) -> None:
+    result = box.run(["sh", "-c", "head -c 40m /dev/zero > big"])
+    assert result.exit_code != 0
+    assert b"No space left" in result.stderr
+
+
+def test_reset_gives_a_new_container(backend: DockerBackend, box: Sandbox) -> None:
+    old = session_of(box).container.id
+    box.write_file("f", b"x")
+    assert_exited_ok(box.run(["sh", "-c", "echo t > /tmp/t"]))
+    box.reset()
+    assert session_of(box).container.id != old
+    assert box.list_files() == []
+    assert box.run(["ls", "/tmp"]).stdout == b""
+    assert wait_gone(backend, old)
+
+
+# -- isolation ----------------------------------------------------------------------
+def test_no_network(box: Sandbox) -> None:
+    code = """
+        import socket
+        print(open('/proc/net/dev').read().count(':'))
+        try:
+            socket.create_connection(('1.1.1.1', 53), timeout=2)
+            print('connected')
+        except OSError as e:
+            print('refused')
+    """
+    result = py(box, code)
+    assert result.stdout == b"1\nrefused\n", describe(result)
+
+
+def test_container_configuration(backend: DockerBackend, box: Sandbox) -> None:
+    info = backend.api().inspect(session_of(box).container.id)
+    host, config = info["HostConfig"], info["Config"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["NetworkMode"] == "none"
+    assert host["Memory"] == host["MemorySwap"] == LIMITS.memory_bytes
+    assert host["PidsLimit"] == LIMITS.pids
+    assert not host.get("OomKillDisable")
+    assert not host["Privileged"]
+    assert host.get("Binds") in (None, [])
+    assert config["User"] == "65534:65534"
+    assert config["Labels"][LABEL] == "1"
+
+
+def test_close_removes_the_container(backend: DockerBackend) -> None:
+    box = Sandbox("python3", backend=backend, limits=LIMITS).open()
+    container_id = session_of(box).container.id
+    box.close()
+    box.close()
+    assert wait_gone(backend, container_id)
+
+
+def test_cleanup_stale_removes_orphans(backend: DockerBackend) -> None:
+    api = backend.api()
+    dead_owner = f"{socket.gethostname()}:{2**22 + 12345}"
+    container_id = api.create_container(
+        "assay-python3:1",
+        ["sleep", "infinity"],
+        user="65534:65534",
+        host_config=api.host_config(network_mode="none"),
+        labels={LABEL: "1", LABEL_OWNER: dead_owner},
+        network=False,
+    )
+    with Sandbox("python3", backend=backend, limits=LIMITS) as live:
+        removed = backend.cleanup_stale()
+        assert container_id[:12] in removed
+        assert session_of(live).container.id[:12] not in removed
+        assert_exited_ok(live.run(["true"]))
+    assert container_state(backend, container_id) is None
+
+
+def test_pool_hands_out_fresh_containers() -> None:
+    require_backend("docker")
+    pooled = DockerBackend(pool_size=1)
+    seen: list[str] = []
+    try:
+        for _ in range(3):
+            with Sandbox("python3", backend=pooled, limits=LIMITS) as box:
+                seen.append(session_of(box).container.id)
+                assert box.list_files() == []
+                box.write_file("mine", b"x")
+                assert_exited_ok(box.run(["true"]))
+            time.sleep(0.5)  # let the pool refill
+    finally:
+        pooled.shutdown()
+    assert len(set(seen)) == 3
+    assert all(wait_gone(pooled, c) for c in seen)
+
+
+def test_check_reports_every_feature(backend: DockerBackend) -> None:
+    items = backend.check()
+    failed = [i for i in items if i.status is CheckStatus.FAIL]
+    assert not failed, failed
+    features = {i.feature for i in items}
+    for needed in (
+        "Docker daemon",
+        "memory limit with swap off",
+        "pids limit",
+        "cgroup files readable",
+        "no network",
+        "read-only system",
+        "no capabilities (CapEff 0)",
+        "no_new_privs",
+        "unprivileged user",
+    ):
+        assert needed in features, sorted(features)
+
+
+@pytest.mark.slow
+def test_latency(backend: DockerBackend) -> None:
+    """Regression guard at twice the targets (80 ms per run, 150 ms per fresh sandbox)."""
+    with Sandbox("python3", backend=backend, limits=LIMITS) as box:
+        box.run(["true"])
+        runs = []
+        for _ in range(15):
+            start = time.monotonic()
+            assert_exited_ok(box.run(["true"]))
+            runs.append(time.monotonic() - start)
+    fresh = []
+    pooled = DockerBackend(pool_size=2)
+    try:
+        for _ in range(10):
+            start = time.monotonic()
+            with Sandbox("python3", backend=pooled, limits=LIMITS) as fresh_box:
+                assert_exited_ok(fresh_box.run(["true"]))
+            fresh.append(time.monotonic() - start)
+    finally:
+        pooled.shutdown()
+    run_p50, fresh_p50 = statistics.median(runs), statistics.median(fresh)
+    print(f"docker run p50 {run_p50 * 1000:.0f} ms, fresh sandbox p50 {fresh_p50 * 1000:.0f} ms")
+    assert run_p50 < 0.160
+    assert fresh_p50 < 0.300
