@@ -31,6 +31,7 @@ REQUIRE_ENV = {"native": "ASSAY_REQUIRE_NATIVE", "docker": "ASSAY_REQUIRE_DOCKER
 NATIVE_HOST_UID = 64000  # the native backend's sandbox user, as the host sees it
 SANDBOX_UID = 1000  # the sandbox user, as the sandbox sees it (both backends)
 DOCKER_LABEL = "assay.sandbox=1"
+DOCKER_OWNER_LABEL = "assay.owner"  # "<hostname>:<pid>" of the process that opened it
 WORKSPACE = "/work"
 
 GRACE_S = 3.0  # a verdict must arrive within its limit plus this
@@ -167,9 +168,20 @@ def docker_client() -> Any:
     return docker.from_env()
 
 
-def docker_sandbox_containers(client: Any, *, running_only: bool = False) -> list[Any]:
+def docker_owner(pid: int | None = None) -> str:
+    """The owner label the Docker backend gives the containers of process ``pid``."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def docker_sandbox_containers(client: Any, *, owner: str | None = None,
+                              running_only: bool = False) -> list[Any]:
+    """Sandbox containers, only those of one owning process if ``owner`` is given.
+
+    Other people's sandboxes on a shared host are not this test's business.
+    """
+    labels = [DOCKER_LABEL] if owner is None else [DOCKER_LABEL, f"{DOCKER_OWNER_LABEL}={owner}"]
     containers: list[Any] = client.containers.list(
-        all=not running_only, filters={"label": DOCKER_LABEL}
+        all=not running_only, filters={"label": labels}, ignore_removed=True
     )
     return containers
 
@@ -215,19 +227,36 @@ class HostGuard:
         self._clock_offset = time.time() - time.monotonic()
         self._shm = {p.name for p in Path("/dev/shm").iterdir()}
         self._docker: Any = None
+        self._owner = docker_owner()
         self._known_containers: set[str] = set()
         self._baseline: set[str] = set()
         if backend == "docker":
             self._docker = docker_client()
-            for container in docker_sandbox_containers(self._docker):
+            for container in self._containers():
                 self._known_containers.add(container.id)
                 self._baseline |= docker_processes(container)
 
+    def _containers(self, *, running_only: bool = False) -> list[Any]:
+        return docker_sandbox_containers(self._docker, owner=self._owner,
+                                         running_only=running_only)
+
     def sandbox_opened(self) -> None:
-        """Record the processes of sandbox containers that appeared since last time."""
+        """Record the processes of the sandbox container that just appeared."""
         if self._docker is None:
             return
-        for container in docker_sandbox_containers(self._docker, running_only=True):
+        new = [c for c in self._containers(running_only=True)
+               if c.id not in self._known_containers]
+        assert new, (f"no new running container labelled {DOCKER_LABEL} and "
+                     f"{DOCKER_OWNER_LABEL}={self._owner} after opening a sandbox")
+        for container in new:
+            self._known_containers.add(container.id)
+            self._baseline |= docker_processes(container)
+
+    def after_reset(self) -> None:
+        """Record a container that may have replaced a reset sandbox's (its idle init)."""
+        if self._docker is None:
+            return
+        for container in self._containers(running_only=True):
             if container.id not in self._known_containers:
                 self._known_containers.add(container.id)
                 self._baseline |= docker_processes(container)
@@ -237,7 +266,7 @@ class HostGuard:
         if self._docker is None:
             return native_sandbox_processes()
         found: set[str] = set()
-        for container in docker_sandbox_containers(self._docker, running_only=True):
+        for container in self._containers(running_only=True):
             found |= docker_processes(container)
         return sorted(found - self._baseline)
 
@@ -245,17 +274,23 @@ class HostGuard:
         left = wait_until(self.sandbox_processes, timeout_s)
         assert not left, f"sandbox processes still alive on the host after the run: {left}"
 
-    def close_and_assert_gone(self, *boxes: Sandbox, timeout_s: float = 2.0) -> None:
-        """Close the sandboxes; then no sandbox process or container may remain."""
+    def close_and_assert_gone(self, *boxes: Sandbox, owner_pid: int | None = None,
+                              timeout_s: float = 2.0) -> None:
+        """Close the sandboxes; then no sandbox process or container may remain.
+
+        ``owner_pid``: check the containers of that process (e.g. a CLI run) instead.
+        """
         for box in boxes:
             box.close()
         if self._docker is None:
             left = wait_until(native_sandbox_processes, timeout_s)
             assert not left, f"sandbox processes alive after close: {left}"
             return
+        owner = docker_owner(owner_pid)
 
         def containers() -> list[str]:
-            return [f"{c.short_id} {c.status}" for c in docker_sandbox_containers(self._docker)]
+            return [f"{c.short_id} {c.status}"
+                    for c in docker_sandbox_containers(self._docker, owner=owner)]
 
         left = wait_until(containers, timeout_s)
         assert not left, f"sandbox containers remain after close: {left}"

@@ -32,18 +32,19 @@ def test_cli_dir_symlink_to_a_host_file_is_not_followed(
     if link_to != "shadow":
         assert (directory / "link").read_bytes() == host.canary  # the link works on the host
 
-    proc = subprocess.run(
+    with subprocess.Popen(
         [str(ASSAY), "sandbox", "run", "--backend", backend_name, "--dir", str(directory),
          "--json", "--wall-time", "10", "--", "cat", "link"],
-        capture_output=True, timeout=120, check=False,
-    )
-    output = proc.stdout + proc.stderr
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as proc:
+        stdout, stderr = proc.communicate(timeout=120)
+    output = stdout + stderr
     assert host.canary not in output, output
     assert proc.returncode in (0, 1), f"status {proc.returncode}: {output!r}"
-    result = json.loads(proc.stdout)
+    result = json.loads(stdout)
     assert result["termination"] == "exited"
     assert result["exit_code"] == 1
     assert result["stdout"] == ""
     host.assert_no_sandbox_processes()
-    host.close_and_assert_gone()
+    host.close_and_assert_gone(owner_pid=proc.pid)
     host.assert_host_unchanged()

@@ -158,8 +158,8 @@ def test_system_directories_are_read_only(open_sandbox: SandboxFactory, host: Ho
     attempts = [[p, "w"] for p in new_files]
     if not as_root:  # the sandbox's root may own a container's private /etc/hosts copy
         attempts += [["/etc/hostname", "a"], ["/etc/passwd", "a"]]
-    attempts += [["/usr/bin/python3", "a"]]
-    python_before = Path("/usr/bin/python3").stat()
+    attempts += [["/usr/bin/env", "a"]]
+    env_before = Path("/usr/bin/env").stat()
     box = open_sandbox(limits=LIMITS)
     result = py(box, WRITE_ATTEMPTS, json.dumps(attempts), as_root=as_root)
     assert_exited_ok(result)
@@ -169,7 +169,7 @@ def test_system_directories_are_read_only(open_sandbox: SandboxFactory, host: Ho
     assert not wrong, f"writes not refused: {wrong}"
     for path in new_files:
         assert not Path(path).exists(), f"{path} appeared on the host"
-    assert Path("/usr/bin/python3").stat().st_mtime_ns == python_before.st_mtime_ns
+    assert Path("/usr/bin/env").stat().st_mtime_ns == env_before.st_mtime_ns
     host.check(box)
 
 

@@ -133,7 +133,7 @@ def test_daemonised_children_do_not_outlive_the_run(
     # the next run must not see the daemon either
     result = py(box, LIST_PROCESSES)
     assert_exited_ok(result)
-    assert b"sleep" not in result.stdout, describe(result)
+    assert b"os.setsid()" not in result.stdout, describe(result)
     host.check(box)
 
 
