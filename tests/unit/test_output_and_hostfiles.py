@@ -73,3 +73,11 @@ def test_a_symlink_given_directly_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "l").symlink_to(tmp_path / "target")
     (entry,) = entries_from_host(tmp_path / "l")
     assert entry.kind is EntryKind.SYMLINK
+
+
+def test_read_only_directory_destination_is_read_only_too(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x")
+    entries = {e.path: e for e in entries_from_host(tmp_path / "d", "dest", read_only=True)}
+    assert entries["dest"].mode == 0o555
+    assert entries["dest/f"].mode == 0o444

@@ -53,7 +53,9 @@ def entries_from_host(
     st = os.lstat(source)
     if stat.S_ISDIR(st.st_mode):
         if dest != ".":
-            yield WorkspaceEntry(dest, EntryKind.DIR, mode=0o755, owner_root=owner_root)
+            yield WorkspaceEntry(
+                dest, EntryKind.DIR, mode=0o555 if read_only else 0o755, owner_root=owner_root
+            )
         yield from _walk(source, dest, owner_root=owner_root, read_only=read_only)
     else:
         entry = _entry(source, _join(dest, source.name), st, owner_root, read_only)

@@ -33,6 +33,9 @@ from assay.sandbox.spec import MIB, RunSpec
 log = logging.getLogger(__name__)
 
 TMP_MAX_BYTES = 64 * MIB
+# bubblewrap's outer process and the namespace's init live in the job's pids
+# cgroup too; Limits.pids counts only the program's processes and threads.
+BWRAP_PROCESSES = 2
 
 
 class BwrapSession(BackendSession):
@@ -128,7 +131,8 @@ class BwrapBackend(SandboxBackend):
         bwrap, launcher, layout, driver = self._prepare()
         limits = spec.limits
         cgroup = driver.create(
-            f"job-{uuid.uuid4().hex[:16]}", JobLimits(limits.memory_bytes, limits.pids)
+            f"job-{uuid.uuid4().hex[:16]}",
+            JobLimits(limits.memory_bytes, limits.pids + BWRAP_PROCESSES),
         )
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         try:
