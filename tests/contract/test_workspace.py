@@ -99,6 +99,16 @@ def test_list_files(sandbox: Sandbox) -> None:
     assert sandbox.list_files("d") == ["x"]
 
 
+def test_directory_entries_are_traversable_by_default(sandbox: Sandbox) -> None:
+    # WorkspaceEntry's default mode (0o644) is a file's; a directory made with it must
+    # still be usable by the sandbox user, the same on every backend.
+    sandbox.add_entries([WorkspaceEntry("d", EntryKind.DIR),
+                         WorkspaceEntry("d/f", EntryKind.FILE, data=b"inside")])
+    result = sandbox.run(["cat", "d/f"])
+    assert_exited_ok(result)
+    assert result.stdout == b"inside"
+
+
 # -- refusals --------------------------------------------------------------------------
 @pytest.mark.parametrize("target", ["/etc/passwd", "real.txt", "/work/real.txt"])
 def test_read_file_refuses_a_symlink(sandbox: Sandbox, target: str) -> None:
