@@ -273,12 +273,28 @@ def test_no_network(box: Sandbox) -> None:
     assert result.stdout == b"1\nrefused\n", describe(result)
 
 
+def test_seccomp_refuses_ptrace_and_vsock(box: Sandbox) -> None:
+    code = """
+        import ctypes, socket
+        libc = ctypes.CDLL(None, use_errno=True)
+        print(libc.ptrace(0, 0, 0, 0), ctypes.get_errno())  # PTRACE_TRACEME
+        try:
+            socket.socket(40, socket.SOCK_STREAM)  # AF_VSOCK
+            print("vsock")
+        except OSError as e:
+            print(e.errno)
+    """
+    result = py(box, code)
+    assert result.stdout == b"-1 1\n1\n", describe(result)
+
+
 def test_container_configuration(backend: DockerBackend, box: Sandbox) -> None:
     info = backend.api().inspect(session_of(box).container.id)
     host, config = info["HostConfig"], info["Config"]
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
-    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["SecurityOpt"][0] == "no-new-privileges"
+    assert host["SecurityOpt"][1].startswith("seccomp=")
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == host["MemorySwap"] == LIMITS.memory_bytes
     assert host["PidsLimit"] == LIMITS.pids

@@ -90,7 +90,8 @@ def test_container_options_isolate() -> None:
     assert options["network_mode"] == "none"
     assert options["read_only"] is True
     assert options["cap_drop"] == ["ALL"]
-    assert options["security_opt"] == ["no-new-privileges"]
+    assert options["security_opt"][0] == "no-new-privileges"
+    assert options["security_opt"][1].startswith("seccomp={")
     assert options["mem_limit"] == options["memswap_limit"] == 256 * MIB
     assert options["oom_kill_disable"] is False
     assert options["pids_limit"] == 32
@@ -104,3 +105,17 @@ def test_small_workspace_caps_tmp_too() -> None:
     options = host_config_options(ContainerSpec("i", 64 * MIB, 8, 8 * MIB, network=True))
     assert f"size={8 * MIB}" in options["tmpfs"]["/tmp"]
     assert options["network_mode"] == "bridge"
+
+
+def test_seccomp_profile_refuses_the_threat_surface() -> None:
+    from assay.sandbox.docker.seccomp_profile import AF_VSOCK, profile, security_opt
+
+    rules = profile()["syscalls"]
+    denied = {name for rule in rules if "args" not in rule for name in rule["names"]}
+    assert {"ptrace", "unshare", "mount", "keyctl", "bpf", "io_uring_setup", "clone3"} <= denied
+    socket_rules = [r for r in rules if r["names"] == ["socket"]]
+    assert any(r["args"][0]["value"] == AF_VSOCK for r in socket_rules)
+    clone_flags = {r["args"][0]["valueTwo"] for r in rules if r["names"] == ["clone"]}
+    assert 0x10000000 in clone_flags  # CLONE_NEWUSER
+    assert profile()["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert security_opt().startswith("seccomp={")

@@ -3,8 +3,8 @@
 A container runs ``docker-init`` with an idle ``sleep infinity`` as
 ``nobody``; every run is a ``docker exec`` into it. The root filesystem is
 read-only, ``/work`` and ``/tmp`` are size-capped tmpfs mounts, there is no
-network, no capability, no privilege gain, swap is off and the OOM killer
-stays on.
+network, no capability, no privilege gain, a seccomp profile of our own,
+swap is off and the OOM killer stays on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from assay.errors import SandboxError, SandboxUnavailableError
 from assay.sandbox.base import SessionConfig
+from assay.sandbox.docker import seccomp_profile
 from assay.sandbox.docker.api import DockerAPI
 from assay.sandbox.docker.cgroup_stats import CgroupStats, locate, protect_from_oom
 from assay.sandbox.docker.constants import IDLE_UID, LABEL, LABEL_OWNER, WORKSPACE_DIR
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 TMP_MAX_BYTES = 64 * MIB
 SHM_BYTES = 64 * MIB
+HELPER_MEMORY_BYTES = 64 * MIB
 IDLE_COMMAND = ("sleep", "infinity")
 IDLE_PROCESSES = 2  # docker-init and sleep
 IDLE_TIMEOUT_S = 5.0
@@ -69,7 +71,7 @@ def host_config_options(spec: ContainerSpec) -> dict[str, Any]:
         "read_only": True,
         "network_mode": "bridge" if spec.network else "none",
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
+        "security_opt": ["no-new-privileges", seccomp_profile.security_opt()],
         "tmpfs": {
             # 1777 and root-owned, so that root-owned (read-only) files can be added by
             # the sandbox's root, which has no capability to write into another's directory.
@@ -115,6 +117,17 @@ class SandboxContainer:
             return len(self.stats.procs()) >= len(self.reaper.idle)
         except SandboxError:
             return False
+
+    def room_for_helper(self) -> None:
+        """Memory for our own helpers, which run inside: a run may have filled it all.
+
+        Workspace files (tmpfs pages, inodes) are charged to the container's
+        memory; the next run's ``ensure_limits`` puts the run's limit back.
+        """
+        need = self.stats.memory_current() + HELPER_MEMORY_BYTES
+        if need > self.memory_bytes:
+            self.api.update_limits(self.id, memory_bytes=need, pids=self.pids)
+            self.memory_bytes = need
 
     def ensure_limits(self, memory_bytes: int, pids: int) -> None:
         """Per-run memory and pids limits; the API is only called when they change."""

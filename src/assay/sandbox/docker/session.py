@@ -40,14 +40,17 @@ class DockerSession(BackendSession):
             for entry in entries:
                 if normalise_workspace_path(entry.path) != entry.path or entry.path == ".":
                     raise WorkspacePathError(f"entry path not normalised: {entry.path!r}")
+            self.container.room_for_helper()
             self.container.workspace.add_entries(entries)
 
     def read_file(self, path: str, max_bytes: int) -> bytes:
         with self._lock:
+            self.container.room_for_helper()
             return self.container.workspace.read_file(normalise_workspace_path(path), max_bytes)
 
     def list_files(self, path: str = ".") -> list[str]:
         with self._lock:
+            self.container.room_for_helper()
             return self.container.workspace.list_files(normalise_workspace_path(path))
 
     def run(self, spec: RunSpec) -> RunResult:
