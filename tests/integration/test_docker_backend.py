@@ -297,7 +297,7 @@ def test_container_configuration(backend: DockerBackend, box: Sandbox) -> None:
     assert host["SecurityOpt"][1].startswith("seccomp=")
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == host["MemorySwap"] == LIMITS.memory_bytes
-    assert host["PidsLimit"] == LIMITS.pids
+    assert host["PidsLimit"] == LIMITS.pids + 2  # docker-init and the idle sleep
     assert not host.get("OomKillDisable")
     assert not host["Privileged"]
     assert host.get("Binds") in (None, [])

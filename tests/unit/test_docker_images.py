@@ -94,7 +94,7 @@ def test_container_options_isolate() -> None:
     assert options["security_opt"][1].startswith("seccomp={")
     assert options["mem_limit"] == options["memswap_limit"] == 256 * MIB
     assert options["oom_kill_disable"] is False
-    assert options["pids_limit"] == 32
+    assert options["pids_limit"] == 32 + 2
     assert options["init"] is True
     assert f"size={100 * MIB}" in options["tmpfs"]["/work"]
     assert f"size={64 * MIB}" in options["tmpfs"]["/tmp"]

@@ -16,6 +16,7 @@ from assay.sandbox.base import (
 from assay.sandbox.docker.api import DAEMON_FIX, DockerAPI
 from assay.sandbox.docker.cgroup_stats import CGROUP_FIX
 from assay.sandbox.docker.constants import SANDBOX_UID
+from assay.sandbox.docker.container import IDLE_PROCESSES
 from assay.sandbox.docker.session import DockerSession
 from assay.sandbox.environments import Environment, get_environment
 from assay.sandbox.probes import PROBE_LIMITS, behaviour_checks
@@ -124,7 +125,7 @@ def _session_checks(backend: SandboxBackend, env: Environment) -> list[CheckItem
             ),
             _item(
                 "pids limit",
-                host.get("PidsLimit") == PROBE_LIMITS.pids,
+                host.get("PidsLimit") == PROBE_LIMITS.pids + IDLE_PROCESSES,
                 f"PidsLimit={host.get('PidsLimit')}",
             ),
         ]

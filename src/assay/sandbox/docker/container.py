@@ -33,7 +33,7 @@ TMP_MAX_BYTES = 64 * MIB
 SHM_BYTES = 64 * MIB
 HELPER_MEMORY_BYTES = 64 * MIB
 IDLE_COMMAND = ("sleep", "infinity")
-IDLE_PROCESSES = 2  # docker-init and sleep
+IDLE_PROCESSES = 2  # docker-init and sleep; Limits.pids counts the program's only
 IDLE_TIMEOUT_S = 5.0
 
 
@@ -81,7 +81,7 @@ def host_config_options(spec: ContainerSpec) -> dict[str, Any]:
         "mem_limit": spec.memory_bytes,
         "memswap_limit": spec.memory_bytes,
         "oom_kill_disable": False,
-        "pids_limit": spec.pids,
+        "pids_limit": spec.pids + IDLE_PROCESSES,
         "ipc_mode": "private",
         "shm_size": SHM_BYTES,
     }
@@ -126,13 +126,13 @@ class SandboxContainer:
         """
         need = self.stats.memory_current() + HELPER_MEMORY_BYTES
         if need > self.memory_bytes:
-            self.api.update_limits(self.id, memory_bytes=need, pids=self.pids)
+            self.api.update_limits(self.id, memory_bytes=need, pids=self.pids + IDLE_PROCESSES)
             self.memory_bytes = need
 
     def ensure_limits(self, memory_bytes: int, pids: int) -> None:
         """Per-run memory and pids limits; the API is only called when they change."""
         if (memory_bytes, pids) != (self.memory_bytes, self.pids):
-            self.api.update_limits(self.id, memory_bytes=memory_bytes, pids=pids)
+            self.api.update_limits(self.id, memory_bytes=memory_bytes, pids=pids + IDLE_PROCESSES)
             self.memory_bytes, self.pids = memory_bytes, pids
 
 
