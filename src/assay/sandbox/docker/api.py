@@ -1,13 +1,12 @@
 """The Docker Engine API as the backend uses it; the one place docker errors are mapped.
 
-Requests go through the docker SDK's low-level client, except ``exec start``:
-its hijacked stream is opened here on a socket of our own, so that no byte of
-the stream can be lost in an HTTP library's read-ahead buffer.
+Container and image requests go through the docker SDK's low-level client;
+the per-run exec requests and limit updates through ``rawhttp`` (faster, and
+the exec stream is never buffered by an HTTP library).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -22,12 +21,12 @@ import docker.errors
 import requests
 
 from assay.errors import SandboxError, SandboxUnavailableError
+from assay.sandbox.docker.rawhttp import UnixHTTP
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_TIMEOUT_S = 60
-_MAX_HEADER_BYTES = 64 * 1024
 DAEMON_FIX = "start dockerd (see docs/docker.md) or set DOCKER_HOST to a local unix socket"
 
 
@@ -84,8 +83,10 @@ class DockerAPI:
                 fix=DAEMON_FIX,
             ) from exc
         self.version = str(self.client.api_version)
+        self.http = UnixHTTP(self.socket_path, self.version)
 
     def close(self) -> None:
+        self.http.close()
         self.client.close()
 
     # -- images and containers -----------------------------------------------
@@ -145,12 +146,7 @@ class DockerAPI:
         """Change memory (swap off) and pids limits of a running container."""
         # The SDK's update_container has no pids limit, so post the documented body.
         body = {"Memory": memory_bytes, "MemorySwap": memory_bytes, "PidsLimit": pids}
-        url = f"{self.client.base_url}/v{self.version}/containers/{container_id}/update"
-        with docker_errors("update the sandbox limits"):
-            response = self.client.post(
-                url, data=json.dumps(body), headers={"Content-Type": "application/json"}
-            )
-            response.raise_for_status()
+        self.http.request("POST", f"/containers/{container_id}/update", body)
 
     def list_labelled(self, label: str) -> list[dict[str, Any]]:
         with docker_errors("list sandbox containers"):
@@ -166,23 +162,21 @@ class DockerAPI:
         stdin: bool,
         workdir: str = "/work",
     ) -> str:
-        with docker_errors("create an exec"):
-            created = self.client.exec_create(
-                container_id,
-                list(argv),
-                stdout=True,
-                stderr=True,
-                stdin=stdin,
-                tty=False,
-                privileged=False,
-                user=user,
-                workdir=workdir,
-            )
+        body = {
+            "AttachStdin": stdin,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": False,
+            "Privileged": False,
+            "User": user,
+            "WorkingDir": workdir,
+            "Cmd": list(argv),
+        }
+        created = self.http.request("POST", f"/containers/{container_id}/exec", body)
         return str(created["Id"])
 
     def exec_inspect(self, exec_id: str) -> ExecInfo:
-        with docker_errors("inspect an exec"):
-            info = self.client.exec_inspect(exec_id)
+        info = self.http.request("GET", f"/exec/{exec_id}/json")
         code = info.get("ExitCode")
         return ExecInfo(
             bool(info.get("Running")),
@@ -192,70 +186,4 @@ class DockerAPI:
 
     def exec_start(self, exec_id: str) -> tuple[socket.socket, bytes]:
         """Start an exec; its raw multiplexed stream and any bytes already read of it."""
-        body = b'{"Detach":false,"Tty":false}'
-        head = (
-            f"POST /v{self.version}/exec/{exec_id}/start HTTP/1.1\r\n"
-            "Host: docker\r\nUser-Agent: assay\r\nContent-Type: application/json\r\n"
-            "Connection: Upgrade\r\nUpgrade: tcp\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(API_TIMEOUT_S)
-            sock.connect(self.socket_path)
-            sock.sendall(head + body)
-            rest = _read_upgrade(sock)
-            sock.settimeout(None)
-        except OSError as exc:
-            sock.close()
-            raise SandboxError(f"exec start: {exc}") from exc
-        except SandboxError:
-            sock.close()
-            raise
-        return sock, rest
-
-
-def _read_upgrade(sock: socket.socket) -> bytes:
-    """Read the reply to ``exec start``; the stream bytes that came with it."""
-    status, headers, rest = _read_response_head(sock)
-    if status not in (101, 200):
-        message = _read_error_body(sock, headers, rest)
-        raise SandboxError(f"exec start failed with HTTP {status}: {message}")
-    return rest
-
-
-def _read_response_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise SandboxError("the Docker daemon closed the exec connection")
-        data += chunk
-        if len(data) > _MAX_HEADER_BYTES:
-            raise SandboxError("the Docker daemon sent an oversized response header")
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    try:
-        status = int(lines[0].split()[1])
-    except (IndexError, ValueError):
-        raise SandboxError(f"unexpected reply from the Docker daemon: {lines[0]!r}") from None
-    headers = {}
-    for line in lines[1:]:
-        key, _, value = line.partition(":")
-        headers[key.strip().lower()] = value.strip()
-    return status, headers, rest
-
-
-def _read_error_body(sock: socket.socket, headers: Mapping[str, str], rest: bytes) -> str:
-    length = int(headers.get("content-length", "0") or 0)
-    body = rest
-    while len(body) < min(length, _MAX_HEADER_BYTES):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        body += chunk
-    text = body.decode("utf-8", errors="replace").strip()
-    try:
-        return str(json.loads(text).get("message", text))
-    except (ValueError, AttributeError):
-        return text
+        return self.http.hijack(f"/exec/{exec_id}/start", {"Detach": False, "Tty": False})
