@@ -217,15 +217,26 @@ class _Builder:
     def image(self, env: Environment) -> None:
         recipe = tree_recipe(env)
         repository, _, tag = env.docker_image.rpartition(":")
+        previous = _image_id(self.client, env.docker_image)
         done = self.imported.get(recipe.key)
         if done is not None:
             self.progress(BuildEvent(env.docker_image, f"tagging {done}"))
             self.client.images.get(done).tag(repository, tag)
-            return
-        tree = self.tree(recipe, env.docker_image)
-        self.progress(BuildEvent(env.docker_image, "docker import"))
-        self._import(tree, repository, tag, env)
-        self.imported[recipe.key] = env.docker_image
+        else:
+            tree = self.tree(recipe, env.docker_image)
+            self.progress(BuildEvent(env.docker_image, "docker import"))
+            self._import(tree, repository, tag, env)
+            self.imported[recipe.key] = env.docker_image
+        if previous is not None and previous != _image_id(self.client, env.docker_image):
+            self._remove_if_unused(previous)
+
+    def _remove_if_unused(self, image_id: str) -> None:
+        """Drop a replaced image unless another tag or a container still uses it."""
+        try:
+            if not self.client.images.get(image_id).tags:
+                self.client.images.remove(image_id)
+        except docker.errors.APIError as exc:
+            logger.info("kept the replaced image %s: %s", image_id, exc)
 
     def _import(self, tree: Path, repository: str, tag: str, env: Environment) -> None:
         sharing = sorted(
@@ -287,9 +298,12 @@ def build_images(
     return image_status([e.name for e in envs])
 
 
-def _exists(client: docker.DockerClient, image: str) -> bool:
+def _image_id(client: docker.DockerClient, image: str) -> str | None:
     try:
-        client.images.get(image)
+        return str(client.images.get(image).id)
     except docker.errors.ImageNotFound:
-        return False
-    return True
+        return None
+
+
+def _exists(client: docker.DockerClient, image: str) -> bool:
+    return _image_id(client, image) is not None
