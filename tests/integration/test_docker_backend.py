@@ -20,6 +20,7 @@ from assay.errors import SandboxError, WorkspacePathError
 from assay.sandbox import Limits, OutputPolicy, Sandbox, Termination
 from assay.sandbox.base import CheckStatus, EntryKind, WorkspaceEntry
 from assay.sandbox.docker.backend import DockerBackend
+from assay.sandbox.docker.cgroup_stats import CgroupStats
 from assay.sandbox.docker.constants import LABEL, LABEL_OWNER
 from assay.sandbox.docker.session import DockerSession
 from helpers import MIB, assert_exited_ok, assert_termination, describe, py, require_backend
@@ -208,6 +209,20 @@ def test_background_children_are_killed_after_the_run(box: Sandbox) -> None:
     assert session_of(box).leftovers() == set()
     ps = py(box, "import os; print(sorted(p for p in os.listdir('/proc') if p.isdigit()))")
     assert ps.stdout.count(b"'") == 3 * 2, describe(ps)  # init, sleep infinity, ourselves
+
+
+def test_cleanup_without_cgroup_write_access(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a non-root worker: no freezer, so kill -9 -1 inside as the run's user."""
+    monkeypatch.setattr(CgroupStats, "freeze", lambda self: False)
+    monkeypatch.setattr(CgroupStats, "reset_peak", lambda self: False)
+    for as_root in (False, True):
+        result = box.run(["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 & echo ok"], as_root=as_root)
+        assert_exited_ok(result)
+        assert session_of(box).leftovers() == set()
+        assert result.peak_memory_bytes > 0
+    result = box.run(["sleep", "30"], limits=LIMITS.replace(wall_time_s=0.5))
+    assert_termination(result, Termination.WALL_TIME_LIMIT)
+    assert session_of(box).leftovers() == set()
 
 
 # -- workspace ------------------------------------------------------------------------

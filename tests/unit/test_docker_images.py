@@ -13,6 +13,7 @@ from assay.sandbox.docker.rootfs import (
     host_apt_sources,
     main_mirror,
 )
+from assay.sandbox.docker.seccomp_profile import AF_VSOCK, profile, security_opt
 from assay.sandbox.environments import get_environment
 from assay.sandbox.spec import MIB
 
@@ -108,8 +109,6 @@ def test_small_workspace_caps_tmp_too() -> None:
 
 
 def test_seccomp_profile_refuses_the_threat_surface() -> None:
-    from assay.sandbox.docker.seccomp_profile import AF_VSOCK, profile, security_opt
-
     rules = profile()["syscalls"]
     denied = {name for rule in rules if "args" not in rule for name in rule["names"]}
     assert {"ptrace", "unshare", "mount", "keyctl", "bpf", "io_uring_setup", "clone3"} <= denied
