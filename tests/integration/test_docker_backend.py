@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from assay.errors import SandboxError, WorkspacePathError
+from assay.errors import SandboxError, SandboxUnavailableError, WorkspacePathError
 from assay.sandbox import Limits, OutputPolicy, Sandbox, Termination
-from assay.sandbox.base import CheckStatus, EntryKind, WorkspaceEntry
+from assay.sandbox.base import CheckStatus, EntryKind, SessionConfig, WorkspaceEntry
 from assay.sandbox.docker.backend import DockerBackend
 from assay.sandbox.docker.cgroup_stats import CgroupStats
 from assay.sandbox.docker.constants import LABEL, LABEL_OWNER
 from assay.sandbox.docker.session import DockerSession
+from assay.sandbox.environments import Environment
 from helpers import MIB, assert_exited_ok, assert_termination, describe, py, require_backend
 
 pytestmark = pytest.mark.docker
@@ -318,6 +319,13 @@ def test_container_configuration(backend: DockerBackend, box: Sandbox) -> None:
     assert host.get("Binds") in (None, [])
     assert config["User"] == "65534:65534"
     assert config["Labels"][LABEL] == "1"
+
+
+def test_missing_image_is_unavailable(backend: DockerBackend) -> None:
+    environment = Environment("nope", "not built", (), ("true",))
+    with pytest.raises(SandboxUnavailableError) as caught:
+        backend.open_session(SessionConfig(environment, LIMITS))
+    assert caught.value.fix == "assay image build"
 
 
 def test_close_removes_the_container(backend: DockerBackend) -> None:

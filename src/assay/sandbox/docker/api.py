@@ -41,6 +41,17 @@ def docker_errors(action: str) -> Iterator[None]:
         raise SandboxError(f"{action}: {_explain(exc)}") from exc
 
 
+@contextmanager
+def _image_missing(image: str) -> Iterator[None]:
+    """A missing image means the operator has not built it yet."""
+    try:
+        yield
+    except docker.errors.ImageNotFound as exc:
+        raise SandboxUnavailableError(
+            f"the image {image} is not built", fix="assay image build"
+        ) from exc
+
+
 def _explain(exc: Exception) -> str:
     if isinstance(exc, docker.errors.APIError) and exc.explanation:
         return str(exc.explanation)
@@ -104,7 +115,7 @@ class DockerAPI:
         labels: Mapping[str, str],
         network: bool,
     ) -> str:
-        with docker_errors(f"create a container of {image}"):
+        with docker_errors(f"create a container of {image}"), _image_missing(image):
             created = self.client.create_container(
                 image,
                 list(command),

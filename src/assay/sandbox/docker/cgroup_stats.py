@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from assay.errors import SandboxError, SandboxUnavailableError
@@ -106,11 +107,17 @@ def files_for(paths: Mapping[str, str], mounts: Mapping[str, Path]) -> CgroupFil
     return None
 
 
+@cache
+def _host_mounts() -> dict[str, Path]:
+    """This host's cgroup mounts (read once: they do not change under a worker)."""
+    return parse_mounts(Path("/proc/self/mountinfo").read_text())
+
+
 def locate(container_id: str, init_pid: int) -> CgroupFiles:
     """Find a running container's cgroup files; ``SandboxUnavailableError`` if unreadable."""
     try:
         paths = parse_proc_cgroup(Path(f"/proc/{init_pid}/cgroup").read_text())
-        mounts = parse_mounts(Path("/proc/self/mountinfo").read_text())
+        mounts = _host_mounts()
     except OSError as exc:
         raise SandboxUnavailableError(
             f"cannot read the cgroup of container {container_id[:12]}: {exc}", fix=CGROUP_FIX

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from assay.errors import SandboxError, SandboxUnavailableError
+from assay.errors import SandboxError
 from assay.sandbox.base import SessionConfig
 from assay.sandbox.docker import seccomp_profile
 from assay.sandbox.docker.api import DockerAPI
@@ -138,10 +138,6 @@ class SandboxContainer:
 
 def start_container(api: DockerAPI, spec: ContainerSpec) -> SandboxContainer:
     """Create and start a sandbox container; remove it again if anything fails."""
-    if not api.image_exists(spec.image):
-        raise SandboxUnavailableError(
-            f"the image {spec.image} is not built", fix="assay image build"
-        )
     host_config = api.host_config(**host_config_options(spec))
     labels = {LABEL: "1", LABEL_OWNER: owner_label()}
     container_id = api.create_container(
