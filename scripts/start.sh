@@ -14,14 +14,16 @@ say "A well-behaved program"
 
 say "A fork bomb (pids limit)"
 "$assay" sandbox run --pids 32 --wall-time 3 -- python3 -c '
-import os
+import os, time
 n = 0
 try:
     while True:
-        os.fork()
+        if os.fork() == 0:
+            time.sleep(10)
+            os._exit(0)
         n += 1
 except OSError as exc:
-    print("fork refused after", n, "forks:", exc.strerror)
+    print("fork refused after", n, "children:", exc.strerror)
 ' || true
 
 say "A memory bomb (memory limit, JSON verdict)"
