@@ -79,8 +79,10 @@ class ExecProcess:
         if not fds:
             time.sleep(max(timeout_s, 0))
             return []
-        ready, _, _ = select.select(fds, [], [], max(timeout_s, 0))
-        return list(ready)
+        poller = select.poll()  # not select(): a busy worker's descriptors exceed 1024
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        return [fd for fd, _ in poller.poll(max(timeout_s, 0) * 1000)]
 
     def read(self) -> bytes | None:
         """Raw stream bytes available now; None at the end of the stream."""

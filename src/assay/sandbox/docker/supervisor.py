@@ -29,6 +29,7 @@ POLL_S = 0.02
 WATCH_AFTER_S = 0.2  # runs shorter than this never need the exit watch
 INSPECT_EVERY_S = 0.05  # exit polling when no pidfd can be had
 KILL_GRACE_S = 3.0
+MAX_STATUS = 255
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class _Run:
             proc.close()
         if self.ctx.reaper.leftovers():
             self.ctx.reaper.kill_all(self.user)
+        if not 0 <= status <= MAX_STATUS:
+            raise SandboxError(f"Docker lost the run's exit status (reported {status})")
         cpu_ns = stats.cpu_ns() - cpu_before
         facts = RunFacts(
             status, self.killed_for, stats.oom_kills() - oom_before, cpu_ns / 1e9, limits.cpu_time_s
