@@ -87,7 +87,7 @@ def docker_checks(
         _item(
             "worker uid differs from the sandbox uid",
             os.getuid() != SANDBOX_UID,
-            f"sandbox processes run as uid {SANDBOX_UID} on the host",
+            f"worker uid {os.getuid()}, sandbox processes uid {SANDBOX_UID} on the host",
             f"run the worker as a user other than uid {SANDBOX_UID}",
             CheckStatus.WARN,
         )
