@@ -51,6 +51,7 @@ def test_flood_is_killed_promptly(open_sandbox: SandboxFactory, host: HostGuard,
     host.check(box)
 
 
+@pytest.mark.slow
 def test_truncated_flood_keeps_the_host_bounded(
     open_sandbox: SandboxFactory, host: HostGuard
 ) -> None:
