@@ -83,8 +83,11 @@ def test_stdin_binary_file(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def test_no_stdin_reads_eof(sandbox: Sandbox) -> None:
-    result = py(sandbox, "import sys; print(len(sys.stdin.buffer.read()))",
-                limits=sandbox.limits.replace(wall_time_s=5))
+    result = py(
+        sandbox,
+        "import sys; print(len(sys.stdin.buffer.read()))",
+        limits=sandbox.limits.replace(wall_time_s=5),
+    )
     assert_exited_ok(result)
     assert result.stdout == b"0\n"
 
@@ -93,15 +96,30 @@ def test_no_stdin_reads_eof(sandbox: Sandbox) -> None:
 def test_default_environment_is_the_environments(sandbox: Sandbox) -> None:
     result = sandbox.run(["env", "-0"])
     assert_exited_ok(result)
-    assert parse_env0(result.stdout) == dict(sandbox.environment.env)
+    assert parse_env0(result.stdout) == {**sandbox.environment.env, "PWD": "/work"}
 
 
 def test_environment_is_exactly_as_given(sandbox: Sandbox) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/work/home", "FOO": "bar baz", "EMPTY": "",
-           "UNICODE": "é", "EQ": "a=b"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/work/home",
+        "FOO": "bar baz",
+        "EMPTY": "",
+        "UNICODE": "é",
+        "EQ": "a=b",
+    }
     result = sandbox.run(["env", "-0"], env=env)
     assert_exited_ok(result)
-    assert parse_env0(result.stdout) == env
+    assert parse_env0(result.stdout) == {**env, "PWD": "/work"}
+
+
+def test_pwd_always_names_the_working_directory(sandbox: Sandbox) -> None:
+    sandbox.write_file("sub/keep", b"")
+    result = sandbox.run(["sh", "-c", 'echo "$PWD"; pwd'], cwd="sub", env={"PATH": "/usr/bin:/bin"})
+    assert_exited_ok(result)
+    assert result.stdout == b"/work/sub\n/work/sub\n"
+    given = sandbox.run(["env", "-0"], env={"PATH": "/usr/bin:/bin", "PWD": "/elsewhere"})
+    assert parse_env0(given.stdout)["PWD"] == "/work"
 
 
 def test_home_and_path_come_from_the_given_env(sandbox: Sandbox) -> None:
@@ -132,8 +150,12 @@ def test_default_cwd_is_the_workspace(sandbox: Sandbox) -> None:
 
 
 def test_cwd_is_relative_to_the_workspace(sandbox: Sandbox) -> None:
-    sandbox.add_entries([WorkspaceEntry("sub", EntryKind.DIR, mode=0o755),
-                         WorkspaceEntry("sub/deeper", EntryKind.DIR, mode=0o755)])
+    sandbox.add_entries(
+        [
+            WorkspaceEntry("sub", EntryKind.DIR, mode=0o755),
+            WorkspaceEntry("sub/deeper", EntryKind.DIR, mode=0o755),
+        ]
+    )
     result = sandbox.run(["pwd"], cwd="sub/deeper")
     assert_exited_ok(result)
     assert result.stdout == f"{WORKSPACE}/sub/deeper\n".encode()

@@ -25,7 +25,11 @@ class EntryKind(StrEnum):
 
 @dataclass(frozen=True)
 class WorkspaceEntry:
-    """One thing to create in a workspace. ``path`` is relative and normalised."""
+    """One thing to create in a workspace. ``path`` is relative and normalised.
+
+    A directory that is readable is also made searchable (as ``chmod +X``), so
+    the default mode gives a usable 0755 directory.
+    """
 
     path: str
     kind: EntryKind
@@ -33,6 +37,10 @@ class WorkspaceEntry:
     mode: int = 0o644
     link_target: str = ""
     owner_root: bool = False  # owned by the sandbox's root instead of its user
+
+    def __post_init__(self) -> None:
+        if self.kind is EntryKind.DIR:
+            object.__setattr__(self, "mode", self.mode | (self.mode & 0o444) >> 2)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Limits, OutputPolicy, RunSpec, StdinSource
 
 DEFAULT_READ_LIMIT = 16 * 1024 * 1024
+WORKSPACE = "/work"  # the workspace as the sandboxed program sees it
 
 
 class Sandbox:
@@ -144,16 +145,22 @@ class Sandbox:
         """Run a command in the workspace and wait for its verdict.
 
         ``env`` replaces the environment's defaults entirely when given;
-        nothing is inherited from the host.
+        nothing is inherited from the host. ``PWD`` is always the working
+        directory.
         """
         if isinstance(stdin, str):
             raise TypeError("stdin must be bytes, a pathlib.Path, a binary file or None")
         if stdin is not None and not isinstance(stdin, bytes | Path):
             stdin = stdin.read()
+        cwd = normalise_workspace_path(cwd)
+        run_env = dict(self.environment.env if env is None else env)
+        # The working directory, as a shell says it: bubblewrap always sets it,
+        # so every backend is given the same.
+        run_env["PWD"] = WORKSPACE if cwd == "." else f"{WORKSPACE}/{cwd}"
         spec = RunSpec(
             argv=tuple(argv),
-            env=dict(self.environment.env if env is None else env),
-            cwd=normalise_workspace_path(cwd),
+            env=run_env,
+            cwd=cwd,
             stdin=stdin,
             limits=limits or self.limits,
             network=self.network if network is None else network,
