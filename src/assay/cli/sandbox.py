@@ -155,7 +155,7 @@ def run(
         raise _fail(exc) from exc
     if as_json:
         typer.echo(json.dumps(result.to_json_dict()))
-        return
+        raise typer.Exit(exit_status(result))
     sys.stdout.buffer.write(result.stdout)
     sys.stdout.flush()
     sys.stderr.buffer.write(result.stderr)

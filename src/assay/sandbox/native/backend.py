@@ -33,9 +33,9 @@ from assay.sandbox.spec import MIB, RunSpec
 log = logging.getLogger(__name__)
 
 TMP_MAX_BYTES = 64 * MIB
-# bubblewrap's outer process and the namespace's init live in the job's pids
-# cgroup too; Limits.pids counts only the program's processes and threads.
-BWRAP_PROCESSES = 2
+# The launcher, bubblewrap's outer process and the namespace's init live in the
+# job's pids cgroup too; Limits.pids counts only the program's processes.
+BWRAP_PROCESSES = 3
 
 
 class BwrapSession(BackendSession):

@@ -3,8 +3,14 @@
  *
  * Started by the supervisor (as root) with a clean environment, it joins the
  * run's cgroups, sets the resource limits, drops to the sandbox uid/gid and
- * execs bubblewrap. Doing this in a tiny exec'd program lets the supervisor
+ * starts bubblewrap. Doing this in a tiny exec'd program lets the supervisor
  * spawn with vfork instead of forking the whole Python process.
+ *
+ * It then stays as bubblewrap's parent and a child subreaper: bubblewrap's
+ * outer process exits without reaping the namespace's init, which would
+ * otherwise be left a zombie for the host's init. The launcher reaps every
+ * descendant and exits with bubblewrap's status once none is left, and dies
+ * with the supervisor (PR_SET_PDEATHSIG).
  *
  * usage: assay-launch [-c CGROUP_PROCS_FILE]... [-r RESOURCE:SOFT:HARD]...
  *                     -u UID -g GID -- PROGRAM [ARG]...
@@ -16,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void die(const char *what, const char *arg) {
@@ -56,6 +65,35 @@ static void set_limit(char *spec) {
         die("cannot set rlimit", spec);
 }
 
+/* Run the program as our child, reap every descendant, return its status. */
+static int supervise_child(char **program) {
+    pid_t supervisor = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        die("prctl", NULL);
+    if (getppid() != supervisor)
+        _exit(121); /* the supervisor died before the death signal was armed */
+    pid_t child = fork();
+    if (child < 0)
+        die("cannot fork", NULL);
+    if (child == 0) {
+        execv(program[0], program);
+        die("cannot exec", program[0]);
+    }
+    int result = 121;
+    for (;;) {
+        int status;
+        pid_t done = waitpid(-1, &status, 0);
+        if (done < 0) {
+            if (errno == EINTR)
+                continue;
+            break; /* ECHILD: nothing left */
+        }
+        if (done == child)
+            result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return result;
+}
+
 int main(int argc, char **argv) {
     long uid = -1, gid = -1;
     int i = 1;
@@ -89,7 +127,5 @@ int main(int argc, char **argv) {
         die("cannot drop privileges", NULL);
     if (getuid() == 0 || geteuid() == 0)
         die("still root after dropping privileges", NULL);
-    execv(argv[i], &argv[i]);
-    die("cannot exec", argv[i]);
-    return 121;
+    return supervise_child(&argv[i]);
 }

@@ -157,18 +157,28 @@ def supervise(launch: Launch, spec: RunSpec, cgroup: JobCgroup, status_read_fd: 
 def _watch(
     proc: subprocess.Popen[bytes], streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float
 ) -> Termination | None:
-    """Wait for the end of the run; the reason if we had to stop it."""
+    """Wait for the end of the run; the reason if we had to stop it.
+
+    The cgroup is polled every CPU_POLL_S: summed CPU time, and OOM kills (the
+    kernel kills one process; the run is stopped at once rather than left to
+    its survivors until the wall clock runs out).
+    """
     limits = spec.limits
     deadline = start + limits.wall_time_s
     cpu_limit_ns = int(limits.cpu_time_s * 1e9)
     kill_on_overflow = spec.output_policy is OutputPolicy.KILL
+    next_poll = start
     while True:
         now = time.monotonic()
         if now >= deadline:
             return Termination.WALL_TIME_LIMIT
-        if cgroup.cpu_time_ns() >= cpu_limit_ns:
-            return Termination.CPU_TIME_LIMIT
-        timeout = min(deadline - now, CPU_POLL_S)
+        if now >= next_poll:
+            if cgroup.cpu_time_ns() >= cpu_limit_ns:
+                return Termination.CPU_TIME_LIMIT
+            if cgroup.oom_kills() > 0:
+                return Termination.MEMORY_LIMIT
+            next_poll = now + CPU_POLL_S
+        timeout = max(0.0, min(deadline, next_poll) - now)
         if streams.open:
             if streams.pump(timeout) and kill_on_overflow:
                 return Termination.OUTPUT_LIMIT
