@@ -154,6 +154,19 @@ def test_memory_bomb(box: Sandbox) -> None:
     assert_exited_ok(box.run(["true"]))
 
 
+def test_a_childs_oom_kill_ends_the_run_at_once(box: Sandbox) -> None:
+    code = """
+        import os, time
+        if os.fork() == 0:
+            b = bytearray(512 * 1024 * 1024)
+            os._exit(0)
+        time.sleep(30)
+    """
+    result = py(box, code, limits=LIMITS.replace(wall_time_s=20))
+    assert_termination(result, Termination.MEMORY_LIMIT)
+    assert result.wall_time_s < 3, describe(result)
+
+
 def test_per_run_memory_limit(box: Sandbox) -> None:
     code = "b = bytearray(96 * 1024 * 1024); print(len(b))"
     assert_exited_ok(py(box, code))

@@ -44,6 +44,7 @@ def facts(
         (facts(137, KillReason.CPU_TIME), Termination.CPU_TIME_LIMIT, None, 9),
         (facts(137, KillReason.OUTPUT), Termination.OUTPUT_LIMIT, None, 9),
         (facts(0, KillReason.OUTPUT), Termination.OUTPUT_LIMIT, 0, None),
+        (facts(137, KillReason.MEMORY), Termination.MEMORY_LIMIT, None, 9),
         (facts(128 + signal.SIGXCPU), Termination.CPU_TIME_LIMIT, None, signal.SIGXCPU),
         (facts(137, cpu=1.0, cpu_limit=1.0), Termination.CPU_TIME_LIMIT, None, 9),
         (facts(137, cpu=0.5, cpu_limit=1.0), Termination.SIGNALED, None, 9),

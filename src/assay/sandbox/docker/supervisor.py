@@ -95,6 +95,7 @@ class _Run:
         self.killed_at = 0.0
         self.peak_sample = 0
         self.peak_tracked = False
+        self.next_poll = 0.0
 
     def kill(self, reason: KillReason | None, now: float) -> None:
         if reason is not None and self.killed_for is None:
@@ -137,7 +138,7 @@ class _Run:
                     self.kill(None, now)  # leftovers hold the stream open
                 if not watch.armed and now - started >= WATCH_AFTER_S:
                     watch.arm()
-                self._check_limits(now, started, cpu_before, cpu_limit_ns)
+                self._check_limits(now, started, (cpu_before, oom_before), cpu_limit_ns)
                 if self.killed_for is not None and now - self.killed_at > KILL_GRACE_S:
                     raise SandboxError("the run did not end after it was killed")
             status = watch.exit_code if watch.exit_code is not None else proc.exit_status()
@@ -168,17 +169,25 @@ class _Run:
             stderr_truncated=out.stderr_truncated,
         )
 
-    def _check_limits(self, now: float, started: float, cpu_before: int, cpu_limit_ns: int) -> None:
+    def _check_limits(
+        self, now: float, started: float, before: tuple[int, int], cpu_limit_ns: int
+    ) -> None:
+        """Wall time every iteration; the cgroup's CPU time and OOM kills every POLL_S."""
         if self.killed_for is not None:
             return
         if now - started >= self.spec.limits.wall_time_s:
             self.kill(KillReason.WALL_TIME, now)
             return
-        stats = self.ctx.stats
-        if stats.cpu_ns() - cpu_before >= cpu_limit_ns:
-            self.kill(KillReason.CPU_TIME, now)
+        if now < self.next_poll:
             return
-        if not self.peak_tracked:
+        self.next_poll = now + POLL_S
+        stats = self.ctx.stats
+        cpu_before, oom_before = before
+        if stats.oom_kills() > oom_before:
+            self.kill(KillReason.MEMORY, now)  # a child's OOM kill ends the run at once
+        elif stats.cpu_ns() - cpu_before >= cpu_limit_ns:
+            self.kill(KillReason.CPU_TIME, now)
+        elif not self.peak_tracked:
             self.peak_sample = max(self.peak_sample, stats.memory_current())
 
 

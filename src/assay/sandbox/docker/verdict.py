@@ -21,12 +21,14 @@ class KillReason(StrEnum):
     CPU_TIME = "cpu_time"
     WALL_TIME = "wall_time"
     OUTPUT = "output"
+    MEMORY = "memory"  # the kernel OOM-killed a process of the run; the rest is stopped
 
 
 _KILL_TERMINATION = {
     KillReason.CPU_TIME: Termination.CPU_TIME_LIMIT,
     KillReason.WALL_TIME: Termination.WALL_TIME_LIMIT,
     KillReason.OUTPUT: Termination.OUTPUT_LIMIT,
+    KillReason.MEMORY: Termination.MEMORY_LIMIT,
 }
 
 
