@@ -237,9 +237,15 @@ class CgroupStats:
 
 
 def protect_from_oom(pids: set[int]) -> None:
-    """Best effort: keep the OOM killer away from the container's idle processes."""
+    """Best effort: keep the OOM killer away from the container's idle processes.
+
+    Lowering ``oom_score_adj`` needs CAP_SYS_RESOURCE on the host. Without it
+    the idle processes are still unlikely victims: the OOM killer takes the
+    largest process, and they are the smallest.
+    """
     for pid in pids:
         try:
             Path(f"/proc/{pid}/oom_score_adj").write_text("-1000")
-        except OSError:
+        except OSError as exc:
+            logger.debug("cannot protect pid %d from the OOM killer: %s", pid, exc)
             return
