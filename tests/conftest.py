@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from assay.sandbox import Limits, Sandbox
 from helpers import BACKEND_NAMES, HostGuard, SandboxFactory, require_backend
+
+# The suites check that closing a session leaves no container behind; the
+# Docker pool's idle containers would blur that, so it is off here and tested
+# on its own (tests/integration/test_docker_backend.py).
+os.environ.setdefault("ASSAY_DOCKER_POOL_SIZE", "0")
 
 
 @pytest.fixture(
@@ -31,8 +37,9 @@ def open_sandbox(backend_name: str, host: HostGuard) -> Iterator[SandboxFactory]
     """Open sandboxes of the backend under test; all are closed after the test."""
     boxes: list[Sandbox] = []
 
-    def factory(environment: str = "python3", *, limits: Limits | None = None,
-                network: bool = False) -> Sandbox:
+    def factory(
+        environment: str = "python3", *, limits: Limits | None = None, network: bool = False
+    ) -> Sandbox:
         require_backend(backend_name, environment)
         box = Sandbox(environment, backend=backend_name, limits=limits, network=network)
         boxes.append(box.open())

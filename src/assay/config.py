@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     )
     bwrap: str = Field(default="bwrap", description="The bubblewrap executable.")
     docker_url: str | None = Field(default=None, description="Docker daemon URL (default: env).")
+    docker_pool_size: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "Started, never-used containers kept ready per container shape, so opening a "
+            "Docker sandbox does not wait for a container start. 0 turns the pool off."
+        ),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,6 @@ from assay.sandbox.environments import Environment
 
 logger = logging.getLogger(__name__)
 
-POOL_SIZE_ENV = "ASSAY_DOCKER_POOL_SIZE"
 STOPPED_GRACE_S = 300  # a live owner may be between creating and starting a container
 
 
@@ -34,10 +33,9 @@ class DockerBackend(SandboxBackend):
     name = "docker"
 
     def __init__(self, docker_host: str | None = None, pool_size: int | None = None) -> None:
-        self.docker_host = docker_host if docker_host is not None else get_settings().docker_url
-        if pool_size is None:
-            pool_size = int(os.environ.get(POOL_SIZE_ENV, "0") or 0)
-        self.pool_size = pool_size
+        settings = get_settings()
+        self.docker_host = docker_host if docker_host is not None else settings.docker_url
+        self.pool_size = settings.docker_pool_size if pool_size is None else pool_size
         self._lock = threading.Lock()
         self._api: DockerAPI | None = None
         self._pool: ContainerPool | None = None
