@@ -31,6 +31,14 @@ class Settings(BaseSettings):
         ),
     )
     bwrap: str = Field(default="bwrap", description="The bubblewrap executable.")
+    native_ready_slots: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "Job cgroups with a launcher already inside, prepared in the background so "
+            "that a run does not wait for the kernel to move a process into a cgroup."
+        ),
+    )
     docker_url: str | None = Field(default=None, description="Docker daemon URL (default: env).")
     docker_pool_size: int = Field(
         default=2,

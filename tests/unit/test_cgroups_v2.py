@@ -40,8 +40,9 @@ def test_v2_parent_without_memory_controller_says_how_to_fix(tmp_path: Path) -> 
 def test_v2_job_limits_and_accounting(tmp_path: Path) -> None:
     parent = tmp_path / "jobs"
     parent.mkdir()
-    job = V2Driver(parent).create("job-1", JobLimits(memory_bytes=64 << 20, pids=16))
+    job = V2Driver(parent).create("job-1")
     assert isinstance(job, V2JobCgroup)
+    job.set_limits(JobLimits(memory_bytes=64 << 20, pids=16))
     d = parent / "job-1"
     assert (d / "memory.max").read_text() == str(64 << 20)
     assert (d / "pids.max").read_text() == "16"
@@ -82,3 +83,32 @@ def test_mountinfo_parsing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert mounts[""] == Path("/sys/fs/cgroup")
     assert mounts["memory"] == Path("/sys/fs/cgroup/memory")
     assert mounts["cpuacct"] == Path("/sys/fs/cgroup/cpu,cpuacct")
+
+
+def test_v1_limits_keep_memory_below_memory_plus_swap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.sandbox.native.cgroups import V1JobCgroup
+
+    dirs = {c: tmp_path / c for c in ("memory", "pids", "cpuacct", "freezer")}
+    for d in dirs.values():
+        d.mkdir()
+    memory = dirs["memory"]
+    job = V1JobCgroup("job", dirs)
+    job.has_memsw = True
+    writes: list[str] = []
+    real_write = cgroups._write
+
+    def recording_write(path: Path, value: str) -> None:
+        writes.append(path.name)
+        real_write(path, value)
+
+    monkeypatch.setattr(cgroups, "_write", recording_write)
+    (memory / "memory.memsw.limit_in_bytes").write_text("9223372036854771712")
+    job.set_limits(JobLimits(memory_bytes=64 << 20, pids=8))  # lowering from unlimited
+    assert writes[:2] == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+    writes.clear()
+    job.set_limits(JobLimits(memory_bytes=256 << 20, pids=8))  # raising
+    assert writes[:2] == ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]
+    assert (memory / "memory.limit_in_bytes").read_text() == str(256 << 20)
+    assert (dirs["pids"] / "pids.max").read_text() == "8"

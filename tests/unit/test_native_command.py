@@ -4,7 +4,6 @@ from pathlib import Path
 
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
-from assay.sandbox.native.launcher import launcher_argv
 from assay.sandbox.spec import RunSpec
 
 
@@ -57,22 +56,6 @@ def test_generated_etc_has_no_host_identity(tmp_path: Path) -> None:
     assert "student:x:1000" in passwd
     assert not (etc / "shadow").exists()
     assert (etc / "hostname").read_text() == "sandbox\n"
-
-
-def test_launcher_argv() -> None:
-    argv = launcher_argv(Path("/l"), [Path("/cg/a/cgroup.procs")], [(0, (3, 4))], 64000, 64000)
-    assert argv == [
-        "/l",
-        "-c",
-        "/cg/a/cgroup.procs",
-        "-r",
-        "0:3:4",
-        "-u",
-        "64000",
-        "-g",
-        "64000",
-        "--",
-    ]
 
 
 def test_seccomp_filter_compiles() -> None:

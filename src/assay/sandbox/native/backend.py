@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
 import threading
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,11 +21,12 @@ from assay.sandbox.base import (
 )
 from assay.sandbox.environments import Environment
 from assay.sandbox.native import seccomp
-from assay.sandbox.native.cgroups import CgroupDriver, JobLimits, detect_driver
+from assay.sandbox.native.cgroups import JobLimits, detect_driver
 from assay.sandbox.native.check import native_checks
 from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
-from assay.sandbox.native.launcher import build_launcher, launcher_argv
-from assay.sandbox.native.supervisor import Launch, rlimits, supervise
+from assay.sandbox.native.launcher import build_launcher
+from assay.sandbox.native.slots import SlotPool
+from assay.sandbox.native.supervisor import Launch, supervise
 from assay.sandbox.native.workspace import Workspace
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import MIB, RunSpec
@@ -36,6 +37,9 @@ TMP_MAX_BYTES = 64 * MIB
 # The launcher, bubblewrap's outer process and the namespace's init live in the
 # job's pids cgroup too; Limits.pids counts only the program's processes.
 BWRAP_PROCESSES = 3
+# The fds the launcher gives bubblewrap after stdin, stdout and stderr.
+LAUNCH_SECCOMP_FD = 3
+LAUNCH_STATUS_FD = 4
 
 
 class BwrapSession(BackendSession):
@@ -93,11 +97,11 @@ class BwrapBackend(SandboxBackend):
         self._ready = False
         self._init_lock = threading.Lock()
         self._bwrap = ""
-        self._launcher = Path()
         self._layout: RootLayout | None = None
-        self._cgroups: CgroupDriver | None = None
+        self._slots: SlotPool | None = None
+        self._seccomp = Path()
 
-    def _prepare(self) -> tuple[str, Path, RootLayout, CgroupDriver]:
+    def _prepare(self) -> tuple[str, SlotPool, RootLayout]:
         with self._init_lock:
             if not self._ready:
                 if os.geteuid() != 0:
@@ -110,55 +114,63 @@ class BwrapBackend(SandboxBackend):
                     raise SandboxUnavailableError(
                         "bubblewrap is not installed", fix="apt-get install bubblewrap"
                     )
-                seccomp.filter_bpf()
+                self._seccomp = seccomp.write_filter(self.settings.state_dir / "bin")
                 etc = build_etc(self.settings.state_dir / "etc")
                 self.settings.state_dir.chmod(0o711)
                 (self.settings.state_dir / "sandboxes").mkdir(mode=0o711, exist_ok=True)
-                self._launcher = build_launcher(self.settings.state_dir / "bin")
-                self._cgroups = detect_driver(self.settings.cgroup_parent)
+                launcher = build_launcher(self.settings.state_dir / "bin")
+                driver = detect_driver(self.settings.cgroup_parent)
                 self._layout = RootLayout.from_host(etc)
+                self._slots = SlotPool(launcher, driver, self.settings.native_ready_slots)
+                atexit.register(self.shutdown)
                 self._bwrap = bwrap
                 self._ready = True
-        if self._layout is None or self._cgroups is None:
-            raise SandboxUnavailableError("the native backend failed to initialise")
-        return self._bwrap, self._launcher, self._layout, self._cgroups
+            if self._layout is None or self._slots is None:
+                raise SandboxUnavailableError("the native backend failed to initialise")
+            return self._bwrap, self._slots, self._layout
 
     def open_session(self, config: SessionConfig) -> BackendSession:
         self._prepare()
         return BwrapSession(self, config)
 
     def run_in(self, workspace: Workspace, spec: RunSpec) -> RunResult:
-        bwrap, launcher, layout, driver = self._prepare()
+        bwrap, slots, layout = self._prepare()
         limits = spec.limits
-        cgroup = driver.create(
-            f"job-{uuid.uuid4().hex[:16]}",
-            JobLimits(limits.memory_bytes, limits.pids + BWRAP_PROCESSES),
-        )
+        job_limits = JobLimits(limits.memory_bytes, limits.pids + BWRAP_PROCESSES)
+        slot = slots.take(job_limits)
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         try:
-            seccomp_fd = seccomp.filter_fd()
+            seccomp_fd = seccomp.filter_fd(self._seccomp)
             argv = bwrap_argv(
                 bwrap,
                 layout,
                 workspace.path,
                 spec,
                 tmp_bytes=min(TMP_MAX_BYTES, limits.workspace_bytes),
-                seccomp_fd=seccomp_fd,
-                status_fd=status_w,
+                seccomp_fd=LAUNCH_SECCOMP_FD,
+                status_fd=LAUNCH_STATUS_FD,
             )
-            # supervise() closes the passed fds once bubblewrap has its copies.
-            prefix = launcher_argv(
-                launcher,
-                cgroup.procs_files,
-                rlimits(limits),
+            launch = Launch(
+                argv,
+                dict(spec.env),
+                (seccomp_fd, status_w),  # -> LAUNCH_SECCOMP_FD, LAUNCH_STATUS_FD
                 self.settings.sandbox_uid,
                 self.settings.sandbox_gid,
+                job_limits,
             )
-            launch = Launch(prefix + argv, dict(spec.env), (seccomp_fd, status_w))
-            return supervise(launch, spec, cgroup, status_r)
+            # supervise() closes the passed fds once the launcher has its copies.
+            return supervise(slot, launch, spec, status_r)
         finally:
             os.close(status_r)
-            cgroup.remove()
+            slots.release(slot)
+
+    def shutdown(self) -> None:
+        """Let the parked launchers go and remove their cgroups."""
+        with self._init_lock:
+            slots, self._slots = self._slots, None
+            self._ready = False
+        if slots is not None:
+            slots.close()
 
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
         return native_checks(

@@ -106,6 +106,10 @@ class JobCgroup(ABC):
     def pids(self) -> list[int]: ...
 
     @abstractmethod
+    def set_limits(self, limits: JobLimits) -> None:
+        """Apply the run's limits (once, to a cgroup made without any)."""
+
+    @abstractmethod
     def kill_all(self) -> None:
         """SIGKILL every process, including daemonised and setsid children."""
 
@@ -117,14 +121,40 @@ class CgroupDriver(ABC):
     version: int
 
     @abstractmethod
-    def create(self, name: str, limits: JobLimits) -> JobCgroup: ...
+    def create(self, name: str) -> JobCgroup:
+        """A new, empty job cgroup without limits (see ``JobCgroup.set_limits``)."""
+
+    @abstractmethod
+    def job_names(self) -> list[str]:
+        """Names of the job cgroups below the parent (for stale cleanup)."""
+
+    @abstractmethod
+    def open(self, name: str) -> JobCgroup:
+        """An existing job cgroup."""
 
 
 # --------------------------------------------------------------------------- v1
 class V1JobCgroup(JobCgroup):
     def __init__(self, name: str, dirs: dict[str, Path]) -> None:
-        super().__init__(name, [d / "cgroup.procs" for d in dirs.values()])
+        super().__init__(name, [d / "cgroup.procs" for d in dict.fromkeys(dirs.values())])
         self.dirs = dirs
+        self.has_memsw = False
+
+    def set_limits(self, limits: JobLimits) -> None:
+        memory = self.dirs["memory"]
+        files = ["memory.limit_in_bytes"]
+        if self.has_memsw:
+            # The memory limit may never exceed memory+swap's: when raising, that goes first.
+            current = _read_int(memory / "memory.memsw.limit_in_bytes", default=-1)
+            raising = 0 <= current < limits.memory_bytes
+            files = (
+                ["memory.memsw.limit_in_bytes", *files]
+                if raising
+                else [*files, "memory.memsw.limit_in_bytes"]
+            )
+        for name in files:
+            _write(memory / name, str(limits.memory_bytes))
+        _write(self.dirs["pids"] / "pids.max", str(limits.pids))
 
     def cpu_time_ns(self) -> int:
         return _read_int(self.dirs["cpuacct"] / "cpuacct.usage")
@@ -176,26 +206,27 @@ class V1Driver(CgroupDriver):
         memory = parents["memory"]
         self.has_memsw = (memory / "memory.memsw.limit_in_bytes").exists()
 
-    def create(self, name: str, limits: JobLimits) -> JobCgroup:
-        dirs = {controller: parent / name for controller, parent in self.parents.items()}
-        job = V1JobCgroup(name, {})
-        unique = list(dict.fromkeys(dirs.values()))  # co-mounted controllers share one
+    def create(self, name: str) -> JobCgroup:
+        job = self.open(name)
+        unique = list(dict.fromkeys(job.dirs.values()))  # co-mounted controllers share one
         try:
             for directory in unique:
                 directory.mkdir()
-            job.dirs.update(dirs)
-            job.procs_files = [d / "cgroup.procs" for d in unique]
-            memory = dirs["memory"]
-            _write(memory / "memory.limit_in_bytes", str(limits.memory_bytes))
-            if self.has_memsw:
-                _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_bytes))
             with contextlib.suppress(SandboxError):
-                _write(memory / "memory.swappiness", "0")
-            _write(dirs["pids"] / "pids.max", str(limits.pids))
+                _write(job.dirs["memory"] / "memory.swappiness", "0")
         except BaseException:
             job.remove()
             raise
         return job
+
+    def open(self, name: str) -> V1JobCgroup:
+        dirs = {controller: parent / name for controller, parent in self.parents.items()}
+        job = V1JobCgroup(name, dirs)
+        job.has_memsw = self.has_memsw
+        return job
+
+    def job_names(self) -> list[str]:
+        return sorted(p.name for p in self.parents["pids"].iterdir() if p.is_dir())
 
 
 # --------------------------------------------------------------------------- v2
@@ -219,6 +250,12 @@ class V2JobCgroup(JobCgroup):
         except OSError:
             return []
 
+    def set_limits(self, limits: JobLimits) -> None:
+        _write(self.dir / "memory.max", str(limits.memory_bytes))
+        if (self.dir / "memory.swap.max").exists():
+            _write(self.dir / "memory.swap.max", "0")
+        _write(self.dir / "pids.max", str(limits.pids))
+
     def kill_all(self) -> None:
         kill_file = self.dir / "cgroup.kill"
         if kill_file.exists():
@@ -241,19 +278,16 @@ class V2Driver(CgroupDriver):
     def __init__(self, parent: Path) -> None:
         self.parent = parent
 
-    def create(self, name: str, limits: JobLimits) -> JobCgroup:
-        directory = self.parent / name
-        directory.mkdir()
-        job = V2JobCgroup(name, directory)
-        try:
-            _write(directory / "memory.max", str(limits.memory_bytes))
-            if (directory / "memory.swap.max").exists():
-                _write(directory / "memory.swap.max", "0")
-            _write(directory / "pids.max", str(limits.pids))
-        except BaseException:
-            job.remove()
-            raise
+    def create(self, name: str) -> JobCgroup:
+        job = self.open(name)
+        job.dir.mkdir()
         return job
+
+    def open(self, name: str) -> V2JobCgroup:
+        return V2JobCgroup(name, self.parent / name)
+
+    def job_names(self) -> list[str]:
+        return sorted(p.name for p in self.parent.iterdir() if p.is_dir())
 
 
 def _rmdir(directory: Path) -> None:

@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -52,18 +51,3 @@ def build_launcher(bin_dir: Path) -> Path:
     tmp.chmod(0o755)
     tmp.replace(target)
     return target
-
-
-def launcher_argv(
-    launcher: Path,
-    procs_files: Sequence[Path],
-    limits: Sequence[tuple[int, tuple[int, int]]],
-    uid: int,
-    gid: int,
-) -> list[str]:
-    argv = [str(launcher)]
-    for path in procs_files:
-        argv += ["-c", str(path)]
-    for which, (soft, hard) in limits:
-        argv += ["-r", f"{which}:{soft}:{hard}"]
-    return [*argv, "-u", str(uid), "-g", str(gid), "--"]

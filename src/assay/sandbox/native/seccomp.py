@@ -11,11 +11,13 @@ raw/packet/vsock sockets. System calls of other architectures kill the process
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import socket
 import tempfile
 import termios
 from functools import lru_cache
+from pathlib import Path
 
 import pyseccomp as sc
 
@@ -132,9 +134,19 @@ def filter_bpf() -> bytes:
         ) from exc
 
 
-def filter_fd() -> int:
-    """A fresh readable fd holding the filter, for ``bwrap --seccomp FD``."""
-    fd = os.memfd_create("assay-seccomp", os.MFD_CLOEXEC)
-    os.write(fd, filter_bpf())
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
+def write_filter(directory: Path) -> Path:
+    """The filter as a root-owned, read-only file (named by its hash) to open per run."""
+    bpf = filter_bpf()
+    path = directory / f"seccomp-{hashlib.sha256(bpf).hexdigest()[:12]}.bpf"
+    if not path.exists() or path.read_bytes() != bpf:
+        directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        tmp = directory / f".{path.name}.{os.getpid()}"
+        tmp.write_bytes(bpf)
+        tmp.chmod(0o444)
+        tmp.replace(path)
+    return path
+
+
+def filter_fd(path: Path) -> int:
+    """A fresh readable fd (its own offset) of the filter, for ``bwrap --seccomp FD``."""
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)

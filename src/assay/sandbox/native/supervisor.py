@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assay.errors import SandboxError
-from assay.sandbox.native.cgroups import JobCgroup
+from assay.sandbox.native.cgroups import JobCgroup, JobLimits
+from assay.sandbox.native.slots import Slot
 from assay.sandbox.output import BoundedBuffer
 from assay.sandbox.result import RunResult, Termination, status_from_exit_code
 from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
@@ -33,9 +34,14 @@ STOP_GRACE_S = 1.0
 
 @dataclass(frozen=True)
 class Launch:
-    argv: list[str]  # the launcher, then bubblewrap's command line
+    """What the launcher of a slot is asked to run."""
+
+    argv: list[str]  # bubblewrap's command line
     env: dict[str, str]
-    pass_fds: tuple[int, ...]
+    extra_fds: tuple[int, ...]  # become fds 3, 4, ... in the launcher and bubblewrap
+    uid: int
+    gid: int
+    limits: JobLimits
 
 
 def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
@@ -104,9 +110,10 @@ def _stdin_fd(spec: RunSpec) -> int:
     return fd
 
 
-def supervise(launch: Launch, spec: RunSpec, cgroup: JobCgroup, status_read_fd: int) -> RunResult:
-    """Start the launch under ``cgroup``, enforce the limits, return the verdict."""
+def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) -> RunResult:
+    """Start the launch in ``slot``, enforce the limits, return the verdict."""
     limits = spec.limits
+    cgroup = slot.cgroup
     stdin_fd = _stdin_fd(spec)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -114,22 +121,20 @@ def supervise(launch: Launch, spec: RunSpec, cgroup: JobCgroup, status_read_fd: 
     start = time.monotonic()
     try:
         try:
-            proc = subprocess.Popen(
-                launch.argv,
-                stdin=stdin_fd,
-                stdout=out_w,
-                stderr=err_w,
+            slot.start(
+                argv=launch.argv,
                 env=launch.env,
-                pass_fds=launch.pass_fds,
-                close_fds=True,
-                cwd="/",
+                fds=(stdin_fd, out_w, err_w, *launch.extra_fds),
+                rlimits=rlimits(limits),
+                uid=launch.uid,
+                gid=launch.gid,
+                limits=launch.limits,
             )
-        except OSError as exc:
-            raise SandboxError(f"cannot start bubblewrap: {exc}") from exc
         finally:
-            # The child has its copies; ours would keep the pipes from ending.
-            for fd in (stdin_fd, out_w, err_w, *launch.pass_fds):
+            # The launcher has its copies; ours would keep the pipes from ending.
+            for fd in (stdin_fd, out_w, err_w, *launch.extra_fds):
                 os.close(fd)
+        proc = slot.proc
         status = _Status(status_read_fd)
         reason = _watch(proc, streams, cgroup, spec, start)
         if reason is not None:
