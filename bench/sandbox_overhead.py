@@ -1,7 +1,8 @@
 """Sandbox overhead: the same trivial Python program bare, native and docker.
 
 Prints p50/p90 wall time per mode and the overhead over the bare program
-measured in the same run (these machines are noisy: compare within a run),
+measured in the same run, the modes interleaved (these machines are noisy:
+compare within a run),
 then runs 100 sandboxed runs concurrently and reports throughput.
 
     .venv/bin/python bench/sandbox_overhead.py [--runs 50] [--concurrent 100]
@@ -16,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 from assay.errors import AssayError
 from assay.sandbox import Sandbox
@@ -30,14 +32,20 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p90
 
 
-def measure(run_once: Callable[[], None], runs: int, warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        run_once()
-    samples = []
+def measure(
+    modes: dict[str, Callable[[], None]], runs: int, warmup: int = 3
+) -> dict[str, list[float]]:
+    """Time each mode ``runs`` times, interleaved (bare, native, docker, bare, ...)
+    so that the machine's drifts and bursts of noise hit every mode alike."""
+    for run_once in modes.values():
+        for _ in range(warmup):
+            run_once()
+    samples: dict[str, list[float]] = {name: [] for name in modes}
     for _ in range(runs):
-        start = time.perf_counter()
-        run_once()
-        samples.append((time.perf_counter() - start) * 1000)
+        for name, run_once in modes.items():
+            start = time.perf_counter()
+            run_once()
+            samples[name].append((time.perf_counter() - start) * 1000)
     return samples
 
 
@@ -81,26 +89,26 @@ def main() -> int:
     parser.add_argument("--backends", default="native,docker")
     args = parser.parse_args()
 
-    rows: list[tuple[str, list[float]]] = [("bare", measure(bare, args.runs))]
     backends = [b for b in args.backends.split(",") if b]
-    for backend in backends:
-        try:
-            with Sandbox("python3", backend=backend) as box:
-                rows.append(
-                    (f"{backend} (run in a started sandbox)", measure(in_session(box), args.runs))
-                )
-            rows.append(
-                (f"{backend} (fresh sandbox per run)", measure(fresh_sandbox(backend), args.runs))
-            )
-        except AssayError as exc:
-            print(f"{backend}: unavailable: {exc.message}", file=sys.stderr)
+    modes: dict[str, Callable[[], None]] = {"bare": bare}
+    with ExitStack() as stack:
+        for backend in backends:
+            try:
+                box = stack.enter_context(Sandbox("python3", backend=backend))
+                box.run(PROGRAM, env=ENV)
+            except AssayError as exc:
+                print(f"{backend}: unavailable: {exc.message}", file=sys.stderr)
+                continue
+            modes[f"{backend} (run in a started sandbox)"] = in_session(box)
+            modes[f"{backend} (fresh sandbox per run)"] = fresh_sandbox(backend)
+        rows = list(measure(modes, args.runs).items())
     bare_p50, _ = percentiles(rows[0][1])
     print(f"program: {' '.join(PROGRAM)}   runs per mode: {args.runs}")
     print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16}")
     for name, samples in rows:
         p50, p90 = percentiles(samples)
         print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f}")
-    for backend in backends:
+    for backend in [name.split()[0] for name, _ in rows if name.endswith("per run)")]:
         try:
             elapsed, ok = concurrent(backend, args.concurrent)
         except AssayError as exc:
