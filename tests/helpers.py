@@ -61,13 +61,15 @@ def _probe(backend: str, environment: str) -> Availability:
     except ImportError as exc:
         return Availability(False, f"{what} not importable (not written yet?): {exc}")
     except Exception as exc:  # noqa: BLE001 - reported as a failure of every test
-        return Availability(False, f"{what}: opening raised {type(exc).__name__}: {exc}",
-                            broken=True)
+        return Availability(
+            False, f"{what}: opening raised {type(exc).__name__}: {exc}", broken=True
+        )
     try:
         box.close()
     except Exception as exc:  # noqa: BLE001 - reported as a failure of every test
-        return Availability(False, f"{what}: close() raised {type(exc).__name__}: {exc}",
-                            broken=True)
+        return Availability(
+            False, f"{what}: close() raised {type(exc).__name__}: {exc}", broken=True
+        )
     return Availability(True)
 
 
@@ -173,8 +175,9 @@ def docker_owner(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
-def docker_sandbox_containers(client: Any, *, owner: str | None = None,
-                              running_only: bool = False) -> list[Any]:
+def docker_sandbox_containers(
+    client: Any, *, owner: str | None = None, running_only: bool = False
+) -> list[Any]:
     """Sandbox containers, only those of one owning process if ``owner`` is given.
 
     Other people's sandboxes on a shared host are not this test's business.
@@ -195,8 +198,10 @@ def docker_processes(container: Any) -> set[str]:
         return set()  # gone meanwhile
     titles: list[str] = list(top.get("Titles") or [])
     pid_at, cmd_at = titles.index("PID"), titles.index("CMD")
-    return {f"container {container.short_id} pid {p[pid_at]}: {p[cmd_at]}"
-            for p in top.get("Processes") or []}
+    return {
+        f"container {container.short_id} pid {p[pid_at]}: {p[cmd_at]}"
+        for p in top.get("Processes") or []
+    }
 
 
 def wait_until(check: Callable[[], list[str]], timeout_s: float) -> list[str]:
@@ -237,17 +242,17 @@ class HostGuard:
                 self._baseline |= docker_processes(container)
 
     def _containers(self, *, running_only: bool = False) -> list[Any]:
-        return docker_sandbox_containers(self._docker, owner=self._owner,
-                                         running_only=running_only)
+        return docker_sandbox_containers(self._docker, owner=self._owner, running_only=running_only)
 
     def sandbox_opened(self) -> None:
         """Record the processes of the sandbox container that just appeared."""
         if self._docker is None:
             return
-        new = [c for c in self._containers(running_only=True)
-               if c.id not in self._known_containers]
-        assert new, (f"no new running container labelled {DOCKER_LABEL} and "
-                     f"{DOCKER_OWNER_LABEL}={self._owner} after opening a sandbox")
+        new = [c for c in self._containers(running_only=True) if c.id not in self._known_containers]
+        assert new, (
+            f"no new running container labelled {DOCKER_LABEL} and "
+            f"{DOCKER_OWNER_LABEL}={self._owner} after opening a sandbox"
+        )
         for container in new:
             self._known_containers.add(container.id)
             self._baseline |= docker_processes(container)
@@ -274,8 +279,9 @@ class HostGuard:
         left = wait_until(self.sandbox_processes, timeout_s)
         assert not left, f"sandbox processes still alive on the host after the run: {left}"
 
-    def close_and_assert_gone(self, *boxes: Sandbox, owner_pid: int | None = None,
-                              timeout_s: float = 2.0) -> None:
+    def close_and_assert_gone(
+        self, *boxes: Sandbox, owner_pid: int | None = None, timeout_s: float = 2.0
+    ) -> None:
         """Close the sandboxes; then no sandbox process or container may remain.
 
         ``owner_pid``: check the containers of that process (e.g. a CLI run) instead.
@@ -289,8 +295,10 @@ class HostGuard:
         owner = docker_owner(owner_pid)
 
         def containers() -> list[str]:
-            return [f"{c.short_id} {c.status}"
-                    for c in docker_sandbox_containers(self._docker, owner=owner)]
+            return [
+                f"{c.short_id} {c.status}"
+                for c in docker_sandbox_containers(self._docker, owner=owner)
+            ]
 
         left = wait_until(containers, timeout_s)
         assert not left, f"sandbox containers remain after close: {left}"
@@ -299,7 +307,9 @@ class HostGuard:
         assert self.canary_path.read_bytes() == self.canary, "host canary file changed"
         st = self.canary_path.stat()
         assert (st.st_mtime_ns, st.st_mode, st.st_uid) == (
-            self._canary_stat.st_mtime_ns, self._canary_stat.st_mode, self._canary_stat.st_uid
+            self._canary_stat.st_mtime_ns,
+            self._canary_stat.st_mode,
+            self._canary_stat.st_uid,
         ), "host canary file metadata changed"
         assert Path("/etc/hostname").read_bytes() == self._etc_hostname, "/etc/hostname changed"
         assert socket.gethostname() == self._hostname, "host name changed"
@@ -316,8 +326,9 @@ class HostGuard:
 
 
 class SandboxFactory(Protocol):
-    def __call__(self, environment: str = "python3", *, limits: Limits | None = None,
-                 network: bool = False) -> Sandbox: ...
+    def __call__(
+        self, environment: str = "python3", *, limits: Limits | None = None, network: bool = False
+    ) -> Sandbox: ...
 
 
 def all_text(results: Iterable[RunResult]) -> bytes:

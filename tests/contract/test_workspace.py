@@ -89,11 +89,13 @@ def test_read_only_root_owned_files_cannot_be_changed(sandbox: Sandbox, tmp_path
 
 
 def test_list_files(sandbox: Sandbox) -> None:
-    sandbox.add_entries([
-        WorkspaceEntry("d", EntryKind.DIR, mode=0o755),
-        WorkspaceEntry("d/x", EntryKind.FILE, data=b"x"),
-        WorkspaceEntry("top", EntryKind.FILE, data=b"t"),
-    ])
+    sandbox.add_entries(
+        [
+            WorkspaceEntry("d", EntryKind.DIR, mode=0o755),
+            WorkspaceEntry("d/x", EntryKind.FILE, data=b"x"),
+            WorkspaceEntry("top", EntryKind.FILE, data=b"t"),
+        ]
+    )
     assert_exited_ok(sandbox.run(["sh", "-c", "touch made-inside && ln -s top link"]))
     assert sorted(sandbox.list_files()) == ["d", "link", "made-inside", "top"]
     assert sandbox.list_files("d") == ["x"]
@@ -102,8 +104,9 @@ def test_list_files(sandbox: Sandbox) -> None:
 def test_directory_entries_are_traversable_by_default(sandbox: Sandbox) -> None:
     # WorkspaceEntry's default mode (0o644) is a file's; a directory made with it must
     # still be usable by the sandbox user, the same on every backend.
-    sandbox.add_entries([WorkspaceEntry("d", EntryKind.DIR),
-                         WorkspaceEntry("d/f", EntryKind.FILE, data=b"inside")])
+    sandbox.add_entries(
+        [WorkspaceEntry("d", EntryKind.DIR), WorkspaceEntry("d/f", EntryKind.FILE, data=b"inside")]
+    )
     result = sandbox.run(["cat", "d/f"])
     assert_exited_ok(result)
     assert result.stdout == b"inside"
@@ -159,8 +162,10 @@ def test_paths_must_stay_inside(sandbox: Sandbox, path: str) -> None:
 # -- reset -----------------------------------------------------------------------------
 def test_reset_empties_the_workspace(sandbox: Sandbox) -> None:
     sandbox.write_file("given.txt", b"x")
-    script = "mkdir -p a/b/c && echo x > a/b/c/f && mkdir locked && touch locked/f " \
-             "&& chmod 0 locked && ln -s /etc link && mkfifo fifo && chmod 0 given.txt"
+    script = (
+        "mkdir -p a/b/c && echo x > a/b/c/f && mkdir locked && touch locked/f "
+        "&& chmod 0 locked && ln -s /etc link && mkfifo fifo && chmod 0 given.txt"
+    )
     assert_exited_ok(sandbox.run(["sh", "-c", script]))
     sandbox.reset()
     assert sandbox.list_files() == []

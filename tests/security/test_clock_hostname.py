@@ -11,8 +11,7 @@ from helpers import HostGuard, SandboxFactory, assert_exited_ok, describe
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_clock_cannot_be_set(open_sandbox: SandboxFactory, host: HostGuard,
-                             as_root: bool) -> None:
+def test_clock_cannot_be_set(open_sandbox: SandboxFactory, host: HostGuard, as_root: bool) -> None:
     box = open_sandbox()
     before = time.time()
     result = box.run(["date", "-s", "2001-01-01 00:00:00"], as_root=as_root)
@@ -30,12 +29,14 @@ def test_hostname_change_fails_and_never_reaches_the_host(
 ) -> None:
     before = socket.gethostname()
     box = open_sandbox()
-    result = box.run(["sh", "-c", "hostname assay-evil-name; cat /proc/sys/kernel/hostname"],
-                     as_root=as_root)
+    result = box.run(
+        ["sh", "-c", "hostname assay-evil-name; cat /proc/sys/kernel/hostname"], as_root=as_root
+    )
     assert b"assay-evil-name" not in result.stdout, describe(result)
     assert socket.gethostname() == before
-    result = box.run(["python3", "-c", "import socket; print(socket.gethostname())"],
-                     as_root=as_root)
+    result = box.run(
+        ["python3", "-c", "import socket; print(socket.gethostname())"], as_root=as_root
+    )
     assert_exited_ok(result)
     assert result.stdout.strip() != b"assay-evil-name"
     host.check(box)

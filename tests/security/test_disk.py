@@ -22,8 +22,9 @@ from helpers import (
 )
 
 WORKSPACE_BYTES = 32 * MIB
-LIMITS = QUICK_LIMITS.replace(workspace_bytes=WORKSPACE_BYTES, file_size_bytes=1024 * MIB,
-                              wall_time_s=10)
+LIMITS = QUICK_LIMITS.replace(
+    workspace_bytes=WORKSPACE_BYTES, file_size_bytes=1024 * MIB, wall_time_s=10
+)
 HOST_DISK_TOLERANCE = 16 * MIB
 
 FILL = """
@@ -158,8 +159,9 @@ def test_inode_bomb(open_sandbox: SandboxFactory, host: HostGuard) -> None:
         assert result.exit_code == 0, describe(result)
         assert result.stdout.split()[0] in (b"ENOSPC", b"EDQUOT", b"OK"), describe(result)
     else:
-        assert result.termination in (Termination.WALL_TIME_LIMIT, Termination.MEMORY_LIMIT), \
+        assert result.termination in (Termination.WALL_TIME_LIMIT, Termination.MEMORY_LIMIT), (
             describe(result)
+        )
     start = time.monotonic()
     assert box.list_files() == ["inodes"]
     assert time.monotonic() - start < 10, "listing took too long"

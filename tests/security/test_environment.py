@@ -24,8 +24,9 @@ READ_ALL_PROCESS_ENVIRONMENTS = """
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_host_secrets_are_not_visible(open_sandbox: SandboxFactory, host: HostGuard,
-                                      monkeypatch: pytest.MonkeyPatch, as_root: bool) -> None:
+def test_host_secrets_are_not_visible(
+    open_sandbox: SandboxFactory, host: HostGuard, monkeypatch: pytest.MonkeyPatch, as_root: bool
+) -> None:
     secret = f"assay-secret-{secrets.token_hex(16)}"
     monkeypatch.setenv("ASSAY_TEST_GRADER_KEY", secret)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)

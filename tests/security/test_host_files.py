@@ -25,10 +25,26 @@ LIMITS = QUICK_LIMITS.replace(wall_time_s=20)
 # Host places that must not be visible inside. A path may exist inside (e.g. an
 # image's own /root), but never as the host's file: same device and inode.
 PRIVATE_HOST_PATHS = [
-    "/root", "/root/.ssh", "/home", "/var/lib", "/var/lib/docker", "/var/lib/postgresql",
-    "/work/main", "/work/main/.venv", "/work/shared", "/run", "/var/run/docker.sock",
-    "/run/docker.sock", "/etc/shadow", "/etc/gshadow", "/etc/ssh", "/var/log", "/boot",
-    "/mnt", "/srv", "/opt",
+    "/root",
+    "/root/.ssh",
+    "/home",
+    "/var/lib",
+    "/var/lib/docker",
+    "/var/lib/postgresql",
+    "/work/main",
+    "/work/main/.venv",
+    "/work/shared",
+    "/run",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/ssh",
+    "/var/log",
+    "/boot",
+    "/mnt",
+    "/srv",
+    "/opt",
 ]
 
 PROBE = """
@@ -104,14 +120,16 @@ def _leaks(inside: dict[str, Any], host_view: dict[str, set[tuple[int, int]]]) -
     for path, entry in inside.items():
         idents = [("", entry["self"])] if "self" in entry else []
         idents += list(entry.get("children", {}).items())
-        leaks += [f"{path} {name}".strip() for name, (dev, ino) in idents
-                  if (dev, ino) in host_view[path]]
+        leaks += [
+            f"{path} {name}".strip() for name, (dev, ino) in idents if (dev, ino) in host_view[path]
+        ]
     return leaks
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_private_host_paths_are_not_visible(open_sandbox: SandboxFactory, host: HostGuard,
-                                            tmp_path: Path, as_root: bool) -> None:
+def test_private_host_paths_are_not_visible(
+    open_sandbox: SandboxFactory, host: HostGuard, tmp_path: Path, as_root: bool
+) -> None:
     paths = [*PRIVATE_HOST_PATHS, str(tmp_path), str(Path.cwd()), sys.prefix]
     box = open_sandbox(limits=LIMITS)
     result = py(box, PROBE, json.dumps(paths), as_root=as_root)
@@ -124,8 +142,9 @@ def test_private_host_paths_are_not_visible(open_sandbox: SandboxFactory, host: 
     host.check(box)
 
 
-def test_shadow_and_the_canary_cannot_be_read(open_sandbox: SandboxFactory,
-                                              host: HostGuard) -> None:
+def test_shadow_and_the_canary_cannot_be_read(
+    open_sandbox: SandboxFactory, host: HostGuard
+) -> None:
     box = open_sandbox(limits=LIMITS)
     for path in ("/etc/shadow", "/etc/gshadow", str(host.canary_path)):
         result = box.run(["cat", path])
@@ -141,8 +160,10 @@ def test_searching_the_filesystem_finds_no_host_or_neighbour_file(
     token = f"neighbour-{secrets.token_hex(8)}"
     neighbour, box = open_sandbox(limits=LIMITS), open_sandbox(limits=LIMITS)
     assert_exited_ok(neighbour.run(["sh", "-c", f"echo x > {token} && echo x > /tmp/{token}"]))
-    script = (f"find / -path /proc -prune -o \\( -name {token} -o -name "
-              f"{host.canary_path.name} -o -name SANDBOX_THREATS.md \\) -print 2>/dev/null; true")
+    script = (
+        f"find / -path /proc -prune -o \\( -name {token} -o -name "
+        f"{host.canary_path.name} -o -name SANDBOX_THREATS.md \\) -print 2>/dev/null; true"
+    )
     result = box.run(["sh", "-c", script])
     assert_exited_ok(result)
     assert result.stdout == b"", f"found: {result.stdout!r}"
@@ -150,11 +171,18 @@ def test_searching_the_filesystem_finds_no_host_or_neighbour_file(
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_system_directories_are_read_only(open_sandbox: SandboxFactory, host: HostGuard,
-                                          as_root: bool) -> None:
+def test_system_directories_are_read_only(
+    open_sandbox: SandboxFactory, host: HostGuard, as_root: bool
+) -> None:
     name = f"assay-probe-{secrets.token_hex(6)}"
-    new_files = [f"/{name}", f"/usr/{name}", f"/usr/bin/{name}", f"/etc/{name}",
-                 f"/usr/lib/{name}", f"/bin/{name}"]
+    new_files = [
+        f"/{name}",
+        f"/usr/{name}",
+        f"/usr/bin/{name}",
+        f"/etc/{name}",
+        f"/usr/lib/{name}",
+        f"/bin/{name}",
+    ]
     attempts = [[p, "w"] for p in new_files]
     if not as_root:  # the sandbox's root may own a container's private /etc/hosts copy
         attempts += [["/etc/hostname", "a"], ["/etc/passwd", "a"]]
@@ -174,8 +202,9 @@ def test_system_directories_are_read_only(open_sandbox: SandboxFactory, host: Ho
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_docker_socket_is_unreachable(open_sandbox: SandboxFactory, host: HostGuard,
-                                      as_root: bool) -> None:
+def test_docker_socket_is_unreachable(
+    open_sandbox: SandboxFactory, host: HostGuard, as_root: bool
+) -> None:
     box = open_sandbox(limits=LIMITS)
     result = py(box, TRY_DOCKER_SOCKET, as_root=as_root)
     assert_exited_ok(result)

@@ -113,8 +113,9 @@ def _assert_nobody_connected(server: socket.socket) -> None:
     pytest.fail(f"a sandboxed program connected to the host's server from {peer}")
 
 
-def test_host_services_are_unreachable(open_sandbox: SandboxFactory, host: HostGuard,
-                                       tcp_server: tuple[socket.socket, int]) -> None:
+def test_host_services_are_unreachable(
+    open_sandbox: SandboxFactory, host: HostGuard, tcp_server: tuple[socket.socket, int]
+) -> None:
     server, port = tcp_server
     # the server really is reachable from the host itself
     socket.create_connection(("127.0.0.1", port), timeout=2).close()

@@ -20,8 +20,7 @@ from helpers import (
     timed,
 )
 
-BOMB_LIMITS = QUICK_LIMITS.replace(pids=32, memory_bytes=128 * MIB, wall_time_s=5,
-                                   cpu_time_s=60)
+BOMB_LIMITS = QUICK_LIMITS.replace(pids=32, memory_bytes=128 * MIB, wall_time_s=5, cpu_time_s=60)
 QUICK_RUNS = 6
 
 FORK_BOMB = """

@@ -26,10 +26,16 @@ LIMITS = QUICK_LIMITS.replace(output_bytes=256 * KIB, wall_time_s=10)
 FLOODS = {
     "stdout-lines": ["yes", "flood"],
     "stderr-lines": ["sh", "-c", "yes flood >&2"],
-    "stdout-no-newline": ["python3", "-c",
-                          "import sys\nwhile True: sys.stdout.buffer.write(b'x' * 65536)"],
-    "stderr-no-newline": ["python3", "-c",
-                          "import sys\nwhile True: sys.stderr.buffer.write(b'x' * 65536)"],
+    "stdout-no-newline": [
+        "python3",
+        "-c",
+        "import sys\nwhile True: sys.stdout.buffer.write(b'x' * 65536)",
+    ],
+    "stderr-no-newline": [
+        "python3",
+        "-c",
+        "import sys\nwhile True: sys.stderr.buffer.write(b'x' * 65536)",
+    ],
     "both": ["sh", "-c", "yes out & yes err >&2"],
 }
 
@@ -39,8 +45,7 @@ def _maxrss_bytes() -> int:
 
 
 @pytest.mark.parametrize("name", list(FLOODS))
-def test_flood_is_killed_promptly(open_sandbox: SandboxFactory, host: HostGuard,
-                                  name: str) -> None:
+def test_flood_is_killed_promptly(open_sandbox: SandboxFactory, host: HostGuard, name: str) -> None:
     box = open_sandbox(limits=LIMITS)
     result, elapsed = timed(lambda: box.run(FLOODS[name]))
     assert_termination(result, Termination.OUTPUT_LIMIT)
@@ -77,8 +82,9 @@ def test_truncated_flood_keeps_the_host_bounded(
 
 
 @pytest.mark.parametrize("output_mib", [1, 32])
-def test_twenty_megabytes_through_cat(open_sandbox: SandboxFactory, host: HostGuard,
-                                      output_mib: int) -> None:
+def test_twenty_megabytes_through_cat(
+    open_sandbox: SandboxFactory, host: HostGuard, output_mib: int
+) -> None:
     limits = QUICK_LIMITS.replace(output_bytes=output_mib * MIB, wall_time_s=10)
     box = open_sandbox(limits=limits)
     data = bytes(range(256)) * (20 * MIB // 256)
@@ -98,8 +104,7 @@ def test_terminal_escapes_and_invalid_utf8_stay_bytes(
 ) -> None:
     box = open_sandbox()
     nasty = b"\x1b]0;title\x07\x1b[2J\x1b[31mred\xff\xfe\xc0\x80\x00\r\x08\x7f\x9b"
-    result = py(box, "import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))",
-                nasty.hex())
+    result = py(box, "import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))", nasty.hex())
     assert_exited_ok(result)
     assert result.stdout == nasty
     host.check(box)

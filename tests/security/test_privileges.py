@@ -100,8 +100,9 @@ int main(void) { printf("%d %d\n", (int)getuid(), (int)geteuid()); return 0; }
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_no_capabilities_and_no_new_privileges(open_sandbox: SandboxFactory, host: HostGuard,
-                                               as_root: bool) -> None:
+def test_no_capabilities_and_no_new_privileges(
+    open_sandbox: SandboxFactory, host: HostGuard, as_root: bool
+) -> None:
     box = open_sandbox()
     result = py(box, STATUS, as_root=as_root)
     assert_exited_ok(result)
@@ -113,11 +114,13 @@ def test_no_capabilities_and_no_new_privileges(open_sandbox: SandboxFactory, hos
     host.check(box)
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64",
-                    reason="the system call numbers in this test are x86_64's")
+@pytest.mark.skipif(
+    platform.machine() != "x86_64", reason="the system call numbers in this test are x86_64's"
+)
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_dangerous_system_calls_are_refused(open_sandbox: SandboxFactory, host: HostGuard,
-                                            as_root: bool) -> None:
+def test_dangerous_system_calls_are_refused(
+    open_sandbox: SandboxFactory, host: HostGuard, as_root: bool
+) -> None:
     box = open_sandbox()
     result = py(box, SYSCALLS, as_root=as_root)
     assert_exited_ok(result)
@@ -128,8 +131,9 @@ def test_dangerous_system_calls_are_refused(open_sandbox: SandboxFactory, host: 
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_unshare_command_fails(open_sandbox: SandboxFactory, host: HostGuard,
-                               as_root: bool) -> None:
+def test_unshare_command_fails(
+    open_sandbox: SandboxFactory, host: HostGuard, as_root: bool
+) -> None:
     box = open_sandbox()
     for flags in (["-r"], ["-m"], ["-n"], ["-U"], ["-p", "-f"], ["-r", "-m"]):
         result = box.run(["unshare", *flags, "id", "-u"], as_root=as_root)
@@ -137,8 +141,7 @@ def test_unshare_command_fails(open_sandbox: SandboxFactory, host: HostGuard,
     host.check(box)
 
 
-def test_setuid_root_binary_gains_nothing(open_sandbox: SandboxFactory,
-                                          host: HostGuard) -> None:
+def test_setuid_root_binary_gains_nothing(open_sandbox: SandboxFactory, host: HostGuard) -> None:
     box = open_sandbox("c")
     box.write_file("euid.c", EUID)
     assert_exited_ok(box.run(["gcc", "-o", "euid", "euid.c"]))
@@ -148,7 +151,13 @@ def test_setuid_root_binary_gains_nothing(open_sandbox: SandboxFactory,
     assert_exited_ok(result)
     assert result.stdout == f"{SANDBOX_UID} {SANDBOX_UID}\n".encode(), describe(result)
     # the system's own setuid programs do not help either
-    result = box.run(["sh", "-c", "su -c id root </dev/null; mount -t tmpfs none /tmp; "
-                      "umount /tmp; newgrp root </dev/null; exit 0"])
+    result = box.run(
+        [
+            "sh",
+            "-c",
+            "su -c id root </dev/null; mount -t tmpfs none /tmp; "
+            "umount /tmp; newgrp root </dev/null; exit 0",
+        ]
+    )
     assert b"uid=0" not in result.stdout, describe(result)
     host.check(box)

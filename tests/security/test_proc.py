@@ -30,8 +30,9 @@ def _cmdline(pid: int | str) -> str:
 
 
 @pytest.mark.parametrize("as_root", [False, True], ids=["user", "root"])
-def test_only_own_processes_are_visible(open_sandbox: SandboxFactory, host: HostGuard,
-                                        as_root: bool) -> None:
+def test_only_own_processes_are_visible(
+    open_sandbox: SandboxFactory, host: HostGuard, as_root: bool
+) -> None:
     box = open_sandbox()
     result = py(box, LIST, as_root=as_root)
     assert_exited_ok(result)
@@ -47,8 +48,9 @@ def test_only_own_processes_are_visible(open_sandbox: SandboxFactory, host: Host
     host.check(box)
 
 
-def test_host_pids_cannot_be_signalled_or_read(open_sandbox: SandboxFactory,
-                                               host: HostGuard) -> None:
+def test_host_pids_cannot_be_signalled_or_read(
+    open_sandbox: SandboxFactory, host: HostGuard
+) -> None:
     me = os.getpid()
     box = open_sandbox()
     code = f"""
@@ -66,6 +68,7 @@ def test_host_pids_cannot_be_signalled_or_read(open_sandbox: SandboxFactory,
     """
     result = py(box, code)
     assert_exited_ok(result)
-    assert result.stdout.split() == [str(errno.ESRCH).encode(), str(errno.ENOENT).encode()], \
+    assert result.stdout.split() == [str(errno.ESRCH).encode(), str(errno.ENOENT).encode()], (
         describe(result)
+    )
     host.check(box)

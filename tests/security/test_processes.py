@@ -145,8 +145,7 @@ def test_background_child_holding_stdout_is_killed(
     result, elapsed = timed(lambda: box.run(["sh", "-c", "sleep 30 & echo started"]))
     # The main process exited 0; a child still holding stdout may make the backend wait
     # for the wall limit, but never longer, and nothing may survive.
-    assert result.termination in (Termination.EXITED, Termination.WALL_TIME_LIMIT), \
-        describe(result)
+    assert result.termination in (Termination.EXITED, Termination.WALL_TIME_LIMIT), describe(result)
     assert result.stdout == b"started\n"
     assert elapsed < 3 + GRACE_S
     host.check(box)

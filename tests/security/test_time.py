@@ -45,8 +45,9 @@ OWN_PIPE_READ = """
 """
 
 
-@pytest.mark.parametrize("program", ["while True: pass", IGNORE_SIGXCPU_AND_SPIN],
-                         ids=["plain", "ignoring-sigxcpu"])
+@pytest.mark.parametrize(
+    "program", ["while True: pass", IGNORE_SIGXCPU_AND_SPIN], ids=["plain", "ignoring-sigxcpu"]
+)
 def test_cpu_loop(open_sandbox: SandboxFactory, host: HostGuard, program: str) -> None:
     box = open_sandbox(limits=CPU_LIMITS)
     result, elapsed = timed(lambda: py(box, program))

@@ -32,13 +32,20 @@ def _host_shadow_lines() -> list[bytes]:
     return [line for line in lines if line.split(b":")[1] not in (b"*", b"!", b"!*", b"")]
 
 
-def test_added_symlinks_never_expose_host_files(open_sandbox: SandboxFactory,
-                                                host: HostGuard, tmp_path: Path) -> None:
+def test_added_symlinks_never_expose_host_files(
+    open_sandbox: SandboxFactory, host: HostGuard, tmp_path: Path
+) -> None:
     submission = _submission_with_links(tmp_path, host)
     box = open_sandbox()
     box.add_files(submission)
-    result = box.run(["sh", "-c", "cat canary_link shadow_link relative_link "
-                      f"dir_link/{host.canary_path.name}; ls dir_link; exit 0"])
+    result = box.run(
+        [
+            "sh",
+            "-c",
+            "cat canary_link shadow_link relative_link "
+            f"dir_link/{host.canary_path.name}; ls dir_link; exit 0",
+        ]
+    )
     output = result.stdout + result.stderr
     assert host.canary not in output, describe(result)
     for line in _host_shadow_lines():
@@ -58,8 +65,9 @@ def _plant(box: Sandbox, *links: tuple[str, str | Path]) -> None:
     assert_exited_ok(box.run(["sh", "-c", script]))
 
 
-def test_host_writes_never_follow_planted_symlinks(open_sandbox: SandboxFactory,
-                                                   host: HostGuard, tmp_path: Path) -> None:
+def test_host_writes_never_follow_planted_symlinks(
+    open_sandbox: SandboxFactory, host: HostGuard, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     box = open_sandbox()
@@ -100,8 +108,12 @@ def test_reset_and_close_never_delete_through_planted_symlinks(
     (precious / "keep.txt").write_bytes(b"keep")
     box = open_sandbox()
     for step in ("reset", "close"):
-        _plant(box, ("precious_link", precious), ("canary_link", host.canary_path),
-               ("etc_link", "/etc"))
+        _plant(
+            box,
+            ("precious_link", precious),
+            ("canary_link", host.canary_path),
+            ("etc_link", "/etc"),
+        )
         assert_exited_ok(box.run(["sh", "-c", f"mkdir -p d && ln -s '{precious}' d/deeper"]))
         if step == "reset":
             box.reset()
