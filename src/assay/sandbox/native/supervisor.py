@@ -59,6 +59,9 @@ def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
 
 
 class _Streams:
+    """stdout and stderr into bounded buffers, and the launcher's exit (a pidfd),
+    all in one selector so the end of a run is seen the moment it happens."""
+
     def __init__(self, out_fd: int, err_fd: int, limit: int) -> None:
         self.selector = selectors.DefaultSelector()
         self.buffers = {out_fd: BoundedBuffer(limit), err_fd: BoundedBuffer(limit)}
@@ -66,16 +69,26 @@ class _Streams:
             os.set_blocking(fd, False)
             self.selector.register(fd, selectors.EVENT_READ)
         self.out_fd, self.err_fd = out_fd, err_fd
+        self.exit_fd = -1
+        self.exited = False
+
+    def watch_exit(self, pid: int) -> None:
+        self.exit_fd = os.pidfd_open(pid)
+        self.selector.register(self.exit_fd, selectors.EVENT_READ)
 
     @property
     def open(self) -> bool:
-        return bool(self.selector.get_map())
+        return any(fd in self.buffers for fd in self.selector.get_map())
 
     def pump(self, timeout: float) -> bool:
         """Read what is ready; True if a stream went over its limit."""
         overflow = False
         for key, _ in self.selector.select(timeout):
             fd = int(key.fd)
+            if fd == self.exit_fd:
+                self.exited = True
+                self.selector.unregister(fd)
+                continue
             try:
                 chunk = os.read(fd, READ_CHUNK)
             except BlockingIOError:
@@ -87,7 +100,9 @@ class _Streams:
         return overflow
 
     def close(self) -> None:
-        for fd in list(self.buffers):
+        for fd in [*self.buffers, self.exit_fd]:
+            if fd < 0:
+                continue
             with contextlib.suppress(KeyError):
                 self.selector.unregister(fd)
             os.close(fd)
@@ -135,8 +150,9 @@ def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) ->
             for fd in (stdin_fd, out_w, err_w, *launch.extra_fds):
                 os.close(fd)
         proc = slot.proc
+        streams.watch_exit(proc.pid)
         status = _Status(status_read_fd)
-        reason = _watch(proc, streams, cgroup, spec, start)
+        reason = _watch(streams, cgroup, spec, start)
         if reason is not None:
             _stop(proc, cgroup, status)
         elif cgroup.pids():
@@ -159,9 +175,7 @@ def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) ->
         streams.close()
 
 
-def _watch(
-    proc: subprocess.Popen[bytes], streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float
-) -> Termination | None:
+def _watch(streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float) -> Termination | None:
     """Wait for the end of the run; the reason if we had to stop it.
 
     The cgroup is polled every CPU_POLL_S: summed CPU time, and OOM kills (the
@@ -184,16 +198,9 @@ def _watch(
                 return Termination.MEMORY_LIMIT
             next_poll = now + CPU_POLL_S
         timeout = max(0.0, min(deadline, next_poll) - now)
-        if streams.open:
-            if streams.pump(timeout) and kill_on_overflow:
-                return Termination.OUTPUT_LIMIT
-            if proc.poll() is not None:
-                return None
-        else:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                continue
+        if streams.pump(timeout) and kill_on_overflow:
+            return Termination.OUTPUT_LIMIT
+        if streams.exited:
             return None
 
 
