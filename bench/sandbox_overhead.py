@@ -90,25 +90,32 @@ def main() -> int:
     args = parser.parse_args()
 
     backends = [b for b in args.backends.split(",") if b]
-    modes: dict[str, Callable[[], None]] = {"bare": bare}
-    with ExitStack() as stack:
-        for backend in backends:
+    print(f"program: {' '.join(PROGRAM)}   runs per mode: {args.runs}")
+    print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16}")
+    available = []
+    for backend in backends:
+        # One phase per backend, each with its own interleaved bare baseline, so
+        # one backend's background work (Docker's container starts and removals)
+        # does not count against another.
+        with ExitStack() as stack:
             try:
                 box = stack.enter_context(Sandbox("python3", backend=backend))
                 box.run(PROGRAM, env=ENV)
             except AssayError as exc:
                 print(f"{backend}: unavailable: {exc.message}", file=sys.stderr)
                 continue
-            modes[f"{backend} (run in a started sandbox)"] = in_session(box)
-            modes[f"{backend} (fresh sandbox per run)"] = fresh_sandbox(backend)
-        rows = list(measure(modes, args.runs).items())
-    bare_p50, _ = percentiles(rows[0][1])
-    print(f"program: {' '.join(PROGRAM)}   runs per mode: {args.runs}")
-    print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16}")
-    for name, samples in rows:
-        p50, p90 = percentiles(samples)
-        print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f}")
-    for backend in [name.split()[0] for name, _ in rows if name.endswith("per run)")]:
+            available.append(backend)
+            modes: dict[str, Callable[[], None]] = {
+                f"bare (baseline for {backend})": bare,
+                f"{backend} (run in a started sandbox)": in_session(box),
+                f"{backend} (fresh sandbox per run)": fresh_sandbox(backend),
+            }
+            rows = list(measure(modes, args.runs).items())
+        bare_p50, _ = percentiles(rows[0][1])
+        for name, samples in rows:
+            p50, p90 = percentiles(samples)
+            print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f}")
+    for backend in available:
         try:
             elapsed, ok = concurrent(backend, args.concurrent)
         except AssayError as exc:

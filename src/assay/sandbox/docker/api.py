@@ -78,6 +78,9 @@ def _daemon_address(docker_host: str | None) -> str:
     )
 
 
+SDK_POOL_SIZE = 128
+
+
 class DockerAPI:
     """A connection to the local Docker daemon."""
 
@@ -85,7 +88,12 @@ class DockerAPI:
         self.socket_path = _daemon_address(docker_host)
         try:
             self.client = docker.APIClient(
-                base_url=f"unix://{self.socket_path}", version="auto", timeout=API_TIMEOUT_S
+                base_url=f"unix://{self.socket_path}",
+                version="auto",
+                timeout=API_TIMEOUT_S,
+                # Many sessions at once (an exam peak) share this client: a pool of
+                # the SDK's default 10 connections overflows and churns sockets.
+                max_pool_size=SDK_POOL_SIZE,
             )
             self.client.ping()
         except (docker.errors.DockerException, requests.RequestException) as exc:
