@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assay.errors import AssayError, ConfigError
+from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
+from assay.errors import AssayError
 from assay.sandbox.docker.images import DEFAULT_CACHE_DIR, BuildEvent, build_images, image_status
 from assay.sandbox.environments import ENVIRONMENTS
 from assay.sandbox.spec import format_size
@@ -20,18 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
-err = Console(stderr=True)
 
-EXIT_INFRASTRUCTURE = 3
 _DETAIL_WIDTH = 70
-
-
-def _fail(exc: AssayError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-    fix = getattr(exc, "fix", None)
-    if fix:
-        err.print(f"[bold]fix:[/] {fix}", highlight=False)
-    return typer.Exit(2 if isinstance(exc, ConfigError) else EXIT_INFRASTRUCTURE)
 
 
 @app.command()
@@ -86,7 +77,7 @@ def build(
                 mirror=mirror,
             )
         except AssayError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
     missing = [r.image for r in rows if not r.present]
     if missing:
         err.print(f"[bold red]not built:[/] {', '.join(missing)}")
@@ -99,7 +90,7 @@ def list_images() -> None:
     try:
         rows = image_status()
     except AssayError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table("environment", "image", "status", "id", "size", "created")
     for row in rows:
         status = "[green]present[/]" if row.present else "[red]missing[/]"

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from assay.cli.console import err, fail
 from assay.errors import AssayError, ConfigError
 from assay.sandbox import CheckStatus, RunResult, Sandbox, Termination, parse_size
 from assay.sandbox.backends import BACKENDS, get_backend
@@ -20,11 +21,9 @@ from assay.sandbox.spec import format_size
 app = typer.Typer(
     help="Run commands in a sandbox and check this host's isolation.", no_args_is_help=True
 )
-err = Console(stderr=True)
 
 EXIT_TIME_LIMIT = 124
 EXIT_OTHER_LIMIT = 125
-EXIT_INFRASTRUCTURE = 3
 
 BackendOpt = Annotated[
     str, typer.Option("--backend", "-b", help=f"Sandbox backend: {', '.join(BACKENDS)}.")
@@ -32,14 +31,6 @@ BackendOpt = Annotated[
 EnvironmentOpt = Annotated[
     str, typer.Option("--environment", help=f"Runtime environment: {', '.join(ENVIRONMENTS)}.")
 ]
-
-
-def _fail(exc: AssayError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-    fix = getattr(exc, "fix", None)
-    if fix:
-        err.print(f"[bold]fix:[/] {fix}", highlight=False)
-    return typer.Exit(2 if isinstance(exc, ConfigError) else EXIT_INFRASTRUCTURE)
 
 
 def _env_pairs(pairs: list[str]) -> dict[str, str]:
@@ -152,7 +143,7 @@ def run(
                 box.add_files(*directory)
             result = box.run(command, stdin=stdin_source, env=run_env)
     except AssayError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if as_json:
         typer.echo(json.dumps(result.to_json_dict()))
         raise typer.Exit(exit_status(result))
@@ -174,7 +165,7 @@ def check(
     try:
         items = get_backend(backend).check(get_environment(environment))
     except AssayError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table(title=f"Sandbox isolation: {backend} backend, {environment} environment")
     table.add_column("feature")
     table.add_column("status")
