@@ -82,6 +82,8 @@ class Workspace:
             result = self._helper(ROOT, "read", path, str(max_bytes))
         if result.status != 0:
             raise self._error(result, f"reading {path}")
+        if len(result.stdout) > max_bytes:  # what comes out of a sandbox is untrusted
+            raise WorkspacePathError(f"{path} is larger than {max_bytes} bytes")
         return result.stdout
 
     def list_files(self, path: str) -> list[str]:
