@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
 from assay.sandbox.native.slots import SlotPool
 from assay.sandbox.native.supervisor import Launch, supervise
-from assay.sandbox.native.workspace import Workspace
+from assay.sandbox.native.workspace import Workspace, remove_stale
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import MIB, RunSpec
 
@@ -54,6 +55,8 @@ class BwrapSession(BackendSession):
             settings.sandbox_uid,
             settings.sandbox_gid,
         )
+        # A session never closed (or open at exit) still gives its mount back.
+        self._finalizer = weakref.finalize(self, self.workspace.destroy)
 
     def _ws(self) -> Workspace:
         if self.workspace is None:
@@ -82,9 +85,8 @@ class BwrapSession(BackendSession):
 
     def close(self) -> None:
         with self._lock:
-            workspace, self.workspace = self.workspace, None
-            if workspace is not None:
-                workspace.destroy()
+            self.workspace = None
+            self._finalizer()
 
 
 class BwrapBackend(SandboxBackend):
@@ -118,6 +120,8 @@ class BwrapBackend(SandboxBackend):
                 etc = build_etc(self.settings.state_dir / "etc")
                 self.settings.state_dir.chmod(0o711)
                 (self.settings.state_dir / "sandboxes").mkdir(mode=0o711, exist_ok=True)
+                for stale in remove_stale(self.settings.state_dir / "sandboxes"):
+                    log.info("removed a stale workspace", extra={"workspace": str(stale)})
                 launcher = build_launcher(self.settings.state_dir / "bin")
                 driver = detect_driver(self.settings.cgroup_parent)
                 self._layout = RootLayout.from_host(etc)

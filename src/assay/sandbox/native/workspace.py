@@ -47,12 +47,26 @@ def _umount(target: Path) -> None:
             raise SandboxError(f"cannot unmount {target}: {os.strerror(err)}")
 
 
+def remove_stale(base: Path) -> list[Path]:
+    """Unmount and delete the workspaces of processes that died without closing them."""
+    removed = []
+    for session_dir in base.glob("*-*"):
+        owner = session_dir.name.partition("-")[0]
+        if not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            continue
+        _umount(session_dir / "work")
+        shutil.rmtree(session_dir, ignore_errors=True)
+        removed.append(session_dir)
+    return removed
+
+
 class Workspace:
     """The host side of ``/work``."""
 
     def __init__(self, base: Path, size_bytes: int, uid: int, gid: int) -> None:
         self.uid, self.gid, self.size_bytes = uid, gid, size_bytes
-        self.session_dir = base / uuid.uuid4().hex
+        # <owner pid>-<random>: remove_stale() can tell a crashed owner's workspaces.
+        self.session_dir = base / f"{os.getpid()}-{uuid.uuid4().hex}"
         self.path = self.session_dir / "work"
         self.session_dir.mkdir(mode=0o711, parents=True)
         self.path.mkdir(mode=0o700)
