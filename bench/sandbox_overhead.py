@@ -94,9 +94,9 @@ def main() -> int:
     print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16}")
     available = []
     for backend in backends:
-        # One phase per backend, each with its own interleaved bare baseline, so
-        # one backend's background work (Docker's container starts and removals)
-        # does not count against another.
+        # One phase per backend and mode, each with its own interleaved bare
+        # baseline, so background work (Docker's container starts and removals
+        # after a fresh sandbox) is not counted against another mode.
         with ExitStack() as stack:
             try:
                 box = stack.enter_context(Sandbox("python3", backend=backend))
@@ -105,16 +105,19 @@ def main() -> int:
                 print(f"{backend}: unavailable: {exc.message}", file=sys.stderr)
                 continue
             available.append(backend)
-            modes: dict[str, Callable[[], None]] = {
-                f"bare (baseline for {backend})": bare,
-                f"{backend} (run in a started sandbox)": in_session(box),
-                f"{backend} (fresh sandbox per run)": fresh_sandbox(backend),
-            }
-            rows = list(measure(modes, args.runs).items())
-        bare_p50, _ = percentiles(rows[0][1])
-        for name, samples in rows:
-            p50, p90 = percentiles(samples)
-            print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f}")
+            phases: list[dict[str, Callable[[], None]]] = [
+                {"bare (baseline)": bare, f"{backend} (run in a started sandbox)": in_session(box)},
+                {
+                    "bare (baseline)": bare,
+                    f"{backend} (fresh sandbox per run)": fresh_sandbox(backend),
+                },
+            ]
+            for modes in phases:
+                rows = list(measure(modes, args.runs).items())
+                bare_p50, _ = percentiles(rows[0][1])
+                for name, samples in rows:
+                    p50, p90 = percentiles(samples)
+                    print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f}")
     for backend in available:
         try:
             elapsed, ok = concurrent(backend, args.concurrent)
