@@ -13,9 +13,10 @@ from assay.sandbox.docker.rootfs import (
     host_apt_sources,
     main_mirror,
 )
-from assay.sandbox.docker.seccomp_profile import AF_VSOCK, profile, security_opt
+from assay.sandbox.docker.seccomp_profile import profile, security_opt
 from assay.sandbox.environments import get_environment
 from assay.sandbox.spec import MIB
+from assay.sandbox.syscall_policy import AF_VSOCK
 
 DEB822 = """\
 Types: deb

@@ -15,89 +15,18 @@ import hashlib
 import os
 import socket
 import tempfile
-import termios
 from functools import lru_cache
 from pathlib import Path
 
 import pyseccomp as sc
 
 from assay.errors import SandboxUnavailableError
-
-DENIED_SYSCALLS = (
-    # filesystems and namespaces
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "unshare",
-    "setns",
-    "open_tree",
-    "move_mount",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "name_to_handle_at",
-    "open_by_handle_at",
-    "quotactl",
-    "quotactl_fd",
-    "swapon",
-    "swapoff",
-    "acct",
-    # other processes and the kernel
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "kcmp",
-    "pidfd_getfd",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "kexec_load",
-    "kexec_file_load",
-    "reboot",
-    "syslog",
-    "vhangup",
-    "iopl",
-    "ioperm",
-    "lookup_dcookie",
-    "fanotify_init",
-    "personality",
-    "uselib",
-    "nfsservctl",
-    # clocks and identity of the host
-    "clock_settime",
-    "clock_adjtime",
-    "settimeofday",
-    "adjtimex",
-    "stime",
-    "sethostname",
-    "setdomainname",
+from assay.sandbox.syscall_policy import (
+    DENIED_IOCTLS,
+    DENIED_SOCKET_FAMILIES,
+    DENIED_SYSCALLS,
+    NAMESPACE_FLAGS,
 )
-
-# CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME (linux/sched.h)
-NAMESPACE_FLAGS = (
-    0x00020000,
-    0x02000000,
-    0x04000000,
-    0x08000000,
-    0x10000000,
-    0x20000000,
-    0x40000000,
-    0x00000080,
-)
-DENIED_SOCKET_FAMILIES = (socket.AF_PACKET, 40)  # 40: AF_VSOCK
-DENIED_IOCTLS = (termios.TIOCSTI, 0x541C)  # 0x541C: TIOCLINUX
 
 
 def _build() -> sc.SyscallFilter:
