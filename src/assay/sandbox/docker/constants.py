@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 SANDBOX_USER = "student"
 """The unprivileged user commands run as inside Docker sandboxes."""
 
@@ -26,3 +28,5 @@ LABEL_OWNER = "assay.owner"
 """``<hostname>:<pid>`` of the process that started the container."""
 LABEL_IMAGE = "assay.environment"
 """Images built by ``assay image build`` carry this label: the environment names."""
+
+DEFAULT_CACHE_DIR = Path("/var/cache/assay/rootfs")  # debootstrap trees and .debs

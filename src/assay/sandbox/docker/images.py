@@ -33,12 +33,11 @@ import requests
 
 from assay.errors import ImageBuildError, SandboxUnavailableError
 from assay.sandbox.docker import rootfs
-from assay.sandbox.docker.constants import LABEL_IMAGE, SANDBOX_UID
+from assay.sandbox.docker.constants import DEFAULT_CACHE_DIR, LABEL_IMAGE, SANDBOX_UID
 from assay.sandbox.environments import ENVIRONMENTS, Environment, get_environment
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = Path("/var/cache/assay/rootfs")
 RECIPE_VERSION = 2
 _BASE_KEY = "base"
 _SHARED_TREES = {"python3": _BASE_KEY, "c": "toolchain", "cpp": "toolchain"}
