@@ -1,4 +1,4 @@
-"""Verdicts and command lines of Docker runs (pure logic, no Docker)."""
+"""Verdicts (shared by every backend) and command lines of Docker runs (pure logic)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ import signal
 
 import pytest
 
-from assay.sandbox.docker.verdict import (
-    ENV,
-    PRLIMIT,
-    KillReason,
-    RunFacts,
-    decide,
-    exec_argv,
-    run_user,
-)
+from assay.sandbox.docker.verdict import ENV, PRLIMIT, exec_argv, run_user
 from assay.sandbox.result import Termination
 from assay.sandbox.spec import Limits, RunSpec
+from assay.sandbox.verdict import KillReason, RunFacts, decide
 
 
 def facts(

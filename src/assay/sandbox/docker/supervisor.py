@@ -19,9 +19,10 @@ from assay.sandbox.docker.cgroup_stats import CgroupStats
 from assay.sandbox.docker.execio import ExecProcess, open_pidfd
 from assay.sandbox.docker.reaper import Reaper
 from assay.sandbox.docker.streams import OutputCollector
-from assay.sandbox.docker.verdict import KillReason, RunFacts, decide, exec_argv, run_user
+from assay.sandbox.docker.verdict import exec_argv, run_user
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import RunSpec
+from assay.sandbox.verdict import KillReason, RunFacts, decide
 
 logger = logging.getLogger(__name__)
 

@@ -23,12 +23,14 @@ from assay.errors import SandboxError
 from assay.sandbox.native.cgroups import JobCgroup, JobLimits
 from assay.sandbox.native.slots import Slot
 from assay.sandbox.output import BoundedBuffer
-from assay.sandbox.result import RunResult, Termination, status_from_exit_code
+from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
+from assay.sandbox.verdict import KillReason, RunFacts, decide
 
 CPU_POLL_S = 0.02
 READ_CHUNK = 65536
 EXEC_FAILED = 127
+KILLED = 128 + signal.SIGKILL
 STOP_GRACE_S = 1.0
 
 
@@ -175,7 +177,7 @@ def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) ->
         streams.close()
 
 
-def _watch(streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float) -> Termination | None:
+def _watch(streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float) -> KillReason | None:
     """Wait for the end of the run; the reason if we had to stop it.
 
     The cgroup is polled every CPU_POLL_S: summed CPU time, and OOM kills (the
@@ -190,16 +192,16 @@ def _watch(streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float) ->
     while True:
         now = time.monotonic()
         if now >= deadline:
-            return Termination.WALL_TIME_LIMIT
+            return KillReason.WALL_TIME
         if now >= next_poll:
             if cgroup.cpu_time_ns() >= cpu_limit_ns:
-                return Termination.CPU_TIME_LIMIT
+                return KillReason.CPU_TIME
             if cgroup.oom_kills() > 0:
-                return Termination.MEMORY_LIMIT
+                return KillReason.MEMORY
             next_poll = now + CPU_POLL_S
         timeout = max(0.0, min(deadline, next_poll) - now)
         if streams.pump(timeout) and kill_on_overflow:
-            return Termination.OUTPUT_LIMIT
+            return KillReason.OUTPUT
         if streams.exited:
             return None
 
@@ -251,7 +253,7 @@ def _verdict(
     returncode: int,
     *,
     status: dict[str, int],
-    reason: Termination | None,
+    reason: KillReason | None,
     cgroup: JobCgroup,
     spec: RunSpec,
     wall: float,
@@ -259,33 +261,25 @@ def _verdict(
 ) -> RunResult:
     cpu_s = cgroup.cpu_time_ns() / 1e9
     out, err = streams.buffers[streams.out_fd], streams.buffers[streams.err_fd]
-    exit_code: int | None = None
-    sig: int | None = None
     stderr = err.getvalue()
-    if cgroup.oom_kills() > 0:
-        termination = Termination.MEMORY_LIMIT
-        sig = signal.SIGKILL
-    elif reason is not None:
-        termination = reason
-        sig = signal.SIGKILL
-    elif "exit-code" in status:
-        exit_code, sig = status_from_exit_code(status["exit-code"])
-        if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu_s >= spec.limits.cpu_time_s:
-            termination = Termination.CPU_TIME_LIMIT
-        else:
-            termination = Termination.EXITED if sig is None else Termination.SIGNALED
+    oom_kills = cgroup.oom_kills()
+    if "exit-code" in status:
+        code = status["exit-code"]
+    elif reason is not None or oom_kills > 0:
+        code = KILLED  # stopped before bubblewrap could report a status
     elif b"bwrap: execvp " in stderr and "child-pid" in status:
         # The command could not be executed (not found, not executable): a
         # verdict about the command, as a shell reports it.
-        exit_code, termination = EXEC_FAILED, Termination.EXITED
+        code = EXEC_FAILED
         stderr = stderr.replace(b"bwrap: execvp ", b"", 1)
     else:
         detail = stderr.decode(errors="replace").strip()
         raise SandboxError(f"bubblewrap failed (status {returncode}): {detail}")
+    verdict = decide(RunFacts(code, reason, oom_kills, cpu_s, spec.limits.cpu_time_s))
     return RunResult(
-        termination=termination,
-        exit_code=exit_code,
-        signal=sig,
+        termination=verdict.termination,
+        exit_code=verdict.exit_code,
+        signal=verdict.signal,
         cpu_time_s=cpu_s,
         wall_time_s=wall,
         peak_memory_bytes=cgroup.peak_memory_bytes(),
