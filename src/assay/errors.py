@@ -53,3 +53,41 @@ class UnknownBackendError(SandboxError):
 
 class ImageBuildError(SandboxError):
     """Building a sandbox image failed."""
+
+
+class GradingError(AssayError):
+    """Grading failed (an infrastructure or configuration error, never the student's)."""
+
+
+class PackageError(GradingError):
+    """The assignment package is invalid.
+
+    ``file`` and ``key`` say where the problem is, ``fix`` what to do about it.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        where = ": ".join(part for part in (file, key) if part)
+        text = message or (self.__doc__ or "").strip().splitlines()[0]
+        full = f"{where}: {text}" if where else text
+        if fix:
+            full = f"{full} (fix: {fix})"
+        super().__init__(full)
+        self.file = file
+        self.key = key
+        self.fix = fix
+        self.detail = text
+
+
+class SubmissionError(GradingError):
+    """The submission cannot be read (bad archive, too large, unsafe paths)."""
+
+
+class HookError(GradingError):
+    """The assignment's grader.py hooks failed (the instructor's code, not the student's)."""

@@ -1,0 +1,1 @@
+"""Grading: assignment packages, build + test pipelines, checkers, reports."""

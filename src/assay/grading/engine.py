@@ -1,0 +1,372 @@
+"""The grading pipeline: static checks, build once, run every test, report.
+
+One sandbox session per submission: the build's output stays in the
+workspace for every test (build once, test many). A student's failure is an
+outcome; an exception from our side turns the report's status to ``error``
+so it is retried, never recorded as a score.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import traceback
+from dataclasses import replace
+
+from assay.errors import AssayError
+from assay.grading import static
+from assay.grading.context import GradingContext, NullProgress, Progress
+from assay.grading.diagnostics import parse_diagnostics
+from assay.grading.hooks import BuildResult, HookTest, TestResult, active
+from assay.grading.kinds import get_kind
+from assay.grading.outcome import (
+    BuildStatus,
+    Diagnostic,
+    StaticFinding,
+    TestOutcome,
+    TestStatus,
+    Timing,
+    decode,
+    describe_run,
+    status_of_run,
+)
+from assay.grading.package import AssignmentPackage
+from assay.grading.report import (
+    BuildReport,
+    DiagnosticModel,
+    GradeReport,
+    ReportStatus,
+    StaticFindingModel,
+    StaticReport,
+    TestReport,
+    TimingModel,
+    Timings,
+)
+from assay.grading.spec import StaticEffect, TestSpec
+from assay.grading.submission import Submission
+from assay.sandbox.backends import DEFAULT_BACKEND
+from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
+from assay.sandbox.hostfiles import entries_from_host
+from assay.sandbox.session import Sandbox
+
+log = logging.getLogger(__name__)
+
+BUILD_LOG_LIMIT = 256 * 1024
+INTERNAL_ERROR = "grading failed on our side, not because of your submission; it will be retried"
+
+
+class _Build:
+    def __init__(self) -> None:
+        self.status = BuildStatus.SKIPPED
+        self.log = ""
+        self.timing = Timing()
+        self.diagnostics: list[Diagnostic] = []
+        self.failure = ""
+
+
+def grade(
+    package: AssignmentPackage,
+    submission: Submission,
+    *,
+    backend: str | SandboxBackend = DEFAULT_BACKEND,
+    progress: Progress | None = None,
+    seed: int | None = None,
+) -> GradeReport:
+    """Grade one submission against a loaded package."""
+    return _Grading(package, submission, backend, progress or NullProgress(), seed).run()
+
+
+class _Grading:
+    def __init__(
+        self,
+        package: AssignmentPackage,
+        submission: Submission,
+        backend: str | SandboxBackend,
+        progress: Progress,
+        seed: int | None,
+    ) -> None:
+        self.package = package
+        self.submission = submission
+        self.backend = backend
+        self.progress = progress
+        self.rng = random.Random(seed)  # noqa: S311 - shuffling tests, not cryptography
+        self.build = _Build()
+        self.outcomes: list[TestOutcome] = []
+        self.static_findings: list[StaticFinding] = []
+        self.timings = {"setup": 0.0, "build": 0.0, "tests": 0.0}
+        self.staff_error: str | None = None
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend if isinstance(self.backend, str) else self.backend.name
+
+    def run(self) -> GradeReport:
+        started = time.monotonic()
+        try:
+            self._static_sources()
+            self.progress.stage("setup")
+            box = Sandbox(self.package.environment, backend=self.backend, limits=self.package.limits)
+            with box:
+                ctx = GradingContext(
+                    self.package,
+                    box,
+                    self.backend,
+                    self.package.limits,
+                    rng=self.rng,
+                    progress=self.progress,
+                )
+                try:
+                    self._setup(box)
+                    self.timings["setup"] = time.monotonic() - started
+                    self._build(ctx)
+                    self._tests(ctx)
+                    if self.build.status is BuildStatus.PASSED:
+                        self.static_findings += static.check_build(
+                            self.package.spec.static, self.package.environment.name, ctx
+                        )
+                finally:
+                    ctx.close()
+        except AssayError as exc:
+            log.exception("grading %s failed", self.package.spec.assignment.name)
+            self.staff_error = f"{type(exc).__name__}: {exc.message}"
+        self.progress.stage("done")
+        return self._report(time.monotonic() - started)
+
+    # -- stages --------------------------------------------------------------
+    def _static_sources(self) -> None:
+        spec = self.package.spec.static
+        if spec.enabled:
+            self.progress.stage("static")
+            self.static_findings += static.check_sources(
+                spec, self.package.environment.name, self.submission.as_mapping()
+            )
+
+    def _setup(self, box: Sandbox) -> None:
+        entries = [
+            WorkspaceEntry(f.path, EntryKind.FILE, f.data, mode=0o755 if f.executable else 0o644)
+            for f in self.submission.files
+        ]
+        box.add_entries(_with_parents(entries))
+        support = self.package.optional_dir(self.package.spec.paths.support)
+        if support is not None:
+            box.add_entries(list(entries_from_host(support, ".", owner_root=True, read_only=True)))
+
+    def _build(self, ctx: GradingContext) -> None:
+        spec = self.package.spec.build
+        present = {f.path for f in self.submission.files}
+        missing = [name for name in spec.required_files if name not in present]
+        if missing:
+            self.build.status = BuildStatus.FAILED
+            self.build.failure = "missing required file(s): " + ", ".join(missing)
+            self.build.log = self.build.failure + "\n"
+            return
+        hooks = self.package.hooks
+        if not spec.commands and not (hooks and hooks.builds):
+            return
+        self.progress.stage("building")
+        started = time.monotonic()
+        self.build.status = BuildStatus.PASSED
+        logs: list[str] = []
+        for argv in spec.commands:
+            logs.append("$ " + " ".join(argv) + "\n")
+            result = ctx.run_student(argv, limits=self.package.build_limits)
+            self.build.timing += Timing.of(result)
+            logs.append(decode(result.stdout + result.stderr, BUILD_LOG_LIMIT))
+            if not result.ok:
+                self.build.status = BuildStatus.FAILED
+                self.build.failure = f"the build failed: {' '.join(argv)}: {describe_run(result)}"
+                logs.append(f"[{describe_run(result)}]\n")
+                break
+        if self.build.status is BuildStatus.PASSED and hooks:
+            with active(ctx):
+                for hook in hooks.builds:
+                    result_box = BuildResult()
+                    try:
+                        hook(result_box)
+                    except AssayError:
+                        raise
+                    except Exception as exc:
+                        self.build.status = BuildStatus.ERROR
+                        self.staff_error = "build hook raised:\n" + traceback.format_exc()
+                        self.build.failure = f"the build hook failed ({type(exc).__name__})"
+                        break
+                    logs.append(result_box.log)
+                    if not result_box.passed:
+                        self.build.status = BuildStatus.FAILED
+                        self.build.failure = "the build failed"
+                        break
+        self.build.log = "".join(logs)[-BUILD_LOG_LIMIT:]
+        self.build.diagnostics = parse_diagnostics(self.build.log, self.package.environment.name)
+        self.timings["build"] = time.monotonic() - started
+
+    def _tests(self, ctx: GradingContext) -> None:
+        tests = self.package.spec.tests
+        hooks = self.package.hooks
+        hook_tests = hooks.tests if hooks else []
+        total = len(tests) + len(hook_tests)
+        started = time.monotonic()
+        for index, test in enumerate(tests, 1):
+            self.progress.stage("testing", test.name, index, total)
+            self.outcomes += self._one_test(ctx, test)
+        with active(ctx):
+            for index, hook_test in enumerate(hook_tests, len(tests) + 1):
+                self.progress.stage("testing", hook_test.name, index, total)
+                self.outcomes.append(self._hook_test(ctx, hook_test))
+        self.timings["tests"] = time.monotonic() - started
+
+    def _one_test(self, ctx: GradingContext, test: TestSpec) -> list[TestOutcome]:
+        kind = get_kind(test.kind)
+        options = self.package.options[test.name]
+        if self.build.status is not BuildStatus.PASSED and self.build.status is not BuildStatus.SKIPPED:
+            return kind.not_run(test, options, f"not run: {self.build.failure}")
+        ctx.limits = self.package.test_limits(test)
+        try:
+            outcomes = kind.run(ctx, test, options)
+        except AssayError as exc:
+            log.exception("test %r failed on our side", test.name)
+            return [
+                TestOutcome(
+                    test.name,
+                    TestStatus.ERROR,
+                    0.0,
+                    test.points,
+                    kind=test.kind,
+                    visibility=test.visibility,
+                    group=test.group,
+                    message="this test could not be run (an internal error, not your fault)",
+                    staff_detail=f"{type(exc).__name__}: {exc.message}",
+                )
+            ]
+        return [_clamped(o) for o in outcomes]
+
+    def _hook_test(self, ctx: GradingContext, hook_test: HookTest) -> TestOutcome:
+        base = TestOutcome(
+            hook_test.name,
+            TestStatus.FAILED,
+            0.0,
+            hook_test.points,
+            kind="hook",
+            visibility=hook_test.visibility,
+            group=hook_test.group,
+        )
+        if self.build.status not in (BuildStatus.PASSED, BuildStatus.SKIPPED):
+            return replace(base, message=f"not run: {self.build.failure}")
+        ctx.limits = self.package.limits
+        result = TestResult()
+        started = time.monotonic()
+        try:
+            hook_test.function(result)
+        except AssayError as exc:
+            return replace(base, status=TestStatus.ERROR, staff_detail=exc.message)
+        except Exception:
+            return replace(
+                base,
+                status=TestStatus.ERROR,
+                message="this test could not be run (an internal error, not your fault)",
+                staff_detail="test hook raised:\n" + traceback.format_exc(),
+            )
+        if result.score is not None:
+            score = result.score
+        else:
+            score = hook_test.points if result.passed else 0.0
+        return _clamped(
+            replace(
+                base,
+                status=TestStatus.PASSED if result.passed else TestStatus.FAILED,
+                score=score,
+                message=result.message,
+                output=result.output,
+                timing=Timing(wall_s=time.monotonic() - started),
+            )
+        )
+
+    # -- report --------------------------------------------------------------
+    def _report(self, total_s: float) -> GradeReport:
+        outcomes = list(self.outcomes)
+        static_report, deducted, fail_all = self._apply_static(outcomes)
+        max_score = self.package.max_score
+        score = 0.0 if fail_all else max(0.0, sum(o.score for o in outcomes) - deducted)
+        infra_failed = (
+            self.staff_error is not None
+            or self.build.status is BuildStatus.ERROR
+            or any(o.status is TestStatus.ERROR for o in outcomes)
+        )
+        if self.staff_error is not None and not outcomes:
+            score = 0.0
+        return GradeReport(
+            assignment=self.package.spec.assignment.name,
+            assignment_version=self.package.spec.assignment.version,
+            status=ReportStatus.ERROR if infra_failed else ReportStatus.GRADED,
+            score=round(min(score, max_score), 4),
+            max_score=round(max_score, 4),
+            build=BuildReport(
+                status=self.build.status,
+                log=self.build.log,
+                diagnostics=[DiagnosticModel.of(d) for d in self.build.diagnostics],
+                timing=TimingModel.of(self.build.timing),
+            ),
+            tests=[TestReport.of(o) for o in outcomes],
+            static=static_report,
+            tampered=any(o.tampered for o in outcomes),
+            error=INTERNAL_ERROR if infra_failed else None,
+            staff_error=self.staff_error,
+            backend=self.backend_name,
+            environment=self.package.environment.name,
+            timings=Timings(
+                total_s=round(total_s, 6),
+                setup_s=round(self.timings["setup"], 6),
+                build_s=round(self.timings["build"], 6),
+                tests_s=round(self.timings["tests"], 6),
+            ),
+        )
+
+    def _apply_static(
+        self, outcomes: list[TestOutcome]
+    ) -> tuple[StaticReport | None, float, bool]:
+        spec = self.package.spec.static
+        if not spec.enabled:
+            return None, 0.0, False
+        findings = self.static_findings
+        deducted = 0.0
+        fail_all = False
+        if findings:
+            if spec.effect is StaticEffect.DEDUCT:
+                deducted = spec.deduct_points * len({f.name for f in findings})
+            elif spec.effect is StaticEffect.FAIL_SUBMISSION:
+                fail_all = True
+            else:
+                names = set(spec.tests)
+                summary = "uses forbidden names: " + ", ".join(sorted({f.name for f in findings}))
+                for i, o in enumerate(outcomes):
+                    if not names or o.name in names or o.name.split(" :: ")[0] in names:
+                        outcomes[i] = replace(
+                            o,
+                            status=TestStatus.FAILED if o.passed else o.status,
+                            score=0.0,
+                            message=(o.message + "\n" if o.message else "") + summary,
+                        )
+        report = StaticReport(
+            effect=spec.effect,
+            findings=[StaticFindingModel.of(f) for f in findings],
+            deducted=deducted,
+        )
+        return report, deducted, fail_all
+
+
+def _clamped(outcome: TestOutcome) -> TestOutcome:
+    score = min(max(outcome.score, 0.0), outcome.max_score)
+    return outcome if score == outcome.score else replace(outcome, score=score)
+
+
+def _with_parents(entries: list[WorkspaceEntry]) -> list[WorkspaceEntry]:
+    dirs: dict[str, WorkspaceEntry] = {}
+    for entry in entries:
+        parts = entry.path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            path = "/".join(parts[:depth])
+            dirs.setdefault(path, WorkspaceEntry(path, EntryKind.DIR, mode=0o755))
+    return [*dirs.values(), *entries]
+
+
+__all__ = ["grade", "status_of_run"]

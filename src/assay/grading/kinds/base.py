@@ -1,0 +1,73 @@
+"""The interface of a test kind: parse its options at load time, run at grading time.
+
+A kind is a small plugin: ``Options`` (a pydantic model of the kind-specific
+keys of a ``[[tests]]`` entry), ``check`` (load-time validation of the files
+they name) and ``run`` (one or more ``TestOutcome``s). Kinds never raise for
+a student's failure: that is an outcome. They raise ``AssayError`` only when
+the infrastructure or the instructor's files fail.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from assay.errors import ConfigError, PackageError
+from assay.grading.outcome import TestOutcome, TestStatus
+from assay.grading.package import MANIFEST, validation_error
+
+if TYPE_CHECKING:
+    from assay.grading.context import GradingContext
+    from assay.grading.package import AssignmentPackage
+    from assay.grading.spec import TestSpec
+
+
+class KindOptions(BaseModel):
+    """Base of every kind's options: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+O = TypeVar("O", bound=KindOptions)
+
+
+class TestKind(ABC, Generic[O]):
+    name: ClassVar[str]
+    Options: type[O]
+
+    def parse(self, test: TestSpec, package: AssignmentPackage, *, key: str) -> O:
+        """Validate the entry's kind options; errors name ``tests[i].<key>``."""
+        try:
+            options = self.Options.model_validate(test.options)
+        except ValidationError as exc:
+            raise validation_error(exc, MANIFEST, prefix=key) from exc
+        try:
+            test.limits.apply(package.limits)
+        except ConfigError as exc:
+            raise PackageError(exc.message, file=MANIFEST, key=f"{key}.limits") from exc
+        self.check(options, test, package, key=key)
+        return options
+
+    def check(self, options: O, test: TestSpec, package: AssignmentPackage, *, key: str) -> None:
+        """Load-time checks beyond the schema (files exist, programs parse)."""
+
+    @abstractmethod
+    def run(self, ctx: GradingContext, test: TestSpec, options: O) -> list[TestOutcome]:
+        """Run the test against the built submission in ``ctx.sandbox``."""
+
+    def not_run(self, test: TestSpec, options: O, message: str) -> list[TestOutcome]:
+        """The outcomes of a test that could not run because the build failed."""
+        return [
+            TestOutcome(
+                test.name,
+                TestStatus.FAILED,
+                0.0,
+                test.points,
+                kind=test.kind,
+                visibility=test.visibility,
+                group=test.group,
+                message=message,
+            )
+        ]

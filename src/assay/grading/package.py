@@ -1,0 +1,214 @@
+"""Assignment packages: a directory (or an archive of one) with ``assignment.toml``.
+
+``load_package`` validates everything it can before any student code runs:
+the TOML, every table and key, the environment, each test's kind options
+and the files they name. Errors name the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from assay.errors import ConfigError, PackageError, UnknownEnvironmentError
+from assay.grading.archive import ArchiveLimits, extract_archive, is_archive
+from assay.grading.spec import AssignmentSpec, TestSpec
+from assay.sandbox.environments import Environment, get_environment
+from assay.sandbox.spec import Limits
+
+if TYPE_CHECKING:
+    from assay.grading.hooks import Hooks
+
+MANIFEST = "assignment.toml"
+PACKAGE_ARCHIVE_LIMITS = ArchiveLimits(max_total_bytes=256 * 1024 * 1024, max_entries=20_000)
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _fix_for(error: dict[str, Any]) -> str | None:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "remove the key or check its spelling (see docs/assignments.md)"
+    if kind == "missing":
+        return "add the key"
+    if kind == "string_pattern_mismatch":
+        return "use lowercase letters, digits, '.', '_' and '-' (at most 64)"
+    return None
+
+
+def validation_error(exc: ValidationError, file: str, prefix: str = "") -> PackageError:
+    """One ``PackageError`` naming the key of each problem pydantic found."""
+    lines = []
+    for err in exc.errors():
+        loc = ((prefix,) if prefix else ()) + tuple(err["loc"])
+        fix = _fix_for(dict(err))
+        lines.append((_key(loc), str(err["msg"]), fix))
+    if len(lines) == 1:
+        key, msg, fix = lines[0]
+        return PackageError(msg, file=file, key=key, fix=fix)
+    listed = "\n".join(
+        f"  {key}: {msg}" + (f" (fix: {fix})" if fix else "") for key, msg, fix in lines
+    )
+    return PackageError(f"{len(lines)} problems:\n{listed}", file=file, key=lines[0][0])
+
+
+@dataclass
+class AssignmentPackage:
+    """A validated package. Paths inside it are resolved safely with ``path``."""
+
+    root: Path
+    spec: AssignmentSpec
+    statement: str
+    environment: Environment
+    options: dict[str, BaseModel] = field(default_factory=dict)  # test name -> kind options
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+    _hooks: Hooks | None = None
+    _hooks_loaded: bool = False
+
+    # -- paths -------------------------------------------------------------
+    def path(self, relative: str, *, key: str | None = None, must_exist: bool = True) -> Path:
+        """A file of the package; refuses paths that leave it (``..``, absolute, links out)."""
+        rel = Path(relative)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise PackageError(
+                f"{relative!r} must be a path inside the package",
+                file=MANIFEST,
+                key=key,
+                fix="use a relative path without '..'",
+            )
+        full = (self.root / rel).resolve()
+        if not full.is_relative_to(self.root.resolve()):
+            raise PackageError(f"{relative!r} leads outside the package", file=MANIFEST, key=key)
+        if must_exist and not full.exists():
+            raise PackageError(
+                f"{relative!r} does not exist in the package",
+                file=MANIFEST,
+                key=key,
+                fix=f"create {relative} or correct the path",
+            )
+        return full
+
+    def optional_dir(self, relative: str) -> Path | None:
+        full = self.path(relative, must_exist=False)
+        return full if full.is_dir() else None
+
+    # -- limits ------------------------------------------------------------
+    @property
+    def limits(self) -> Limits:
+        """The package's default limits (the environment's, overridden by ``[limits]``)."""
+        return self.spec.limits.apply(self.environment.default_limits)
+
+    def test_limits(self, test: TestSpec) -> Limits:
+        return test.limits.apply(self.limits)
+
+    @property
+    def build_limits(self) -> Limits:
+        return self.spec.build.limits.apply(self.limits)
+
+    @property
+    def max_score(self) -> float:
+        hooks = self.hooks
+        extra = sum(t.points for t in hooks.tests) if hooks else 0.0
+        return sum(t.points for t in self.spec.tests) + extra
+
+    # -- hooks -------------------------------------------------------------
+    @property
+    def hooks(self) -> Hooks | None:
+        """The package's ``grader.py`` hooks (trusted code, run on the grading host)."""
+        if not self._hooks_loaded:
+            from assay.grading.hooks import load_hooks  # noqa: PLC0415 - grader.py is optional
+
+            hooks_file = self.path(self.spec.paths.hooks, must_exist=False)
+            self._hooks = load_hooks(hooks_file) if hooks_file.is_file() else None
+            self._hooks_loaded = True
+        return self._hooks
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> AssignmentPackage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parse_manifest(text: str, file: str = MANIFEST) -> AssignmentSpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PackageError(f"not valid TOML: {exc}", file=file, fix="correct the TOML syntax") from exc
+    try:
+        return AssignmentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, file) from exc
+
+
+def load_package(source: str | Path) -> AssignmentPackage:
+    """Load and validate a package directory or archive (``.zip``, ``.tar.gz``...)."""
+    source = Path(source)
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if source.is_file() and is_archive(source):
+        tmp = tempfile.TemporaryDirectory(prefix="assay-package-")
+        extract_archive(source, Path(tmp.name), PACKAGE_ARCHIVE_LIMITS)
+        root = Path(tmp.name)
+        entries = list(root.iterdir())
+        if not (root / MANIFEST).exists() and len(entries) == 1 and entries[0].is_dir():
+            root = entries[0]  # an archive of the package directory itself
+    elif source.is_dir():
+        root = source
+    else:
+        raise PackageError(
+            f"{source} is neither a package directory nor an archive of one",
+            fix="give the directory that holds assignment.toml",
+        )
+    try:
+        return _load_dir(root.resolve(), tmp)
+    except BaseException:
+        if tmp is not None:
+            tmp.cleanup()
+        raise
+
+
+def _load_dir(root: Path, tmp: tempfile.TemporaryDirectory[str] | None) -> AssignmentPackage:
+    from assay.grading.kinds import get_kind  # noqa: PLC0415 - kinds import this module
+
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        raise PackageError(
+            f"no {MANIFEST} in {root}",
+            fix="run `assay assignment init` or point at the package directory",
+        )
+    spec = parse_manifest(manifest.read_text(encoding="utf-8"))
+    try:
+        environment = get_environment(spec.assignment.environment)
+    except UnknownEnvironmentError as exc:
+        raise PackageError(
+            exc.message, file=MANIFEST, key="assignment.environment", fix="use python3, c, cpp or java"
+        ) from exc
+    package = AssignmentPackage(root=root, spec=spec, statement="", environment=environment, _tmp=tmp)
+    statement = package.path(spec.assignment.statement, key="assignment.statement", must_exist=False)
+    package.statement = statement.read_text(encoding="utf-8") if statement.is_file() else ""
+    for index, test in enumerate(spec.tests):
+        kind = get_kind(test.kind, key=f"tests[{index}].kind")
+        package.options[test.name] = kind.parse(test, package, key=f"tests[{index}]")
+    for index, bad in enumerate(spec.known_bad):
+        package.path(bad.path, key=f"known_bad[{index}].path")
+    for key, limits in (("limits", spec.limits), ("build.limits", spec.build.limits)):
+        try:
+            limits.apply(environment.default_limits)
+        except ConfigError as exc:
+            raise PackageError(exc.message, file=MANIFEST, key=key) from exc
+    return package

@@ -1,0 +1,211 @@
+"""``GradeReport``: the documented JSON result of grading one submission.
+
+The full report is the staff view. ``student_view`` removes what students
+must not see: the contents of hidden tests (and of ``after_due`` tests before
+the deadline), staff-only details and the tamper flag. See docs/grading.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.grading.outcome import (
+    BuildStatus,
+    Diagnostic,
+    Finding,
+    StaticFinding,
+    TestOutcome,
+    TestStatus,
+    Timing,
+)
+from assay.grading.spec import StaticEffect, Visibility
+
+SCHEMA_VERSION = 1
+
+
+class ReportStatus(StrEnum):
+    GRADED = "graded"  # every stage ran; the score stands
+    ERROR = "error"  # our infrastructure (or the package) failed: retry, do not record the score
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TimingModel(Model):
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_memory_bytes: int = 0
+
+    @classmethod
+    def of(cls, timing: Timing) -> TimingModel:
+        return cls(
+            wall_s=round(timing.wall_s, 6),
+            cpu_s=round(timing.cpu_s, 6),
+            peak_memory_bytes=timing.peak_memory_bytes,
+        )
+
+
+class DiagnosticModel(Model):
+    file: str
+    line: int | None = None
+    column: int | None = None
+    severity: str
+    message: str
+    tool: str = ""
+
+    @classmethod
+    def of(cls, d: Diagnostic) -> DiagnosticModel:
+        return cls(
+            file=d.file,
+            line=d.line,
+            column=d.column,
+            severity=d.severity.value,
+            message=d.message,
+            tool=d.tool,
+        )
+
+
+class FindingModel(Model):
+    kind: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    bytes: int | None = None
+    stack: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, f: Finding) -> FindingModel:
+        return cls(
+            kind=f.kind, message=f.message, file=f.file, line=f.line, bytes=f.bytes, stack=list(f.stack)
+        )
+
+
+class StaticFindingModel(Model):
+    name: str
+    rule: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    @classmethod
+    def of(cls, f: StaticFinding) -> StaticFindingModel:
+        return cls(
+            name=f.name, rule=f.rule, message=f.message, file=f.file, line=f.line, column=f.column
+        )
+
+
+class BuildReport(Model):
+    status: BuildStatus
+    log: str = ""
+    diagnostics: list[DiagnosticModel] = Field(default_factory=list)
+    timing: TimingModel = TimingModel()
+
+
+class TestReport(Model):
+    name: str
+    kind: str = ""
+    group: str = ""
+    status: TestStatus
+    score: float
+    max_score: float
+    visibility: Visibility
+    message: str = ""
+    output: str = ""
+    expected: str | None = None
+    actual: str | None = None
+    findings: list[FindingModel] = Field(default_factory=list)
+    timing: TimingModel = TimingModel()
+    tampered: bool | None = None  # staff view only
+    staff_detail: str | None = None  # staff view only
+
+    @classmethod
+    def of(cls, o: TestOutcome) -> TestReport:
+        return cls(
+            name=o.name,
+            kind=o.kind,
+            group=o.group,
+            status=o.status,
+            score=round(o.score, 4),
+            max_score=round(o.max_score, 4),
+            visibility=o.visibility,
+            message=o.message,
+            output=o.output,
+            expected=o.expected,
+            actual=o.actual,
+            findings=[FindingModel.of(f) for f in o.findings],
+            timing=TimingModel.of(o.timing),
+            tampered=o.tampered,
+            staff_detail=o.staff_detail,
+        )
+
+    def hide_contents(self) -> TestReport:
+        return self.model_copy(
+            update={
+                "message": "",
+                "output": "",
+                "expected": None,
+                "actual": None,
+                "findings": [],
+                "tampered": None,
+                "staff_detail": None,
+            }
+        )
+
+
+class StaticReport(Model):
+    effect: StaticEffect
+    findings: list[StaticFindingModel] = Field(default_factory=list)
+    deducted: float = 0.0
+
+
+class Timings(Model):
+    total_s: float = 0.0
+    setup_s: float = 0.0
+    build_s: float = 0.0
+    tests_s: float = 0.0
+
+
+class GradeReport(Model):
+    schema_version: int = SCHEMA_VERSION
+    assignment: str
+    assignment_version: str = "1"
+    status: ReportStatus
+    score: float
+    max_score: float
+    build: BuildReport
+    tests: list[TestReport] = Field(default_factory=list)
+    static: StaticReport | None = None
+    tampered: bool | None = False  # staff view only (None in the student view)
+    error: str | None = None  # student-safe explanation when status is "error"
+    staff_error: str | None = None  # staff view only: what failed
+    backend: str = ""
+    environment: str = ""
+    timings: Timings = Timings()
+    graded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def full_marks(self) -> bool:
+        return self.status is ReportStatus.GRADED and self.score >= self.max_score - 1e-9
+
+    def student_view(self, *, after_due: bool = False) -> GradeReport:
+        """What a student may see: hidden contents, staff details and tamper flag removed."""
+        tests = []
+        for test in self.tests:
+            hidden = test.visibility is Visibility.HIDDEN or (
+                test.visibility is Visibility.AFTER_DUE and not after_due
+            )
+            if hidden:
+                tests.append(test.hide_contents())
+            else:
+                tests.append(test.model_copy(update={"tampered": None, "staff_detail": None}))
+        return self.model_copy(
+            update={"tests": tests, "tampered": None, "staff_error": None}
+        )
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return self.model_dump_json(indent=indent)
