@@ -22,7 +22,7 @@ done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-PACKAGES=(bubblewrap libseccomp2 python3 python3-venv gcc g++ libc6-dev make valgrind
+PACKAGES=(bubblewrap libseccomp2 python3 python3-venv python3-pytest binutils gcc g++ libc6-dev make valgrind
           openjdk-17-jdk-headless util-linux procps)
 if [ "$DOCKER" = 1 ]; then
     PACKAGES+=(docker.io debootstrap)

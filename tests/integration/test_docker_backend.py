@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from assay.errors import SandboxError, SandboxUnavailableError, WorkspacePathError
-from assay.sandbox import Limits, OutputPolicy, Sandbox, Termination
+from assay.sandbox import Limits, OutputPolicy, Sandbox, Termination, get_environment
 from assay.sandbox.base import CheckStatus, EntryKind, SessionConfig, WorkspaceEntry
 from assay.sandbox.docker.backend import DockerBackend
 from assay.sandbox.docker.cgroup_stats import CgroupStats
@@ -349,7 +349,7 @@ def test_cleanup_stale_removes_orphans(backend: DockerBackend) -> None:
     api = backend.api()
     dead_owner = f"{socket.gethostname()}:{2**22 + 12345}"
     container_id = api.create_container(
-        "assay-python3:1",
+        get_environment("python3").docker_image,
         ["sleep", "infinity"],
         user="65534:65534",
         host_config=api.host_config(network_mode="none"),

@@ -79,8 +79,8 @@ def test_c_and_cpp_share_one_tree() -> None:
     assert not set(c.packages) & set(BASE_PACKAGES)
 
 
-def test_python_is_the_base_and_java_its_own() -> None:
-    assert tree_recipe(get_environment("python3")).packages == ()
+def test_python_adds_pytest_to_the_base_and_java_its_own() -> None:
+    assert tree_recipe(get_environment("python3")).packages == ("python3-pytest",)
     java = tree_recipe(get_environment("java"))
     assert java.packages == ("openjdk-17-jdk-headless",)
     assert java.digest() != tree_recipe(get_environment("c")).digest()

@@ -14,7 +14,7 @@ from assay.errors import UnknownEnvironmentError
 from assay.sandbox.spec import MIB, Limits
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
-IMAGE_TAG = "1"
+IMAGE_TAG = "2"  # bumped when an environment's packages change
 
 
 def _env(**extra: str) -> Mapping[str, str]:
@@ -53,7 +53,7 @@ ENVIRONMENTS: Mapping[str, Environment] = MappingProxyType(
             Environment(
                 name="python3",
                 description="Python 3 (Debian's python3)",
-                debian_packages=("python3",),
+                debian_packages=("python3", "python3-pytest"),
                 probe=("python3", "-c", "print(1)"),
             ),
             Environment(

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 RECIPE_VERSION = 2
 _BASE_KEY = "base"
-_SHARED_TREES = {"python3": _BASE_KEY, "c": "toolchain", "cpp": "toolchain"}
+_SHARED_TREES = {"c": "toolchain", "cpp": "toolchain"}
 
 
 @dataclass(frozen=True)
