@@ -30,7 +30,7 @@ from typing import IO, BinaryIO, Protocol
 
 from assay.errors import SubmissionError
 
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 64 * 1024  # small, so the per-entry count fires before the stream budget
 HEADER_ALLOWANCE_BYTES = 4096  # tar headers (incl. long names) allowed per entry
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _NOT_ARCHIVES = frozenset({".jar", ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".epub"})
