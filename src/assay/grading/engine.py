@@ -106,7 +106,9 @@ class _Grading:
         try:
             self._static_sources()
             self.progress.stage("setup")
-            box = Sandbox(self.package.environment, backend=self.backend, limits=self.package.limits)
+            box = Sandbox(
+                self.package.environment, backend=self.backend, limits=self.package.limits
+            )
             with box:
                 ctx = GradingContext(
                     self.package,
@@ -186,7 +188,7 @@ class _Grading:
                         hook(result_box)
                     except AssayError:
                         raise
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - instructor code: any failure is an error
                         self.build.status = BuildStatus.ERROR
                         self.staff_error = "build hook raised:\n" + traceback.format_exc()
                         self.build.failure = f"the build hook failed ({type(exc).__name__})"
@@ -218,7 +220,10 @@ class _Grading:
     def _one_test(self, ctx: GradingContext, test: TestSpec) -> list[TestOutcome]:
         kind = get_kind(test.kind)
         options = self.package.options[test.name]
-        if self.build.status is not BuildStatus.PASSED and self.build.status is not BuildStatus.SKIPPED:
+        if (
+            self.build.status is not BuildStatus.PASSED
+            and self.build.status is not BuildStatus.SKIPPED
+        ):
             return kind.not_run(test, options, f"not run: {self.build.failure}")
         ctx.limits = self.package.test_limits(test)
         try:
@@ -259,7 +264,7 @@ class _Grading:
             hook_test.function(result)
         except AssayError as exc:
             return replace(base, status=TestStatus.ERROR, staff_detail=exc.message)
-        except Exception:
+        except Exception:  # noqa: BLE001 - instructor code: any failure is an error
             return replace(
                 base,
                 status=TestStatus.ERROR,
@@ -321,9 +326,7 @@ class _Grading:
             ),
         )
 
-    def _apply_static(
-        self, outcomes: list[TestOutcome]
-    ) -> tuple[StaticReport | None, float, bool]:
+    def _apply_static(self, outcomes: list[TestOutcome]) -> tuple[StaticReport | None, float, bool]:
         spec = self.package.spec.static
         if not spec.enabled:
             return None, 0.0, False

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from assay.errors import HookError, PackageError
 from assay.grading.spec import Visibility
@@ -51,6 +51,8 @@ class BuildResult:
 @dataclass
 class TestResult:
     """Filled in by a ``@test`` hook. ``score`` defaults to all or nothing."""
+
+    __test__: ClassVar[bool] = False
 
     passed: bool = False
     message: str = ""
@@ -143,10 +145,10 @@ def load_hooks(path: Path) -> Hooks:
     hooks = Hooks()
     token = _loading.set(hooks)
     module_name = f"assay_grader_{abs(hash(str(path))):x}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PackageError("cannot be imported", file=path.name)
     try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise PackageError("cannot be imported", file=path.name)
         module: Any = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)

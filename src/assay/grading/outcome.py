@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from assay.grading.spec import Visibility
 from assay.sandbox.result import RunResult, Termination
@@ -16,6 +17,8 @@ from assay.sandbox.result import RunResult, Termination
 
 class TestStatus(StrEnum):
     """The verdict of one test."""
+
+    __test__ = False  # not a pytest test class
 
     PASSED = "passed"
     FAILED = "failed"
@@ -102,6 +105,8 @@ class TestOutcome:
     ``message`` and ``output`` are what the student may see of a visible test;
     ``staff_detail`` never reaches students.
     """
+
+    __test__: ClassVar[bool] = False
 
     name: str
     status: TestStatus

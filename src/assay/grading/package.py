@@ -149,7 +149,9 @@ def parse_manifest(text: str, file: str = MANIFEST) -> AssignmentSpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PackageError(f"not valid TOML: {exc}", file=file, fix="correct the TOML syntax") from exc
+        raise PackageError(
+            f"not valid TOML: {exc}", file=file, fix="correct the TOML syntax"
+        ) from exc
     try:
         return AssignmentSpec.model_validate(data)
     except ValidationError as exc:
@@ -196,10 +198,17 @@ def _load_dir(root: Path, tmp: tempfile.TemporaryDirectory[str] | None) -> Assig
         environment = get_environment(spec.assignment.environment)
     except UnknownEnvironmentError as exc:
         raise PackageError(
-            exc.message, file=MANIFEST, key="assignment.environment", fix="use python3, c, cpp or java"
+            exc.message,
+            file=MANIFEST,
+            key="assignment.environment",
+            fix="use python3, c, cpp or java",
         ) from exc
-    package = AssignmentPackage(root=root, spec=spec, statement="", environment=environment, _tmp=tmp)
-    statement = package.path(spec.assignment.statement, key="assignment.statement", must_exist=False)
+    package = AssignmentPackage(
+        root=root, spec=spec, statement="", environment=environment, _tmp=tmp
+    )
+    statement = package.path(
+        spec.assignment.statement, key="assignment.statement", must_exist=False
+    )
     package.statement = statement.read_text(encoding="utf-8") if statement.is_file() else ""
     for index, test in enumerate(spec.tests):
         kind = get_kind(test.kind, key=f"tests[{index}].kind")

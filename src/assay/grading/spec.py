@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -149,6 +149,7 @@ class TestSpec(BaseModel):
     """One ``[[tests]]`` entry: common fields plus the kind's own options."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+    __test__: ClassVar[bool] = False  # not a pytest test class
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: str = "io"

@@ -37,7 +37,9 @@ class Submission:
         """A submission from in-memory files (API uploads, tests)."""
         out = []
         for path, data in sorted(files.items()):
-            out.append(SubmittedFile(_clean(path), data.encode() if isinstance(data, str) else data))
+            out.append(
+                SubmittedFile(_clean(path), data.encode() if isinstance(data, str) else data)
+            )
         return cls(tuple(out))
 
     def as_mapping(self) -> dict[str, bytes]:

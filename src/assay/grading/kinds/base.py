@@ -30,14 +30,15 @@ class KindOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-O = TypeVar("O", bound=KindOptions)
+OptionsT = TypeVar("OptionsT", bound=KindOptions)
 
 
-class TestKind(ABC, Generic[O]):
+class TestKind(ABC, Generic[OptionsT]):
+    __test__: ClassVar[bool] = False
     name: ClassVar[str]
-    Options: type[O]
+    Options: type[OptionsT]
 
-    def parse(self, test: TestSpec, package: AssignmentPackage, *, key: str) -> O:
+    def parse(self, test: TestSpec, package: AssignmentPackage, *, key: str) -> OptionsT:
         """Validate the entry's kind options; errors name ``tests[i].<key>``."""
         try:
             options = self.Options.model_validate(test.options)
@@ -50,14 +51,16 @@ class TestKind(ABC, Generic[O]):
         self.check(options, test, package, key=key)
         return options
 
-    def check(self, options: O, test: TestSpec, package: AssignmentPackage, *, key: str) -> None:
+    def check(
+        self, options: OptionsT, test: TestSpec, package: AssignmentPackage, *, key: str
+    ) -> None:
         """Load-time checks beyond the schema (files exist, programs parse)."""
 
     @abstractmethod
-    def run(self, ctx: GradingContext, test: TestSpec, options: O) -> list[TestOutcome]:
+    def run(self, ctx: GradingContext, test: TestSpec, options: OptionsT) -> list[TestOutcome]:
         """Run the test against the built submission in ``ctx.sandbox``."""
 
-    def not_run(self, test: TestSpec, options: O, message: str) -> list[TestOutcome]:
+    def not_run(self, test: TestSpec, options: OptionsT, message: str) -> list[TestOutcome]:
         """The outcomes of a test that could not run because the build failed."""
         return [
             TestOutcome(

@@ -1,0 +1,267 @@
+"""The grading core above the sandbox: manifest validation, hooks, engine flow, views.
+
+The engine runs on ``FakeBackend`` here (scripted runs); the real sandbox is
+exercised by tests/integration and tests/acceptance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.errors import PackageError, SandboxError
+from assay.grading.engine import grade
+from assay.grading.outcome import BuildStatus, TestStatus, status_of_run
+from assay.grading.package import load_package, parse_manifest
+from assay.grading.report import ReportStatus
+from assay.grading.spec import Visibility
+from assay.grading.submission import Submission
+from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
+from assay.sandbox.result import RunResult, Termination
+from assay.sandbox.spec import RunSpec
+
+MINIMAL = """
+[assignment]
+name = "demo"
+environment = "python3"
+"""
+
+
+def write_package(root: Path, manifest: str, files: dict[str, str] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "assignment.toml").write_text(manifest)
+    for rel, text in (files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+# -- manifest validation ------------------------------------------------------
+
+
+def test_invalid_toml_names_the_file_and_the_fix() -> None:
+    with pytest.raises(PackageError) as info:
+        parse_manifest("[assignment\nname = 1")
+    assert info.value.file == "assignment.toml"
+    assert "not valid TOML" in str(info.value)
+    assert "fix:" in str(info.value)
+
+
+def test_unknown_key_is_named_with_a_fix() -> None:
+    with pytest.raises(PackageError) as info:
+        parse_manifest(MINIMAL + "\n[build]\ncomands = ['make']\n")
+    assert info.value.key == "build.comands"
+    assert "remove the key or check its spelling" in str(info.value)
+
+
+def test_bad_name_and_points_are_all_listed() -> None:
+    text = """
+[assignment]
+name = "Bad Name"
+[[tests]]
+name = "t"
+points = -1
+"""
+    with pytest.raises(PackageError) as info:
+        parse_manifest(text)
+    message = str(info.value)
+    assert "2 problems" in message
+    assert "assignment.name" in message
+    assert "tests[0].points" in message
+
+
+def test_duplicate_test_names_are_refused() -> None:
+    text = MINIMAL + '[[tests]]\nname = "a"\nkind = "script"\n[[tests]]\nname = "a"\n'
+    with pytest.raises(PackageError, match="two tests are named 'a'"):
+        parse_manifest(text)
+
+
+def test_commands_accept_strings_and_argv_lists() -> None:
+    spec = parse_manifest(MINIMAL + "[build]\ncommands = ['make -j2', ['gcc', 'a b.c']]\n")
+    assert spec.build.commands == (("make", "-j2"), ("gcc", "a b.c"))
+    single = parse_manifest(MINIMAL + "[build]\ncommands = 'make all'\n")
+    assert single.build.commands == (("make", "all"),)
+
+
+def test_sizes_accept_units() -> None:
+    spec = parse_manifest(MINIMAL + "[limits]\nmemory = '64M'\noutput = 4096\n")
+    assert spec.limits.memory == 64 * 1024 * 1024
+    assert spec.limits.output == 4096
+
+
+def test_unknown_kind_lists_the_kinds(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", MINIMAL + '[[tests]]\nname = "t"\nkind = "magic"\n')
+    with pytest.raises(PackageError) as info:
+        load_package(root)
+    assert info.value.key == "tests[0].kind"
+    assert "io" in str(info.value)
+    assert "python-unittest" in str(info.value)
+
+
+def test_unknown_environment(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", '[assignment]\nname = "x"\nenvironment = "cobol"\n')
+    with pytest.raises(PackageError) as info:
+        load_package(root)
+    assert info.value.key == "assignment.environment"
+
+
+def test_limits_too_small_are_refused_at_load(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", MINIMAL + "[limits]\nmemory = '1M'\n")
+    with pytest.raises(PackageError) as info:
+        load_package(root)
+    assert info.value.key == "limits"
+
+
+def test_missing_manifest_and_known_bad_paths(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"no assignment\.toml"):
+        load_package(tmp_path)
+    root = write_package(tmp_path / "p", MINIMAL + '[[known_bad]]\npath = "bad/none"\n')
+    with pytest.raises(PackageError) as info:
+        load_package(root)
+    assert info.value.key == "known_bad[0].path"
+
+
+def test_package_paths_cannot_escape(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", MINIMAL)
+    (tmp_path / "secret").write_text("x")
+    (root / "link").symlink_to(tmp_path / "secret")
+    with load_package(root) as package:
+        with pytest.raises(PackageError, match="inside the package"):
+            package.path("../secret")
+        with pytest.raises(PackageError, match="outside the package"):
+            package.path("link")
+        with pytest.raises(PackageError, match="does not exist"):
+            package.path("tests/none.in")
+
+
+# -- hooks ----------------------------------------------------------------------
+
+HOOKS = """
+from assay.grading.hooks import build, run_student, test
+
+
+@build
+def compile_it(result):
+    run = run_student(["build-it"])
+    result.passed = run.ok
+    result.log = "built\\n"
+
+
+@test("says hello", points=2)
+def hello(result):
+    run = run_student(["greet"])
+    result.passed = run.stdout == b"hello\\n"
+    result.message = "greeted" if result.passed else "no greeting"
+
+
+@test("half credit", points=4, visibility="hidden")
+def half(result):
+    result.passed = False
+    result.score = 2
+
+
+@test("broken hook", points=1)
+def broken(result):
+    raise RuntimeError("instructor bug")
+"""
+
+
+def scripted(spec: RunSpec, workspace: FakeWorkspace) -> RunResult:
+    if spec.argv == ("greet",):
+        return fake_result(b"hello\n")
+    if spec.argv == ("explode",):
+        raise SandboxError("the sandbox died")
+    if spec.argv[0] == "false":
+        return fake_result(b"", b"main.c:3:5: error: expected ';'\n", exit_code=1)
+    return fake_result()
+
+
+def test_hooks_build_and_tests(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", MINIMAL, {"grader.py": HOOKS})
+    with load_package(root) as package:
+        assert package.max_score == 7
+        report = grade(
+            package, Submission.from_mapping({"a.py": "x"}), backend=FakeBackend(scripted)
+        )
+    assert report.build.status is BuildStatus.PASSED
+    assert "built" in report.build.log
+    rows = {t.name: t for t in report.tests}
+    assert rows["says hello"].status is TestStatus.PASSED
+    assert rows["says hello"].score == 2
+    assert rows["half credit"].score == 2
+    assert rows["half credit"].visibility is Visibility.HIDDEN
+    assert rows["broken hook"].status is TestStatus.ERROR
+    assert "instructor bug" in (rows["broken hook"].staff_detail or "")
+    # an instructor's bug is ours: the report must be retried, not recorded
+    assert report.status is ReportStatus.ERROR
+    student = report.student_view()
+    assert "instructor bug" not in student.model_dump_json()
+    assert student.tampered is None
+
+
+def test_hook_import_error_names_grader_py(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", MINIMAL, {"grader.py": "import no_such_module\n"})
+    with load_package(root) as package, pytest.raises(PackageError) as info:
+        _ = package.hooks
+    assert info.value.file == "grader.py"
+    assert "ModuleNotFoundError" in str(info.value)
+
+
+def test_build_failure_fails_every_test_with_the_reason(tmp_path: Path) -> None:
+    manifest = MINIMAL.replace("python3", "c") + "[build]\ncommands = [['false']]\n"
+    root = write_package(tmp_path / "p", manifest, {"grader.py": HOOKS})
+    with load_package(root) as package:
+        report = grade(
+            package, Submission.from_mapping({"main.c": "x"}), backend=FakeBackend(scripted)
+        )
+    assert report.build.status is BuildStatus.FAILED
+    assert report.score == 0
+    assert report.status is ReportStatus.GRADED  # the student's failure, recorded
+    assert all(t.status is TestStatus.FAILED for t in report.tests)
+    assert all("not run: the build failed" in t.message for t in report.tests)
+    [diagnostic] = report.build.diagnostics
+    assert (diagnostic.file, diagnostic.line, diagnostic.column) == ("main.c", 3, 5)
+
+
+def test_missing_required_file_fails_the_build(tmp_path: Path) -> None:
+    manifest = MINIMAL + "[build]\nrequired_files = ['solution.py']\n"
+    root = write_package(tmp_path / "p", manifest)
+    with load_package(root) as package:
+        report = grade(package, Submission.from_mapping({"other.py": "x"}), backend=FakeBackend())
+    assert report.build.status is BuildStatus.FAILED
+    assert "solution.py" in report.build.log
+
+
+def test_infrastructure_failure_is_an_error_report_not_a_zero(tmp_path: Path) -> None:
+    manifest = MINIMAL + "[build]\ncommands = [['explode']]\n"
+    root = write_package(tmp_path / "p", manifest)
+    with load_package(root) as package:
+        report = grade(
+            package, Submission.from_mapping({"a.py": "x"}), backend=FakeBackend(scripted)
+        )
+    assert report.status is ReportStatus.ERROR
+    assert report.error is not None
+    assert "sandbox died" in (report.staff_error or "")
+    assert report.student_view().staff_error is None
+
+
+def test_support_files_are_root_owned_and_win(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", MINIMAL, {"support/Makefile": "all:\n"})
+    backend = FakeBackend()
+    with load_package(root) as package:
+        grade(package, Submission.from_mapping({"Makefile": "evil", "a.c": "x"}), backend=backend)
+    workspace = backend.sessions[0].workspace
+    makefile = workspace.entries["Makefile"]
+    assert makefile.data == b"all:\n"
+    assert makefile.owner_root
+    assert not makefile.mode & 0o222
+    student_file = workspace.entries["a.c"]
+    assert not student_file.owner_root
+
+
+def test_timeout_termination_maps_to_timeout() -> None:
+    result = fake_result(termination=Termination.CPU_TIME_LIMIT, exit_code=None)
+    assert status_of_run(result) is TestStatus.TIMEOUT
+    assert status_of_run(fake_result(exit_code=1)) is None
