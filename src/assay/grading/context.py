@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -67,12 +67,13 @@ class GradingContext:
             output_policy=output_policy,
         )
 
-    def put_harness(self, files: Mapping[str, bytes]) -> str:
+    def put_harness(self, files: Mapping[str, bytes], *, executable: Collection[str] = ()) -> str:
         """Write instructor files into a fresh directory the student cannot change.
 
         The directory and its files belong to the sandbox's root and are
-        read-only; its name is random so it cannot be prepared in advance.
-        Returns the directory's workspace path (relative to ``/work``).
+        read-only (``executable`` names files that may also be run); its name
+        is random so it cannot be prepared in advance. Returns the
+        directory's workspace path (relative to ``/work``).
         """
         name = f".assay-{secrets.token_hex(8)}"
         entries = [WorkspaceEntry(name, EntryKind.DIR, mode=0o755, owner_root=True)]
@@ -82,7 +83,13 @@ class GradingContext:
                 sub = "/".join([name, *parts[:depth]])
                 entries.append(WorkspaceEntry(sub, EntryKind.DIR, mode=0o755, owner_root=True))
             entries.append(
-                WorkspaceEntry(f"{name}/{rel}", EntryKind.FILE, data, mode=0o444, owner_root=True)
+                WorkspaceEntry(
+                    f"{name}/{rel}",
+                    EntryKind.FILE,
+                    data,
+                    mode=0o555 if rel in executable else 0o444,
+                    owner_root=True,
+                )
             )
         self.sandbox.add_entries(entries)
         return name
