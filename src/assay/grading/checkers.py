@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -132,35 +132,40 @@ def check_case(output: str, expected: str) -> CheckResult:
     return _compare_lines(trimmed_lines(output), trimmed_lines(expected), _equal_ignoring_case)
 
 
-def _tokens(text: str) -> Iterator[re.Match[str]]:
-    return _TOKEN.finditer(text)
+def _line_of_token(text: str, index: int) -> int:
+    """The line number of the ``index``-th (0-based) whitespace-separated token of ``text``."""
+    for number, match in enumerate(_TOKEN.finditer(text)):
+        if number == index:
+            return text.count("\n", 0, match.start()) + 1
+    return text.count("\n") + 1  # pragma: no cover - callers pass an existing token
 
 
 def _token_diff(output: str, expected: str, same: Callable[[str, str], str | None]) -> CheckResult:
-    """Walk both token streams; ``same`` returns ``None`` or what is wrong with a token."""
-    got_tokens, want_tokens = _tokens(output), _tokens(expected)
-    number = 0
-    while True:
-        want, got = next(want_tokens, None), next(got_tokens, None)
-        number += 1
-        if want is None:
-            if got is None:
-                return ACCEPTED
-            line = output.count("\n", 0, got.start()) + 1
-            return _reject(
-                f"token {number} (line {line}): expected the end of the output, "
-                f"got {_clip(got.group())}"
-            )
-        if got is None:
-            if number == 1:
-                return _reject(f"your output is empty; expected {_clip(want.group())}")
-            return _reject(
-                f"token {number}: expected {_clip(want.group())}, got the end of your output"
-            )
-        problem = same(got.group(), want.group())
+    """Compare token by token; ``same`` returns ``None`` or what is wrong with a token.
+
+    Equal strings are always accepted without calling ``same``.
+    """
+    got, want = output.split(), expected.split()
+    for index, (g, w) in enumerate(zip(got, want, strict=False)):
+        if g == w:
+            continue
+        problem = same(g, w)
         if problem is not None:
-            line = output.count("\n", 0, got.start()) + 1
-            return _reject(f"token {number} (line {line}): {problem}")
+            line = _line_of_token(output, index)
+            return _reject(f"token {index + 1} (line {line}): {problem}")
+    if len(got) > len(want):
+        line = _line_of_token(output, len(want))
+        return _reject(
+            f"token {len(want) + 1} (line {line}): expected the end of the output, "
+            f"got {_clip(got[len(want)])}"
+        )
+    if len(got) < len(want):
+        if not got:
+            return _reject(f"your output is empty; expected {_clip(want[0])}")
+        return _reject(
+            f"token {len(got) + 1}: expected {_clip(want[len(got)])}, got the end of your output"
+        )
+    return ACCEPTED
 
 
 def check_tokens(output: str, expected: str, *, case_sensitive: bool = True) -> CheckResult:
