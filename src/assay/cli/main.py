@@ -7,7 +7,7 @@ import logging
 import typer
 
 from assay import __version__
-from assay.cli import image, sandbox
+from assay.cli import assignment, grade, image, sandbox
 
 app = typer.Typer(
     name="assay",
@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(image.app, name="image")
+app.add_typer(assignment.app, name="assignment")
+app.command("grade")(grade.grade_command)
 
 
 def _version(value: bool) -> None:

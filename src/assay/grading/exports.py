@@ -81,7 +81,8 @@ def _test_text(test: TestReport) -> str:
     parts = [_verdict(test)]
     if test.message:
         parts.append(test.message)
-    if test.expected is not None or test.actual is not None:
+    shows_diff = test.status is not TestStatus.PASSED
+    if shows_diff and (test.expected is not None or test.actual is not None):
         parts.append(f"--- expected ---\n{test.expected or ''}")
         parts.append(f"--- actual ---\n{test.actual or ''}")
     if test.output:

@@ -1,0 +1,132 @@
+"""``assay assignment init | check | import-kattis``: write and prove assignment packages."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Protocol, cast
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from assay.cli.console import err, fail
+from assay.cli.grade import (
+    BackendOpt,
+    ProgressDisplay,
+    check_backend,
+    input_error,
+    progress_bar,
+    safe,
+)
+from assay.errors import AssayError, GradingError, PackageError
+from assay.grading.checking import CheckReport, check_package
+from assay.grading.context import NullProgress, Progress
+from assay.grading.package import load_package
+from assay.grading.scaffold import DEFAULT_TITLE, LANGUAGES, scaffold_package
+from assay.sandbox.backends import DEFAULT_BACKEND
+
+EXIT_CHECK_FAILED = 1
+
+app = typer.Typer(help="Create, check and import assignment packages.", no_args_is_help=True)
+
+
+@app.command("init")
+def init(
+    name: Annotated[str, typer.Argument(help="Assignment name (a slug: lowercase, digits, -_.).")],
+    language: Annotated[
+        str, typer.Option("--language", "-l", help=f"One of: {', '.join(LANGUAGES)}.")
+    ],
+    parent: Annotated[
+        Path, typer.Option("--dir", help="Create the package in this directory.")
+    ] = Path(),
+    title: Annotated[str, typer.Option("--title", help="The assignment's title.")] = DEFAULT_TITLE,
+) -> None:
+    """Scaffold a package (io tests, reference solution, a known-bad one) that passes check."""
+    try:
+        path = scaffold_package(name, language, parent, title=title)
+    except AssayError as exc:
+        raise fail(exc) from None
+    typer.echo(f"created {path}")
+    typer.echo(f"next: edit {path / 'assignment.toml'}, then run: assay assignment check {path}")
+
+
+@app.command("check")
+def check(
+    directory: Annotated[Path, typer.Argument(help="Package directory or archive.")],
+    backend: BackendOpt = DEFAULT_BACKEND,
+) -> None:
+    """Validate the package, grade its reference solution (full marks) and known-bad ones."""
+    try:
+        check_backend(backend)
+        try:
+            package = load_package(directory)
+        except PackageError as exc:
+            fail(exc)  # an invalid package fails the check: exit 1 like any other reason
+            raise typer.Exit(EXIT_CHECK_FAILED) from None
+        with package, progress_bar() as bar:
+            display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
+            report = check_package(package, backend, progress=display)
+    except AssayError as exc:
+        raise fail(exc) from None
+    print_check(report, Console())
+    if not report.ok:
+        for reason in report.reasons:
+            err.print(Text(f"check failed: {safe(reason)}", "bold red"))
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def print_check(report: CheckReport, console: Console) -> None:
+    table = Table(title=Text(f"{report.assignment}: max score {report.max_score:g}"))
+    for column in ("submission", "expected", "score", "result"):
+        table.add_column(column)
+    for entry in report.entries:
+        score = "" if entry.report is None else f"{entry.report.score:g}"
+        result = Text("ok", "green") if entry.ok else Text(safe(entry.problem), "red")
+        table.add_row(Text(safe(entry.label)), entry.expectation, score, result)
+    console.print(table)
+    verdict = Text("check passed", "bold green") if report.ok else Text("check failed", "bold red")
+    console.print(verdict)
+
+
+@app.command("import-kattis")
+def import_kattis_command(
+    directory: Annotated[Path, typer.Argument(help="Kattis / ICPC problem package directory.")],
+    dest: Annotated[
+        Path, typer.Option("--dest", help="Write the assignment in this directory.")
+    ] = Path(),
+    name: Annotated[
+        str | None, typer.Option("--name", help="Assignment name (default: from the problem).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing assignment of that name.")
+    ] = False,
+) -> None:
+    """Convert a Kattis problem package (problem.yaml, data/, output_validators/)."""
+    try:
+        import_kattis = _kattis_importer()
+        path = import_kattis(directory, dest, name=name, force=force)
+    except PackageError as exc:
+        raise input_error(exc) from None
+    except AssayError as exc:
+        raise fail(exc) from None
+    typer.echo(f"created {path}")
+    typer.echo(f"next: assay assignment check {path}")
+
+
+class _KattisImporter(Protocol):
+    def __call__(
+        self, problem_dir: Path, dest: Path, *, name: str | None = None, force: bool = False
+    ) -> Path: ...
+
+
+def _kattis_importer() -> _KattisImporter:
+    """``assay.grading.kattis.import_kattis``, loaded on use (it needs PyYAML)."""
+    try:
+        module = importlib.import_module("assay.grading.kattis")
+    except ModuleNotFoundError as exc:
+        if exc.name != "assay.grading.kattis":
+            raise
+        raise GradingError("the Kattis importer is not part of this installation") from None
+    return cast(_KattisImporter, module.import_kattis)
