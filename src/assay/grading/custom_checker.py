@@ -17,6 +17,7 @@ import hashlib
 import os
 import secrets
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +78,24 @@ class _Prepared:
     error: str | None = None  # why it cannot run (e.g. it does not compile)
 
 
-_prepared: WeakKeyDictionary[Sandbox, dict[str, _Prepared]] = WeakKeyDictionary()
+class _BoxState:
+    """What one trusted sandbox holds: prepared checkers, guarded by a lock (tests may overlap)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.prepared: dict[str, _Prepared] = {}
+
+
+_states: WeakKeyDictionary[Sandbox, _BoxState] = WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+def _state(box: Sandbox) -> _BoxState:
+    with _states_lock:
+        state = _states.get(box)
+        if state is None:
+            state = _states[box] = _BoxState()
+        return state
 
 
 def _files_with(program: Path, package_root: Path) -> list[Path]:
@@ -96,10 +114,16 @@ def _files_with(program: Path, package_root: Path) -> list[Path]:
 
 
 def _prepare(ctx: GradingContext, box: Sandbox, program: Path) -> _Prepared:
-    cache = _prepared.setdefault(box, {})
+    """Copy the checker in (and compile it) once per trusted sandbox."""
+    state = _state(box)
     key = str(program)
-    if key in cache:
-        return cache[key]
+    with state.lock:
+        if key not in state.prepared:
+            state.prepared[key] = _install(ctx, box, program, key)
+        return state.prepared[key]
+
+
+def _install(ctx: GradingContext, box: Sandbox, program: Path, key: str) -> _Prepared:
     data = program.read_bytes()
     folder = "checker-" + hashlib.sha256(key.encode() + data).hexdigest()[:16]
     entries = [WorkspaceEntry(folder, EntryKind.DIR, mode=0o755)]
@@ -123,7 +147,6 @@ def _prepare(ctx: GradingContext, box: Sandbox, program: Path) -> _Prepared:
             prepared = _Prepared(error=f"{why}:\n{log}")
     else:
         prepared = _Prepared((f"./{folder}/{program.name}",))
-    cache[key] = prepared
     return prepared
 
 
@@ -144,16 +167,20 @@ def run_custom_checker(
     prepared = _prepare(ctx, box, program)
     if prepared.error is not None:
         return CheckResult(False, FAILED, error=prepared.error)
-    feedback = f"io/feedback-{secrets.token_hex(6)}"
+    # Each thread has its own input/answer slot (tests of a submission may overlap);
+    # the feedback directory is fresh for every call.
+    slot = f"io/{threading.get_ident()}"
+    feedback = f"{slot}/feedback-{secrets.token_hex(6)}"
     box.add_entries(
         [
             WorkspaceEntry("io", EntryKind.DIR, mode=0o755),
-            WorkspaceEntry("io/input", EntryKind.FILE, input_data, mode=0o444),
-            WorkspaceEntry("io/answer", EntryKind.FILE, answer, mode=0o444),
+            WorkspaceEntry(slot, EntryKind.DIR, mode=0o755),
+            WorkspaceEntry(f"{slot}/input", EntryKind.FILE, input_data, mode=0o444),
+            WorkspaceEntry(f"{slot}/answer", EntryKind.FILE, answer, mode=0o444),
             WorkspaceEntry(feedback, EntryKind.DIR, mode=0o755),
         ]
     )
-    argv = (*prepared.argv, "io/input", "io/answer", f"{feedback}/", *spec.args)
+    argv = (*prepared.argv, f"{slot}/input", f"{slot}/answer", f"{feedback}/", *spec.args)
     result = box.run(
         argv, stdin=output, limits=ctx.package.limits, output_policy=OutputPolicy.TRUNCATE
     )
