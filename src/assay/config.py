@@ -48,6 +48,14 @@ class Settings(BaseSettings):
             "Docker sandbox does not wait for a container start. 0 turns the pool off."
         ),
     )
+    grading_parallel_runs: int = Field(
+        default=2,
+        ge=1,
+        description=(
+            "Independent tests of one submission (io tests without files) run this many at "
+            "a time, each in its own cgroup, where the backend allows (native). 1 = in order."
+        ),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -46,7 +47,8 @@ class GradingContext:
     limits: Limits
     rng: random.Random = field(default_factory=random.Random)
     progress: Progress = field(default_factory=NullProgress)
-    _trusted: dict[str, Sandbox] = field(default_factory=dict)
+    _trusted: dict[str, Sandbox] = field(default_factory=dict)  # shared by per-test copies
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run_student(
         self,
@@ -103,13 +105,16 @@ class GradingContext:
 
     def trusted_sandbox(self, environment: str) -> Sandbox:
         """A separate sandbox for instructor programs, opened once per grading."""
-        box = self._trusted.get(environment)
-        if box is None:
-            box = Sandbox(environment, backend=self.backend, limits=self.package.limits).open()
-            self._trusted[environment] = box
-        return box
+        with self._lock:
+            box = self._trusted.get(environment)
+            if box is None:
+                box = Sandbox(environment, backend=self.backend, limits=self.package.limits).open()
+                self._trusted[environment] = box
+            return box
 
     def close(self) -> None:
-        boxes, self._trusted = list(self._trusted.values()), {}
+        with self._lock:
+            boxes = list(self._trusted.values())
+            self._trusted.clear()
         for box in boxes:
             box.close()

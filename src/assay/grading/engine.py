@@ -12,8 +12,10 @@ import logging
 import random
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from assay.config import get_settings
 from assay.errors import AssayError
 from assay.grading import static
 from assay.grading.context import GradingContext, NullProgress, Progress
@@ -203,29 +205,45 @@ class _Grading:
         self.timings["build"] = time.monotonic() - started
 
     def _tests(self, ctx: GradingContext) -> None:
-        tests = self.package.spec.tests
+        tests = list(self.package.spec.tests)
         hooks = self.package.hooks
         hook_tests = hooks.tests if hooks else []
         total = len(tests) + len(hook_tests)
         started = time.monotonic()
-        for index, test in enumerate(tests, 1):
-            self.progress.stage("testing", test.name, index, total)
-            self.outcomes += self._one_test(ctx, test)
+        parallel = get_settings().grading_parallel_runs if ctx.sandbox.concurrent_runs else 1
+        with ThreadPoolExecutor(parallel, thread_name_prefix="assay-test") as pool:
+            index = 0
+            while index < len(tests):
+                batch = [tests[index]]
+                if parallel > 1 and self._concurrent(tests[index]):
+                    while index + len(batch) < len(tests) and self._concurrent(
+                        tests[index + len(batch)]
+                    ):
+                        batch.append(tests[index + len(batch)])
+                numbered = list(enumerate(batch, index + 1))
+                for outcomes in pool.map(
+                    lambda item: self._one_test(ctx, item[0], item[1], total), numbered
+                ):
+                    self.outcomes += outcomes
+                index += len(batch)
         with active(ctx):
-            for index, hook_test in enumerate(hook_tests, len(tests) + 1):
-                self.progress.stage("testing", hook_test.name, index, total)
+            for number, hook_test in enumerate(hook_tests, len(tests) + 1):
+                self.progress.stage("testing", hook_test.name, number, total)
                 self.outcomes.append(self._hook_test(ctx, hook_test))
         self.timings["tests"] = time.monotonic() - started
 
-    def _one_test(self, ctx: GradingContext, test: TestSpec) -> list[TestOutcome]:
+    def _concurrent(self, test: TestSpec) -> bool:
+        return get_kind(test.kind).concurrent_safe(self.package.options[test.name])
+
+    def _one_test(
+        self, ctx: GradingContext, number: int, test: TestSpec, total: int
+    ) -> list[TestOutcome]:
+        self.progress.stage("testing", test.name, number, total)
         kind = get_kind(test.kind)
         options = self.package.options[test.name]
-        if (
-            self.build.status is not BuildStatus.PASSED
-            and self.build.status is not BuildStatus.SKIPPED
-        ):
+        if self.build.status not in (BuildStatus.PASSED, BuildStatus.SKIPPED):
             return kind.not_run(test, options, f"not run: {self.build.failure}")
-        ctx.limits = self.package.test_limits(test)
+        ctx = replace(ctx, limits=self.package.test_limits(test))
         try:
             outcomes = kind.run(ctx, test, options)
         except AssayError as exc:

@@ -67,7 +67,14 @@ class CheckItem:
 
 
 class BackendSession(ABC):
-    """An open sandbox: a workspace plus the means to run commands in it."""
+    """An open sandbox: a workspace plus the means to run commands in it.
+
+    ``concurrent_runs`` says whether runs of one session may overlap with
+    each run still measured and limited on its own (native: a cgroup per
+    run); otherwise callers run one command at a time.
+    """
+
+    concurrent_runs: bool = False
 
     @abstractmethod
     def add_entries(self, entries: Sequence[WorkspaceEntry]) -> None:

@@ -84,6 +84,11 @@ class Sandbox:
             raise SandboxClosedError("the sandbox is not open: use it as a context manager")
         return self._session
 
+    @property
+    def concurrent_runs(self) -> bool:
+        """Whether ``run`` may be called from several threads at once."""
+        return self.session.concurrent_runs
+
     # -- files -------------------------------------------------------------
     def add_files(
         self,

@@ -60,6 +60,14 @@ class TestKind(ABC, Generic[OptionsT]):
     def run(self, ctx: GradingContext, test: TestSpec, options: OptionsT) -> list[TestOutcome]:
         """Run the test against the built submission in ``ctx.sandbox``."""
 
+    def concurrent_safe(self, options: OptionsT) -> bool:
+        """Whether this test may run at the same time as others of the submission.
+
+        Only tests that read nothing from and write nothing to the shared
+        workspace (beyond their own run) may say yes.
+        """
+        return False
+
     def not_run(self, test: TestSpec, options: OptionsT, message: str) -> list[TestOutcome]:
         """The outcomes of a test that could not run because the build failed."""
         return [

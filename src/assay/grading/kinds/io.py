@@ -105,6 +105,10 @@ class IoKind(TestKind[IoOptions]):
     name = "io"
     Options = IoOptions
 
+    def concurrent_safe(self, options: IoOptions) -> bool:
+        # stdin in, stdout out: nothing shared in the workspace, so runs may overlap
+        return not options.input_files and not options.output_files
+
     def check(
         self, options: IoOptions, test: TestSpec, package: AssignmentPackage, *, key: str
     ) -> None:

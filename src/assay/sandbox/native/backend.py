@@ -44,10 +44,15 @@ LAUNCH_STATUS_FD = 4
 
 
 class BwrapSession(BackendSession):
+    """Runs may overlap (each has its own cgroup); workspace changes wait for them."""
+
+    concurrent_runs = True
+
     def __init__(self, backend: BwrapBackend, config: SessionConfig) -> None:
         self.backend = backend
         self.config = config
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._running = 0
         settings = backend.settings
         self.workspace: Workspace | None = Workspace(
             settings.state_dir / "sandboxes",
@@ -59,6 +64,8 @@ class BwrapSession(BackendSession):
         self._finalizer = weakref.finalize(self, self.workspace.destroy)
 
     def _ws(self) -> Workspace:
+        """The workspace, once no run is using it (call with the lock held)."""
+        self._lock.wait_for(lambda: self._running == 0)
         if self.workspace is None:
             raise SandboxClosedError()
         return self.workspace
@@ -81,10 +88,20 @@ class BwrapSession(BackendSession):
 
     def run(self, spec: RunSpec) -> RunResult:
         with self._lock:
-            return self.backend.run_in(self._ws(), spec)
+            if self.workspace is None:
+                raise SandboxClosedError()
+            workspace = self.workspace
+            self._running += 1
+        try:
+            return self.backend.run_in(workspace, spec)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._lock.notify_all()
 
     def close(self) -> None:
         with self._lock:
+            self._lock.wait_for(lambda: self._running == 0)
             self.workspace = None
             self._finalizer()
 
