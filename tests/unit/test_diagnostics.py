@@ -41,7 +41,7 @@ def test_gcc_errors_warnings_and_notes_with_columns() -> None:
         ("syn.c", 3, 9, W),
     ]
     first = parse_diagnostics((FIXTURES / "gcc_syntax.txt").read_text(), "c")[0]
-    assert first.message == "expected ‘,’ or ‘;’ before ‘printf’"
+    assert first.message == "expected \u2018,\u2019 or \u2018;\u2019 before \u2018printf\u2019"
     assert first.tool == "gcc"
 
 
