@@ -124,11 +124,12 @@ class _Grading:
                     self._setup(box)
                     self.timings["setup"] = time.monotonic() - started
                     self._build(ctx)
-                    self._tests(ctx)
                     if self.build.status is BuildStatus.PASSED:
+                        # before any test: student code that runs could remove the objects
                         self.static_findings += static.check_build(
                             self.package.spec.static, self.package.environment.name, ctx
                         )
+                    self._tests(ctx)
                 finally:
                     ctx.close()
         except AssayError as exc:
@@ -201,7 +202,9 @@ class _Grading:
                         self.build.failure = "the build failed"
                         break
         self.build.log = "".join(logs)[-BUILD_LOG_LIMIT:]
-        self.build.diagnostics = parse_diagnostics(self.build.log, self.package.environment.name)
+        self.build.diagnostics = parse_diagnostics(
+            self.build.log, self.package.environment.name, sources=self.submission.as_mapping()
+        )
         self.timings["build"] = time.monotonic() - started
 
     def _tests(self, ctx: GradingContext) -> None:
