@@ -80,16 +80,20 @@ class ProgressDisplay:
     def __init__(self, bar: RichProgressBar) -> None:
         self.bar = bar
         self.task = bar.add_task("starting", total=None)
+        self.prefix = ""  # which submission, while ``assignment check`` grades several
 
     def stage(
         self, name: str, detail: str = "", current: int | None = None, total: int | None = None
     ) -> None:
+        if name == "checking":
+            self.prefix = f"{safe(detail)} ({current} of {total}): "
+            return
         label = STAGE_LABELS.get(name, name)
         if current is not None and total is not None:
             label = f"{name} {current} of {total}"
         if detail:
             label = f"{label}: {safe(detail)}"
-        self.bar.update(self.task, description=escape(label))
+        self.bar.update(self.task, description=escape(self.prefix + label))
 
 
 def progress_bar() -> RichProgressBar:
