@@ -231,3 +231,53 @@ def test_a_broken_checker_makes_an_error_report_and_exit_1(tmp_path: Path) -> No
     assert table.returncode == 1
     assert "error:" in table.stdout
     no_traceback(table)
+
+
+# --- import-kattis ------------------------------------------------------------------------------
+
+
+def write_kattis_problem(root: Path) -> Path:
+    problem = root / "halve"
+    files = {
+        "problem.yaml": "name: Halve it\nvalidator_flags: float_tolerance 1e-6\n",
+        "problem_statement/problem.en.md": "Print half of n.\n",
+        "data/sample/1.in": "3\n",
+        "data/sample/1.ans": "1.5\n",
+        "data/secret/1.in": "7\n",
+        "data/secret/1.ans": "3.5000001\n",  # within the tolerance of 3.5
+        "data/secret/2.in": "1\n",
+        "data/secret/2.ans": "0.5\n",
+        "submissions/accepted/sol.py": "print(int(input()) / 2)\n",
+        "submissions/wrong_answer/floor.py": "print(int(input()) // 2)\n",
+    }
+    for rel, text in files.items():
+        (problem / rel).parent.mkdir(parents=True, exist_ok=True)
+        (problem / rel).write_text(text)
+    return problem
+
+
+def test_import_kattis_then_check_and_grade(tmp_path: Path) -> None:
+    problem = write_kattis_problem(tmp_path)
+    dest = tmp_path / "courses"
+    dest.mkdir()
+    proc = assay("assignment", "import-kattis", problem, "--dest", dest)
+    assert proc.returncode == 0, proc.stderr
+    package = dest / "halve"
+    assert f"created {package}" in proc.stdout
+    check = assay("assignment", "check", package)
+    assert check.returncode == 0, check.stdout + check.stderr
+    graded = assay("grade", package, problem / "submissions/wrong_answer/floor.py", "--json")
+    report = GradeReport.model_validate_json(graded.stdout)
+    assert (report.score, report.max_score) == (0, 3)  # floors: 1, 3, 0 for 1.5, 3.5, 0.5
+    again = assay("assignment", "import-kattis", problem, "--dest", dest)
+    assert again.returncode == 2
+    assert "not empty" in again.stderr
+    forced = assay("assignment", "import-kattis", problem, "--dest", dest, "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_import_kattis_of_a_non_problem_is_a_usage_error(tmp_path: Path) -> None:
+    proc = assay("assignment", "import-kattis", tmp_path, "--dest", tmp_path)
+    assert proc.returncode == 2
+    assert "no problem.yaml" in proc.stderr
+    no_traceback(proc)

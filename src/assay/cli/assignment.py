@@ -94,19 +94,27 @@ def print_check(report: CheckReport, console: Console) -> None:
 def import_kattis_command(
     directory: Annotated[Path, typer.Argument(help="Kattis / ICPC problem package directory.")],
     dest: Annotated[
-        Path, typer.Option("--dest", help="Write the assignment in this directory.")
+        Path, typer.Option("--dest", help="Create the assignment in this directory.")
     ] = Path(),
     name: Annotated[
-        str | None, typer.Option("--name", help="Assignment name (default: from the problem).")
+        str | None,
+        typer.Option("--name", help="Assignment name (default: the problem directory's name)."),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language", "-l", help="python3, c, cpp or java (default: the accepted solution's)."
+        ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing assignment of that name.")
+        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
     ] = False,
 ) -> None:
     """Convert a Kattis problem package (problem.yaml, data/, output_validators/)."""
+    target = dest / (name or directory.resolve().name)
     try:
         import_kattis = _kattis_importer()
-        path = import_kattis(directory, dest, name=name, force=force)
+        path = import_kattis(directory, target, name=name, language=language, force=force)
     except PackageError as exc:
         raise input_error(exc) from None
     except AssayError as exc:
@@ -117,7 +125,13 @@ def import_kattis_command(
 
 class _KattisImporter(Protocol):
     def __call__(
-        self, problem_dir: Path, dest: Path, *, name: str | None = None, force: bool = False
+        self,
+        problem_dir: Path,
+        dest: Path,
+        *,
+        name: str | None = None,
+        language: str | None = None,
+        force: bool = False,
     ) -> Path: ...
 
 
