@@ -37,7 +37,7 @@ WORKERS = 2
 @dataclass(frozen=True)
 class Case:
     example: str
-    submission: str  # "solution" or "bad/<name>"
+    submission: str  # "solution", "starter" or "bad/<name>"
     score: float
     max_score: float
     tampered: bool = False
@@ -49,24 +49,29 @@ class Case:
 
 CASES = (
     Case("python-io", "solution", 10, 10),
+    Case("python-io", "starter", 1, 10),
     Case("python-io", "bad/wrong-answer", 7, 10),
     Case("python-io", "bad/crash", 8, 10),
     Case("python-io", "bad/timeout", 9, 10),
     Case("python-unittest", "solution", 16, 16),
+    Case("python-unittest", "starter", 0, 16),
     Case("python-unittest", "bad/wrong-answer", 13, 16),
     Case("python-unittest", "bad/crash", 12, 16),
     Case("python-unittest", "bad/tamper", 0, 16, tampered=True),
     Case("python-unittest", "bad/tamper-eq", 3, 16, tampered=True),
     Case("c-make", "solution", 9, 9),
-    Case("c-make", "bad/wrong-answer", 7, 9),
+    Case("c-make", "starter", 1, 9),
+    Case("c-make", "bad/wrong-answer", 4, 9),
     Case("c-make", "bad/leak", 6, 9),
     Case("c-make", "bad/uses-system", 0, 9),
     Case("c-make", "bad/crash", 7, 9),
     Case("cpp-io", "solution", 7, 7),
+    Case("cpp-io", "starter", 1, 7),
     Case("cpp-io", "bad/wrong-answer", 3, 7),
     Case("cpp-io", "bad/crash", 5, 7),
     Case("cpp-io", "bad/timeout", 6, 7),
     Case("java-io", "solution", 7, 7),
+    Case("java-io", "starter", 1, 7),
     Case("java-io", "bad/wrong-answer", 1, 7),
     Case("java-io", "bad/crash", 4, 7),
 )
@@ -233,7 +238,7 @@ def test_hidden_failures_have_staff_detail_the_student_never_sees(
     """Proves the check above has something to find: staff see why hidden tests failed."""
     found = []
     for case in CASES:
-        if case.example != example or case.submission == "solution":
+        if case.example != example or not case.submission.startswith("bad/"):
             continue
         report = _report(reports, case)
         for test in report.tests:
@@ -262,7 +267,9 @@ def test_every_bad_submission_is_listed_with_the_score_asserted_here(example: st
     listed = {bad["path"]: bad.get("score") for bad in manifest.get("known_bad", [])}
     on_disk = {f"bad/{d.name}" for d in (EXAMPLES / example / "bad").iterdir() if d.is_dir()}
     here = {
-        c.submission: c.score for c in CASES if c.example == example and c.submission != "solution"
+        c.submission: c.score
+        for c in CASES
+        if c.example == example and c.submission.startswith("bad/")
     }
     assert set(listed) == on_disk == set(here)
     assert listed == here

@@ -29,21 +29,21 @@ int list_append(struct list *list, long value)
 {
     (void)list;
     (void)value;
-    return -1; /* TODO */
+    return 0; /* TODO: add a node at the end; return -1 if malloc fails */
 }
 
 int list_prepend(struct list *list, long value)
 {
     (void)list;
     (void)value;
-    return -1; /* TODO */
+    return 0; /* TODO: add a node at the front; return -1 if malloc fails */
 }
 
 int list_pop_front(struct list *list, long *out)
 {
     (void)list;
     (void)out;
-    return -1; /* TODO */
+    return -1; /* TODO: remove the first node, store its value, free it */
 }
 
 size_t list_length(const struct list *list)
