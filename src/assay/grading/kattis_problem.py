@@ -293,13 +293,17 @@ def read_problem(problem_dir: Path) -> KattisProblem:
         raise kattis_error(
             "validation is custom but there is no output validator", key="validation"
         )
+    cases = _cases(root, flags)
+    if not custom:
+        for case in cases:
+            default_checker(case.flags)  # bad flags are found before anything is written
     statement, is_tex = _statement(root)
     return KattisProblem(
         root=root,
         title=_title(meta, statement, root.name),
         statement=statement,
         statement_is_tex=is_tex,
-        cases=_cases(root, flags),
+        cases=cases,
         validator=validator if custom else None,
         limits=_limits(root, meta),
         accepted=_submissions(root, "accepted"),
