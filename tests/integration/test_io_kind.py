@@ -203,8 +203,9 @@ def test_missing_output_file_and_stale_files_do_not_count(package_dir: Path) -> 
         report = grade(package, submission, backend="native")
     test = by_name(report)["args-and-files"]
     assert test.status.value == "failed"
-    assert (
-        test.message == "your program did not write the file out.txt (or it is not a regular file)"
+    assert test.message == (
+        "your program did not write the file out.txt "
+        "(or it is not a regular file of at most 16 MiB)"
     )
 
 

@@ -198,8 +198,10 @@ class IoKind(TestKind[IoOptions]):
             want = package.path(rel).read_bytes()
             data = ctx.read_output(path, max_bytes=OUTPUT_FILE_MAX_BYTES)
             if data is None:
+                limit = OUTPUT_FILE_MAX_BYTES // (1024 * 1024)
                 message = (
-                    f"your program did not write the file {path} (or it is not a regular file)"
+                    f"your program did not write the file {path} "
+                    f"(or it is not a regular file of at most {limit} MiB)"
                 )
                 return [replace(outcome, message=message)]
             checked = _check(ctx, options, data, want, stdin)
