@@ -20,7 +20,7 @@ from assay.cli.grade import (
     progress_bar,
     safe,
 )
-from assay.errors import AssayError, GradingError, PackageError
+from assay.errors import AssayError, PackageError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.context import NullProgress, Progress
 from assay.grading.package import load_package
@@ -136,11 +136,6 @@ class _KattisImporter(Protocol):
 
 
 def _kattis_importer() -> _KattisImporter:
-    """``assay.grading.kattis.import_kattis``, loaded on use (it needs PyYAML)."""
-    try:
-        module = importlib.import_module("assay.grading.kattis")
-    except ModuleNotFoundError as exc:
-        if exc.name != "assay.grading.kattis":
-            raise
-        raise GradingError("the Kattis importer is not part of this installation") from None
+    """``assay.grading.kattis.import_kattis``, loaded on use: only this command needs PyYAML."""
+    module = importlib.import_module("assay.grading.kattis")
     return cast(_KattisImporter, module.import_kattis)
