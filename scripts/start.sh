@@ -35,4 +35,8 @@ say "An endless loop (CPU time limit)"
 say "Trying to reach the network and the host"
 "$assay" sandbox run -- sh -c 'cat /etc/shadow; ls /root; python3 -c "import socket; socket.create_connection((\"1.1.1.1\", 53), timeout=2)" 2>&1 | tail -1' || true
 
+say "Grading the python-io example: the reference solution, then a wrong answer"
+"$assay" grade examples/assignments/python-io examples/assignments/python-io/solution
+"$assay" grade examples/assignments/python-io examples/assignments/python-io/bad/wrong-answer
+
 say "Done. See README.md and docs/ for more."

@@ -2,7 +2,7 @@
 
 The full report is the staff view. ``student_view`` removes what students
 must not see: the contents of hidden tests (and of ``after_due`` tests before
-the deadline), staff-only details and the tamper flag. See docs/grading.md.
+the deadline), staff-only details and the tamper flag. See docs/reports.md.
 """
 
 from __future__ import annotations
