@@ -186,13 +186,18 @@ def symbol_findings(
 def _symbol_finding(
     name: str, rule: str, symbol: str, compiled: str, source_uses: Mapping[str, list[Use]]
 ) -> StaticFinding:
+    """Placed where the source calls or names ``symbol``, else at the object's source file."""
     stem = compiled.rsplit(".", 1)[0]
     uses = sorted(
         source_uses.get(normalise(symbol, Language.CPP), []),
         key=lambda u: (u.file.rsplit(".", 1)[0] != stem, u.file, u.line or 0),
     )
     use = uses[0] if uses else None
-    file, line = (use.file, use.line) if use else (None, None)
+    sources = {u.file for found in source_uses.values() for u in found}
+    file = (
+        use.file if use else next((f for f in sorted(sources) if f.rsplit(".", 1)[0] == stem), None)
+    )
+    line = use.line if use else None
     place = where(file, line) or compiled
     message = (
         f"{place}: `{symbol}` is used by the compiled program ({compiled}) "
