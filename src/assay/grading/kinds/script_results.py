@@ -158,7 +158,7 @@ def parse_tap(data: bytes) -> ScriptResults:
         raise ResultsError(f"the TAP plan announces more than {MAX_TESTS} tests")
     total = plan if plan is not None else (max(seen) if seen else 0)
     if total == 0:
-        raise ResultsError("the TAP output has no plan (1..N) and no test lines")
+        raise ResultsError("the TAP output reports no tests (no plan 1..N, N > 0, no test lines)")
     items = []
     for number in range(1, total + 1):
         found = seen.get(number)
