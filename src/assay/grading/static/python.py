@@ -46,7 +46,8 @@ def scan_python(source: bytes, file: str) -> PythonScan | None:
     lines = source.splitlines()
     scanner = _Scanner(file, lines)
     scanner.collect(tree)
-    return PythonScan(tuple(scanner.uses(tree)))
+    uses = sorted(scanner.uses(tree), key=lambda u: (u.line or 0, u.column or 0))
+    return PythonScan(tuple(uses))
 
 
 class _Scanner:
