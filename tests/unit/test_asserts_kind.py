@@ -452,3 +452,19 @@ def test_not_run_without_the_package() -> None:
     options = AssertsKind.Options.model_validate(test.options)
     outcomes = AssertsKind().not_run(test, options, "nope")
     assert [(o.name, o.max_score) for o in outcomes] == [("x :: a()", 1.0), ("x :: b()", 1.0)]
+
+
+def test_hidden_asserts_are_named_by_number_and_their_text_opens_the_message() -> None:
+    test = TestSpec.model_validate(
+        {
+            "name": "x",
+            "kind": "asserts",
+            "visibility": "hidden",
+            "asserts": ["assert(secret(1) == 42)", "assert(secret(2) == 43)"],
+        }
+    )
+    options = AssertsKind.Options.model_validate(test.options)
+    outcomes = AssertsKind().not_run(test, options, "not run")
+    assert [o.name for o in outcomes] == ["x :: assert 1", "x :: assert 2"]
+    assert outcomes[0].message == "assert(secret(1) == 42)\nnot run"
+    assert all("42" not in o.name and "43" not in o.name for o in outcomes)

@@ -43,6 +43,7 @@ from assay.grading.outcome import (
     status_of_run,
 )
 from assay.grading.package import MANIFEST
+from assay.grading.spec import Visibility
 from assay.sandbox.base import EntryKind, WorkspaceEntry
 from assay.sandbox.hostfiles import normalise_workspace_path
 from assay.sandbox.result import RunResult
@@ -153,27 +154,36 @@ class AssertsKind(TestKind[AssertsOptions]):
 
     # -- outcomes ----------------------------------------------------------------------
     def not_run(self, test: TestSpec, options: AssertsOptions, message: str) -> list[TestOutcome]:
-        return [replace(o, message=message) for o in _outcomes(test, options)]
+        outcomes = [replace(o, message=message) for o in _outcomes(test, options)]
+        return _labelled(test, options, outcomes)
 
     def run(
         self, ctx: GradingContext, test: TestSpec, options: AssertsOptions
     ) -> list[TestOutcome]:
         bases = _outcomes(test, options)
         if ctx.package.environment.name == "python3":
-            return [
+            outcomes = [
                 _run_python(ctx, options, parse_python_assert(text), base)
                 for text, base in zip(options.asserts, bases, strict=True)
             ]
-        return _run_c(ctx, options, [parse_c_assert(t) for t in options.asserts], bases)
+        else:
+            outcomes = _run_c(ctx, options, [parse_c_assert(t) for t in options.asserts], bases)
+        return _labelled(test, options, outcomes)
 
 
 def _outcomes(test: TestSpec, options: AssertsOptions) -> list[TestOutcome]:
-    """One failed outcome per assert, with unique names and an equal share of the points."""
+    """One failed outcome per assert, with unique names and an equal share of the points.
+
+    A name shows the assert's text, except in a hidden or after-due test, whose
+    names a student always sees: there it is ``assert <n>`` (see ``_labelled``).
+    """
     share = test.points / len(options.asserts) if options.asserts else 0.0
     seen: dict[str, int] = {}
     out = []
-    for text in options.asserts:
+    for number, text in enumerate(options.asserts, 1):
         shown = text if len(text) <= NAME_CHARS else text[:NAME_CHARS] + "..."
+        if test.visibility is not Visibility.VISIBLE:
+            shown = f"assert {number}"
         name = f"{test.name} :: {shown}"
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
@@ -190,6 +200,18 @@ def _outcomes(test: TestSpec, options: AssertsOptions) -> list[TestOutcome]:
             )
         )
     return out
+
+
+def _labelled(
+    test: TestSpec, options: AssertsOptions, outcomes: list[TestOutcome]
+) -> list[TestOutcome]:
+    """In a test whose contents are withheld, the assert's text opens the (withheld) message."""
+    if test.visibility is Visibility.VISIBLE:
+        return outcomes
+    return [
+        replace(o, message=f"{text}\n{o.message}" if o.message else text)
+        for text, o in zip(options.asserts, outcomes, strict=True)
+    ]
 
 
 def _forced(base: TestOutcome, result: RunResult) -> TestOutcome | None:
