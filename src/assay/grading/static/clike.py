@@ -34,6 +34,9 @@ _C_KEYWORDS = frozenset(
         *("throw", "case", "do", "else", "static_assert", "_Static_assert", "noexcept"),
         *("defined", "asm", "__asm__", "__asm", "requires", "operator", "new", "delete"),
         *("alignas", "_Alignas", "_Generic", "__builtin_offsetof", "offsetof", "va_arg"),
+        *("int", "char", "short", "long", "float", "double", "void", "signed", "unsigned"),
+        *("bool", "_Bool", "auto", "const", "volatile", "struct", "union", "enum", "static"),
+        *("extern", "register", "inline", "typedef", "restrict", "__restrict"),
     }
 )
 _JAVA_KEYWORDS = frozenset(
@@ -191,10 +194,16 @@ def scan_c(source: bytes, file: str, language: Language) -> CodeScan:
         if directive is not None and directive != "define":
             continue
         parts, j = [token.text], i
-        while j >= 2 and tokens[j - 1].text == "::" and _is_ident(tokens[j - 2].text):
+        while (
+            j >= 2
+            and tokens[j - 1].text == "::"
+            and _is_ident(tokens[j - 2].text)
+            and tokens[j - 2].text not in _C_KEYWORDS
+        ):
             parts.insert(0, tokens[j - 2].text)
             j -= 2
         name = "::".join(parts)
+        qualified = j >= 1 and tokens[j - 1].text == "::"  # ::system(...)
         if directive is None and _is_definition(tokens, parens, i + 1, language):
             definitions.add(name)
             definitions.add(token.text)
@@ -204,7 +213,8 @@ def scan_c(source: bytes, file: str, language: Language) -> CodeScan:
         if member:
             uses.append(Use("." + token.text, UseKind.METHOD, file, line, column))
         else:
-            uses.append(Use(name, UseKind.CALL, file, line, column))
+            detail = "::" + name if qualified else ""
+            uses.append(Use(name, UseKind.CALL, file, line, column, detail))
     return CodeScan(tuple(uses), frozenset(definitions), mentions)
 
 

@@ -131,9 +131,8 @@ def _is_own(use: Use, language: Language, ctx: Context) -> bool:
         return bool(top) and top in ctx.local_modules and use.kind is not UseKind.STAR_IMPORT
     if use.kind not in (UseKind.CALL, UseKind.METHOD) or use.detail.startswith("new "):
         return False
-    name = use.name.lstrip(".")
-    last = name.rsplit("::", 1)[-1] if language is not Language.JAVA else name
-    return name in ctx.definitions or ("." not in name and last in ctx.definitions)
+    # an unqualified call may be one of the student's methods; ::f and std::f are not
+    return use.name.lstrip(".") in ctx.definitions and not use.detail.startswith("::")
 
 
 def symbol_findings(
