@@ -189,3 +189,335 @@ def test_a_hanging_test_times_out_alone(tmp_path: Path, kind: str) -> None:
     statuses = _by_name(report)
     assert statuses["test_parity"] == TestStatus.TIMEOUT
     assert report.score == 3.0
+
+
+# -- tampering submissions ---------------------------------------------------------------------
+WRONG_ZERO = """
+def add(a, b):
+    return 0
+
+
+def parity(n):
+    return None
+"""
+
+PATCH_UNITTEST_ASSERTS = (
+    """
+import unittest
+
+
+def _accept(self, *args, **kwargs):
+    return None
+
+
+for _name in dir(unittest.TestCase):
+    if _name.startswith("assert"):
+        setattr(unittest.TestCase, _name, _accept)
+"""
+    + WRONG_ZERO
+)
+
+PATCH_UNITTEST_RUN = (
+    """
+import unittest
+
+
+def _run(self, result=None):
+    result.startTest(self)
+    result.addSuccess(self)
+    result.stopTest(self)
+
+
+unittest.TestCase.run = _run
+"""
+    + WRONG_ZERO
+)
+
+PATCH_PYTEST = (
+    """
+import _pytest.python
+
+_pytest.python.Function.runtest = lambda self: None
+"""
+    + WRONG_ZERO
+)
+
+OS_EXIT_AT_IMPORT = "import os\nos._exit(0)\n" + CORRECT
+SYS_EXIT_AT_IMPORT = "import sys\nsys.exit(0)\n" + CORRECT
+OS_EXIT_IN_A_TEST = CORRECT + "\n\ndef parity(n):\n    import os\n    os._exit(0)\n"
+
+_IDS = """
+import glob
+import json
+
+
+def _planned_ids():
+    ids = []
+    for plan in glob.glob("/work/.assay-*/plan.json"):
+        with open(plan) as file:
+            ids += json.load(file)["ids"]
+    return ids
+
+
+def _fake_lines():
+    lines = ["OK", "PASSED", "Ran 4 tests", "4 passed in 0.01s"]
+    lines.append(json.dumps({"hello": "2"}))
+    for test_id in _planned_ids():
+        fake = {"id": test_id, "outcome": "passed", "assertion": False, "message": ""}
+        lines += [json.dumps(fake), json.dumps(fake) + "\\t" + "0" * 64]
+    return ("\\n".join(lines) + "\\n").encode()
+"""
+
+FAKE_STDOUT = (
+    _IDS
+    + """
+import os
+import sys
+
+print(_fake_lines().decode())
+sys.stdout.flush()
+os.write(1, _fake_lines())
+"""
+    + WRONG
+)
+
+# the runner's stdout is also open in the sandbox's init process: try to reopen it (or P's)
+# and write there, then stop P. The pipe belongs to the host's root: the open is refused.
+FORGE_CHANNEL = (
+    _IDS
+    + """
+import os
+import signal
+
+for _path in ("/proc/1/fd/1", f"/proc/{os.getppid()}/fd/1", f"/proc/{os.getppid()}/fd/3"):
+    try:
+        with open(_path, "wb", buffering=0) as channel:
+            channel.write(_fake_lines())
+    except OSError as exc:
+        print("refused:", exc)
+os.kill(os.getppid(), signal.SIGKILL)
+"""
+    + WRONG
+)
+
+# in-process forgery: write "passed" for every test to every descriptor the test process has
+FORGE_RESULT_PIPE = (
+    _IDS
+    + """
+import os
+
+
+def _forge():
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            os.write(int(fd), _fake_lines())
+        except OSError:
+            pass
+
+
+def add(a, b):
+    _forge()
+    return 0
+
+
+def parity(n):
+    _forge()
+    return None
+"""
+)
+
+SKIP_AT_IMPORT = "import unittest\nraise unittest.SkipTest('nothing to see')\n" + CORRECT
+SKIP_IN_TESTS = """
+import unittest
+
+
+def add(a, b):
+    raise unittest.SkipTest("skipped")
+
+
+def parity(n):
+    raise unittest.SkipTest("skipped")
+"""
+
+ALWAYS_EQUAL = """
+class Anything:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+def add(a, b):
+    return Anything()
+
+
+def parity(n):
+    return Anything()
+"""
+
+HARNESS_WRITE = (
+    """
+import glob
+import os
+
+for _dir in glob.glob("/work/.assay-*"):
+    for _name in os.listdir(_dir):
+        try:
+            with open(os.path.join(_dir, _name), "w") as _file:
+                _file.write("")
+        except OSError:
+            pass
+    try:
+        os.chmod(_dir, 0o777)
+    except OSError:
+        pass
+    try:
+        os.rename(_dir, _dir + "-moved")
+        os.mkdir(_dir)
+        with open(os.path.join(_dir, "plan.json"), "w") as _file:
+            _file.write('{"ids": []}')
+    except OSError:
+        pass
+"""
+    + WRONG
+)
+
+WORKSPACE_HOOKS = {
+    "solution.py": WRONG,
+    "conftest.py": (
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.runtest = lambda: None\n"
+    ),
+    "sitecustomize.py": PATCH_UNITTEST_ASSERTS.replace(WRONG_ZERO, ""),
+    "usercustomize.py": PATCH_UNITTEST_ASSERTS.replace(WRONG_ZERO, ""),
+    "pytest.ini": "[pytest]\naddopts = -p conftest\n",
+    "unittest.py": "raise SystemExit('the fake unittest was imported')\n",
+}
+
+# a daemon that waits for its test to end, then sends "passed" for every test
+DAEMON = (
+    _IDS
+    + """
+import os
+import time
+
+
+def _daemon():
+    test_process = os.getpid()
+    if os.fork():
+        return
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    while os.path.exists(f"/proc/{test_process}"):
+        time.sleep(0.005)
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                os.write(int(fd), _fake_lines())
+            except OSError:
+                pass
+        time.sleep(0.01)
+    os._exit(0)
+
+
+def add(a, b):
+    _daemon()
+    return abs(a) + abs(b)
+
+
+def parity(n):
+    return "odd" if n % 2 else "even"
+"""
+)
+
+HUGE_OUTPUT = CORRECT + "\nimport sys\nsys.stderr.write('x' * (3 * 1024 * 1024))\n"
+
+# name: (files, {kind: (exact score, tampered)})
+ATTACKS: dict[str, tuple[dict[str, str], dict[str, tuple[float, bool]]]] = {
+    "a-patch-unittest-asserts": (
+        {"solution.py": PATCH_UNITTEST_ASSERTS},
+        {"python-unittest": (1.0, True), "pytest": (0.0, False)},
+    ),
+    "a-patch-unittest-run": (
+        {"solution.py": PATCH_UNITTEST_RUN},
+        {"python-unittest": (1.0, True), "pytest": (0.0, False)},
+    ),
+    "b-os-exit-at-import": (
+        {"solution.py": OS_EXIT_AT_IMPORT},
+        {"python-unittest": (0.0, False), "pytest": (0.0, False)},
+    ),
+    "b-sys-exit-at-import": (
+        {"solution.py": SYS_EXIT_AT_IMPORT},
+        {"python-unittest": (0.0, False), "pytest": (0.0, False)},
+    ),
+    "b-os-exit-in-a-test": (
+        {"solution.py": OS_EXIT_IN_A_TEST},
+        {"python-unittest": (3.0, False), "pytest": (3.0, False)},
+    ),
+    "c-fake-stdout": (
+        {"solution.py": FAKE_STDOUT},
+        {"python-unittest": (3.0, False), "pytest": (3.0, False)},
+    ),
+    "c-forge-channel": (
+        {"solution.py": FORGE_CHANNEL},
+        {"python-unittest": (0.0, False), "pytest": (0.0, False)},
+    ),
+    "c-forge-result-pipe": (
+        {"solution.py": FORGE_RESULT_PIPE},
+        {"python-unittest": (1.0, True), "pytest": (1.0, True)},
+    ),
+    "d-patch-pytest": (
+        {"solution.py": PATCH_PYTEST},
+        {"python-unittest": (0.0, False), "pytest": (1.0, True)},
+    ),
+    "d-skip-at-import": (
+        {"solution.py": SKIP_AT_IMPORT},
+        {"python-unittest": (0.0, False), "pytest": (0.0, False)},
+    ),
+    "d-skip-in-tests": (
+        {"solution.py": SKIP_IN_TESTS},
+        {"python-unittest": (0.0, False), "pytest": (0.0, False)},
+    ),
+    "e-always-equal": (
+        {"solution.py": ALWAYS_EQUAL},
+        {"python-unittest": (2.0, True), "pytest": (2.0, True)},
+    ),
+    # unittest has read the spec before the rename; pytest notices that the module it
+    # imported moved and refuses to collect it: the student's own run breaks
+    "f-harness-write": (
+        {"solution.py": HARNESS_WRITE},
+        {"python-unittest": (3.0, False), "pytest": (0.0, False)},
+    ),
+    "g-workspace-hooks": (
+        WORKSPACE_HOOKS,
+        {"python-unittest": (3.0, False), "pytest": (3.0, False)},
+    ),
+    "h-daemon": (
+        {"solution.py": DAEMON},
+        {"python-unittest": (3.0, False), "pytest": (3.0, False)},
+    ),
+    "huge-output": (
+        {"solution.py": HUGE_OUTPUT},
+        {"python-unittest": (4.0, False), "pytest": (4.0, False)},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_tampering_submissions_get_their_exact_score(
+    tmp_path: Path, attack: str, kind: str
+) -> None:
+    files, expected = ATTACKS[attack]
+    report = _grade(tmp_path, kind, files)
+    assert report.status is ReportStatus.GRADED, report.staff_error
+    assert len(report.tests) == 4
+    assert (report.score, report.tampered) == expected[kind], [
+        (t.name, t.status, t.message, t.staff_detail) for t in report.tests
+    ]

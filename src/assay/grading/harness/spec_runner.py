@@ -389,28 +389,44 @@ class Runner:
                 self.w_exit = f"status {os.waitstatus_to_exitcode(status)}"
 
     def _others(self) -> list[int]:
-        """Live processes of the sandbox other than init, P and W."""
-        keep = {1, os.getpid(), self.w}
-        found = []
+        """P's live descendants other than W: W' and whatever it left behind.
+
+        P is a child subreaper, so orphans stay below it; nothing outside its
+        tree is ever touched (which also keeps a run outside a sandbox safe).
+        """
+        children: dict[int, list[int]] = {}
+        alive: set[int] = set()
         for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) in keep:
+            if not name.isdigit():
                 continue
             try:
                 with open(f"/proc/{name}/stat", "rb") as stat:
-                    state = stat.read().rpartition(b")")[2].split()[0]
-            except (OSError, IndexError):
+                    fields = stat.read().rpartition(b")")[2].split()
+                state, ppid = fields[0], int(fields[1])
+            except (OSError, IndexError, ValueError):
                 continue
+            children.setdefault(ppid, []).append(int(name))
             if state != b"Z":
-                found.append(int(name))
+                alive.add(int(name))
+        found: list[int] = []
+        pending = list(children.get(os.getpid(), []))
+        while pending:
+            pid = pending.pop()
+            pending.extend(children.get(pid, []))
+            if pid != self.w and pid in alive:
+                found.append(pid)
         return found
 
     def cleanup(self, *, including_w: bool = False) -> None:
+        """Kill every process P's tree holds but W (and W too if asked)."""
         if including_w and self.w is not None:
             _kill(self.w)
-        for _ in range(200):
+        quiet = 0
+        for _ in range(500):
             self._reap()
             victims = self._others()
-            if not victims:
+            quiet = 0 if victims else quiet + 1
+            if quiet == 2:  # twice empty: no parent vanished between two reads
                 return
             for pid in victims:
                 _kill(pid)
@@ -419,6 +435,8 @@ class Runner:
     # input from W and W'
     def _read(self, deadline: float) -> dict[str, Any] | None:
         """The next message from W or W' before ``deadline``, else ``None``."""
+        if time.monotonic() >= deadline:  # a flood of messages must not stop the clock
+            return None
         while not self.messages:
             self._reap()
             remaining = deadline - time.monotonic()
@@ -445,14 +463,17 @@ class Runner:
                 continue
             try:
                 message = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(message, dict):
                 self.messages.append(message)
 
     def _drain(self) -> None:
+        """Forget what came before this test (bounded: W may write without end)."""
         self.messages.clear()
-        while select.select([self.res_fd], [], [], 0)[0]:
+        for _ in range(64):
+            if not select.select([self.res_fd], [], [], 0)[0]:
+                break
             if not os.read(self.res_fd, 65536):
                 break
         self.pending = b""
