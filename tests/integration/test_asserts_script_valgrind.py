@@ -327,7 +327,13 @@ commands = [
     ["gcc", "-g", "-O0", "-o", "leak", "leak.c"],
     ["gcc", "-g", "-O0", "-o", "invalid", "invalid.c"],
     ["gcc", "-g", "-O0", "-o", "clean", "clean.c"],
+    ["gcc", "-g", "-O0", "-o", "segv", "segv.c"],
 ]
+
+[[tests]]
+name = "segv"
+kind = "valgrind"
+command = ["./segv"]
 
 [[tests]]
 name = "leak"
@@ -363,7 +369,8 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "valgrind"
 
 def test_valgrind_findings(tmp_path: Path) -> None:
     root = _package(tmp_path / "pkg", VG_MANIFEST)
-    submission = {f"{n}.c": (FIXTURES / f"{n}.c").read_text() for n in ("leak", "invalid", "clean")}
+    names = ("leak", "invalid", "clean", "segv")
+    submission = {f"{n}.c": (FIXTURES / f"{n}.c").read_text() for n in names}
     report = _grade(root, submission, "c")
     tests = _by_name(report)
     assert report.status is ReportStatus.GRADED, report.staff_error
@@ -383,6 +390,10 @@ def test_valgrind_findings(tmp_path: Path) -> None:
     assert tests["clean"].status == "passed" and tests["clean"].score == 1.0
     wrong = tests["clean-wrong-output"]
     assert wrong.status == "failed" and "wrong output" in wrong.message
+    segv = tests["segv"]
+    assert segv.status == "crashed"
+    assert segv.message == "crashed: killed by SIGSEGV at segv.c:6"
+    assert [(f.kind, f.line) for f in segv.findings] == [("InvalidRead", 6)]
     assert report.score == 2.0
 
 

@@ -60,12 +60,12 @@ def test_invalid_accesses_have_the_students_file_and_line() -> None:
 
 def test_clean_run_has_no_findings() -> None:
     report = parse_memcheck_xml(fixture("clean"))
-    assert report.findings == () and report.fatal_signal is None
+    assert report.findings == () and report.fatal_signal is None and report.fatal_at is None
 
 
 def test_fatal_signal_names_the_line() -> None:
     report = parse_memcheck_xml(fixture("segv"))
-    assert report.fatal_signal == "killed by SIGSEGV at segv.c:6"
+    assert (report.fatal_signal, report.fatal_at) == ("SIGSEGV", "segv.c:6")
     assert [(f.kind, f.line) for f in report.findings] == [("InvalidRead", 6)]
 
 

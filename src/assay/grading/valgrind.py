@@ -81,7 +81,8 @@ class MemcheckReport:
     """What memcheck found: every error and leak record, in report order."""
 
     findings: tuple[Finding, ...]
-    fatal_signal: str | None = None
+    fatal_signal: str | None = None  # e.g. "SIGSEGV", if a signal ended the program
+    fatal_at: str | None = None  # "file:line" in the student's files where it struck
 
     def counted(self, *, leaks: bool, errors: bool) -> tuple[Finding, ...]:
         """The findings that fail a test with these options."""
@@ -122,7 +123,7 @@ def parse_memcheck_xml(data: bytes, workspace: str = WORKSPACE) -> MemcheckRepor
         )
     findings = [_finding(e, workspace) for e in errors[: MAX_FINDINGS * 4]]
     kept = [f for f in findings if f.kind not in UNCOUNTED_LEAK_KINDS][:MAX_FINDINGS]
-    return MemcheckReport(tuple(kept), _fatal_signal(root, workspace))
+    return MemcheckReport(tuple(kept), *_fatal_signal(root, workspace))
 
 
 def _finding(error: Element, workspace: str) -> Finding:
@@ -175,14 +176,14 @@ def _frames(stack: Element | None, workspace: str) -> list[Frame]:
     return frames
 
 
-def _fatal_signal(root: Element, workspace: str) -> str | None:
+def _fatal_signal(root: Element, workspace: str) -> tuple[str | None, str | None]:
     fatal = root.find("fatal_signal")
     if fatal is None:
-        return None
+        return None, None
     name = _text(fatal.find("signame")) or "a signal"
     frames = _frames(fatal.find("stack"), workspace)
     own = next((f for f in frames if f.in_workspace and f.line is not None), None)
-    return f"killed by {name} at {own.file}:{own.line}" if own else f"killed by {name}"
+    return name, f"{own.file}:{own.line}" if own else None
 
 
 def _text(element: Element | None) -> str:

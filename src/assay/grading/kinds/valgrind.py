@@ -143,8 +143,8 @@ class ValgrindKind(TestKind[ValgrindOptions]):
         forced = status_of_run(result)
         if forced is not None:
             message = describe_run(result)
-            if report is not None and report.fatal_signal:
-                message += f" ({report.fatal_signal})"
+            if report is not None and report.fatal_at:
+                message += f" at {report.fatal_at}"
             findings = report.counted(leaks=options.leaks, errors=options.errors) if report else ()
             return [replace(outcome, status=forced, message=message, findings=findings)]
         if report is None:
