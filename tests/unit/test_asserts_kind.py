@@ -427,6 +427,8 @@ def test_asserts_file_is_read_at_load_time(tmp_path: Path) -> None:
         ("python3", 'asserts = ["f()"]\nasserts_file = "x"', "tests[0]", "not both"),
         ("python3", 'asserts = ["f()"]\nmodule = "a-b"', "tests[0].module", "module name"),
         ("c", 'asserts = ["f()"]\nheader = "missing.h"', "tests[0].header", "does not exist"),
+        ("c", 'asserts = ["f()"]\nmodule = "sol"', "tests[0].module", "does not apply"),
+        ("python3", 'asserts = ["f()"]\ncflags = ["-O2"]', "tests[0].cflags", "does not apply"),
     ],
 )
 def test_load_errors_name_the_key(

@@ -132,6 +132,18 @@ class AssertsKind(TestKind[AssertsOptions]):
                 key=f"{key}.kind",
                 fix="use a python-unittest, io or script test for this language",
             )
+        foreign = (
+            {"sources", "header", "cflags"}
+            if environment == "python3"
+            else {"module", "module_dir"}
+        )
+        for option in sorted(foreign & options.model_fields_set):
+            raise PackageError(
+                f"{option} does not apply to {environment} asserts",
+                file=MANIFEST,
+                key=f"{key}.{option}",
+                fix="remove it: module, module_dir are for Python; sources, header, cflags for C",
+            )
         if options.header is not None:
             package.path(options.header, key=f"{key}.header")
         if options.asserts:
