@@ -175,3 +175,48 @@ def test_python_syntax_error_is_a_diagnostic_with_its_column(tmp_path: Path) -> 
     assert diagnostic.message == "SyntaxError: '(' was never closed"
     assert report.static is not None
     assert report.static.findings == []  # unparseable: the build reports it
+
+
+def test_c_whitelist_is_checked_on_the_objects_symbols(tmp_path: Path) -> None:
+    uses_atoi = CLEAN.replace(
+        '    printf("%d\\n", twice(n));', '    printf("%d\\n", twice(n) + atoi("0"));'
+    ).replace("#include <stdio.h>", "#include <stdio.h>\n#include <stdlib.h>")
+    static = 'whitelist = ["printf", "scanf"]\neffect = "deduct"\ndeduct_points = 2'
+    manifest = C_MANIFEST.replace("{static}", static).replace('blacklist = ["system"]\n', "")
+    clean = _grade(tmp_path, manifest, {"main.c": CLEAN, "twice.c": TWICE})
+    assert clean.static is not None
+    assert clean.static.findings == []  # twice() is the student's; puts/__printf_chk are not
+    assert clean.score == 5
+    report = _grade(tmp_path, manifest, {"main.c": uses_atoi, "twice.c": TWICE})
+    assert report.static is not None
+    places = [(f.name, f.rule, f.file, f.line) for f in report.static.findings]
+    assert places == [("atoi", "whitelist", "main.c", 7)]
+    assert report.score == 3
+
+
+CPP_MANIFEST = """
+[assignment]
+name = "cpp-static"
+environment = "cpp"
+[build]
+commands = [["g++", "-O2", "-c", "main.cpp"], ["g++", "-o", "prog", "main.o"]]
+[run]
+command = ["./prog"]
+[static]
+blacklist = ["system"]
+[[tests]]
+name = "hello"
+expected = "hello"
+"""
+
+
+def test_cpp_system_hidden_behind_a_macro_is_caught(tmp_path: Path) -> None:
+    main = (
+        "#include <cstdlib>\n#include <iostream>\n#define PASTE(a, b) a##b\n"
+        'int main() {\n    std::cout << "hello\\n";\n    return std::PASTE(sys, tem)("true");\n}\n'
+    )
+    report = _grade(tmp_path, CPP_MANIFEST, {"main.cpp": main})
+    assert report.build.status is BuildStatus.PASSED, report.build.log
+    assert report.score == 0
+    assert report.static is not None
+    assert [(f.name, f.file) for f in report.static.findings] == [("system", "main.cpp")]

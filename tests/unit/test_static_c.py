@@ -375,3 +375,22 @@ def test_instructor_code_linked_into_a_program_is_not_the_students() -> None:
         instructor_calls=frozenset({"system"}),
     )
     assert found == []
+
+
+def test_a_function_glibc_inlines_is_reported_by_the_name_the_source_wrote() -> None:
+    objects = [ObjectSymbols("main.o", {"strtol", "printf"}, set())]
+    use = Use("atoi", UseKind.CALL, "main.c", 7, 12)
+
+    def judge(spec: StaticSpec) -> list[StaticFinding]:
+        return symbol_findings(
+            objects,
+            Language.C,
+            Context(spec),
+            source_uses={"atoi": [use]},
+            already=set(),
+            instructor_calls=frozenset(),
+        )
+
+    assert places(judge(StaticSpec(whitelist=("printf",)))) == [("atoi", "main.c", 7, 12)]
+    assert judge(StaticSpec(whitelist=("printf", "atoi"))) == []
+    assert judge(StaticSpec(blacklist=("strtol",))) == []  # the student wrote atoi, not strtol

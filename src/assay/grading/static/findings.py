@@ -26,6 +26,8 @@ from assay.grading.static.rules import (
 )
 from assay.grading.static.symbols import (
     COMPILER_INTRODUCED,
+    HEADER_INLINED,
+    NEEDS_SOURCE,
     OBJECT_SUFFIXES,
     ObjectSymbols,
     is_runtime_internal,
@@ -161,25 +163,31 @@ def symbol_findings(
         for symbol in sorted(obj.undefined - defined):
             if program and symbol in instructor_calls:
                 continue
-            called = normalise(symbol, language) in source_uses
             entry = first_match(ctx.spec.blacklist, symbol, language)
-            if entry is not None and entry not in seen:
-                if symbol in COMPILER_INTRODUCED and not called:
-                    continue
+            named = normalise(symbol, language) in source_uses
+            if entry is not None and entry not in seen and (named or symbol not in NEEDS_SOURCE):
                 seen.add(entry)
                 out.append(_symbol_finding(entry, BLACKLIST, symbol, obj.path, source_uses))
+            shown = _written_as(symbol, source_uses)
             if (
                 ctx.spec.whitelist
-                and not (program and has_objects)
+                and not (program and has_objects)  # the objects say it better
                 and not is_runtime_internal(symbol)
                 and symbol not in COMPILER_INTRODUCED
                 and first_match(ctx.spec.whitelist, symbol, language) is None
-                and symbol not in seen
+                and first_match(ctx.spec.whitelist, shown, language) is None
+                and shown not in seen
             ):
-                seen.add(symbol)
-                finding = _symbol_finding(symbol, WHITELIST, symbol, obj.path, source_uses)
-                out.append(finding)
+                seen.add(shown)
+                out.append(_symbol_finding(shown, WHITELIST, shown, obj.path, source_uses))
     return out
+
+
+def _written_as(symbol: str, source_uses: Mapping[str, list[Use]]) -> str:
+    """The name the source wrote for ``symbol`` (``atoi`` for ``strtol``), if it wrote one."""
+    if symbol in source_uses:
+        return symbol
+    return next((a for a in HEADER_INLINED.get(symbol, ()) if a in source_uses), symbol)
 
 
 def _symbol_finding(

@@ -33,6 +33,18 @@ COMPILER_INTRODUCED = frozenset(
     {"memcpy", "memmove", "memset", "memcmp", "puts", "putchar", "fputs", "fputc", "fwrite"}
     | {"strlen", "strcpy", "stpcpy", "abort"}
 )
+# Functions glibc's headers implement inline with another: atoi(s) compiles to strtol.
+HEADER_INLINED: dict[str, tuple[str, ...]] = {
+    "strtol": ("atoi", "atol"),
+    "strtoll": ("atoll",),
+    "strtod": ("atof",),
+    "getc": ("getchar", "fgetc"),
+    "_IO_getc": ("getchar", "fgetc"),
+    "putc": ("putchar", "fputc"),
+    "_IO_putc": ("putchar", "fputc"),
+}
+# Symbols that count for a blacklist only when the source names them too.
+NEEDS_SOURCE = COMPILER_INTRODUCED | frozenset(HEADER_INLINED)
 # C++ runtime and standard library: outside what a whitelist restricts.
 _CPP_RUNTIME = (
     "std::",
