@@ -220,3 +220,16 @@ def test_cpp_system_hidden_behind_a_macro_is_caught(tmp_path: Path) -> None:
     assert report.score == 0
     assert report.static is not None
     assert [(f.name, f.file) for f in report.static.findings] == [("system", "main.cpp")]
+
+
+def test_a_directory_the_build_makes_unreadable_is_a_finding_not_an_error(
+    tmp_path: Path,
+) -> None:
+    link = '["gcc", "-o", "prog", "main.o", "twice.o"],'
+    hide = '\n    ["sh", "-c", "mkdir hide && chmod 0 hide"],'
+    manifest = C_MANIFEST.replace("{static}", 'effect = "deduct"').replace(link, link + hide)
+    report = _grade(tmp_path, manifest, {"main.c": CLEAN, "twice.c": TWICE})
+    assert report.status is ReportStatus.GRADED
+    assert report.static is not None
+    assert [f.name for f in report.static.findings] == ["<unchecked>"]
+    assert report.score == 4

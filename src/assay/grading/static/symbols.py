@@ -161,10 +161,11 @@ def list_workspace(ctx: GradingContext) -> tuple[list[WorkspaceFile], bool]:
         limits=NM_LIMITS,
         output_policy=OutputPolicy.TRUNCATE,
     )
-    if result.exit_code != 0:
-        raise GradingError(f"listing the workspace failed: exit {result.exit_code}")
+    if result.exit_code == 127:
+        raise GradingError("listing the workspace failed: find is not available")
     uid_line, _, listing = result.stdout.partition(b"\n")
-    complete = len(result.stdout) < NM_LIMITS.output_bytes
+    # a directory the student made unreadable, or too many files: some files were not seen
+    complete = result.ok and len(result.stdout) < NM_LIMITS.output_bytes
     files: list[WorkspaceFile] = []
     for record in listing.split(b"\0"):
         parts = record.split(b" ", 2)
