@@ -34,7 +34,7 @@ from assay.grading.static.symbols import compiled_files, list_workspace, read_sy
 if TYPE_CHECKING:
     from assay.grading.context import GradingContext
 
-MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024
 MAX_FINDINGS = 200
 MAX_FINDINGS_PER_NAME = 20
 DEFAULT_FILES: Mapping[str, tuple[str, ...]] = {

@@ -21,6 +21,7 @@ from assay.grading.static.rules import Language, Use, UseKind
 MAX_MENTIONS = 20_000
 _TOKEN = re.compile(r"[A-Za-z_$][\w$]*|\d[\w.']*|::|->|\S")
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*\Z")
+_INTERESTING = re.compile(r"[/\"']")
 _RAW_PREFIX = re.compile(r"(?:u8|[uUL])?R\Z")
 _JAVA_IMPORT = re.compile(
     r"\bimport\s+(?:static\s+)?(?P<name>[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)"
@@ -69,6 +70,10 @@ def strip_code(text: str, language: Language) -> str:
                 out[k] = " "
 
     while i < n:
+        found = _INTERESTING.search(text, i)  # jump to the next character that may start one
+        if found is None:
+            break
+        i = found.start()
         c = text[i]
         nxt = text[i + 1] if i + 1 < n else ""
         if c == "/" and nxt == "/":
