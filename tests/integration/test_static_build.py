@@ -233,3 +233,19 @@ def test_a_directory_the_build_makes_unreadable_is_a_finding_not_an_error(
     assert report.static is not None
     assert [f.name for f in report.static.findings] == ["<unchecked>"]
     assert report.score == 4
+
+
+def test_an_instructor_header_does_not_hide_the_students_object(tmp_path: Path) -> None:
+    # support/twice.h belongs to the instructor; twice.o is still the student's
+    (tmp_path / "support").mkdir()
+    (tmp_path / "support" / "twice.h").write_text("int twice(int);\n")
+    hidden = (
+        "#include <stdlib.h>\n#define RUN(c) sys##tem(c)\n"
+        'int twice(int x) { RUN("true"); return 2 * x; }\n'
+    )
+    report = _grade(
+        tmp_path, C_MANIFEST.replace("{static}", ""), {"main.c": CLEAN, "twice.c": hidden}
+    )
+    assert report.static is not None
+    assert [(f.name, f.file) for f in report.static.findings] == [("system", "twice.c")]
+    assert report.score == 0

@@ -44,6 +44,7 @@ DEFAULT_FILES: Mapping[str, tuple[str, ...]] = {
     "java": ("*.java",),
 }
 COMPILED_PYTHON = (".pyc", ".pyo", ".so", ".pyd")
+_C_SOURCES = (".c", ".cpp", ".cc", ".cxx")
 _SUFFIXES = {
     ".py": Language.PYTHON,
     ".java": Language.JAVA,
@@ -193,7 +194,10 @@ def check_build(spec: StaticSpec, environment: str, ctx: GradingContext) -> list
     )
     judge_ctx = Context(spec, definitions=frozenset(scanned.definitions))
     already = {f.name for f in _judge(scanned, spec, judge_ctx) if f.rule == BLACKLIST}
-    instructor_stems = {p.rsplit(".", 1)[0].rsplit("/", 1)[-1] for p in instructor}
+    # objects built from the instructor's own sources (not headers) are not the student's
+    instructor_stems = {
+        p.rsplit(".", 1)[0].rsplit("/", 1)[-1] for p in instructor if p.endswith(_C_SOURCES)
+    }
     paths, all_listed = compiled_files(workspace)
     paths = [p for p in paths if p.rsplit("/", 1)[-1].rsplit(".", 1)[0] not in instructor_stems]
     objects, read_all = read_symbols(ctx, paths)
@@ -219,7 +223,10 @@ def check_build(spec: StaticSpec, environment: str, ctx: GradingContext) -> list
     )
     if not (listed and all_listed and read_all):
         rule = BLACKLIST if spec.blacklist else WHITELIST
-        message = "some compiled files could not be checked (too many, too large or oddly named)"
+        message = (
+            "some compiled files could not be checked (too many, too large, oddly named, "
+            "or in a directory that cannot be read)"
+        )
         found.append(StaticFinding("<unchecked>", rule, message))
     return _bounded(found)
 
