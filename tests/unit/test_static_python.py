@@ -187,6 +187,7 @@ def test_compiled_python_files_cannot_be_checked() -> None:
 
 def test_whitelist_covers_imports_and_calls_of_library_names() -> None:
     source = """\
+    from __future__ import annotations
     import math
     import random
     from helper import twice
@@ -211,10 +212,10 @@ def test_whitelist_covers_imports_and_calls_of_library_names() -> None:
         files={"helper.py": "def twice(x):\n    return 2 * x\n"},
         whitelist=["math.pow", "print", "len"],
     )
-    assert places(found) == [("random", 2, 1), ("random.random", 12, 50), ("eval", 18, 5)]
+    assert places(found) == [("random", 3, 1), ("random.random", 13, 50), ("eval", 19, 5)]
     assert all(f.rule == "whitelist" for f in found)
     assert found[-1].message == (
-        "main.py, line 18: `eval` is not allowed in this assignment "
+        "main.py, line 19: `eval` is not allowed in this assignment "
         "(allowed: `math.pow`, `print`, `len`)"
     )
 

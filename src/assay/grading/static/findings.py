@@ -95,7 +95,7 @@ def blacklisted(use: Use, language: Language, ctx: Context) -> StaticFinding | N
 
 def not_whitelisted(use: Use, language: Language, ctx: Context) -> StaticFinding | None:
     entries = ctx.spec.whitelist
-    if not entries or _is_own(use, language, ctx):
+    if not entries or _is_own(use, language, ctx) or use.name.startswith("__future__."):
         return None
     place = where(use.file, use.line)
     if use.kind in (*_PY_IMPORT_KINDS, UseKind.STAR_IMPORT) or (
