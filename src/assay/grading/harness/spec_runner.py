@@ -386,7 +386,8 @@ class Runner:
                 return
             if pid == self.w:
                 self.w = None
-                self.w_exit = f"status {os.waitstatus_to_exitcode(status)}"
+                code = os.waitstatus_to_exitcode(status)
+                self.w_exit = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
     def _others(self) -> list[int]:
         """P's live descendants other than W: W' and whatever it left behind.
