@@ -521,3 +521,18 @@ def test_tampering_submissions_get_their_exact_score(
     assert (report.score, report.tampered) == expected[kind], [
         (t.name, t.status, t.message, t.staff_detail) for t in report.tests
     ]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("solution", "expected"), [(CORRECT, (4.0, False)), (ALWAYS_EQUAL, (2.0, True))]
+)
+def test_the_docker_backend_grades_the_same(
+    tmp_path: Path, kind: str, solution: str, expected: tuple[float, bool]
+) -> None:
+    require_backend("docker", "python3")
+    package = load_package(_package(tmp_path / "package", kind))
+    report = grade(package, Submission.from_mapping({"solution.py": solution}), backend="docker")
+    assert report.status is ReportStatus.GRADED, report.staff_error
+    assert (report.score, report.tampered) == expected
