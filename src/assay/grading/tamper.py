@@ -19,8 +19,6 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-__test__ = False  # not a pytest module, despite the names
-
 
 class SpecMode(StrEnum):
     UNITTEST = "unittest"
