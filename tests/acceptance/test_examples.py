@@ -191,13 +191,40 @@ def test_tampering_is_flagged_for_staff_and_never_pays(
     assert all(t.tampered is None for t in view.tests)
 
 
-def test_fake_markers_are_not_taken_for_results(
+def _spec_test(entry: str, function: str) -> str:
+    return f"{entry}-spec :: test_{function}"
+
+
+def test_patched_asserts_are_flagged_and_early_exits_fail(
     reports: dict[str, GradeReport | BaseException],
 ) -> None:
-    """The tamper submission prints "OK", "PASSED" and JSON lines: none of it counts."""
+    """bad/tamper: its no-op assertions pass test and complement (flagged); the tests that
+    call ``remove`` end in ``os._exit(0)``, which is a missing result, not a pass. Its
+    "OK", "PASSED" and JSON lines on stdout count for nothing."""
     report = _report(reports, Case("python-unittest", "bad/tamper", 0, 16, tampered=True))
-    assert all(t.score == 0 for t in report.tests), _summary(report)
     assert len(report.tests) == 16, _summary(report)  # one result per spec test function
+    assert all(t.score == 0 for t in report.tests), _summary(report)
+    exited = {t.name for t in report.tests if not t.tampered}
+    assert exited == {
+        _spec_test("visible", "item_gone_after_removing_all"),
+        _spec_test("visible", "removing_too_many_raises_and_keeps_stock"),
+        _spec_test("hidden", "restock_after_selling_out"),
+        _spec_test("hidden", "total_after_mixed_operations"),
+    }, _summary(report)
+
+
+def test_always_equal_values_earn_only_honest_points(
+    reports: dict[str, GradeReport | BaseException],
+) -> None:
+    report = _report(reports, Case("python-unittest", "bad/tamper-eq", 3, 16, tampered=True))
+    passed = {t.name for t in report.tests if t.score > 0}
+    assert passed == {
+        _spec_test("visible", "total_is_an_int"),  # Anything is an int: honest
+        _spec_test("visible", "add_rejects_non_positive_quantities"),
+        _spec_test("hidden", "most_stocked_after_adding"),
+    }, _summary(report)
+    flagged = {t.name for t in report.tests if t.tampered}
+    assert len(flagged) == 8 and not flagged & passed, _summary(report)
 
 
 # -- hidden tests ----------------------------------------------------------------
