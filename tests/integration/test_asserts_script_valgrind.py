@@ -388,8 +388,10 @@ def test_valgrind_findings(tmp_path: Path) -> None:
     assert ("InvalidRead", "invalid.c", 7) in kinds
     assert ("InvalidWrite", "invalid.c", 8) in kinds
     assert tests["clean"].status == "passed" and tests["clean"].score == 1.0
+    assert (tests["clean"].expected, tests["clean"].actual) == (None, None)
     wrong = tests["clean-wrong-output"]
     assert wrong.status == "failed" and "wrong output" in wrong.message
+    assert (wrong.expected, wrong.actual) == ("10\n", "9\n")  # shown because they differ
     segv = tests["segv"]
     assert segv.status == "crashed"
     assert segv.message == "crashed: killed by SIGSEGV at segv.c:6"

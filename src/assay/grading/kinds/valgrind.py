@@ -160,14 +160,15 @@ class ValgrindKind(TestKind[ValgrindOptions]):
             problems.append(f"expected exit status {options.exit_code}, got {result.exit_code}")
         expected = _package_text(package, options.expected_file, options.expected)
         if expected is not None:
-            outcome = replace(
-                outcome,
-                expected=decode(expected, SHOWN_BYTES),
-                actual=decode(result.stdout, SHOWN_BYTES),
-            )
             checked = check_whitespace(_text(result.stdout), _text(expected))
             if not checked.accepted:
                 problems.append("wrong output: " + checked.message)
+                # shown only when they differ: a leak-only failure shows its findings
+                outcome = replace(
+                    outcome,
+                    expected=decode(expected, SHOWN_BYTES),
+                    actual=decode(result.stdout, SHOWN_BYTES),
+                )
         if problems:
             return [replace(outcome, message="\n".join(problems))]
         return [
