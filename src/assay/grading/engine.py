@@ -252,14 +252,9 @@ class _Grading:
         except AssayError as exc:
             log.exception("test %r failed on our side", test.name)
             return [
-                TestOutcome(
-                    test.name,
-                    TestStatus.ERROR,
-                    0.0,
-                    test.points,
-                    kind=test.kind,
-                    visibility=test.visibility,
-                    group=test.group,
+                TestOutcome.failed(
+                    test,
+                    status=TestStatus.ERROR,
                     message="this test could not be run (an internal error, not your fault)",
                     staff_detail=f"{type(exc).__name__}: {exc.message}",
                 )

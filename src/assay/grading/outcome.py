@@ -7,11 +7,11 @@ as (bounded) text and never interpreted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from assay.grading.spec import Visibility
+from assay.grading.spec import TestSpec, Visibility
 from assay.sandbox.result import RunResult, Termination
 
 
@@ -123,6 +123,20 @@ class TestOutcome:
     timing: Timing = field(default_factory=Timing)
     findings: tuple[Finding, ...] = ()
     tampered: bool = False
+
+    @classmethod
+    def failed(cls, test: TestSpec, **fields: Any) -> TestOutcome:
+        """A failed, 0-point outcome of ``test``: where every kind starts, ``fields`` changed."""
+        base = cls(
+            test.name,
+            TestStatus.FAILED,
+            0.0,
+            test.points,
+            kind=test.kind,
+            visibility=test.visibility,
+            group=test.group,
+        )
+        return replace(base, **fields) if fields else base
 
     @property
     def passed(self) -> bool:

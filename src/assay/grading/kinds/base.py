@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assay.errors import ConfigError, PackageError
-from assay.grading.outcome import TestOutcome, TestStatus
+from assay.grading.outcome import TestOutcome
 from assay.grading.package import MANIFEST, validation_error
 
 if TYPE_CHECKING:
@@ -70,15 +70,4 @@ class TestKind(ABC, Generic[OptionsT]):
 
     def not_run(self, test: TestSpec, options: OptionsT, message: str) -> list[TestOutcome]:
         """The outcomes of a test that could not run because the build failed."""
-        return [
-            TestOutcome(
-                test.name,
-                TestStatus.FAILED,
-                0.0,
-                test.points,
-                kind=test.kind,
-                visibility=test.visibility,
-                group=test.group,
-                message=message,
-            )
-        ]
+        return [TestOutcome.failed(test, message=message)]

@@ -162,15 +162,7 @@ class IoKind(TestKind[IoOptions]):
     # -- running ---------------------------------------------------------------------------
     def run(self, ctx: GradingContext, test: TestSpec, options: IoOptions) -> list[TestOutcome]:
         package = ctx.package
-        base = TestOutcome(
-            test.name,
-            TestStatus.FAILED,
-            0.0,
-            test.points,
-            kind=self.name,
-            visibility=test.visibility,
-            group=test.group,
-        )
+        base = TestOutcome.failed(test)
         command = options.command or package.spec.run.command or ()
         failure = _put_input_files(ctx, options)
         if failure:

@@ -97,15 +97,7 @@ class ScriptKind(TestKind[ScriptOptions]):
         harness_files(package, options, key=key)
 
     def run(self, ctx: GradingContext, test: TestSpec, options: ScriptOptions) -> list[TestOutcome]:
-        base = TestOutcome(
-            test.name,
-            TestStatus.FAILED,
-            0.0,
-            test.points,
-            kind=self.name,
-            visibility=test.visibility,
-            group=test.group,
-        )
+        base = TestOutcome.failed(test)
         files, executable = harness_files(ctx.package, options)
         harness = f"{WORKSPACE}/{ctx.put_harness(files, executable=executable)}"
         argv = [arg.replace(HARNESS, harness) for arg in options.command]

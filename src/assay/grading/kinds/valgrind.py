@@ -109,15 +109,7 @@ class ValgrindKind(TestKind[ValgrindOptions]):
         self, ctx: GradingContext, test: TestSpec, options: ValgrindOptions
     ) -> list[TestOutcome]:
         package = ctx.package
-        base = TestOutcome(
-            test.name,
-            TestStatus.FAILED,
-            0.0,
-            test.points,
-            kind=self.name,
-            visibility=test.visibility,
-            group=test.group,
-        )
+        base = TestOutcome.failed(test)
         command = [*(options.command or package.spec.run.command or ()), *options.args]
         stderr_path = _stderr_file(ctx)
         stdin = _package_text(package, options.stdin_file, options.stdin)
