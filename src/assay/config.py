@@ -5,6 +5,7 @@ Nothing is read at import time: call ``get_settings()``.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,7 +58,76 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- platform service (issue 4) ---------------------------------------------------
+    database_url: str = Field(
+        default="",
+        description=(
+            "SQLAlchemy URL of the database. Empty: SQLite (WAL) at STATE_DIR/assay.db. "
+            "PostgreSQL: postgresql+psycopg://user:password@host/dbname"
+        ),
+    )
+    secret_key: str = Field(
+        default="",
+        description=(
+            "Signs session cookies and CSRF tokens. Empty: a random key kept in "
+            "STATE_DIR/secret_key (created on first use)."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address `assay serve` listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `assay serve` listens on.")
+    public_url: str = Field(
+        default="", description="URL users reach the server at (default: http://HOST:PORT)."
+    )
+    worker_slots: int = Field(
+        default=0,
+        ge=0,
+        description="Jobs one worker process runs at a time; 0 = automatic (from CPU count).",
+    )
+    worker_heartbeat_s: float = Field(
+        default=2.0, gt=0, description="How often a worker records that it is alive."
+    )
+    worker_lease_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="A job whose worker has not been heard of for this long is re-queued.",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="Grading attempts before a job is reported as an error."
+    )
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="Largest accepted request body."
+    )
+    rate_limit_per_minute: int = Field(
+        default=120, ge=1, description="Requests per user (or client address) per minute."
+    )
+    submit_rate_limit_per_minute: int = Field(
+        default=30, ge=1, description="Submissions per user per minute."
+    )
+    session_max_age_s: int = Field(
+        default=7 * 24 * 3600, ge=60, description="How long a login session lasts."
+    )
+    cookie_secure: bool = Field(
+        default=False, description="Mark cookies Secure (set when served over HTTPS)."
+    )
+    oidc_issuer: str = Field(default="", description="OpenID Connect issuer URL; empty = off.")
+    oidc_client_id: str = Field(default="", description="OIDC client id.")
+    oidc_client_secret: str = Field(default="", description="OIDC client secret.")
+    github_webhook_secret: str = Field(
+        default="", description="Shared secret of the GitHub push webhook (HMAC SHA-256)."
+    )
+    git_clone_timeout_s: float = Field(default=60.0, gt=0, description="Limit of one clone.")
+    log_format: str = Field(default="console", description="`console` or `json` logs.")
+    log_level: str = Field(default="INFO", description="Log level of the entry points.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'assay.db'}"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The settings: environment variables win over the file named by ASSAY_CONFIG_FILE."""
+    config_file = os.environ.get("ASSAY_CONFIG_FILE")
+    if config_file:
+        return Settings(_env_file=config_file)  # type: ignore[call-arg]
     return Settings()

@@ -91,3 +91,51 @@ class SubmissionError(GradingError):
 
 class HookError(GradingError):
     """The assignment's grader.py hooks failed (the instructor's code, not the student's)."""
+
+
+class StorageError(AssayError):
+    """The database failed or is not at the expected schema version."""
+
+
+class QueueError(AssayError):
+    """The job queue failed."""
+
+
+class ServiceError(AssayError):
+    """A request to Assay's services was refused.
+
+    Subclasses map one-to-one onto HTTP statuses in the web layer and onto exit
+    codes in the CLI; their messages are safe to show to the caller.
+    """
+
+
+class NotFoundError(ServiceError):
+    """No such object (or you may not see it)."""
+
+
+class PermissionDeniedError(ServiceError):
+    """You are not allowed to do that."""
+
+
+class AuthenticationError(ServiceError):
+    """Not logged in, or the credentials are wrong."""
+
+
+class ConflictError(ServiceError):
+    """That conflicts with what already exists."""
+
+
+class InvalidRequestError(ServiceError):
+    """The request is invalid."""
+
+
+class RateLimitedError(ServiceError):
+    """Too many requests; try again later."""
+
+    def __init__(self, message: str | None = None, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PayloadTooLargeError(ServiceError):
+    """The upload is too large."""

@@ -1,0 +1,247 @@
+"""A job queue in the database itself.
+
+Why not a separate broker: a submission and its job are committed in one
+transaction, so the API never acknowledges work that is not durably queued, and
+nothing but the database has to run (SQLite embedded, PostgreSQL distributed).
+On PostgreSQL a claim is one ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
+LOCKED)``, so many workers claim concurrently without blocking each other; on
+SQLite writes are serialised by the database lock, which the same statement
+takes.
+
+Delivery is at least once: a claimed job holds a lease that its worker's
+heartbeats extend; when the lease runs out (the worker died) the watchdog puts it
+back. Whatever a job does must therefore commit its result idempotently (see
+``services.runs``).
+
+Order: the interactive lane (students, code execution) before the bulk lane
+(regrades), and a worker never fills all its slots with bulk jobs, so a student's
+submission starts at once even during a regrade of a whole course. Within a lane
+the course with the fewest running jobs goes first (fairness across courses),
+then the oldest job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from assay.storage.db import Database
+from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: JobKind
+    lane: Lane
+    target_id: int
+    attempt: int
+    max_attempts: int
+
+
+class JobQueue:
+    def __init__(self, db: Database, *, lease_s: float = 20.0, max_attempts: int = 3) -> None:
+        self.db = db
+        self.lease = timedelta(seconds=lease_s)
+        self.max_attempts = max_attempts
+
+    # --- producers (inside the caller's transaction) ----------------------------------
+
+    def enqueue(
+        self,
+        session: Session,
+        kind: JobKind,
+        target_id: int,
+        *,
+        lane: Lane = Lane.INTERACTIVE,
+        course_id: int | None = None,
+        dedupe_key: str | None = None,
+    ) -> tuple[Job, list[int]]:
+        """Add a job; with ``dedupe_key``, cancel older still-queued jobs of that key.
+
+        Returns the job and the target ids of the jobs it cancelled (the caller marks
+        their targets cancelled in the same transaction).
+        """
+        cancelled: list[int] = []
+        if dedupe_key is not None:
+            rows = session.execute(
+                update(Job)
+                .where(Job.dedupe_key == dedupe_key, Job.status == JobStatus.QUEUED)
+                .values(status=JobStatus.CANCELLED, finished_at=utcnow())
+                .returning(Job.target_id)
+            ).all()
+            cancelled = [row[0] for row in rows]
+        job = Job(
+            kind=kind,
+            lane=lane,
+            target_id=target_id,
+            course_id=course_id,
+            dedupe_key=dedupe_key,
+            max_attempts=self.max_attempts,
+        )
+        session.add(job)
+        session.flush()
+        return job, cancelled
+
+    # --- workers ------------------------------------------------------------------------
+
+    def claim(self, worker_id: str, *, allow_bulk: bool = True) -> ClaimedJob | None:
+        """Take the next job for ``worker_id``, or None when there is nothing to do."""
+        lanes = [Lane.INTERACTIVE, Lane.BULK] if allow_bulk else [Lane.INTERACTIVE]
+        for lane in lanes:
+            claimed = self._claim_from(worker_id, lane)
+            if claimed is not None:
+                return claimed
+        return None
+
+    def _claim_from(self, worker_id: str, lane: Lane) -> ClaimedJob | None:
+        now = utcnow()
+        busy = select(Job.course_id, func.count(Job.id).label("n")).where(
+            Job.status == JobStatus.RUNNING
+        )
+        busy_by_course = busy.group_by(Job.course_id).subquery()
+        candidate = (
+            select(Job.id)
+            .outerjoin(
+                busy_by_course,
+                or_(
+                    busy_by_course.c.course_id == Job.course_id,
+                    and_(busy_by_course.c.course_id.is_(None), Job.course_id.is_(None)),
+                ),
+            )
+            .where(Job.status == JobStatus.QUEUED, Job.lane == lane)
+            .order_by(func.coalesce(busy_by_course.c.n, 0), Job.created_at, Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Job)
+            .scalar_subquery()
+        )
+        with self.db.session() as session:
+            row = session.execute(
+                update(Job)
+                .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
+                .values(
+                    status=JobStatus.RUNNING,
+                    worker_id=worker_id,
+                    attempts=Job.attempts + 1,
+                    started_at=now,
+                    lease_expires_at=now + self.lease,
+                )
+                .returning(
+                    Job.id, Job.kind, Job.lane, Job.target_id, Job.attempts, Job.max_attempts
+                )
+            ).first()
+        if row is None:
+            return None
+        return ClaimedJob(
+            id=row[0],
+            kind=JobKind(row[1]),
+            lane=Lane(row[2]),
+            target_id=row[3],
+            attempt=row[4],
+            max_attempts=row[5],
+        )
+
+    def extend_leases(self, worker_id: str, job_ids: list[int]) -> None:
+        if not job_ids:
+            return
+        with self.db.session() as session:
+            session.execute(
+                update(Job)
+                .where(
+                    Job.id.in_(job_ids),
+                    Job.worker_id == worker_id,
+                    Job.status == JobStatus.RUNNING,
+                )
+                .values(lease_expires_at=utcnow() + self.lease)
+            )
+
+    def finish(self, session: Session, job_id: int, worker_id: str, *, error: str = "") -> bool:
+        """Mark the job done inside the transaction that records its result.
+
+        False when this worker no longer owns the job (its lease ran out and the job
+        was handed to someone else): the caller must then not record anything.
+        """
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.RUNNING)
+            .values(
+                status=JobStatus.FAILED if error else JobStatus.DONE,
+                finished_at=utcnow(),
+                error=error,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, job_id: int, worker_id: str, *, error: str) -> bool:
+        """Give a job back after an infrastructure failure (retried if attempts remain).
+
+        Returns True if the job was re-queued, False if it is out of attempts (the
+        caller records the failure) or no longer this worker's.
+        """
+        with self.db.session() as session:
+            result = session.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    Job.worker_id == worker_id,
+                    Job.status == JobStatus.RUNNING,
+                    Job.attempts < Job.max_attempts,
+                )
+                .values(status=JobStatus.QUEUED, worker_id=None, lease_expires_at=None, error=error)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # --- watchdog -----------------------------------------------------------------------
+
+    def requeue_expired(self, now: datetime | None = None) -> list[int]:
+        """Put back the running jobs whose lease ran out; returns their ids.
+
+        Jobs out of attempts are left for ``expired_out_of_attempts`` to fail.
+        """
+        now = now or utcnow()
+        with self.db.session() as session:
+            rows = session.execute(
+                update(Job)
+                .where(
+                    Job.status == JobStatus.RUNNING,
+                    Job.lease_expires_at < now,
+                    Job.attempts < Job.max_attempts,
+                )
+                .values(
+                    status=JobStatus.QUEUED,
+                    worker_id=None,
+                    lease_expires_at=None,
+                    error="worker lost (lease expired); re-queued",
+                )
+                .returning(Job.id)
+            ).all()
+        return [row[0] for row in rows]
+
+    def expired_out_of_attempts(self, session: Session, now: datetime | None = None) -> list[Job]:
+        """Running jobs whose lease ran out on their last attempt (to be failed)."""
+        now = now or utcnow()
+        return list(
+            session.scalars(
+                select(Job)
+                .where(
+                    Job.status == JobStatus.RUNNING,
+                    Job.lease_expires_at < now,
+                    Job.attempts >= Job.max_attempts,
+                )
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    def depth(self, session: Session) -> dict[str, int]:
+        """Queued jobs per lane (for /metrics and the staff queue view)."""
+        rows = session.execute(
+            select(Job.lane, func.count(Job.id))
+            .where(Job.status == JobStatus.QUEUED)
+            .group_by(Job.lane)
+        ).all()
+        counts = {lane.value: 0 for lane in Lane}
+        counts.update({str(lane): int(n) for lane, n in rows})
+        return counts

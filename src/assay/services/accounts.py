@@ -1,0 +1,261 @@
+"""Accounts: users, passwords (argon2), API tokens and browser login sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assay.errors import AuthenticationError, ConflictError, InvalidRequestError, NotFoundError
+from assay.services import audit
+from assay.services.access import require_admin
+from assay.services.actor import Actor
+from assay.services.platform import Platform
+from assay.storage.models import ApiToken, LoginSession, User, utcnow
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the user does not exist, so a login with an
+# unknown name takes as long as one with a wrong password.
+_DUMMY_HASH = _hasher.hash("not a password")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "assay_"  # noqa: S105 - a label, not a secret
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    email: str
+    is_admin: bool
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class NewToken(TokenOut):
+    token: str  # shown once
+
+
+class NewLogin(BaseModel):
+    session_id: str  # the cookie value
+    csrf_token: str
+    user: UserOut
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        is_admin=user.is_admin,
+    )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def actor_for(user: User, client: str = "") -> Actor:
+    return Actor(user_id=user.id, username=user.username, is_admin=user.is_admin, client=client)
+
+
+def create_user(
+    platform: Platform,
+    actor: Actor,
+    username: str,
+    password: str | None,
+    *,
+    display_name: str = "",
+    email: str = "",
+    is_admin: bool = False,
+) -> UserOut:
+    """Create a local account (admins only). ``password`` None: SSO-only account."""
+    require_admin(actor)
+    if not USERNAME.match(username):
+        raise InvalidRequestError(
+            "a username is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequestError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    with platform.db.session() as session:
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise ConflictError(f"user {username!r} already exists")
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            email=email,
+            password_hash=_hasher.hash(password) if password is not None else None,
+            is_admin=is_admin,
+        )
+        session.add(user)
+        session.flush()
+        audit.record(session, actor, "user.create", f"user:{user.id}", admin=is_admin)
+        return user_out(user)
+
+
+def get_user(platform: Platform, actor: Actor, user_id: int) -> UserOut:
+    if not actor.is_admin and actor.user_id != user_id:
+        raise NotFoundError("no such user")
+    with platform.db.session() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFoundError("no such user")
+        return user_out(user)
+
+
+def _check_password(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        raise AuthenticationError("wrong username or password") from None
+    if user is None or not user.password_hash or not user.is_active:
+        raise AuthenticationError("wrong username or password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def authenticate(platform: Platform, username: str, password: str, client: str = "") -> Actor:
+    with platform.db.session() as session:
+        return actor_for(_check_password(session, username, password), client)
+
+
+# --- API tokens --------------------------------------------------------------------------
+
+
+def create_token(
+    platform: Platform, actor: Actor, name: str, *, ttl_days: int | None = None
+) -> NewToken:
+    """A bearer token for the actor's own account (the plaintext is returned once)."""
+    if actor.user_id is None:
+        raise InvalidRequestError("tokens belong to a user; give one with --user")
+    return create_token_for(platform, actor, actor.user_id, name, ttl_days=ttl_days)
+
+
+def create_token_for(
+    platform: Platform, actor: Actor, user_id: int, name: str, *, ttl_days: int | None = None
+) -> NewToken:
+    if actor.user_id != user_id:
+        require_admin(actor)
+    if not name.strip() or len(name) > 100:
+        raise InvalidRequestError("a token needs a name of 1-100 characters")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=ttl_days) if ttl_days else None
+    with platform.db.session() as session:
+        if session.get(User, user_id) is None:
+            raise NotFoundError("no such user")
+        token = ApiToken(
+            user_id=user_id,
+            name=name.strip(),
+            token_sha256=_sha256(plaintext),
+            prefix=plaintext[: len(TOKEN_PREFIX) + 6],
+            expires_at=expires,
+        )
+        session.add(token)
+        session.flush()
+        audit.record(session, actor, "token.create", f"user:{user_id}", name=token.name)
+        return NewToken(
+            id=token.id,
+            name=token.name,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=None,
+            token=plaintext,
+        )
+
+
+def actor_from_token(platform: Platform, token: str, client: str = "") -> Actor:
+    with platform.db.session() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha256(token)))
+        now = utcnow()
+        if row is None or row.revoked or (row.expires_at is not None and row.expires_at < now):
+            raise AuthenticationError("invalid or expired API token")
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationError("invalid or expired API token")
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+            row.last_used_at = now
+        return actor_for(user, client)
+
+
+def revoke_token(platform: Platform, actor: Actor, token_id: int) -> None:
+    with platform.db.session() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None or (row.user_id != actor.user_id and not actor.is_admin):
+            raise NotFoundError("no such token")
+        row.revoked = True
+        audit.record(session, actor, "token.revoke", f"token:{token_id}")
+
+
+# --- browser sessions ---------------------------------------------------------------------
+
+
+def login(platform: Platform, username: str, password: str, client: str = "") -> NewLogin:
+    with platform.db.session() as session:
+        user = _check_password(session, username, password)
+        return _open_session(platform, session, user, client)
+
+
+def login_user(platform: Platform, user_id: int, client: str = "") -> NewLogin:
+    """A session for an already authenticated user (single sign-on)."""
+    with platform.db.session() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationError("account disabled")
+        return _open_session(platform, session, user, client)
+
+
+def _open_session(platform: Platform, session: Session, user: User, client: str) -> NewLogin:
+    session_id = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            user_id=user.id,
+            session_sha256=_sha256(session_id),
+            csrf_token=csrf,
+            expires_at=utcnow() + timedelta(seconds=platform.settings.session_max_age_s),
+        )
+    )
+    audit.record(session, actor_for(user, client), "login", f"user:{user.id}")
+    return NewLogin(session_id=session_id, csrf_token=csrf, user=user_out(user))
+
+
+def actor_from_session(platform: Platform, session_id: str, client: str = "") -> tuple[Actor, str]:
+    """The actor of a session cookie and the session's CSRF token."""
+    with platform.db.session() as session:
+        row = session.scalar(
+            select(LoginSession).where(LoginSession.session_sha256 == _sha256(session_id))
+        )
+        if row is None or row.expires_at < utcnow():
+            raise AuthenticationError("not logged in (session expired)")
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationError("not logged in")
+        return actor_for(user, client), row.csrf_token
+
+
+def logout(platform: Platform, session_id: str) -> None:
+    with platform.db.session() as session:
+        row = session.scalar(
+            select(LoginSession).where(LoginSession.session_sha256 == _sha256(session_id))
+        )
+        if row is not None:
+            session.delete(row)

@@ -1,0 +1,243 @@
+"""Assignments: packages uploaded and versioned, release and due dates, publishing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assay.errors import ConflictError, InvalidRequestError, NotFoundError
+from assay.services import audit, packages
+from assay.services.access import STAFF, require_member, require_staff
+from assay.services.actor import Actor
+from assay.services.platform import Platform
+from assay.storage.blobs import put_blob
+from assay.storage.models import Assignment, AssignmentVersion, BestPolicy, Role, utcnow
+
+
+class LatePolicy(BaseModel):
+    """Late submissions: within the grace period they count as on time; after it each
+    started day late costs ``penalty_per_day`` of the score, and after ``max_late_days``
+    submissions are refused (0 = no late submissions after the grace period)."""
+
+    grace_minutes: int = Field(default=0, ge=0)
+    penalty_per_day: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_late_days: int | None = Field(default=None, ge=0)
+
+
+class AssignmentOut(BaseModel):
+    id: int
+    course_id: int
+    slug: str
+    title: str
+    published: bool
+    release_at: datetime | None
+    due_at: datetime | None
+    late_policy: LatePolicy
+    best_policy: BestPolicy
+    version: int | None
+    max_score: float
+    environment: str
+    tests: int
+    statement: str
+
+
+def assignment_out(session: Session, assignment: Assignment) -> AssignmentOut:
+    version = assignment.current_version
+    summary: dict[str, Any] = version.check.get("summary", {}) if version is not None else {}
+    return AssignmentOut(
+        id=assignment.id,
+        course_id=assignment.course_id,
+        slug=assignment.slug,
+        title=assignment.title,
+        published=assignment.published,
+        release_at=assignment.release_at,
+        due_at=assignment.due_at,
+        late_policy=LatePolicy.model_validate(assignment.late_policy or {}),
+        best_policy=BestPolicy(assignment.best_policy),
+        version=version.number if version is not None else None,
+        max_score=version.max_score if version is not None else 0.0,
+        environment=str(summary.get("environment", "")),
+        tests=int(summary.get("tests", 0)),
+        statement=str(summary.get("statement", "")),
+    )
+
+
+def _add_version(
+    session: Session, actor: Actor, assignment: Assignment, data: bytes, filename: str
+) -> AssignmentVersion:
+    summary = packages.validate(data, filename)
+    number = (
+        session.scalar(
+            select(func.max(AssignmentVersion.number)).where(
+                AssignmentVersion.assignment_id == assignment.id
+            )
+        )
+        or 0
+    ) + 1
+    version = AssignmentVersion(
+        assignment_id=assignment.id,
+        number=number,
+        package_sha256=put_blob(session, data),
+        max_score=summary.max_score,
+        check={"summary": summary.model_dump()},
+        uploaded_by_id=actor.user_id,
+    )
+    session.add(version)
+    session.flush()
+    assignment.current_version = version
+    if not assignment.title or assignment.title == assignment.slug:
+        assignment.title = summary.title
+    return version
+
+
+def create_assignment(
+    platform: Platform,
+    actor: Actor,
+    course_id: int,
+    data: bytes,
+    filename: str = "package.tar.gz",
+    *,
+    slug: str | None = None,
+    release_at: datetime | None = None,
+    due_at: datetime | None = None,
+    late_policy: LatePolicy | None = None,
+    best_policy: BestPolicy = BestPolicy.MOST_PASSED,
+    publish: bool = False,
+) -> AssignmentOut:
+    """Create an assignment from an uploaded package (staff). Its name is the slug."""
+    summary = packages.validate(data, filename)
+    slug = slug or summary.name
+    with platform.db.session() as session:
+        require_staff(session, actor, course_id)
+        exists = session.scalar(
+            select(Assignment.id).where(Assignment.course_id == course_id, Assignment.slug == slug)
+        )
+        if exists is not None:
+            raise ConflictError(
+                f"the course already has an assignment {slug!r}; upload a new version of it"
+            )
+        _check_dates(release_at, due_at)
+        assignment = Assignment(
+            course_id=course_id,
+            slug=slug,
+            title=summary.title,
+            release_at=release_at,
+            due_at=due_at,
+            late_policy=(late_policy or LatePolicy()).model_dump(),
+            best_policy=best_policy,
+            published=publish,
+        )
+        session.add(assignment)
+        session.flush()
+        _add_version(session, actor, assignment, data, filename)
+        audit.record(session, actor, "assignment.create", f"assignment:{assignment.id}", slug=slug)
+        return assignment_out(session, assignment)
+
+
+def upload_version(
+    platform: Platform, actor: Actor, assignment_id: int, data: bytes, filename: str
+) -> AssignmentOut:
+    """A new package version; new submissions are graded against it (staff)."""
+    with platform.db.session() as session:
+        assignment = _get(session, actor, assignment_id, staff=True)
+        version = _add_version(session, actor, assignment, data, filename)
+        audit.record(
+            session,
+            actor,
+            "assignment.version",
+            f"assignment:{assignment.id}",
+            number=version.number,
+        )
+        return assignment_out(session, assignment)
+
+
+def update_assignment(
+    platform: Platform,
+    actor: Actor,
+    assignment_id: int,
+    *,
+    title: str | None = None,
+    published: bool | None = None,
+    release_at: datetime | None = None,
+    due_at: datetime | None = None,
+    clear_release: bool = False,
+    clear_due: bool = False,
+    late_policy: LatePolicy | None = None,
+    best_policy: BestPolicy | None = None,
+) -> AssignmentOut:
+    with platform.db.session() as session:
+        assignment = _get(session, actor, assignment_id, staff=True)
+        changes: dict[str, Any] = {}
+        if title is not None:
+            if not title.strip():
+                raise InvalidRequestError("the title may not be empty")
+            assignment.title = changes["title"] = title.strip()
+        if published is not None:
+            assignment.published = changes["published"] = published
+        if release_at is not None or clear_release:
+            assignment.release_at = None if clear_release else release_at
+            changes["release_at"] = str(assignment.release_at)
+        if due_at is not None or clear_due:
+            assignment.due_at = None if clear_due else due_at
+            changes["due_at"] = str(assignment.due_at)
+        if late_policy is not None:
+            assignment.late_policy = changes["late_policy"] = late_policy.model_dump()
+        if best_policy is not None:
+            assignment.best_policy = changes["best_policy"] = best_policy
+        _check_dates(assignment.release_at, assignment.due_at)
+        audit.record(session, actor, "assignment.update", f"assignment:{assignment.id}", **changes)
+        return assignment_out(session, assignment)
+
+
+def get_assignment(platform: Platform, actor: Actor, assignment_id: int) -> AssignmentOut:
+    with platform.db.session() as session:
+        return assignment_out(session, _get(session, actor, assignment_id))
+
+
+def list_assignments(platform: Platform, actor: Actor, course_id: int) -> list[AssignmentOut]:
+    with platform.db.session() as session:
+        role = require_member(session, actor, course_id)
+        rows = session.scalars(
+            select(Assignment).where(Assignment.course_id == course_id).order_by(Assignment.id)
+        )
+        return [
+            assignment_out(session, a) for a in rows if role in STAFF or is_visible_to_students(a)
+        ]
+
+
+def is_visible_to_students(assignment: Assignment) -> bool:
+    released = assignment.release_at is None or assignment.release_at <= utcnow()
+    return assignment.published and released
+
+
+def _get(session: Session, actor: Actor, assignment_id: int, *, staff: bool = False) -> Assignment:
+    """The assignment if the actor may see it (staff: may change it); NotFound otherwise."""
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFoundError("no such assignment")
+    if staff:
+        require_staff(session, actor, assignment.course_id)
+        return assignment
+    role = require_member(session, actor, assignment.course_id)
+    if role is Role.STUDENT and not is_visible_to_students(assignment):
+        raise NotFoundError("no such assignment")
+    return assignment
+
+
+def get_for(
+    session: Session, actor: Actor, assignment_id: int, *, staff: bool = False
+) -> Assignment:
+    """For other services: the ORM assignment, access checked."""
+    return _get(session, actor, assignment_id, staff=staff)
+
+
+def _check_dates(release_at: datetime | None, due_at: datetime | None) -> None:
+    for value in (release_at, due_at):
+        if value is not None and value.tzinfo is None:
+            raise InvalidRequestError("give dates with a time zone (e.g. 2026-12-01T23:59:00Z)")
+    if release_at is not None and due_at is not None and due_at < release_at:
+        raise InvalidRequestError("the due date is before the release date")

@@ -1,0 +1,42 @@
+"""The platform: the handles every service needs, made once per process."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from assay.config import Settings
+from assay.queue import JobQueue
+from assay.storage.db import Database
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    queue: JobQueue
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Platform:
+        db = Database(settings.resolved_database_url)
+        if migrate:
+            db.migrate()
+        queue = JobQueue(
+            db, lease_s=settings.worker_lease_s, max_attempts=settings.job_max_attempts
+        )
+        return cls(settings=settings, db=db, queue=queue)
+
+    def secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in the state directory."""
+        if self.settings.secret_key:
+            return self.settings.secret_key
+        path = Path(self.settings.state_dir) / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,200 @@
+"""Submitting: files stored, a grading run queued, all in one transaction."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from assay.errors import InvalidRequestError, PayloadTooLargeError, SubmissionError
+from assay.grading.submission import Submission as FileSet
+from assay.services import assignments, audit
+from assay.services.access import STAFF, course_role
+from assay.services.actor import Actor
+from assay.services.platform import Platform
+from assay.storage import filesets
+from assay.storage.blobs import put_blob
+from assay.storage.models import (
+    Assignment,
+    GradingRun,
+    JobKind,
+    Lane,
+    RunEvent,
+    RunStatus,
+    Submission,
+    utcnow,
+)
+
+MAX_SUBMISSION_BYTES = 16 * 1024 * 1024
+MAX_SUBMISSION_FILES = 500
+
+
+class SubmissionOut(BaseModel):
+    id: int
+    assignment_id: int
+    user_id: int
+    created_at: datetime
+    content_sha256: str
+    source: str
+    git_commit: str | None
+    late_minutes: int
+    run_id: int
+    status: RunStatus
+    score: float | None
+    max_score: float | None
+
+
+def submit(
+    platform: Platform,
+    actor: Actor,
+    assignment_id: int,
+    files: FileSet,
+    *,
+    source: str = "upload",
+    user_id: int | None = None,
+    git_remote: str | None = None,
+    git_commit: str | None = None,
+) -> SubmissionOut:
+    """Store the files and queue their grading; returns once both are committed.
+
+    ``user_id``: submit on a student's behalf (staff, and the git webhook as the system).
+    A newer submission of the same student and assignment cancels their older one
+    that is still waiting in the queue.
+    """
+    _check_size(files)
+    stored = [filesets.StoredFile(f.path, f.data, f.executable) for f in files.files]
+    with platform.db.session() as session:
+        assignment = assignments.get_for(session, actor, assignment_id)
+        role = course_role(session, actor, assignment.course_id)
+        owner = actor.user_id if user_id is None else user_id
+        if owner != actor.user_id and role not in STAFF:
+            raise InvalidRequestError("only staff may submit for someone else")
+        if owner is None:
+            raise InvalidRequestError("say whose submission this is (user_id)")
+        if assignment.current_version_id is None:
+            raise InvalidRequestError("the assignment has no package yet")
+        now = utcnow()
+        late = late_minutes(assignment, now)
+        if role not in STAFF and not accepts_late(assignment, late):
+            raise InvalidRequestError("the deadline has passed; submissions are closed")
+        submission = Submission(
+            assignment_id=assignment.id,
+            user_id=owner,
+            files_sha256=put_blob(session, filesets.pack(stored)),
+            content_sha256=filesets.content_hash(stored),
+            source=source,
+            git_remote=git_remote,
+            git_commit=git_commit,
+            late_minutes=late,
+            created_at=now,
+        )
+        session.add(submission)
+        session.flush()
+        run = queue_run(
+            platform, session, submission, assignment, reason="git" if git_commit else "submit"
+        )
+        audit.record(session, actor, "submission.create", f"submission:{submission.id}", run=run.id)
+        return submission_out(submission, run)
+
+
+def queue_run(
+    platform: Platform,
+    session: Session,
+    submission: Submission,
+    assignment: Assignment,
+    *,
+    reason: str,
+    lane: Lane = Lane.INTERACTIVE,
+) -> GradingRun:
+    """A new grading run of ``submission`` against the current version, queued."""
+    assert assignment.current_version_id is not None  # noqa: S101 - checked by callers
+    run = GradingRun(
+        submission_id=submission.id,
+        version_id=assignment.current_version_id,
+        reason=reason,
+        status=RunStatus.QUEUED,
+    )
+    session.add(run)
+    session.flush()
+    session.add(RunEvent(run_id=run.id, seq=0, stage="queued", detail=reason))
+    dedupe = f"{assignment.id}:{submission.user_id}" if lane is Lane.INTERACTIVE else None
+    _job, cancelled = platform.queue.enqueue(
+        session,
+        JobKind.GRADE,
+        run.id,
+        lane=lane,
+        course_id=assignment.course_id,
+        dedupe_key=dedupe,
+    )
+    if cancelled:
+        session.execute(
+            update(GradingRun)
+            .where(GradingRun.id.in_(cancelled), GradingRun.status == RunStatus.QUEUED)
+            .values(status=RunStatus.CANCELLED, finished_at=utcnow())
+        )
+        for run_id in cancelled:
+            seq = session.scalar(
+                select(RunEvent.seq).where(RunEvent.run_id == run_id).order_by(RunEvent.seq.desc())
+            )
+            session.add(
+                RunEvent(
+                    run_id=run_id,
+                    seq=(seq or 0) + 1,
+                    stage="cancelled",
+                    detail=f"superseded by submission {submission.id}",
+                )
+            )
+    return run
+
+
+def submission_out(submission: Submission, run: GradingRun) -> SubmissionOut:
+    return SubmissionOut(
+        id=submission.id,
+        assignment_id=submission.assignment_id,
+        user_id=submission.user_id,
+        created_at=submission.created_at,
+        content_sha256=submission.content_sha256,
+        source=submission.source,
+        git_commit=submission.git_commit,
+        late_minutes=submission.late_minutes,
+        run_id=run.id,
+        status=RunStatus(run.status),
+        score=run.score,
+        max_score=run.max_score,
+    )
+
+
+def late_minutes(assignment: Assignment, at: datetime) -> int:
+    """Minutes after the due date plus grace (0 = on time)."""
+    if assignment.due_at is None:
+        return 0
+    grace = int((assignment.late_policy or {}).get("grace_minutes", 0))
+    over = (at - assignment.due_at).total_seconds() / 60 - grace
+    return max(0, math.ceil(over))
+
+
+def accepts_late(assignment: Assignment, late: int) -> bool:
+    if late == 0:
+        return True
+    max_days = (assignment.late_policy or {}).get("max_late_days")
+    return max_days is not None and late <= int(max_days) * 24 * 60
+
+
+def _check_size(files: FileSet) -> None:
+    if not files.files:
+        raise InvalidRequestError("the submission has no files")
+    if len(files.files) > MAX_SUBMISSION_FILES:
+        raise PayloadTooLargeError(f"a submission may have at most {MAX_SUBMISSION_FILES} files")
+    if files.total_bytes > MAX_SUBMISSION_BYTES:
+        raise PayloadTooLargeError(f"a submission may be at most {MAX_SUBMISSION_BYTES} bytes")
+
+
+def files_from_mapping(files: dict[str, bytes | str]) -> FileSet:
+    """Files given as path -> content (JSON submissions); unsafe paths refused."""
+    try:
+        return FileSet.from_mapping(files)
+    except SubmissionError as exc:
+        raise InvalidRequestError(exc.message) from exc

@@ -1,0 +1,40 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from assay import __version__
+from assay.services import Platform
+from assay.web import errors
+from assay.web.api import (
+    assignments,
+    auth,
+    courses,
+    events,
+    execute,
+    judge0,
+    ops,
+    submissions,
+    webhooks,
+)
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Assay",
+        version=__version__,
+        description="Autograding platform: submissions, grading, live progress, code execution.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    errors.install(app)
+    for module in (auth, courses, assignments, submissions, events, webhooks, execute):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(judge0.router, prefix="/judge0")
+    app.include_router(ops.router)
+    return app

@@ -1,0 +1,1 @@
+"""Workers: processes (or threads inside `assay serve`) that take jobs from the queue."""

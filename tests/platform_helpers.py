@@ -1,0 +1,104 @@
+"""Test support for the platform: databases (SQLite and PostgreSQL) and live servers.
+
+PostgreSQL: set ASSAY_TEST_POSTGRES_URL to a role that may create databases
+(`scripts/postgres.sh` makes one and prints the URL); each test gets a database
+of its own, dropped afterwards. Without the variable the PostgreSQL variants are
+skipped with that reason, unless ASSAY_REQUIRE_POSTGRES=1 (CI), which fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from assay.config import Settings
+from assay.services import Platform
+from assay.web.app import create_app
+
+DATABASE_KINDS = ("sqlite", "postgres")
+
+
+def postgres_admin_url() -> str | None:
+    url = os.environ.get("ASSAY_TEST_POSTGRES_URL", "")
+    if url:
+        return url
+    if os.environ.get("ASSAY_REQUIRE_POSTGRES") == "1":
+        pytest.fail("ASSAY_REQUIRE_POSTGRES=1 but ASSAY_TEST_POSTGRES_URL is not set")
+    pytest.skip("PostgreSQL not configured: run scripts/postgres.sh, set ASSAY_TEST_POSTGRES_URL")
+    return None
+
+
+@contextmanager
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of ``kind``; dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'assay.db'}"
+        return
+    admin_url = postgres_admin_url()
+    assert admin_url is not None
+    name = f"assay_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def settings_for(url: str, state_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": url,
+        "state_dir": state_dir,
+        "secret_key": "test-secret-key-0123456789",
+        "worker_heartbeat_s": 0.5,
+        "worker_lease_s": 5.0,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """The real app served by uvicorn on a loopback port, in a thread of the test."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(platform), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
