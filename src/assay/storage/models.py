@@ -165,10 +165,9 @@ class Assignment(Base):
     # {"grace_minutes": int, "penalty_per_day": float (fraction), "max_late_days": int}
     late_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     best_policy: Mapped[str] = mapped_column(String(16), default=BestPolicy.MOST_PASSED)
-    current_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("assignment_versions.id", use_alter=True, name="fk_assignment_current_version"),
-        default=None,
-    )
+    # Not a foreign key: it would close a cycle with assignment_versions.assignment_id
+    # (services only ever set it to a version of this assignment).
+    current_version_id: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="assignments")
@@ -178,7 +177,9 @@ class Assignment(Base):
         order_by="AssignmentVersion.number",
     )
     current_version: Mapped[AssignmentVersion | None] = relationship(
-        foreign_keys=[current_version_id], post_update=True
+        primaryjoin="foreign(Assignment.current_version_id) == AssignmentVersion.id",
+        post_update=True,
+        viewonly=False,
     )
 
 

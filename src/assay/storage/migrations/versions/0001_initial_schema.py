@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:35:18.991878
+Create Date: 2026-11-22 03:38:26.619871
 """
 
 from __future__ import annotations
@@ -120,12 +120,6 @@ def upgrade() -> None:
         sa.Column("current_version_id", sa.Integer(), nullable=True),
         sa.Column("created_at", assay.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["course_id"], ["courses.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(
-            ["current_version_id"],
-            ["assignment_versions.id"],
-            name="fk_assignment_current_version",
-            use_alter=True,
-        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("course_id", "slug"),
     )
