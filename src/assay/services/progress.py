@@ -1,0 +1,187 @@
+"""Progress events of grading runs: recorded by workers, read by the live-progress API.
+
+Every stage of a run is one ``RunEvent`` row numbered ``seq`` 0, 1, 2, ... per run:
+``queued`` (written by ``submissions.queue_run``), ``started``, ``cloning``,
+``building``, ``testing`` (``current`` of ``total``), then one terminal stage:
+``done``, ``error`` or ``cancelled``. Readers only need the database, so the
+server streaming them and the worker writing them may be different processes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assay.errors import NotFoundError
+from assay.services.access import STAFF, course_role
+from assay.services.actor import Actor
+from assay.services.platform import Platform
+from assay.storage.models import Assignment, GradingRun, RunEvent, RunStatus, Submission
+
+QUEUED = "queued"
+STARTED = "started"
+CLONING = "cloning"
+BUILDING = "building"
+TESTING = "testing"
+DONE = "done"
+ERROR = "error"
+CANCELLED = "cancelled"
+
+# After one of these no further event is recorded for the run: a stream may end.
+TERMINAL_STAGES = frozenset({DONE, ERROR, CANCELLED})
+TERMINAL_STATUSES = frozenset({RunStatus.GRADED, RunStatus.ERROR, RunStatus.CANCELLED})
+
+MAX_DETAIL_CHARS = 500  # the column's width
+
+
+class EventOut(BaseModel):
+    """One stage of a grading run, as the API shows it."""
+
+    run_id: int
+    seq: int
+    stage: str
+    detail: str
+    current: int | None
+    total: int | None
+    at: datetime
+
+    @property
+    def terminal(self) -> bool:
+        return self.stage in TERMINAL_STAGES
+
+
+class RunProgress(BaseModel):
+    """Where a run is: its status and its newest event."""
+
+    run_id: int
+    submission_id: int
+    status: RunStatus
+    last_seq: int
+    stage: str
+    finished: bool
+
+
+def record_event(  # noqa: PLR0917 - mirrors grading.context.Progress.stage
+    session: Session,
+    run_id: int,
+    stage: str,
+    detail: str = "",
+    current: int | None = None,
+    total: int | None = None,
+) -> int:
+    """Append a stage to the run's events in ``session``'s transaction; returns its seq.
+
+    Safe with concurrent writers: the run's row is locked (``FOR UPDATE`` on
+    PostgreSQL; SQLite transactions here start with ``BEGIN IMMEDIATE`` and so are
+    already serialised) before the next seq is read, so two writers never pick
+    the same number. Commit promptly: the lock is held until the transaction ends.
+    """
+    locked = session.scalar(select(GradingRun.id).where(GradingRun.id == run_id).with_for_update())
+    if locked is None:
+        raise NotFoundError(f"no grading run {run_id}")
+    last = session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id))
+    seq = 0 if last is None else last + 1
+    session.add(
+        RunEvent(
+            run_id=run_id,
+            seq=seq,
+            stage=stage,
+            detail=detail[:MAX_DETAIL_CHARS],
+            current=current,
+            total=total,
+        )
+    )
+    session.flush()
+    return seq
+
+
+def list_events(
+    platform: Platform, actor: Actor, run_id: int, after_seq: int = -1
+) -> list[EventOut]:
+    """The run's events with ``seq > after_seq``, oldest first.
+
+    Visible to the submission's owner and the course's staff; anyone else gets
+    NotFound, so run ids do not leak.
+    """
+    with platform.db.session() as session:
+        require_run_reader(session, actor, run_id)
+        return events_after(session, run_id, after_seq)
+
+
+def events_after(session: Session, run_id: int, after_seq: int = -1) -> list[EventOut]:
+    """No access check: callers have done it (``require_run_reader``)."""
+    rows = session.scalars(
+        select(RunEvent)
+        .where(RunEvent.run_id == run_id, RunEvent.seq > after_seq)
+        .order_by(RunEvent.seq)
+    )
+    return [event_out(row) for row in rows]
+
+
+def event_out(row: RunEvent) -> EventOut:
+    return EventOut(
+        run_id=row.run_id,
+        seq=row.seq,
+        stage=row.stage,
+        detail=row.detail,
+        current=row.current,
+        total=row.total,
+        at=row.created_at,
+    )
+
+
+def require_run_reader(session: Session, actor: Actor, run_id: int) -> GradingRun:
+    """The run, if the actor owns its submission or is staff of its course."""
+    run = session.get(GradingRun, run_id)
+    if run is None:
+        raise NotFoundError("no such grading run")
+    submission = session.get(Submission, run.submission_id)
+    assert submission is not None  # noqa: S101 - foreign key
+    _require_submission_reader(session, actor, submission)
+    return run
+
+
+def latest_run_id(platform: Platform, actor: Actor, submission_id: int) -> int:
+    """The newest grading run of a submission the actor may read."""
+    with platform.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        if submission is None:
+            raise NotFoundError("no such submission")
+        _require_submission_reader(session, actor, submission)
+        run_id = session.scalar(
+            select(func.max(GradingRun.id)).where(GradingRun.submission_id == submission_id)
+        )
+        if run_id is None:
+            raise NotFoundError("the submission has no grading run")
+        return int(run_id)
+
+
+def run_progress(platform: Platform, actor: Actor, run_id: int) -> RunProgress:
+    """The run's status and newest stage (access-checked like ``list_events``)."""
+    with platform.db.session() as session:
+        run = require_run_reader(session, actor, run_id)
+        last = session.scalar(
+            select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.seq.desc())
+        )
+        status = RunStatus(run.status)
+        return RunProgress(
+            run_id=run.id,
+            submission_id=run.submission_id,
+            status=status,
+            last_seq=-1 if last is None else last.seq,
+            stage="" if last is None else last.stage,
+            finished=status in TERMINAL_STATUSES
+            or (last is not None and last.stage in TERMINAL_STAGES),
+        )
+
+
+def _require_submission_reader(session: Session, actor: Actor, submission: Submission) -> None:
+    if actor.user_id is not None and submission.user_id == actor.user_id:
+        return
+    assignment = session.get(Assignment, submission.assignment_id)
+    assert assignment is not None  # noqa: S101 - foreign key
+    if course_role(session, actor, assignment.course_id) not in STAFF:
+        raise NotFoundError("no such submission")
