@@ -116,6 +116,15 @@ class Settings(BaseSettings):
         default="", description="Shared secret of the GitHub push webhook (HMAC SHA-256)."
     )
     git_clone_timeout_s: float = Field(default=60.0, gt=0, description="Limit of one clone.")
+    git_max_repo_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Largest git clone taken (bytes)."
+    )
+    events_poll_interval_s: float = Field(
+        default=0.25, gt=0, description="How often a live-progress stream looks for new events."
+    )
+    events_ping_s: float = Field(
+        default=15.0, gt=0, description="Keep-alive comment interval of live-progress streams."
+    )
     log_format: str = Field(default="console", description="`console` or `json` logs.")
     log_level: str = Field(default="INFO", description="Log level of the entry points.")
 
