@@ -312,6 +312,12 @@ class Job(Base):
     error: Mapped[str] = mapped_column(Text, default="")
 
 
+class WorkerState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"  # shut down cleanly
+    DEAD = "dead"  # its heartbeat stopped (found by a watchdog)
+
+
 class Worker(Base):
     """A worker process; its heartbeat says it is alive."""
 
@@ -327,6 +333,7 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column(default=None)
     jobs_done: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default=WorkerState.RUNNING)
 
 
 class ApiToken(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:38:26.619871
+Create Date: 2026-11-22 03:39:49.890143
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", assay.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("stopped_at", assay.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("jobs_done", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
