@@ -94,6 +94,41 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(
         default=3, ge=1, description="Grading attempts before a job is reported as an error."
     )
+    worker_poll_s: float = Field(
+        default=0.5,
+        gt=0,
+        description=(
+            "How often an idle worker asks the database for a job (workers in the same "
+            "process as the API are also woken at once when a job is queued)."
+        ),
+    )
+    watchdog_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "How often each worker's watchdog re-queues jobs of dead workers, fails jobs "
+            "out of attempts, marks dead workers and cleans stale sandboxes on its host."
+        ),
+    )
+    job_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "A job running longer than this is reported, its lease is no longer extended, "
+            "and it is retried elsewhere (or fails when out of attempts)."
+        ),
+    )
+    worker_stop_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "On shutdown, how long a worker waits for its running jobs; jobs still "
+            "running are left to their lease (re-queued by another worker's watchdog)."
+        ),
+    )
+    grading_backend: str = Field(
+        default="native", description="Sandbox backend workers grade with: native or docker."
+    )
     max_upload_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="Largest accepted request body."
     )
@@ -124,6 +159,14 @@ class Settings(BaseSettings):
     )
     events_ping_s: float = Field(
         default=15.0, gt=0, description="Keep-alive comment interval of live-progress streams."
+    )
+    ready_min_workers: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "/readyz fails while fewer live workers are registered (0: not checked, except "
+            "that `assay serve` with embedded workers expects its own)."
+        ),
     )
     log_format: str = Field(default="console", description="`console` or `json` logs.")
     log_level: str = Field(default="INFO", description="Log level of the entry points.")
