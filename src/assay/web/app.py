@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from assay import __version__
 from assay.services import Platform
-from assay.web import errors
+from assay.web import errors, observability
 from assay.web.api import (
     assignments,
     auth,
@@ -33,6 +33,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     errors.install(app)
+    observability.install(app, platform)
     for module in (auth, courses, assignments, submissions, events, webhooks, execute):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(judge0.router, prefix="/judge0")

@@ -1,0 +1,265 @@
+"""Prometheus metrics read from the database at scrape time.
+
+Workers may run in other processes or on other machines, so whatever describes
+the whole platform (queue depth, running jobs, workers, job durations, verdicts)
+comes from the database when Prometheus scrapes, never from counters inside one
+worker. Two kinds:
+
+- state, counted fresh on every scrape (gauges): queued jobs per lane and the age
+  of the oldest, running jobs per kind, grading runs per status, live workers and
+  their slots;
+- events (counters and histograms): jobs and grading runs that finished since this
+  process started, found by their ``finished_at`` and read once each. Like any
+  Prometheus counter they start at zero with the process; use ``rate()`` /
+  ``increase()``. Several servers behind one balancer each count every event:
+  aggregate them with ``max``, not ``sum``.
+
+A scrape that cannot reach the database still answers, with ``assay_database_up 0``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from assay.services import ops
+from assay.services.platform import Platform
+from assay.storage.models import GradingRun, Job, JobKind, JobStatus, Lane, RunStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+DURATION_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# A row committed late (a slow transaction, a worker's clock behind ours) still has
+# its finished_at this far back: each scrape looks that far behind the newest one seen.
+LATE_COMMIT = timedelta(minutes=5)
+
+
+class Histogram:
+    """Cumulative bucket counts of one label set, as Prometheus exposes them."""
+
+    def __init__(self, bounds: tuple[float, ...] = DURATION_BUCKETS_S) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        value = max(value, 0.0)
+        self.total += value
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.counts[i] += 1
+                return
+        self.counts[-1] += 1
+
+    def buckets(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
+            running += count
+            out.append((bound, float(running)))
+        return out
+
+
+class FinishedRows:
+    """Reads each row that finished (``finished_at``) since ``start`` exactly once."""
+
+    def __init__(self, start: datetime) -> None:
+        self.newest = start
+        self.floor = start
+        self.seen: dict[int, datetime] = {}
+
+    def since(self) -> datetime:
+        return max(self.floor, self.newest - LATE_COMMIT)
+
+    def take(self, rows: Iterable[Any]) -> Iterator[Any]:
+        """The rows (with ``.id`` and ``.finished_at``) not taken before."""
+        for row in rows:
+            if row.id in self.seen or row.finished_at < self.floor:
+                continue
+            self.seen[row.id] = row.finished_at
+            self.newest = max(self.newest, row.finished_at)
+            yield row
+        horizon = self.since()
+        self.seen = {i: at for i, at in self.seen.items() if at >= horizon}
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+class DatabaseCollector(Collector):
+    """The platform-wide metrics, from the database, for a ``CollectorRegistry``."""
+
+    def __init__(self, platform: Platform, clock: Callable[[], datetime] = utcnow) -> None:
+        self.platform = platform
+        self.clock = clock
+        self._lock = threading.Lock()
+        started = clock()
+        self._jobs = FinishedRows(started)
+        self._runs = FinishedRows(started)
+        self._job_durations: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
+        self._job_waits: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
+        self._runs_finished: dict[str, int] = defaultdict(int)
+        self._verdicts: dict[str, int] = defaultdict(int)
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # collected on demand; nothing to check at registration
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily("assay_database_up", "1 if the last scrape reached the database.")
+        try:
+            with self._lock, self.platform.db.session() as session:
+                metrics = [*self._state(session), *self._events(session)]
+        except SQLAlchemyError as exc:
+            log.warning("metrics: the database is unreachable: %s", exc)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        return [up, *metrics]
+
+    # --- state ------------------------------------------------------------------------
+
+    def _state(self, session: Session) -> list[Metric]:
+        now = self.clock()
+        depth = GaugeMetricFamily("assay_queue_depth", "Jobs waiting, per lane.", labels=["lane"])
+        for lane, count in self.platform.queue.depth(session).items():
+            depth.add_metric([lane], count)
+
+        oldest = GaugeMetricFamily(
+            "assay_queue_oldest_age_seconds",
+            "Age of the oldest waiting job, per lane (0 when none waits).",
+            labels=["lane"],
+        )
+        firsts = dict(
+            session.execute(
+                select(Job.lane, func.min(Job.created_at))
+                .where(Job.status == JobStatus.QUEUED)
+                .group_by(Job.lane)
+            ).all()
+        )
+        for lane in Lane:
+            first = firsts.get(lane.value)
+            oldest.add_metric([lane.value], max(0.0, _seconds(first, now) or 0.0))
+
+        running = GaugeMetricFamily(
+            "assay_jobs_running", "Jobs being worked on, per kind.", labels=["kind"]
+        )
+        by_kind = dict(
+            session.execute(
+                select(Job.kind, func.count(Job.id))
+                .where(Job.status == JobStatus.RUNNING)
+                .group_by(Job.kind)
+            ).all()
+        )
+        for kind in JobKind:
+            running.add_metric([kind.value], by_kind.get(kind.value, 0))
+
+        runs = GaugeMetricFamily(
+            "assay_grading_runs", "Grading runs in the database, per status.", labels=["status"]
+        )
+        counts = dict(
+            session.execute(
+                select(GradingRun.status, func.count(GradingRun.id)).group_by(GradingRun.status)
+            ).all()
+        )
+        for status in RunStatus:
+            runs.add_metric([status.value], counts.get(status.value, 0))
+
+        pool = ops.worker_summary(session, self.platform.settings, now)
+        workers = GaugeMetricFamily(
+            "assay_workers_alive", "Worker processes whose heartbeat is recent."
+        )
+        workers.add_metric([], pool.alive)
+        lost = GaugeMetricFamily(
+            "assay_workers_lost",
+            "Workers still marked running whose heartbeat is older than the lease.",
+        )
+        lost.add_metric([], pool.lost)
+        slots = GaugeMetricFamily("assay_worker_slots", "Job slots of the live workers.")
+        slots.add_metric([], pool.slots)
+        busy = GaugeMetricFamily("assay_worker_slots_busy", "Busy slots of the live workers.")
+        busy.add_metric([], pool.busy)
+        return [depth, oldest, running, runs, workers, lost, slots, busy]
+
+    # --- events -----------------------------------------------------------------------
+
+    def _events(self, session: Session) -> list[Metric]:
+        self._read_jobs(session)
+        self._read_runs(session)
+        durations = HistogramMetricFamily(
+            "assay_job_duration_seconds",
+            "Time from a job's (last) claim to its end, per kind and outcome.",
+            labels=["kind", "outcome"],
+        )
+        for (kind, outcome), hist in sorted(self._job_durations.items()):
+            durations.add_metric([kind, outcome], hist.buckets(), hist.total)
+        waits = HistogramMetricFamily(
+            "assay_job_queue_wait_seconds",
+            "Time a finished job waited in the queue before its (last) claim.",
+            labels=["kind", "lane"],
+        )
+        for (kind, lane), hist in sorted(self._job_waits.items()):
+            waits.add_metric([kind, lane], hist.buckets(), hist.total)
+        finished = CounterMetricFamily(
+            "assay_grading_runs_finished",
+            "Grading runs that ended (graded or error) since this process started.",
+            labels=["status"],
+        )
+        for status, count in sorted(self._runs_finished.items()):
+            finished.add_metric([status], count)
+        verdicts = CounterMetricFamily(
+            "assay_test_verdicts",
+            "Test verdicts in the reports recorded since this process started.",
+            labels=["verdict"],
+        )
+        for verdict, count in sorted(self._verdicts.items()):
+            verdicts.add_metric([verdict], count)
+        return [durations, waits, finished, verdicts]
+
+    def _read_jobs(self, session: Session) -> None:
+        rows = session.execute(
+            select(
+                Job.id, Job.kind, Job.lane, Job.status, Job.created_at, Job.started_at,
+                Job.finished_at,
+            ).where(
+                Job.finished_at >= self._jobs.since(),
+                Job.status.in_([JobStatus.DONE, JobStatus.FAILED]),
+            )
+        )  # fmt: skip
+        for row in self._jobs.take(rows):
+            outcome = "done" if row.status == JobStatus.DONE else "failed"
+            ran = _seconds(row.started_at, row.finished_at)
+            if ran is not None:
+                self._job_durations[(row.kind, outcome)].observe(ran)
+            waited = _seconds(row.created_at, row.started_at)
+            if waited is not None:
+                self._job_waits[(row.kind, row.lane)].observe(waited)
+
+    def _read_runs(self, session: Session) -> None:
+        rows = session.execute(
+            select(
+                GradingRun.id, GradingRun.status, GradingRun.finished_at, GradingRun.report
+            ).where(
+                GradingRun.finished_at >= self._runs.since(),
+                GradingRun.status.in_([RunStatus.GRADED, RunStatus.ERROR]),
+            )
+        )
+        for row in self._runs.take(rows):
+            self._runs_finished[row.status] += 1
+            report = row.report if isinstance(row.report, dict) else {}
+            for test in report.get("tests") or []:
+                if isinstance(test, dict) and isinstance(test.get("status"), str):
+                    self._verdicts[test["status"]] += 1

@@ -1,0 +1,99 @@
+"""Health and readiness: what a load balancer and an operator ask of a server.
+
+Liveness needs nothing from here (the process answers). Readiness means this
+server can do its job now: the database answers, its schema is the one this code
+expects, and, when work is expected to be done (an embedded worker pool, or
+``ready_min_workers`` set for a distributed deployment), enough workers are alive.
+
+Why workers are not required by default in distributed mode: submissions are
+queued durably, so a web server without live workers still serves students
+(results, uploads that wait); taking every web server out of the balancer because
+the workers are down would turn a delay into an outage. Alert on
+``assay_workers_alive`` instead, or set ``ready_min_workers`` if you prefer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from assay.config import Settings
+from assay.errors import StorageError
+from assay.services.platform import Platform
+from assay.storage.models import Worker, WorkerState, utcnow
+
+
+@dataclass(frozen=True)
+class WorkerSummary:
+    alive: int
+    lost: int  # still marked running, but silent for longer than the lease
+    slots: int
+    busy: int
+
+
+def worker_summary(
+    session: Session, settings: Settings, now: datetime | None = None
+) -> WorkerSummary:
+    """Workers by their heartbeats: alive if heard of within the lease."""
+    cutoff = (now or utcnow()) - timedelta(seconds=settings.worker_lease_s)
+    alive, slots, busy = session.execute(
+        select(
+            func.count(Worker.id), func.coalesce(func.sum(Worker.slots), 0),
+            func.coalesce(func.sum(Worker.busy), 0),
+        ).where(Worker.state == WorkerState.RUNNING, Worker.heartbeat_at >= cutoff)
+    ).one()  # fmt: skip
+    lost = session.scalar(
+        select(func.count(Worker.id)).where(
+            Worker.state == WorkerState.RUNNING, Worker.heartbeat_at < cutoff
+        )
+    )
+    return WorkerSummary(alive=int(alive), lost=int(lost or 0), slots=int(slots), busy=int(busy))
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, Check]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{name}: {check.detail}" for name, check in self.checks.items() if not check.ok]
+
+
+def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
+    """Check the database, its schema and (``min_workers`` > 0) the live workers."""
+    checks: dict[str, Check] = {}
+    try:
+        with platform.db.session() as session:
+            session.execute(text("SELECT 1"))
+            checks["database"] = Check(ok=True, detail=platform.db.engine.dialect.name)
+            summary = worker_summary(session, platform.settings)
+    except (SQLAlchemyError, OSError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        checks["database"] = Check(ok=False, detail=f"unreachable: {detail}")
+        return Readiness(ready=False, checks=checks)
+    try:
+        current = platform.db.is_current()
+    except (SQLAlchemyError, StorageError) as exc:
+        checks["schema"] = Check(ok=False, detail=f"cannot read the schema version: {exc}")
+    else:
+        checks["schema"] = (
+            Check(ok=True, detail="at the newest migration")
+            if current
+            else Check(ok=False, detail="not at the newest migration: run `assay serve` or migrate")
+        )
+    workers = f"{summary.alive} alive ({summary.busy}/{summary.slots} slots busy)"
+    if min_workers > 0 and summary.alive < min_workers:
+        checks["workers"] = Check(ok=False, detail=f"{workers}; {min_workers} expected")
+    else:
+        checks["workers"] = Check(ok=True, detail=workers)
+    return Readiness(ready=all(c.ok for c in checks.values()), checks=checks)
