@@ -118,6 +118,17 @@ def get_user(platform: Platform, actor: Actor, user_id: int) -> UserOut:
         return user_out(user)
 
 
+def find_user(platform: Platform, actor: Actor, username: str) -> UserOut:
+    """A user by login name (administrators, or the user themselves)."""
+    if not actor.is_admin and actor.username != username:
+        raise NotFoundError(f"no user {username!r}")
+    with platform.db.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        return user_out(user)
+
+
 def _check_password(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
