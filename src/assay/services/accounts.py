@@ -129,6 +129,20 @@ def find_user(platform: Platform, actor: Actor, username: str) -> UserOut:
         return user_out(user)
 
 
+def set_password(platform: Platform, actor: Actor, username: str, password: str) -> None:
+    """Replace a user's password (administrators, or the user themselves)."""
+    if not actor.is_admin and actor.username != username:
+        raise NotFoundError(f"no user {username!r}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequestError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    with platform.db.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        user.password_hash = _hasher.hash(password)
+        audit.record(session, actor, "user.password", f"user:{user.id}")
+
+
 def _check_password(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
