@@ -7,7 +7,7 @@ import logging
 import typer
 
 from assay import __version__
-from assay.cli import assignment, grade, image, sandbox
+from assay.cli import assignment, courses, grade, image, sandbox, submit, tokens, users
 
 app = typer.Typer(
     name="assay",
@@ -19,6 +19,10 @@ app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(image.app, name="image")
 app.add_typer(assignment.app, name="assignment")
 app.command("grade")(grade.grade_command)
+app.add_typer(users.app, name="user")
+app.add_typer(courses.app, name="course")
+app.add_typer(tokens.app, name="token")
+app.command("submit")(submit.submit_command)
 
 
 def _version(value: bool) -> None:
