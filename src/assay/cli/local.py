@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
-from assay.cli.console import fail
+from assay.cli.console import EXIT_USAGE, err, fail
 from assay.config import Settings, get_settings
-from assay.errors import AssayError, ConfigError
+from assay.errors import AssayError, ConfigError, ServiceError
 from assay.services import Actor, Platform
 
 
@@ -34,6 +36,9 @@ def local_platform() -> Iterator[tuple[Platform, Actor]]:
         raise fail(exc) from None
     try:
         yield platform, Actor.system("cli")
+    except ServiceError as exc:  # a refusal (exists already, no such user): exit 2
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
     except AssayError as exc:
         raise fail(exc) from None
     finally:
