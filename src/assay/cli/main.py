@@ -7,7 +7,18 @@ import logging
 import typer
 
 from assay import __version__
-from assay.cli import assignment, courses, grade, image, sandbox, submit, tokens, users
+from assay.cli import (
+    assignment,
+    courses,
+    grade,
+    image,
+    sandbox,
+    serve,
+    submit,
+    tokens,
+    users,
+    worker,
+)
 
 app = typer.Typer(
     name="assay",
@@ -23,6 +34,8 @@ app.add_typer(users.app, name="user")
 app.add_typer(courses.app, name="course")
 app.add_typer(tokens.app, name="token")
 app.command("submit")(submit.submit_command)
+app.command("serve")(serve.serve_command)
+app.command("worker")(worker.worker_command)
 
 
 def _version(value: bool) -> None:

@@ -18,14 +18,19 @@ Order: the interactive lane (students, code execution) before the bulk lane
 submission starts at once even during a regrade of a whole course. Within a lane
 the course with the fewest running jobs goes first (fairness across courses),
 then the oldest job.
+
+Workers poll for jobs with a short interval; inside one process they are also
+woken at once: ``enqueue`` arranges a ``notify()`` for when the producer's
+transaction commits, so embedded mode (`assay serve`) starts a job immediately.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from assay.storage.db import Database
@@ -47,6 +52,26 @@ class JobQueue:
         self.db = db
         self.lease = timedelta(seconds=lease_s)
         self.max_attempts = max_attempts
+        self._wakeup = threading.Condition()
+        self._generation = 0
+
+    # --- in-process wake-up -------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake this process's idle workers (a job was committed)."""
+        with self._wakeup:
+            self._generation += 1
+            self._wakeup.notify_all()
+
+    def generation(self) -> int:
+        """A counter of ``notify`` calls; pass it to ``wait`` to miss none."""
+        with self._wakeup:
+            return self._generation
+
+    def wait(self, seen: int, timeout_s: float) -> None:
+        """Sleep up to ``timeout_s`` unless ``notify`` was called since ``seen``."""
+        with self._wakeup:
+            self._wakeup.wait_for(lambda: self._generation != seen, timeout=timeout_s)
 
     # --- producers (inside the caller's transaction) ----------------------------------
 
@@ -84,7 +109,11 @@ class JobQueue:
         )
         session.add(job)
         session.flush()
+        event.listen(session, "after_commit", self._notify_after_commit, once=True)
         return job, cancelled
+
+    def _notify_after_commit(self, _session: Session) -> None:
+        self.notify()
 
     # --- workers ------------------------------------------------------------------------
 

@@ -1,0 +1,62 @@
+"""``assay serve``: the API and (embedded mode) the workers in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from assay.config import get_settings
+from assay.logs import configure_logging
+from assay.services import Platform
+from assay.web.app import create_app
+from assay.worker.pool import WorkerPool
+
+
+def serve_command(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Worker slots in this process (default: ASSAY_WORKER_SLOTS, 0 there = auto). "
+            "--workers 0: API only; run `assay worker` processes instead.",
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
+) -> None:
+    """Serve the HTTP API (migrating the database first) with embedded workers."""
+    settings = get_settings()
+    updates: dict[str, object] = {}
+    if host is not None:
+        updates["host"] = host
+    if port is not None:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    configure_logging(settings.log_format, settings.log_level)
+    platform = Platform.open(settings)  # migrates
+    try:
+        url = settings.public_url or f"http://{settings.host}:{settings.port}"
+        app = create_app(platform)
+        pool = WorkerPool(platform, workers) if workers != 0 else None
+        app.state.embedded_workers = pool.slots if pool is not None else 0
+        if pool is not None:
+            pool.start()
+        mode = f"{pool.slots} embedded worker slots" if pool else "no embedded workers"
+        typer.echo(f"Assay is serving at {url}  (API docs: {url}/api/v1/docs; {mode})")
+        try:
+            config = uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+            )
+            uvicorn.Server(config).run()
+        finally:
+            if pool is not None:
+                pool.stop()
+    finally:
+        platform.close()

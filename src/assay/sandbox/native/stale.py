@@ -1,0 +1,61 @@
+"""Sandboxes left behind by processes that died (a worker killed with SIGKILL).
+
+A native sandbox is named after the process that made it: workspaces are
+``STATE_DIR/sandboxes/<pid>-<random>`` and job cgroups ``job-<pid>-<n>`` below
+the cgroup parent. When ``<pid>`` no longer exists on this host, nobody will
+close them: the student's processes may still run (nobody enforces their time
+limit any more) and the tmpfs still holds memory. This is the watchdog's stale
+sandbox checker (WebLab's "stale container checker"): kill what is left in
+those cgroups, remove them, unmount and delete the workspaces.
+
+Only this host's sandboxes below this process's cgroup parent are visible;
+workers that share a host should share ``ASSAY_CGROUP_PARENT`` (or be started
+from the same cgroup, the default) so each can clean up after the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from assay.config import Settings
+from assay.errors import SandboxError, SandboxUnavailableError
+from assay.sandbox.native.cgroups import CgroupDriver, detect_driver
+from assay.sandbox.native.slots import JOB_PREFIX
+from assay.sandbox.native.workspace import remove_stale
+
+
+def _owner_alive(pid: str) -> bool:
+    """True unless ``pid`` names a process that is gone (non-pids: not ours, keep)."""
+    return not pid.isdigit() or Path(f"/proc/{pid}").exists()
+
+
+def remove_stale_sandboxes(settings: Settings) -> list[str]:
+    """Remove this host's sandboxes whose owning process is gone; returns what went."""
+    if os.geteuid() != 0:
+        return []  # the native backend needs root; without it there is nothing of ours
+    removed: list[str] = []
+    with contextlib.suppress(SandboxUnavailableError):
+        # processes first: they may still be using a workspace
+        removed += _remove_stale_cgroups(detect_driver(settings.cgroup_parent))
+    workspaces = settings.state_dir / "sandboxes"
+    if workspaces.is_dir():
+        removed += [str(path) for path in remove_stale(workspaces)]
+    return removed
+
+
+def _remove_stale_cgroups(driver: CgroupDriver) -> list[str]:
+    removed = []
+    for name in driver.job_names():
+        prefix, _, rest = name.partition("-")
+        owner = rest.partition("-")[0]
+        if prefix != JOB_PREFIX or _owner_alive(owner):
+            continue
+        job = driver.open(name)
+        with contextlib.suppress(SandboxError, OSError):
+            if job.pids():
+                job.kill_all()
+            job.remove()
+            removed.append(f"cgroup {name}")
+    return removed

@@ -1,0 +1,185 @@
+"""Grading a run: what a worker does with a GRADE job.
+
+Delivery is at least once, so the result is committed idempotently: the job's
+``finish`` (which succeeds only for the worker that still owns the job) and the
+run's update (only while the run is queued or running) happen in ONE
+transaction. Whatever crashes, and however often a job is handed out, a run gets
+exactly one report.
+
+Progress events (started, setup, building, testing i of n...) are each their own
+short transaction, so live viewers see them while the grading goes on. A retried
+attempt records ``started`` again (with its attempt number); the terminal
+``done`` or ``error`` event is written only with the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from assay.errors import GradingError
+from assay.grading.engine import grade
+from assay.grading.outcome import TestStatus
+from assay.grading.package import load_package
+from assay.grading.report import GradeReport, ReportStatus
+from assay.grading.submission import Submission as FileSet
+from assay.grading.submission import SubmittedFile
+from assay.queue import ClaimedJob
+from assay.services import packages, progress
+from assay.services.platform import Platform
+from assay.storage import filesets
+from assay.storage.blobs import get_blob
+from assay.storage.models import (
+    AssignmentVersion,
+    GradingRun,
+    Job,
+    JobStatus,
+    RunStatus,
+    Submission,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# Stages of the engine that the worker records itself, with the result.
+ENGINE_STAGES_SKIPPED = frozenset({progress.DONE})
+STUDENT_ERROR = "grading failed on our side, not because of your submission"
+
+
+class GradingRetryError(GradingError):
+    """The report says our side failed; the job is retried while attempts remain."""
+
+
+@dataclass(frozen=True)
+class _Work:
+    run_id: int
+    package_sha256: str
+    files_sha256: str
+
+
+class EventProgress:
+    """A ``grading.context.Progress`` that records each stage as a run event."""
+
+    def __init__(self, platform: Platform, run_id: int) -> None:
+        self.platform = platform
+        self.run_id = run_id
+
+    def stage(
+        self, name: str, detail: str = "", current: int | None = None, total: int | None = None
+    ) -> None:
+        if name in ENGINE_STAGES_SKIPPED:
+            return
+        try:
+            with self.platform.db.session() as session:
+                progress.record_event(session, self.run_id, name, detail, current, total)
+        except SQLAlchemyError as exc:  # progress is best effort; the result is not
+            log.warning("cannot record stage %s of run %s: %s", name, self.run_id, exc)
+
+
+def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
+    """Grade the run ``job.target_id`` and record its one report (see module docstring)."""
+    work = _start(platform, job, worker_id)
+    if work is None:
+        return
+    report = _grade(platform, work)
+    if report.status is ReportStatus.ERROR and job.attempt < job.max_attempts:
+        raise GradingRetryError(report.staff_error or report.error or "grading failed")
+    with platform.db.session() as session:
+        if not platform.queue.finish(session, job.id, worker_id):
+            log.warning("job %s is no longer ours; its result is dropped", job.id)
+            session.rollback()
+            return
+        _record_report(session, work.run_id, report)
+
+
+def _start(platform: Platform, job: ClaimedJob, worker_id: str) -> _Work | None:
+    """Mark the run running (event ``started``); None when there is nothing to grade."""
+    with platform.db.session() as session:
+        owned = session.scalar(
+            select(Job.id).where(
+                Job.id == job.id, Job.worker_id == worker_id, Job.status == JobStatus.RUNNING
+            )
+        )
+        if owned is None:
+            return None
+        run = session.get(GradingRun, job.target_id)
+        if run is None or run.status not in OPEN_STATUSES:
+            # cancelled (superseded) or already graded by an earlier attempt
+            platform.queue.finish(session, job.id, worker_id)
+            return None
+        submission = session.get(Submission, run.submission_id)
+        version = session.get(AssignmentVersion, run.version_id)
+        assert submission is not None and version is not None  # noqa: S101 - foreign keys
+        run.status = RunStatus.RUNNING
+        run.worker_id = worker_id
+        run.started_at = utcnow()
+        detail = f"attempt {job.attempt}" if job.attempt > 1 else ""
+        progress.record_event(session, run.id, progress.STARTED, detail)
+        return _Work(run.id, version.package_sha256, submission.files_sha256)
+
+
+def _grade(platform: Platform, work: _Work) -> GradeReport:
+    with platform.db.session() as session:
+        package_data = get_blob(session, work.package_sha256)
+        files_data = get_blob(session, work.files_sha256)
+    cache = Path(platform.settings.state_dir) / "packages"
+    root = packages.unpacked(cache, work.package_sha256, package_data)
+    files = FileSet(
+        tuple(SubmittedFile(f.path, f.data, f.executable) for f in filesets.unpack(files_data))
+    )
+    with load_package(root) as package:
+        return grade(
+            package,
+            files,
+            backend=platform.settings.grading_backend,
+            progress=EventProgress(platform, work.run_id),
+        )
+
+
+def _record_report(session: Session, run_id: int, report: GradeReport) -> None:
+    graded = report.status is ReportStatus.GRADED
+    passed = sum(1 for test in report.tests if test.status is TestStatus.PASSED)
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.status.in_(OPEN_STATUSES))
+        .values(
+            status=RunStatus.GRADED if graded else RunStatus.ERROR,
+            report=report.model_dump(mode="json"),
+            score=report.score if graded else None,
+            max_score=report.max_score,
+            tests_passed=passed,
+            tests_total=len(report.tests),
+            tampered=bool(report.tampered),
+            error="" if graded else (report.staff_error or report.error or ""),
+            finished_at=utcnow(),
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return  # cancelled meanwhile: no report
+    if graded:
+        progress.record_event(
+            session, run_id, progress.DONE, f"{report.score:g} / {report.max_score:g}"
+        )
+    else:
+        progress.record_event(session, run_id, progress.ERROR, STUDENT_ERROR)
+
+
+def fail_grading_run(session: Session, run_id: int, error: str) -> None:
+    """The run failed on our side for good (out of attempts): status error, event error.
+
+    ``error`` is staff-only (``GradingRun.error``); the event says only that it was us.
+    """
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.status.in_(OPEN_STATUSES))
+        .values(status=RunStatus.ERROR, error=error, finished_at=utcnow())
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        progress.record_event(session, run_id, progress.ERROR, STUDENT_ERROR)
+    log.error("grading run %s failed: %s", run_id, error)

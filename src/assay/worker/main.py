@@ -1,0 +1,64 @@
+"""``assay worker``: a worker process for distributed mode.
+
+Runs a ``WorkerPool`` (slots, heartbeats, watchdog) against the configured
+database until SIGTERM or SIGINT, then stops claiming, waits for its running jobs
+up to ``worker_stop_timeout_s`` and marks itself stopped. Workers do not migrate
+the database (many starting at once would race); they wait until the schema is
+current, which ``assay serve`` (or ``assay db migrate``) makes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from assay.config import Settings
+from assay.errors import StorageError
+from assay.services import Platform
+from assay.worker.pool import WorkerPool
+
+log = logging.getLogger(__name__)
+
+SCHEMA_WAIT_S = 1.0
+
+
+def wait_for_schema(platform: Platform, stop: threading.Event) -> bool:
+    """Block until the database is reachable and migrated; False if stopped first."""
+    warned = False
+    while not stop.is_set():
+        try:
+            if platform.db.is_current():
+                return True
+            reason = "the database schema is not current (start `assay serve` to migrate it)"
+        except (SQLAlchemyError, StorageError) as exc:
+            reason = f"the database is not reachable: {exc}"
+        if not warned:
+            log.warning("waiting: %s", reason)
+            warned = True
+        stop.wait(SCHEMA_WAIT_S)
+    return False
+
+
+def run_worker(settings: Settings, *, slots: int | None = None) -> None:
+    """Serve jobs until SIGTERM/SIGINT (call from the main thread)."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    platform = Platform.open(settings, migrate=False)
+    try:
+        if not wait_for_schema(platform, stop):
+            return
+        pool = WorkerPool(platform, slots).start()
+        stop.wait()
+        pool.stop(timeout=settings.worker_stop_timeout_s)
+    finally:
+        platform.close()

@@ -1,0 +1,251 @@
+"""A pool of worker threads in this process: claim jobs, run them, keep them alive.
+
+One ``WorkerPool`` is one registered worker (a ``Worker`` row) with ``slots``
+threads. Each slot thread claims a job from the durable queue and runs its
+handler; a heartbeat thread records that the worker is alive and extends the
+leases of its running jobs; a watchdog thread re-queues the jobs of dead
+workers and cleans stale sandboxes (see ``services.workers.watchdog``).
+
+Lanes: bulk jobs (regrades) never take all the slots; one is always kept for
+the interactive lane, so a student's submission starts at once during a regrade
+of a whole course (unless the pool has a single slot).
+
+Timeout checker: a job running longer than ``job_timeout_s`` is reported and its
+lease is no longer extended, so the watchdog re-queues it (or fails it when out
+of attempts); if its thread ever finishes, its result is dropped because the
+job is no longer its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from assay.errors import AssayError
+from assay.queue import ClaimedJob
+from assay.services import workers
+from assay.services.platform import Platform
+from assay.storage.models import Lane
+
+log = logging.getLogger(__name__)
+
+AUTO_SLOTS_PER_CORE = 2
+MAX_ERROR_CHARS = 4000
+
+
+def auto_slots() -> int:
+    """Slots when none are configured: two per core, so a core is never idle while a
+    job waits on its sandbox's setup or I/O (each sandbox gets an equal CPU share,
+    so more slots do not make a job's limits any looser)."""
+    return max(2, AUTO_SLOTS_PER_CORE * (os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class _Running:
+    job: ClaimedJob
+    started: float  # monotonic
+
+
+class WorkerPool:
+    def __init__(self, platform: Platform, slots: int | None = None) -> None:
+        self.platform = platform
+        settings = platform.settings
+        wanted = settings.worker_slots if slots is None else slots
+        self.slots = wanted if wanted > 0 else auto_slots()
+        self.bulk_limit = max(1, self.slots - 1)
+        self.worker_id = workers.new_worker_id()
+        self.jobs_done = 0
+        self._lock = threading.Lock()
+        self._running: dict[int, _Running] = {}
+        self._bulk = 0
+        self._stopping = threading.Event()
+        self._slot_threads: list[threading.Thread] = []
+        self._service_threads: list[threading.Thread] = []
+        self._started = False
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> WorkerPool:
+        if self._started:
+            return self
+        workers.register(self.platform, self.worker_id, self.slots)
+        self._started = True
+        for number in range(self.slots):
+            thread = threading.Thread(
+                target=self._slot_loop, name=f"assay-worker-{number}", daemon=True
+            )
+            self._slot_threads.append(thread)
+        self._service_threads = [
+            threading.Thread(target=self._heartbeat_loop, name="assay-heartbeat", daemon=True),
+            threading.Thread(target=self._watchdog_loop, name="assay-watchdog", daemon=True),
+        ]
+        for thread in self._slot_threads + self._service_threads:
+            thread.start()
+        log.info(
+            "worker %s started with %d slots", self.worker_id, self.slots,
+            extra={"worker_id": self.worker_id, "slots": self.slots},
+        )  # fmt: skip
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming; wait up to ``timeout`` s for running jobs, then leave them to
+        their lease (another worker's watchdog re-queues them)."""
+        if not self._started:
+            return
+        if timeout is None:
+            timeout = self.platform.settings.worker_stop_timeout_s
+        self._stopping.set()
+        self.platform.queue.notify()
+        deadline = time.monotonic() + timeout
+        for thread in self._slot_threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for thread in self._service_threads:
+            thread.join(5.0)
+        left = self.running_job_ids()
+        if left:
+            log.warning(
+                "worker %s stopped with jobs %s still running; their leases will run out",
+                self.worker_id,
+                left,
+            )
+        try:
+            workers.mark_stopped(self.platform, self.worker_id, jobs_done=self.jobs_done)
+        except SQLAlchemyError as exc:
+            log.warning("cannot mark worker %s stopped: %s", self.worker_id, exc)
+        self._started = False
+        log.info("worker %s stopped", self.worker_id)
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # --- state ----------------------------------------------------------------------
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def running_job_ids(self) -> list[int]:
+        with self._lock:
+            return sorted(self._running)
+
+    def _leased_job_ids(self) -> list[int]:
+        """Running jobs whose lease the heartbeat extends (not those past the timeout)."""
+        bound = self.platform.settings.job_timeout_s
+        now = time.monotonic()
+        with self._lock:
+            running = list(self._running.values())
+        keep = []
+        for item in running:
+            if now - item.started <= bound:
+                keep.append(item.job.id)
+            else:
+                log.error(
+                    "job %s has run %.0f s (job_timeout_s=%s); its lease is left to run out",
+                    item.job.id,
+                    now - item.started,
+                    bound,
+                )
+        return keep
+
+    # --- slot threads ---------------------------------------------------------------
+
+    def _slot_loop(self) -> None:
+        queue = self.platform.queue
+        poll_s = self.platform.settings.worker_poll_s
+        while not self._stopping.is_set():
+            seen = queue.generation()
+            job = self._claim()
+            if job is None:
+                queue.wait(seen, poll_s)
+                continue
+            self._run(job)
+
+    def _claim(self) -> ClaimedJob | None:
+        with self._lock:
+            allow_bulk = self._bulk < self.bulk_limit
+            if allow_bulk:
+                self._bulk += 1  # reserved; given back below unless a bulk job came
+        job: ClaimedJob | None = None
+        try:
+            job = self.platform.queue.claim(self.worker_id, allow_bulk=allow_bulk)
+        except SQLAlchemyError as exc:
+            log.warning("cannot claim a job: %s", exc)
+            self._stopping.wait(self.platform.settings.worker_poll_s)
+        finally:
+            if allow_bulk and (job is None or job.lane is not Lane.BULK):
+                with self._lock:
+                    self._bulk -= 1
+        if job is not None:
+            with self._lock:
+                self._running[job.id] = _Running(job, time.monotonic())
+        return job
+
+    def _run(self, job: ClaimedJob) -> None:
+        started = time.monotonic()
+        log.info(
+            "job %s (%s %s) attempt %d started", job.id, job.kind, job.target_id, job.attempt,
+            extra={"job_id": job.id, "kind": str(job.kind), "target_id": job.target_id},
+        )  # fmt: skip
+        try:
+            workers.run_handler(job.kind)(self.platform, job, self.worker_id)
+        except Exception as exc:  # noqa: BLE001 - whatever a handler raises is our failure
+            self._failed(job, exc)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+                if job.lane is Lane.BULK:
+                    self._bulk -= 1
+                self.jobs_done += 1
+        log.info(
+            "job %s finished in %.2f s", job.id, time.monotonic() - started,
+            extra={"job_id": job.id},
+        )  # fmt: skip
+
+    def _failed(self, job: ClaimedJob, exc: Exception) -> None:
+        """Infrastructure failure: retry the job, or record it failed when out of attempts."""
+        detail = exc.message if isinstance(exc, AssayError) else str(exc)
+        error = f"{type(exc).__name__}: {detail}\n{traceback.format_exc()}"[:MAX_ERROR_CHARS]
+        log.error("job %s attempt %d failed: %s", job.id, job.attempt, detail, exc_info=exc)
+        queue = self.platform.queue
+        try:
+            if queue.release(job.id, self.worker_id, error=error):
+                return
+            with self.platform.db.session() as session:
+                if queue.finish(session, job.id, self.worker_id, error=error):
+                    workers.fail_handler(job.kind)(session, job.target_id, error)
+        except (SQLAlchemyError, AssayError):
+            log.exception("cannot record job %s's failure (left to its lease)", job.id)
+
+    # --- heartbeat and watchdog -----------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        interval = self.platform.settings.worker_heartbeat_s
+        while not self._stopping.wait(interval):
+            try:
+                workers.heartbeat(
+                    self.platform,
+                    self.worker_id,
+                    busy=self.busy,
+                    jobs_done=self.jobs_done,
+                    job_ids=self._leased_job_ids(),
+                )
+            except SQLAlchemyError as exc:
+                log.warning("heartbeat of worker %s failed: %s", self.worker_id, exc)
+
+    def _watchdog_loop(self) -> None:
+        interval = self.platform.settings.watchdog_interval_s
+        while not self._stopping.wait(interval):
+            try:
+                workers.watchdog(self.platform)
+            except (SQLAlchemyError, AssayError) as exc:
+                log.warning("watchdog round failed: %s", exc)

@@ -1,0 +1,150 @@
+"""WorkerPool in this process: grading for real (native sandbox), events, retries, failures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from assay.errors import SandboxError
+from assay.grading.submission import load_submission
+from assay.queue import ClaimedJob
+from assay.services import Actor, Platform, accounts, courses, runs, submissions, workers
+from assay.storage.models import (
+    GradingRun,
+    Job,
+    JobKind,
+    JobStatus,
+    Role,
+    RunEvent,
+    RunStatus,
+    Worker,
+    WorkerState,
+)
+from assay.worker.pool import WorkerPool, auto_slots
+from helpers import require_backend
+from platform_helpers import DATABASE_KINDS, database_url, settings_for
+from worker_helpers import (
+    KINDS,
+    assert_exactly_once,
+    make_course,
+    run_statuses,
+    submit_batch,
+    wait_finished,
+)
+
+BROKEN_CALLS: list[int] = []
+
+
+def broken_handler(_platform: Platform, job: ClaimedJob, _worker_id: str) -> None:
+    BROKEN_CALLS.append(job.attempt)
+    raise SandboxError("the sandbox is broken")
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    require_backend("native", "python3")
+    with database_url(request.param, tmp_path) as url:
+        settings = settings_for(url, tmp_path / "state", worker_poll_s=0.2)
+        platform = Platform.open(settings)
+        yield platform
+        platform.close()
+
+
+def test_a_pool_grades_a_batch_once_each_with_events(platform: Platform) -> None:
+    course = make_course(platform)
+    expected = submit_batch(platform, course, 6)
+    with WorkerPool(platform, slots=2) as pool:
+        wait_finished(platform, list(expected), timeout_s=60)
+        worker_id = pool.worker_id
+    figures = assert_exactly_once(platform, expected)
+    assert figures["retried"] == 0
+    with platform.db.session() as session:
+        run_id = next(iter(expected))
+        stages = list(
+            session.scalars(
+                select(RunEvent.stage).where(RunEvent.run_id == run_id).order_by(RunEvent.seq)
+            )
+        )
+        worker = session.get(Worker, worker_id)
+        assert worker is not None
+        assert worker.state == WorkerState.STOPPED
+        assert worker.jobs_done == len(expected)
+    assert stages[:2] == ["queued", "started"]
+    assert "setup" in stages  # python-io has no build step
+    assert stages.count("testing") == 10  # python-io has ten tests, one event each
+    assert stages[-1] == "done"
+
+
+def test_submitting_wakes_an_idle_pool_at_once(platform: Platform) -> None:
+    """Embedded mode: the commit notifies the pool; it does not wait for a poll."""
+    settings = platform.settings.model_copy(update={"worker_poll_s": 30.0})
+    slow_poll = Platform(settings=settings, db=platform.db, queue=platform.queue)
+    course = make_course(slow_poll)
+    with WorkerPool(slow_poll, slots=1):
+        time.sleep(0.5)  # the slot is idle, waiting up to 30 s
+        started = time.monotonic()
+        expected = submit_batch(slow_poll, course, 1)
+        wait_finished(slow_poll, list(expected), timeout_s=20)
+        assert time.monotonic() - started < 10
+
+
+def test_a_failing_handler_is_retried_then_recorded_as_error(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course = make_course(platform)
+    expected = submit_batch(platform, course, 1)
+    (run_id,) = expected
+    BROKEN_CALLS.clear()
+    grade = workers.HANDLERS[JobKind.GRADE]
+    broken = workers.HandlerNames(run=f"{__name__}:broken_handler", fail=grade.fail)
+    monkeypatch.setitem(workers.HANDLERS, JobKind.GRADE, broken)
+    with WorkerPool(platform, slots=1):
+        wait_finished(platform, [run_id], timeout_s=20)
+    assert BROKEN_CALLS == [1, 2, 3]  # job_max_attempts
+    with platform.db.session() as session:
+        run = session.get(GradingRun, run_id)
+        job = session.scalar(select(Job).where(Job.target_id == run_id))
+        stages = list(
+            session.scalars(
+                select(RunEvent.stage).where(RunEvent.run_id == run_id).order_by(RunEvent.seq)
+            )
+        )
+    assert run is not None and job is not None
+    assert run.status == RunStatus.ERROR
+    assert "the sandbox is broken" in run.error  # staff-only text
+    assert run.score is None
+    assert job.status == JobStatus.FAILED and job.attempts == 3
+    assert stages == ["queued", "error"]
+    with platform.db.session() as session:
+        detail = session.scalar(
+            select(RunEvent.detail).where(RunEvent.run_id == run_id, RunEvent.stage == "error")
+        )
+    assert detail == runs.STUDENT_ERROR  # students are not shown our internals
+
+
+def test_a_cancelled_run_is_not_graded(platform: Platform) -> None:
+    """A resubmission cancels the queued older run; the worker skips it."""
+    course = make_course(platform)
+    admin = Actor.system()
+    user = accounts.create_user(platform, admin, "twice", None)
+    courses.enroll(platform, admin, course.course_id, "twice", Role.STUDENT)
+    student = Actor(user_id=user.id, username="twice")
+    files = load_submission(KINDS["wrong-answer"][0])
+    first = submissions.submit(platform, student, course.assignment_id, files)
+    second = submissions.submit(platform, student, course.assignment_id, files)
+    with WorkerPool(platform, slots=1):
+        wait_finished(platform, [second.run_id], timeout_s=30)
+    statuses = run_statuses(platform, [first.run_id, second.run_id])
+    assert statuses == {first.run_id: RunStatus.CANCELLED, second.run_id: RunStatus.GRADED}
+    with platform.db.session() as session:
+        jobs = list(session.scalars(select(Job).order_by(Job.id)))
+    assert [job.status for job in jobs] == [JobStatus.CANCELLED, JobStatus.DONE]
+    assert jobs[0].attempts == 0  # never claimed
+
+
+def test_auto_slots_scale_with_cores() -> None:
+    assert auto_slots() >= 2
