@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from assay.cli import upload
 from assay.cli.console import err, fail
 from assay.cli.grade import (
     BackendOpt,
@@ -30,6 +31,7 @@ from assay.sandbox.backends import DEFAULT_BACKEND
 EXIT_CHECK_FAILED = 1
 
 app = typer.Typer(help="Create, check and import assignment packages.", no_args_is_help=True)
+app.command("upload")(upload.upload_command)
 
 
 @app.command("init")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from pydantic import ValidationError
 
 from assay import __version__
 from assay.cli import (
@@ -19,6 +20,8 @@ from assay.cli import (
     users,
     worker,
 )
+from assay.config import get_settings
+from assay.logs import FORMATS, configure_logging
 
 app = typer.Typer(
     name="assay",
@@ -51,7 +54,13 @@ def main(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Commands that run a service (serve, worker) reconfigure with the settings' level.
+    configure_logging(_log_format(), logging.DEBUG if verbose else logging.WARNING)
+
+
+def _log_format() -> str:
+    try:
+        log_format = get_settings().log_format
+    except ValidationError:
+        return "console"  # the command that needs the settings reports them
+    return log_format if log_format in FORMATS else "console"

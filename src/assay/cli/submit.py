@@ -23,7 +23,6 @@ from assay.cli.client import ApiClient, ApiError, ServerOpt, TokenOpt
 from assay.cli.console import EXIT_INFRASTRUCTURE, EXIT_USAGE, err
 from assay.cli.grade import print_report
 from assay.errors import AssayError, InvalidRequestError
-from assay.grading.archive import is_archive
 from assay.grading.report import GradeReport
 from assay.grading.submission import SKIPPED_DIRS
 
@@ -99,10 +98,8 @@ def submit_command(
 
 
 def _send(client: ApiClient, assignment_id: int, paths: list[Path]) -> dict[str, Any]:
-    if len(paths) == 1 and paths[0].is_file() and is_archive(paths[0]):
-        upload = [("archive", (paths[0].name, paths[0].read_bytes()))]
-    else:
-        upload = [("files", (name, data)) for name, data in collect_files(paths)]
+    # One archive goes as it is: the server unpacks it (safely, within its limits).
+    upload = [("files", (name, data)) for name, data in collect_files(paths)]
     answer: dict[str, Any] = client.post(f"/assignments/{assignment_id}/submissions", files=upload)
     return answer
 

@@ -1,0 +1,110 @@
+"""``assay assignment upload DIR_OR_ARCHIVE --course CODE``: put a package on a server.
+
+A new assignment is created from the package; if the course already has one of
+that name, the package becomes its new version (submissions from then on are
+graded against it). ``--publish``, ``--release`` and ``--due`` then set it up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from assay.cli.client import ApiClient, ApiError, ServerOpt, TokenOpt
+from assay.cli.console import EXIT_INFRASTRUCTURE, EXIT_USAGE, err
+from assay.errors import AssayError, InvalidRequestError
+from assay.grading.archive import is_archive
+from assay.services.packages import pack_directory, validate
+
+CONFLICT = 409
+
+
+def _package(path: Path) -> tuple[str, bytes]:
+    if path.is_dir():
+        return f"{path.name}.tar.gz", pack_directory(path)
+    if path.is_file() and is_archive(path):
+        return path.name, path.read_bytes()
+    raise InvalidRequestError(f"{path}: give a package directory or a .zip/.tar(.gz) archive")
+
+
+def _date(value: str | None, option: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(f"{option}: not an ISO date: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # a local time, as the user wrote it
+    return parsed.isoformat()
+
+
+def _course_id(client: ApiClient, code: str) -> int:
+    for course in client.get("/courses"):
+        if course["code"] == code:
+            return int(course["id"])
+    raise InvalidRequestError(f"no course {code!r} among yours")
+
+
+def upload_command(
+    package: Annotated[Path, typer.Argument(help="Package directory or .zip/.tar(.gz) archive.")],
+    course: Annotated[str, typer.Option("--course", help="The course's code.")],
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Make it visible to students.")
+    ] = False,
+    release: Annotated[
+        str | None, typer.Option("--release", help="Release date (ISO 8601; local if no zone).")
+    ] = None,
+    due: Annotated[
+        str | None, typer.Option("--due", help="Due date (ISO 8601; local if no zone).")
+    ] = None,
+    server: ServerOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+) -> None:
+    """Upload an assignment package to a server: a new assignment, or a new version."""
+    try:
+        filename, data = _package(package)
+        name = validate(data, filename).name  # refuse a broken package before sending it
+        changes: dict[str, Any] = {"published": True} if publish else {}
+        for key, value in (
+            ("release_at", _date(release, "--release")),
+            ("due_at", _date(due, "--due")),
+        ):
+            if value is not None:
+                changes[key] = value
+        with ApiClient(server, token) as client:
+            course_id = _course_id(client, course)
+            assignment, created = _create_or_update(client, course_id, name, filename, data)
+            if changes:
+                assignment = client.patch(f"/admin/assignments/{assignment['id']}", json=changes)
+    except AssayError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        unreachable = isinstance(exc, ApiError) and not exc.status
+        raise typer.Exit(EXIT_INFRASTRUCTURE if unreachable else EXIT_USAGE) from None
+    action = "created" if created else f"uploaded version {assignment['version']} of"
+    state = "published" if assignment["published"] else "not published"
+    typer.echo(
+        f"{action} assignment {assignment['id']} {assignment['slug']!r} in {course} ({state})"
+    )
+
+
+def _create_or_update(
+    client: ApiClient, course_id: int, name: str, filename: str, data: bytes
+) -> tuple[dict[str, Any], bool]:
+    try:
+        created = client.post(
+            f"/admin/courses/{course_id}/assignments", files={"package": (filename, data)}
+        )
+    except ApiError as exc:
+        if exc.status != CONFLICT:
+            raise
+    else:
+        return created, True
+    existing = next(a for a in client.get(f"/courses/{course_id}/assignments") if a["slug"] == name)
+    updated = client.post(
+        f"/admin/assignments/{existing['id']}/versions", files={"package": (filename, data)}
+    )
+    return updated, False
