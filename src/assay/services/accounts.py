@@ -13,7 +13,13 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assay.errors import AuthenticationError, ConflictError, InvalidRequestError, NotFoundError
+from assay.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from assay.services import audit
 from assay.services.access import require_admin
 from assay.services.actor import Actor
@@ -221,10 +227,40 @@ def actor_from_token(platform: Platform, token: str, client: str = "") -> Actor:
         return actor_for(user, client)
 
 
+def list_tokens(platform: Platform, actor: Actor) -> list[TokenOut]:
+    """The actor's own tokens that are not revoked (the secrets are never shown again)."""
+    with platform.db.session() as session:
+        rows = session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == actor.user_id, ApiToken.revoked.is_(False))
+            .order_by(ApiToken.id)
+        )
+        return [
+            TokenOut(
+                id=t.id,
+                name=t.name,
+                prefix=t.prefix,
+                created_at=t.created_at,
+                expires_at=t.expires_at,
+                last_used_at=t.last_used_at,
+            )
+            for t in rows
+        ]
+
+
+def list_users(
+    platform: Platform, actor: Actor, *, limit: int = 100, offset: int = 0
+) -> list[UserOut]:
+    require_admin(actor)
+    with platform.db.session() as session:
+        rows = session.scalars(select(User).order_by(User.id).limit(limit).offset(offset))
+        return [user_out(u) for u in rows]
+
+
 def revoke_token(platform: Platform, actor: Actor, token_id: int) -> None:
     with platform.db.session() as session:
         row = session.get(ApiToken, token_id)
-        if row is None or (row.user_id != actor.user_id and not actor.is_admin):
+        if row is None or row.revoked or (row.user_id != actor.user_id and not actor.is_admin):
             raise NotFoundError("no such token")
         row.revoked = True
         audit.record(session, actor, "token.revoke", f"token:{token_id}")
@@ -275,6 +311,19 @@ def actor_from_session(platform: Platform, session_id: str, client: str = "") ->
         if user is None or not user.is_active:
             raise AuthenticationError("not logged in")
         return actor_for(user, client), row.csrf_token
+
+
+def logout_checked(platform: Platform, session_id: str, csrf_token: str) -> None:
+    """End a session if the caller proves it is the page (CSRF token); else refuse."""
+    with platform.db.session() as session:
+        row = session.scalar(
+            select(LoginSession).where(LoginSession.session_sha256 == _sha256(session_id))
+        )
+        if row is None:
+            return
+        if not csrf_token or not secrets.compare_digest(csrf_token, row.csrf_token):
+            raise PermissionDeniedError("missing or wrong CSRF token")
+        session.delete(row)
 
 
 def logout(platform: Platform, session_id: str) -> None:

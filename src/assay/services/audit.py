@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assay.services.access import require_admin
 from assay.services.actor import Actor
+from assay.services.platform import Platform
 from assay.storage.models import AuditEntry
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor_id: int | None
+    action: str
+    target: str
+    detail: dict[str, Any]
+    client: str
 
 
 def record(session: Session, actor: Actor, action: str, target: str = "", **detail: Any) -> None:
@@ -20,3 +35,35 @@ def record(session: Session, actor: Actor, action: str, target: str = "", **deta
             client=actor.client,
         )
     )
+
+
+def list_entries(
+    platform: Platform,
+    actor: Actor,
+    *,
+    action: str | None = None,
+    target: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AuditOut]:
+    """The audit log, newest first (administrators)."""
+    require_admin(actor)
+    with platform.db.session() as session:
+        query = select(AuditEntry)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        if target:
+            query = query.where(AuditEntry.target == target)
+        rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+        return [
+            AuditOut(
+                id=e.id,
+                at=e.at,
+                actor_id=e.actor_id,
+                action=e.action,
+                target=e.target,
+                detail=e.detail,
+                client=e.client,
+            )
+            for e in rows
+        ]

@@ -10,7 +10,13 @@ from sqlalchemy import select
 
 from assay.errors import ConflictError, InvalidRequestError, NotFoundError
 from assay.services import audit
-from assay.services.access import course_role, require_admin, require_instructor, require_member
+from assay.services.access import (
+    course_role,
+    require_admin,
+    require_instructor,
+    require_member,
+    require_staff,
+)
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import Course, Enrollment, Role, User
@@ -155,6 +161,13 @@ def list_members(platform: Platform, actor: Actor, course_id: int) -> list[Membe
         ]
 
 
+def list_roster(platform: Platform, actor: Actor, course_id: int) -> list[MemberOut]:
+    """Every member, students included (course staff)."""
+    with platform.db.session() as session:
+        require_staff(session, actor, course_id)
+    return list_members(platform, actor, course_id)
+
+
 __all__ = [
     "CourseOut",
     "MemberOut",
@@ -165,5 +178,21 @@ __all__ = [
     "get_course",
     "list_courses",
     "list_members",
+    "list_roster",
     "unenroll",
 ]
+
+
+def is_staff_anywhere(platform: Platform, actor: Actor) -> bool:
+    """Whether the actor is an administrator or staff of at least one course."""
+    if actor.is_admin:
+        return True
+    with platform.db.session() as session:
+        return (
+            session.scalar(
+                select(Enrollment.id)
+                .where(Enrollment.user_id == actor.user_id, Enrollment.role != Role.STUDENT)
+                .limit(1)
+            )
+            is not None
+        )

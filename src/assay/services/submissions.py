@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import tempfile
 from datetime import datetime
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidRequestError, PayloadTooLargeError, SubmissionError
+from assay.grading.archive import ArchiveLimits, is_archive
 from assay.grading.submission import Submission as FileSet
+from assay.grading.submission import load_submission
 from assay.services import assignments, audit
 from assay.services.access import STAFF, course_role
 from assay.services.actor import Actor
@@ -30,6 +36,9 @@ from assay.storage.models import (
 
 MAX_SUBMISSION_BYTES = 16 * 1024 * 1024
 MAX_SUBMISSION_FILES = 500
+ARCHIVE_LIMITS = ArchiveLimits(
+    max_total_bytes=MAX_SUBMISSION_BYTES, max_entries=MAX_SUBMISSION_FILES * 2
+)
 
 
 class SubmissionOut(BaseModel):
@@ -45,6 +54,8 @@ class SubmissionOut(BaseModel):
     status: RunStatus
     score: float | None
     max_score: float | None
+    tests_passed: int | None = None
+    tests_total: int | None = None
 
 
 def submit(
@@ -108,8 +119,14 @@ def queue_run(
     *,
     reason: str,
     lane: Lane = Lane.INTERACTIVE,
+    dedupe_key: str | None = None,
 ) -> GradingRun:
-    """A new grading run of ``submission`` against the current version, queued."""
+    """A new grading run of ``submission`` against the current version, queued.
+
+    Interactive runs are keyed by assignment and student, so a resubmission cancels
+    that student's older queued run; ``dedupe_key`` overrides the key (regrades use
+    ``regrade:<submission id>`` so they never cancel a student's own submission).
+    """
     assert assignment.current_version_id is not None  # noqa: S101 - checked by callers
     run = GradingRun(
         submission_id=submission.id,
@@ -120,7 +137,9 @@ def queue_run(
     session.add(run)
     session.flush()
     session.add(RunEvent(run_id=run.id, seq=0, stage="queued", detail=reason))
-    dedupe = f"{assignment.id}:{submission.user_id}" if lane is Lane.INTERACTIVE else None
+    dedupe = dedupe_key
+    if dedupe is None and lane is Lane.INTERACTIVE:
+        dedupe = f"{assignment.id}:{submission.user_id}"
     _job, cancelled = platform.queue.enqueue(
         session,
         JobKind.GRADE,
@@ -164,6 +183,8 @@ def submission_out(submission: Submission, run: GradingRun) -> SubmissionOut:
         status=RunStatus(run.status),
         score=run.score,
         max_score=run.max_score,
+        tests_passed=run.tests_passed,
+        tests_total=run.tests_total,
     )
 
 
@@ -198,3 +219,46 @@ def files_from_mapping(files: dict[str, bytes | str]) -> FileSet:
         return FileSet.from_mapping(files)
     except SubmissionError as exc:
         raise InvalidRequestError(exc.message) from exc
+
+
+def files_from_json(files: dict[str, str], *, base64_encoded: bool = False) -> FileSet:
+    """Files of a JSON submission: path -> text, or path -> base64 when ``base64_encoded``."""
+    if not base64_encoded:
+        return files_from_mapping(dict(files))
+    decoded: dict[str, bytes | str] = {}
+    for path, text in files.items():
+        try:
+            decoded[path] = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestError(f"{path!r}: not valid base64") from None
+    return files_from_mapping(decoded)
+
+
+def files_from_uploads(uploads: list[tuple[str, bytes]]) -> FileSet:
+    """Files of a multipart upload: several files, or one zip/tar archive to extract.
+
+    An archive is extracted safely (no links, no paths leaving it, sizes counted
+    while decompressing) within the submission limits; ``.git`` is dropped.
+    """
+    if not uploads:
+        raise InvalidRequestError("upload at least one file (form field 'files')")
+    if len(uploads) == 1:
+        name, data = uploads[0]
+        if len(data) > MAX_SUBMISSION_BYTES:
+            raise PayloadTooLargeError(f"a submission may be at most {MAX_SUBMISSION_BYTES} bytes")
+        with tempfile.TemporaryDirectory(prefix="assay-upload-") as tmp:
+            path = Path(tmp) / (PurePosixPath(name.replace("\\", "/")).name or "upload")
+            path.write_bytes(data)
+            if is_archive(path):
+                try:
+                    return load_submission(path, ARCHIVE_LIMITS)
+                except SubmissionError as exc:
+                    raise InvalidRequestError(f"archive refused: {exc.message}") from exc
+    mapping: dict[str, bytes | str] = {}
+    for name, data in uploads:
+        if not name:
+            raise InvalidRequestError("every uploaded file needs a file name")
+        if name in mapping:
+            raise InvalidRequestError(f"{name!r} uploaded twice")
+        mapping[name] = data
+    return files_from_mapping(mapping)

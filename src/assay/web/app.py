@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from assay import __version__
 from assay.services import Platform
-from assay.web import errors, observability
+from assay.web import errors, limits, observability
 from assay.web.api import (
+    admin,
     assignments,
     auth,
     courses,
@@ -33,8 +34,9 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     errors.install(app)
+    limits.install(app, platform)
     observability.install(app, platform)
-    for module in (auth, courses, assignments, submissions, events, webhooks, execute):
+    for module in (auth, courses, assignments, submissions, events, webhooks, execute, admin):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(judge0.router, prefix="/judge0")
     app.include_router(ops.router)

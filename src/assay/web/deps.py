@@ -3,8 +3,11 @@
 Authentication: ``Authorization: Bearer <token>`` (API tokens; no CSRF needed,
 browsers never send it by themselves) or the ``assay_session`` cookie (the UI).
 A cookie-authenticated request that changes something (POST, PUT, PATCH, DELETE)
-must echo the session's CSRF token in the ``X-CSRF-Token`` header or a
-``csrf_token`` form field.
+must echo the session's CSRF token in the ``X-CSRF-Token`` header.
+
+Every request that passes through ``optional_actor`` takes a token from the
+caller's rate-limit bucket (the user, or the client address when anonymous);
+submissions also take one from the submission bucket (``SubmitLimitDep``).
 """
 
 from __future__ import annotations
@@ -12,14 +15,19 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from assay.errors import AuthenticationError, PermissionDeniedError
-from assay.services import Actor, Platform, accounts
+from assay.services import Actor, Platform, accounts, courses
+from assay.web.limits import Limiters
 
 SESSION_COOKIE = "assay_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_ID = 2**31 - 1  # database ids are 32-bit on PostgreSQL
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def get_platform(request: Request) -> Platform:
@@ -34,11 +42,32 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def limiters(request: Request) -> Limiters:
+    found: Limiters = request.app.state.limiters
+    return found
+
+
+def rate_key(actor: Actor | None, client: str) -> str:
+    return f"user:{actor.user_id}" if actor is not None else f"client:{client}"
+
+
 def optional_actor(request: Request, platform: PlatformDep) -> Actor | None:
-    cached: Actor | None = getattr(request.state, "actor", None)
-    if cached is not None:
+    if getattr(request.state, "actor_resolved", False):
+        cached: Actor | None = request.state.actor
         return cached
     client = client_of(request)
+    try:
+        actor = _authenticate(request, platform, client)
+    except AuthenticationError:
+        limiters(request).requests.hit(rate_key(None, client))
+        raise
+    limiters(request).requests.hit(rate_key(actor, client))
+    request.state.actor = actor
+    request.state.actor_resolved = True
+    return actor
+
+
+def _authenticate(request: Request, platform: Platform, client: str) -> Actor | None:
     header = request.headers.get("authorization", "")
     actor: Actor | None = None
     if header:
@@ -55,7 +84,6 @@ def optional_actor(request: Request, platform: PlatformDep) -> Actor | None:
                 sent = request.headers.get(CSRF_HEADER, "")
                 if not sent or not secrets.compare_digest(sent, csrf):
                     raise PermissionDeniedError("missing or wrong CSRF token")
-    request.state.actor = actor
     return actor
 
 
@@ -67,3 +95,33 @@ def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Ac
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
 OptionalActorDep = Annotated[Actor | None, Depends(optional_actor)]
+
+
+def submit_limit(request: Request, actor: ActorDep) -> None:
+    """Charge the submission bucket of the caller."""
+    limiters(request).submissions.hit(rate_key(actor, client_of(request)), "submissions")
+
+
+SubmitLimitDep = Annotated[None, Depends(submit_limit)]
+
+
+def client_limit(request: Request) -> None:
+    """Charge the client address's bucket (routes that do not authenticate: login)."""
+    limiters(request).requests.hit(rate_key(None, client_of(request)))
+
+
+ClientLimitDep = Annotated[None, Depends(client_limit)]
+
+
+def staff_zone(actor: ActorDep, platform: PlatformDep) -> Actor:
+    """The admin zone (Anubis 2.2.1): administrators and course staff only.
+
+    Each route still checks the actor's role in the course it touches; this gate
+    keeps students out of the whole zone at once.
+    """
+    if not actor.is_admin and not courses.is_staff_anywhere(platform, actor):
+        raise PermissionDeniedError("the admin zone is for course staff and administrators")
+    return actor
+
+
+StaffDep = Annotated[Actor, Depends(staff_zone)]

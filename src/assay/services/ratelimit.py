@@ -1,0 +1,69 @@
+"""Per-user rate limits: token buckets kept in this server process.
+
+Each key (``user:<id>``, or ``client:<address>`` for anonymous requests) has a
+bucket of ``per_minute`` tokens refilled continuously; a request takes one, and a
+request finding the bucket empty is refused with the seconds until a token is
+back. The buckets live in memory: with several server processes behind a proxy
+each enforces its own limit (so the effective limit is per process).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assay.errors import RateLimitedError
+
+MAX_KEYS = 50_000  # full buckets are dropped beyond this many keys
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """A token bucket per key; thread-safe."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be at least 1")
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0  # tokens per second
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, what: str = "requests") -> None:
+        """Take a token for ``key``; RateLimitedError (with retry_after_s) when empty."""
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                if len(self._buckets) >= MAX_KEYS:
+                    self._prune(now)
+                bucket = self._buckets[key] = _Bucket(self.capacity, now)
+            bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+            if bucket.tokens < 1.0:
+                wait = max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
+                raise RateLimitedError(
+                    f"too many {what}: at most {int(self.capacity)} per minute; "
+                    f"try again in {wait} s",
+                    retry_after_s=wait,
+                )
+            bucket.tokens -= 1.0
+
+    def _prune(self, now: float) -> None:
+        """Forget buckets that have refilled (they are the same as new ones)."""
+        full = [
+            key
+            for key, b in self._buckets.items()
+            if b.tokens + (now - b.updated) * self.rate >= self.capacity
+        ]
+        for key in full:
+            del self._buckets[key]
