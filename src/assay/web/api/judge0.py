@@ -1,5 +1,140 @@
-"""(to be written)"""
+"""A Judge0 CE-compatible subset, mounted at ``/judge0`` (see docs/code-execution.md).
 
-from fastapi import APIRouter
+Authentication: an Assay API token in Judge0's ``X-Auth-Token`` header, or as a
+bearer token, or a session cookie. Anonymous use is refused (401).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from assay.errors import AuthenticationError, NotFoundError
+from assay.services import Actor, accounts, judge0, languages
+from assay.services.judge0 import Judge0Error, StatusOut
+from assay.services.languages import LanguageDetail, LanguageOut
+from assay.web.deps import PlatformDep, client_of, optional_actor
+
+router = APIRouter(tags=["judge0"])
+
+AUTH_HEADER = "X-Auth-Token"
+
+
+def judge0_actor(request: Request, platform: PlatformDep) -> Actor:
+    token = request.headers.get(AUTH_HEADER, "").strip()
+    actor = (
+        accounts.actor_from_token(platform, token, client_of(request))
+        if token
+        else optional_actor(request, platform)
+    )
+    if actor is None:
+        raise AuthenticationError(
+            f"send an Assay API token in {AUTH_HEADER} (or as a bearer token)"
+        )
+    return actor
+
+
+Judge0Actor = Annotated[Actor, Depends(judge0_actor)]
+Base64 = Annotated[bool, Query(description="Text fields are base64 in the request and response.")]
+Fields = Annotated[str | None, Query(description="Comma-separated fields, or `*` for all.")]
+
+
+def _answer(call: Callable[[], Any], status: int = 200) -> JSONResponse:
+    try:
+        return JSONResponse(call(), status_code=status)
+    except Judge0Error as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+
+@router.post("/submissions", status_code=201)
+def create_submission(
+    *,
+    platform: PlatformDep,
+    actor: Judge0Actor,
+    body: Annotated[dict[str, Any], Body()],
+    base64_encoded: Base64 = False,
+    wait: Annotated[bool, Query(description="Answer with the finished submission.")] = False,
+    fields: Fields = None,
+) -> JSONResponse:
+    """Create a submission; ``{"token"}``, or with ``wait=true`` the result."""
+    return _answer(
+        lambda: judge0.create_submission(
+            platform, actor, body, encoded=base64_encoded, wait=wait, fields=fields
+        ),
+        201,
+    )
+
+
+@router.post("/submissions/batch", status_code=201)
+def create_batch(
+    platform: PlatformDep,
+    actor: Judge0Actor,
+    body: Annotated[dict[str, Any], Body()],
+    base64_encoded: Base64 = False,
+) -> JSONResponse:
+    """Create up to 20 submissions: one ``{"token"}`` (or error object) each."""
+    return _answer(lambda: judge0.create_batch(platform, actor, body, encoded=base64_encoded), 201)
+
+
+@router.get("/submissions/batch")
+def get_batch(
+    platform: PlatformDep,
+    actor: Judge0Actor,
+    tokens: Annotated[str, Query(description="Comma-separated tokens.")],
+    base64_encoded: Base64 = False,
+    fields: Fields = None,
+) -> JSONResponse:
+    """``{"submissions": [...]}`` in the order of ``tokens`` (null for an unknown token)."""
+    return _answer(
+        lambda: judge0.get_batch(platform, actor, tokens, encoded=base64_encoded, fields=fields)
+    )
+
+
+@router.get("/submissions/{token}")
+def get_submission(
+    token: str,
+    platform: PlatformDep,
+    actor: Judge0Actor,
+    base64_encoded: Base64 = False,
+    fields: Fields = None,
+) -> JSONResponse:
+    """One of your submissions."""
+    return _answer(
+        lambda: judge0.get_submission(platform, actor, token, encoded=base64_encoded, fields=fields)
+    )
+
+
+@router.get("/languages", response_model=list[LanguageOut])
+def list_languages(actor: Judge0Actor) -> list[LanguageOut]:
+    return languages.list_languages()
+
+
+@router.get("/languages/all", response_model=list[LanguageOut])
+def all_languages(actor: Judge0Actor) -> list[LanguageOut]:
+    return languages.list_languages()
+
+
+@router.get("/languages/{language_id}", response_model=LanguageDetail)
+def get_language(language_id: int, actor: Judge0Actor) -> LanguageDetail:
+    language = languages.get_language(language_id)
+    if language is None:
+        raise NotFoundError(f"no language {language_id}")
+    return languages.describe(language)
+
+
+@router.get("/statuses", response_model=list[StatusOut])
+def statuses(actor: Judge0Actor) -> list[StatusOut]:
+    return judge0.statuses()
+
+
+@router.get("/about")
+def about() -> dict[str, str]:
+    return judge0.about()
+
+
+@router.get("/config_info")
+def config_info(actor: Judge0Actor) -> dict[str, Any]:
+    return judge0.config_info()

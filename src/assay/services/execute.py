@@ -1,0 +1,606 @@
+"""Code execution for integrators: picobytes' ``/execute`` and the queue job behind both APIs.
+
+A request is stored as an ``Execution`` and queued as a ``JobKind.EXECUTE`` job
+in one transaction; a worker runs it in the sandbox (``run_execution_job``) and
+commits the result together with the job's completion. The HTTP call waits for
+that result for a bounded time (executions are short) and otherwise answers
+with the token to poll.
+
+picobytes requests are graded by the grading engine itself: the request becomes
+a small assignment package (the student's ``code`` as ``solution.c`` or
+``solution.py``, the ``tests`` as an ``asserts`` test, a ``valgrind`` test for
+C, ``whitelisted``/``blacklisted`` as ``[static]`` rules), so compilation,
+per-assert processes, valgrind parsing and the static checks are the ones
+assignments use. See docs/code-execution.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assay.errors import GradingError, InvalidRequestError, NotFoundError
+from assay.grading import static
+from assay.grading.engine import grade
+from assay.grading.outcome import BuildStatus, TestStatus
+from assay.grading.package import load_package
+from assay.grading.report import FindingModel, GradeReport, ReportStatus, TestReport
+from assay.grading.spec import StaticSpec
+from assay.grading.submission import Submission as FileSet
+from assay.queue import ClaimedJob
+from assay.services.actor import Actor
+from assay.services.platform import Platform
+from assay.storage.models import Execution, JobKind, Lane, RunStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_CODE_BYTES = 256 * 1024
+MAX_TESTS = 200
+MAX_NAMES = 200
+MAX_OUTPUT_CHARS = 64 * 1024
+WAIT_MARGIN_S = 15.0  # beyond the request's own time budget: queueing, setup, compiling
+POLL_INTERVAL_S = 0.25
+RUN_FAILURES = frozenset(
+    {TestStatus.TIMEOUT, TestStatus.MEMORY_LIMIT, TestStatus.OUTPUT_LIMIT, TestStatus.CRASHED}
+)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*$")
+_TRACEBACK_LINE = re.compile(r'File "/work/solution\.py", line (\d+)')
+_FATAL_AT = re.compile(r"\bat solution\.c:(\d+)")
+
+PICOBYTES = "picobytes"
+JUDGE0 = "judge0"
+
+
+# --- the picobytes schema -------------------------------------------------------------
+
+
+class ExecuteRequest(BaseModel):
+    """picobytes' input schema (field names as picobytes spells them), plus ``language``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(min_length=1, description="The functions to test (no main).")]
+    tests: str | list[str] | None = Field(
+        default=None,
+        description=(
+            "Test cases, one `assert(func(x) == y)` per line (a string), or a list of them. "
+            "Blank lines and lines starting with # or // are skipped."
+        ),
+    )
+    timeout: int = Field(default=15, ge=1, le=120, description="Total time limit, seconds.")
+    perTestTimeout: int = Field(  # noqa: N815 - picobytes' field name
+        default=5, ge=1, le=60, description="Time limit of each test, seconds."
+    )
+    whitelisted: list[str] | None = Field(
+        default=None, description="Only these functions or imports may be used."
+    )
+    blacklisted: list[str] | None = Field(
+        default=None, description="These functions or imports must not be used."
+    )
+    language: Literal["c", "python"] = Field(
+        default="c", description="Assay extension: `c` (picobytes' language) or `python`."
+    )
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return {"python3": "python", "py": "python"}.get(value, value)
+        return value
+
+    @field_validator("code")
+    @classmethod
+    def _code_size(cls, value: str) -> str:
+        if len(value.encode()) > MAX_CODE_BYTES:
+            raise ValueError(f"code is larger than {MAX_CODE_BYTES} bytes")
+        if "\x00" in value:
+            raise ValueError("code must not contain NUL characters")
+        return value
+
+    @field_validator("whitelisted", "blacklisted")
+    @classmethod
+    def _names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if len(value) > MAX_NAMES:
+            raise ValueError(f"at most {MAX_NAMES} names")
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(
+                    f"{name!r} is not a function or module name (like printf, os.system)"
+                )
+        return value
+
+    def test_lines(self) -> list[str]:
+        """The asserts, one per entry, blank and comment lines dropped."""
+        if self.tests is None:
+            return []
+        if isinstance(self.tests, str):
+            raw = self.tests.splitlines()
+        else:
+            raw = list(self.tests)
+            if any("\n" in t or "\r" in t for t in raw):
+                raise InvalidRequestError("each test in a list must be one line")
+        lines = [line.strip() for line in raw]
+        lines = [t for t in lines if t and not t.startswith(("#", "//"))]
+        if len(lines) > MAX_TESTS:
+            raise InvalidRequestError(f"at most {MAX_TESTS} tests per request")
+        return lines
+
+
+class ExecuteResult(BaseModel):
+    """picobytes' output schema."""
+
+    build: bool = Field(description="The code was accepted and built with its tests.")
+    compile: bool = Field(description="The compiler (or Python's parser) accepted the code.")
+    run: bool = Field(description="The tests ran without crashing or running out of time.")
+    output: str = Field(description="What the tests printed, and the messages of failures.")
+    compilation_time: float = Field(description="Seconds spent compiling.")
+    run_time: float = Field(description="Seconds spent running the tests.")
+    valgrind: str = Field(description="Valgrind's findings, readable (C only; else empty).")
+    formatted_response: list[str] = Field(
+        description="Errors in the submitted code, each as `line N: message`."
+    )
+    failed_tests: list[int] = Field(description="Numbers (from 1) of the tests that failed.")
+
+
+class ExecuteOut(ExecuteResult):
+    """The picobytes result plus Assay's handle on the execution."""
+
+    token: str
+    status: RunStatus
+
+
+class ExecutePending(BaseModel):
+    """Returned (202) when the result is not ready within the wait bound: poll the token."""
+
+    token: str
+    status: RunStatus
+
+
+# --- storing, queueing, waiting ----------------------------------------------------------
+
+_finished = threading.Condition()
+
+
+def _notify_finished() -> None:
+    with _finished:
+        _finished.notify_all()
+
+
+def create_execution(
+    session: Session, platform: Platform, actor: Actor, api: str, request: dict[str, Any]
+) -> Execution:
+    """Store a request and queue its job (inside the caller's transaction)."""
+    execution = Execution(token=str(uuid.uuid4()), api=api, user_id=actor.user_id, request=request)
+    session.add(execution)
+    session.flush()
+    platform.queue.enqueue(session, JobKind.EXECUTE, execution.id, lane=Lane.INTERACTIVE)
+    return execution
+
+
+def wait_for(platform: Platform, tokens: list[str], timeout_s: float) -> None:
+    """Return when every execution of ``tokens`` is finished, or after ``timeout_s``.
+
+    Workers in this process wake the waiter at once; others are seen by polling.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with platform.db.session() as session:
+            pending = session.scalar(
+                select(Execution.id)
+                .where(
+                    Execution.token.in_(tokens),
+                    Execution.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]),
+                )
+                .limit(1)
+            )
+        left = deadline - time.monotonic()
+        if pending is None or left <= 0:
+            return
+        with _finished:
+            _finished.wait(min(POLL_INTERVAL_S, left))
+
+
+def load_owned(session: Session, actor: Actor, token: str, api: str) -> Execution:
+    """An execution of ``api`` the actor made (admins: any); others get NotFound."""
+    execution = session.scalar(select(Execution).where(Execution.token == token))
+    if (
+        execution is None
+        or execution.api != api
+        or (execution.user_id != actor.user_id and not actor.is_admin)
+    ):
+        raise NotFoundError(f"no execution {token}")
+    return execution
+
+
+def execute(
+    platform: Platform, actor: Actor, request: ExecuteRequest
+) -> ExecuteOut | ExecutePending:
+    """Queue a picobytes execution and wait for its result (bounded)."""
+    request.test_lines()  # refuse malformed tests before anything is stored
+    with platform.db.session() as session:
+        token = create_execution(
+            session, platform, actor, PICOBYTES, request.model_dump(mode="json")
+        ).token
+    wait_for(platform, [token], request.timeout + WAIT_MARGIN_S)
+    return get_execution(platform, actor, token)
+
+
+def get_execution(platform: Platform, actor: Actor, token: str) -> ExecuteOut | ExecutePending:
+    with platform.db.session() as session:
+        execution = load_owned(session, actor, token, PICOBYTES)
+        status = RunStatus(execution.status)
+        result = execution.result
+        if status is RunStatus.ERROR and (result is None or "build" not in result):
+            result = _picobytes_error(str((result or {}).get("error", "internal error")))
+        if result is None:
+            return ExecutePending(token=token, status=status)
+        return ExecuteOut(token=token, status=status, **result)
+
+
+# --- the worker's side -----------------------------------------------------------------
+
+
+def run_execution_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
+    """Run one queued execution and record its result with the job's completion.
+
+    Raises on infrastructure failures (the pool retries, then calls
+    ``fail_execution_job``); the student's code failing is a result, never an error.
+    """
+    with platform.db.session() as session:
+        execution = session.get(Execution, job.target_id)
+        if execution is None:
+            platform.queue.finish(session, job.id, worker_id, error="execution not found")
+            return
+        if execution.status in (RunStatus.GRADED, RunStatus.ERROR, RunStatus.CANCELLED):
+            platform.queue.finish(session, job.id, worker_id)  # already recorded
+            return
+        execution.status = RunStatus.RUNNING
+        api, request = execution.api, dict(execution.request)
+    result = _runner(api)(platform, request)
+    with platform.db.session() as session:
+        if not platform.queue.finish(session, job.id, worker_id):
+            session.rollback()  # no longer ours: another worker records it
+            return
+        execution = session.get(Execution, job.target_id)
+        if execution is not None and execution.status not in (RunStatus.GRADED, RunStatus.ERROR):
+            execution.result = result
+            execution.status = RunStatus.GRADED
+            execution.finished_at = utcnow()
+    _notify_finished()
+
+
+def mark_execution_failed(session: Session, execution_id: int, error: str) -> None:
+    """Record an infrastructure failure for good (inside the caller's transaction): the
+    fail handler of EXECUTE jobs, for the pool (out of attempts) and the watchdog."""
+    execution = session.get(Execution, execution_id)
+    if execution is None or execution.status in (RunStatus.GRADED, RunStatus.ERROR):
+        return
+    execution.status = RunStatus.ERROR
+    execution.finished_at = utcnow()
+    if execution.api == JUDGE0:
+        from assay.services.judge0 import internal_error_result  # noqa: PLC0415 - cycle
+
+        execution.result = internal_error_result(error)
+    else:
+        execution.result = _picobytes_error(error)
+
+
+def _runner(api: str) -> Callable[[Platform, dict[str, Any]], dict[str, Any]]:
+    if api == JUDGE0:
+        from assay.services.judge0 import run_judge0  # noqa: PLC0415 - judge0 imports us
+
+        return run_judge0
+    return run_picobytes
+
+
+def _picobytes_error(error: str) -> dict[str, Any]:
+    return ExecuteResult(
+        build=False,
+        compile=False,
+        run=False,
+        output=f"the execution failed on our side, not because of the code: {error}"[:2000],
+        compilation_time=0.0,
+        run_time=0.0,
+        valgrind="",
+        formatted_response=[],
+        failed_tests=[],
+    ).model_dump(mode="json")
+
+
+# --- picobytes: the request as an assignment package --------------------------------------
+
+
+def run_picobytes(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
+    """Grade the request: the tests first, then (C) valgrind over the tests that ended."""
+    request = ExecuteRequest.model_validate(stored)
+    tests = request.test_lines()
+    c = request.language == "c"
+    source = "solution.c" if c else "solution.py"
+    # a forbidden name in the source: compile (for the diagnostics), run nothing
+    refused = static.check_sources(
+        StaticSpec(
+            blacklist=tuple(request.blacklisted or ()),
+            whitelist=tuple(request.whitelisted or ()),
+            files=(source,),
+        ),
+        "c" if c else "python3",
+        {source: request.code.encode()},
+    )
+    report = _grade(
+        platform, request, _manifest(request, tests if not refused else [], run=not refused)
+    )
+    valgrind: GradeReport | None = None
+    asserts = [t for t in report.tests if t.kind == "asserts"]
+    if c and asserts and report.build.status is BuildStatus.PASSED:
+        # valgrind runs every assert that ended by itself, crashes last (a crash ends the run)
+        ended = [
+            (t.status is TestStatus.CRASHED, text)
+            for text, t in zip(tests, asserts, strict=False)
+            if t.status not in (TestStatus.TIMEOUT, TestStatus.MEMORY_LIMIT)
+            and "does not compile" not in t.message
+        ]
+        checked = [text for _, text in sorted(ended, key=lambda pair: pair[0])]
+        if checked:
+            valgrind = _grade(platform, request, _manifest(request, checked, valgrind=True))
+    return _to_result(request, tests, report, valgrind).model_dump(mode="json")
+
+
+def _grade(platform: Platform, request: ExecuteRequest, manifest: _Manifest) -> GradeReport:
+    source = "solution.c" if request.language == "c" else "solution.py"
+    with tempfile.TemporaryDirectory(prefix="assay-execute-") as tmp:
+        root = Path(tmp)
+        for name, data in manifest.files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(data, encoding="utf-8")
+        report = grade(
+            load_package(root),
+            FileSet.from_mapping({source: request.code}),
+            backend=platform.settings.grading_backend,
+        )
+    if report.status is ReportStatus.ERROR:
+        raise GradingError(f"grading the execution failed: {report.staff_error or report.error}")
+    return report
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(_toml_str(i) for i in items) + "]"
+
+
+def _toml_str(text: str) -> str:
+    if not all(c.isascii() and c.isprintable() for c in text):
+        raise ValueError("only printable ASCII is written into generated manifests")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class _Manifest:
+    files: dict[str, str]  # package path -> text
+
+
+def _manifest(
+    request: ExecuteRequest, tests: list[str], *, run: bool = True, valgrind: bool = False
+) -> _Manifest:
+    """The package of a request: the asserts (``run``), or valgrind over ``tests``."""
+    c = request.language == "c"
+    source = "solution.c" if c else "solution.py"
+    per_test = min(request.perTestTimeout, request.timeout)
+    files: dict[str, str] = {}
+    lines = [
+        "[assignment]",
+        'name = "execute"',
+        'title = "Code execution request"',
+        f'environment = "{"c" if c else "python3"}"',
+        "",
+        "[limits]",
+        f"cpu_time_s = {per_test}",
+        f"wall_time_s = {per_test}",
+        'memory = "256M"',
+        "",
+        "[build]",
+        f"required_files = [{_toml_str(source)}]",
+        "limits = { cpu_time_s = 20, wall_time_s = 30 }",
+    ]
+    if c:
+        commands = [_toml_list(["gcc", "-g", "-O0", "-Wall", "-c", source, "-o", "solution.o"])]
+        if valgrind:
+            commands.append(
+                _toml_list(["gcc", "-g", "-O0", "-w", "-o", "vgmain", "vgmain.c", "-lm"])
+            )
+        lines.append(f"commands = [{', '.join(commands)}]")
+    else:
+        check = (
+            "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')"
+        )
+        lines.append(f"commands = [{_toml_list(['python3', '-I', '-B', '-c', check, source])}]")
+    if valgrind:
+        files["support/vgmain.c"] = _valgrind_main(tests)
+        vg_wall = max(1, min(request.timeout, per_test * len(tests)))
+        lines += [
+            "",
+            "[[tests]]",
+            'name = "valgrind"',
+            'kind = "valgrind"',
+            'command = ["./vgmain"]',
+            'exit_code = "any"',
+            "time_factor = 3",
+            f"limits = {{ cpu_time_s = {vg_wall}, wall_time_s = {vg_wall} }}",
+        ]
+        files["assignment.toml"] = "\n".join(lines) + "\n"
+        return _Manifest(files)
+    if request.whitelisted or request.blacklisted:
+        lines += ["", "[static]", 'effect = "fail_submission"', f"files = [{_toml_str(source)}]"]
+        if request.blacklisted:
+            lines.append(f"blacklist = {_toml_list(request.blacklisted)}")
+        if request.whitelisted:
+            lines.append(f"whitelist = {_toml_list(request.whitelisted)}")
+    if tests:
+        files["tests/asserts.txt"] = "\n".join(tests) + "\n"
+        lines += [
+            "",
+            "[[tests]]",
+            'name = "tests"',
+            'kind = "asserts"',
+            'asserts_file = "tests/asserts.txt"',
+        ]
+        if c:
+            lines.append(f"sources = [{_toml_str(source)}]")
+    elif not c and run:
+        lines += [
+            "",
+            "[[tests]]",
+            'name = "run"',
+            'kind = "script"',
+            f'command = ["python3", {_toml_str(source)}]',
+        ]
+    files["assignment.toml"] = "\n".join(lines) + "\n"
+    return _Manifest(files)
+
+
+def _valgrind_main(tests: list[str]) -> str:
+    """One program that runs every assert once, for memcheck (verdicts come from the
+    ``asserts`` test; this run only looks for leaks and memory errors)."""
+    body = "\n".join(f"    (void)({_c_expression(t)});" for t in tests)
+    return (
+        "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+        "#include <stdbool.h>\n#include <math.h>\n#include <unistd.h>\n"
+        "#define main assay_student_main\n"
+        '#include "solution.c"\n'
+        "#undef main\n"
+        "int main(void) {\n"
+        f"{body}\n"
+        "    return 0;\n"
+        "}\n"
+    )
+
+
+def _c_expression(line: str) -> str:
+    """``assert(f(1) == 2);`` -> ``f(1) == 2`` (what the asserts kind tests)."""
+    text = line.strip().rstrip(";").strip()
+    if text.startswith("assert"):
+        text = text[len("assert") :].strip()
+    return text or "0"
+
+
+def _to_result(
+    request: ExecuteRequest,
+    tests: list[str],
+    report: GradeReport,
+    valgrind: GradeReport | None,
+) -> ExecuteResult:
+    c = request.language == "c"
+    source = "solution.c" if c else "solution.py"
+    build = report.build
+    compiler_ok = build.status is BuildStatus.PASSED
+    formatted: list[str] = []
+    for d in build.diagnostics:
+        if d.file.endswith(source) and d.line is not None:
+            formatted.append(f"line {d.line}: {d.severity}: {d.message}")
+    static_findings = report.static.findings if report.static else []
+    for f in static_findings:
+        message = f.message.removeprefix(f"{f.file}, line {f.line}: ")
+        formatted.append(f"line {f.line}: {message}" if f.line is not None else message)
+    asserts = [t for t in report.tests if t.kind == "asserts"]
+    scripts = [t for t in report.tests if t.kind == "script"]
+    failed = [i for i, t in enumerate(asserts, 1) if t.status is not TestStatus.PASSED]
+    tests_compiled = not any("does not compile" in t.message for t in asserts)
+    output: list[str] = []
+    if not compiler_ok:
+        output.append(build.log)
+    elif static_findings:
+        output.append("".join(f"{f.message}\n" for f in static_findings))
+    for number, test in enumerate(asserts, 1):
+        if test.output:
+            output.append(test.output if test.output.endswith("\n") else test.output + "\n")
+        if test.status is not TestStatus.PASSED and compiler_ok:
+            text = tests[number - 1] if number <= len(tests) else test.name
+            output.append(f"test {number} failed: {text}: {test.message}\n")
+            formatted += _runtime_lines(test, number)
+    for script in scripts:
+        output.append(script.output)
+        if script.status is not TestStatus.PASSED:
+            output.append(script.message + "\n")
+            formatted += _runtime_lines(script, None)
+    ran = [*asserts, *scripts]
+    run_time = sum(t.timing.wall_s for t in ran)
+    over_time = run_time > request.timeout
+    if compiler_ok and over_time:
+        output.append(f"the tests took longer than the total timeout ({request.timeout} s)\n")
+    if compiler_ok and not ran:
+        output.append(
+            "nothing was run: the code uses names it must not\n"
+            if static_findings
+            else "no tests given: the code was compiled only\n"
+        )
+    valgrind_text = ""
+    if c and tests and not static_findings:
+        valgrind_text = _valgrind_text(valgrind, compiler_ok)
+        for finding in _valgrind_findings(valgrind):
+            if finding.line is not None and finding.file == source:
+                formatted.append(f"line {finding.line}: valgrind: {finding.message}")
+    return ExecuteResult(
+        build=compiler_ok and tests_compiled and not static_findings,
+        compile=compiler_ok,
+        run=compiler_ok
+        and bool(ran)
+        and not over_time
+        and not any(t.status in RUN_FAILURES for t in ran),
+        output="".join(output)[-MAX_OUTPUT_CHARS:],
+        compilation_time=round(build.timing.wall_s, 4),
+        run_time=round(run_time, 4),
+        valgrind=valgrind_text,
+        formatted_response=formatted,
+        failed_tests=failed,
+    )
+
+
+def _valgrind_findings(report: GradeReport | None) -> list[FindingModel]:
+    if report is None:
+        return []
+    return [f for t in report.tests if t.kind == "valgrind" for f in t.findings]
+
+
+def _valgrind_text(report: GradeReport | None, compiler_ok: bool) -> str:
+    if not compiler_ok:
+        return "valgrind was not run: the code does not compile"
+    runs = [t for t in report.tests if t.kind == "valgrind"] if report else []
+    if report is None or not runs:
+        return "valgrind was not run: no test ended within its time limit"
+    if report.build.status is not BuildStatus.PASSED:
+        return "valgrind was not run: the tests do not compile together"
+    run = runs[0]
+    if run.status is TestStatus.PASSED:
+        return "no leaks or memory errors found"
+    if run.findings:
+        return run.message
+    return f"valgrind: {run.message}"
+
+
+def _runtime_lines(test: TestReport, number: int | None) -> list[str]:
+    """Where in the student's code a failing test went wrong, when the failure says so."""
+    suffix = f" (test {number})" if number is not None else ""
+    lines: list[str] = []
+    match = list(_TRACEBACK_LINE.finditer(test.output))
+    if match:
+        last = test.output.strip().splitlines()[-1] if test.output.strip() else test.message
+        lines.append(f"line {match[-1].group(1)}: {last}{suffix}")
+    else:
+        fatal = _FATAL_AT.search(test.message)
+        if fatal:
+            lines.append(f"line {fatal.group(1)}: {test.message.splitlines()[0]}{suffix}")
+    return lines

@@ -1,0 +1,565 @@
+"""A Judge0 CE-compatible subset: submissions (single, batch), languages, statuses.
+
+Requests are stored as ``Execution`` rows (``api = "judge0"``) and run by the
+workers like every other execution (``services.execute.run_execution_job``);
+this module holds the Judge0 shapes, the status mapping and the run itself (one
+sandbox session: compile, then run with the given stdin and limits).
+
+Text fields are stored base64-encoded, so what a program printed survives
+byte for byte whatever the client asks for later (``base64_encoded=false``
+decodes leniently, as UTF-8 with replacement characters).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import shlex
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+
+from assay import __version__
+from assay.errors import NotFoundError, ServiceError
+from assay.sandbox import Limits, OutputPolicy, RunResult, Sandbox, Termination, get_environment
+from assay.sandbox.spec import KIB, MIB
+from assay.services import execute
+from assay.services.actor import Actor
+from assay.services.languages import LANGUAGES, Language, get_language
+from assay.services.platform import Platform
+from assay.storage.models import Execution, RunStatus
+
+JUDGE0_VERSION = "1.13.1"  # the API version we follow (clients map language aliases by it)
+MAX_SOURCE_BYTES = 256 * 1024
+MAX_STDIN_BYTES = 4 * 1024 * 1024
+MAX_BATCH = 20
+WAIT_BOUND_S = 60.0
+OUTPUT_LIMIT_BYTES = 1 * MIB
+
+STATUSES: dict[int, str] = {
+    1: "In Queue",
+    2: "Processing",
+    3: "Accepted",
+    4: "Wrong Answer",
+    5: "Time Limit Exceeded",
+    6: "Compilation Error",
+    7: "Runtime Error (SIGSEGV)",
+    8: "Runtime Error (SIGXFSZ)",
+    9: "Runtime Error (SIGFPE)",
+    10: "Runtime Error (SIGABRT)",
+    11: "Runtime Error (NZEC)",
+    12: "Runtime Error (Other)",
+    13: "Internal Error",
+    14: "Exec Format Error",
+}
+_SIGNAL_STATUS = {11: 7, 25: 8, 8: 9, 6: 10}
+
+# Judge0's defaults and maxima (CE configuration), in Judge0's units
+DEFAULTS: dict[str, Any] = {
+    "cpu_time_limit": 5.0,
+    "cpu_extra_time": 1.0,
+    "wall_time_limit": 10.0,
+    "memory_limit": 128000,  # KB
+    "stack_limit": 64000,  # KB
+    "max_processes_and_or_threads": 60,
+    "max_file_size": 1024,  # KB
+    "number_of_runs": 1,
+    "redirect_stderr_to_stdout": False,
+    "enable_per_process_and_thread_time_limit": False,
+    "enable_per_process_and_thread_memory_limit": False,
+    "enable_network": False,
+}
+MAXIMA: dict[str, Any] = {
+    "cpu_time_limit": 15.0,
+    "cpu_extra_time": 5.0,
+    "wall_time_limit": 20.0,
+    "memory_limit": 512000,
+    "stack_limit": 128000,
+    "max_processes_and_or_threads": 120,
+    "max_file_size": 4096,
+    "number_of_runs": 20,
+}
+COMPILE_LIMITS = Limits(cpu_time_s=15, wall_time_s=30, memory_bytes=1024 * MIB, pids=128)
+
+# every field ``fields=*`` returns, in Judge0's order
+ALL_FIELDS = (
+    "source_code", "language_id", "stdin", "expected_output", "stdout", "status_id",
+    "created_at", "finished_at", "time", "memory", "stderr", "token", "number_of_runs",
+    "cpu_time_limit", "cpu_extra_time", "wall_time_limit", "memory_limit", "stack_limit",
+    "max_processes_and_or_threads", "enable_per_process_and_thread_time_limit",
+    "enable_per_process_and_thread_memory_limit", "max_file_size", "compile_output",
+    "exit_code", "exit_signal", "message", "wall_time", "compiler_options",
+    "command_line_arguments", "redirect_stderr_to_stdout", "callback_url",
+    "additional_files", "enable_network", "status", "language",
+)  # fmt: skip
+DEFAULT_FIELDS = (
+    "stdout", "time", "memory", "stderr", "token", "compile_output", "message", "status",
+)  # fmt: skip
+ENCODED_FIELDS = frozenset(
+    {"source_code", "stdin", "expected_output", "stdout", "stderr", "compile_output"}
+)
+
+
+class Judge0Error(ServiceError):
+    """A request Judge0 refuses with 422 and ``{field: [messages]}`` (or 400 ``{"error"}``)."""
+
+    def __init__(self, errors: dict[str, list[str]] | str, status: int = 422) -> None:
+        super().__init__(str(errors))
+        self.errors = errors
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        if isinstance(self.errors, str):
+            return {"error": self.errors}
+        return dict(self.errors)
+
+
+class SubmissionIn(BaseModel):
+    """``POST /submissions`` body (Judge0 field names; unknown fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source_code: str | None = None
+    language_id: int | None = None
+    compiler_options: str | None = None
+    command_line_arguments: str | None = None
+    stdin: str | None = None
+    expected_output: str | None = None
+    cpu_time_limit: float | None = None
+    cpu_extra_time: float | None = None
+    wall_time_limit: float | None = None
+    memory_limit: float | None = None
+    stack_limit: int | None = None
+    max_processes_and_or_threads: int | None = None
+    enable_per_process_and_thread_time_limit: bool | None = None
+    enable_per_process_and_thread_memory_limit: bool | None = None
+    max_file_size: int | None = None
+    redirect_stderr_to_stdout: bool | None = None
+    enable_network: bool | None = None
+    number_of_runs: int | None = None
+    callback_url: str | None = None
+    additional_files: str | None = None
+
+
+class BatchIn(BaseModel):
+    submissions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StatusOut(BaseModel):
+    id: int
+    description: str
+
+
+def statuses() -> list[StatusOut]:
+    return [StatusOut(id=i, description=d) for i, d in STATUSES.items()]
+
+
+def about() -> dict[str, str]:
+    return {
+        "version": JUDGE0_VERSION,
+        "homepage": "https://github.com/assay-autograder/assay",
+        "source_code": "https://github.com/assay-autograder/assay",
+        "maintainer": f"Assay {__version__} (Judge0 CE-compatible subset)",
+    }
+
+
+def config_info() -> dict[str, Any]:
+    """``GET /config_info``: what this server allows (the official client reads it)."""
+    return {
+        "maintenance_mode": False,
+        "enable_wait_result": True,
+        "enable_compiler_options": True,
+        "allowed_languages_for_compile_options": sorted(
+            {lang.label for lang in LANGUAGES.values() if lang.accepts_compiler_options}
+        ),
+        "enable_command_line_arguments": True,
+        "enable_submission_delete": False,
+        "enable_callbacks": False,
+        "callbacks_max_tries": 0,
+        "callbacks_timeout": 0.0,
+        "enable_additional_files": False,
+        "max_queue_size": 1000,
+        "cpu_time_limit": DEFAULTS["cpu_time_limit"],
+        "max_cpu_time_limit": MAXIMA["cpu_time_limit"],
+        "cpu_extra_time": DEFAULTS["cpu_extra_time"],
+        "max_cpu_extra_time": MAXIMA["cpu_extra_time"],
+        "wall_time_limit": DEFAULTS["wall_time_limit"],
+        "max_wall_time_limit": MAXIMA["wall_time_limit"],
+        "memory_limit": DEFAULTS["memory_limit"],
+        "max_memory_limit": MAXIMA["memory_limit"],
+        "stack_limit": DEFAULTS["stack_limit"],
+        "max_stack_limit": MAXIMA["stack_limit"],
+        "max_processes_and_or_threads": DEFAULTS["max_processes_and_or_threads"],
+        "max_max_processes_and_or_threads": MAXIMA["max_processes_and_or_threads"],
+        "enable_per_process_and_thread_time_limit": False,
+        "allow_enable_per_process_and_thread_time_limit": False,
+        "enable_per_process_and_thread_memory_limit": False,
+        "allow_enable_per_process_and_thread_memory_limit": False,
+        "max_file_size": DEFAULTS["max_file_size"],
+        "max_max_file_size": MAXIMA["max_file_size"],
+        "number_of_runs": 1,
+        "max_number_of_runs": MAXIMA["number_of_runs"],
+        "redirect_stderr_to_stdout": False,
+        "max_extract_size": 0,
+        "enable_batched_submissions": True,
+        "max_submission_batch_size": MAX_BATCH,
+        "submission_cache_duration": 0.0,
+        "use_docs_as_homepage": False,
+        "allow_enable_network": False,
+        "enable_network": False,
+    }
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _field_bytes(value: str | None, name: str, encoded: bool, limit: int) -> bytes | None:
+    if value is None:
+        return None
+    if encoded:
+        try:
+            data = base64.b64decode(value.replace("\n", "").replace("\r", ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise Judge0Error({name: ["is not valid base64"]}) from None
+    else:
+        data = value.encode()
+    if len(data) > limit:
+        raise Judge0Error({name: [f"is too long (maximum is {limit} bytes)"]})
+    return data
+
+
+def _number(body: SubmissionIn, name: str, errors: dict[str, list[str]]) -> Any:
+    value = getattr(body, name)
+    if value is None:
+        return DEFAULTS[name]
+    if value < 0:
+        errors.setdefault(name, []).append("must be greater than or equal to 0")
+    elif name in MAXIMA and value > MAXIMA[name]:
+        errors.setdefault(name, []).append(f"must be less than or equal to {MAXIMA[name]}")
+    return value
+
+
+def normalise(body: SubmissionIn, encoded: bool) -> dict[str, Any]:
+    """Validate like Judge0 (422 ``{field: [messages]}``) and return the stored request."""
+    errors: dict[str, list[str]] = {}
+    if not body.source_code:
+        errors["source_code"] = ["can't be blank"]
+    if body.language_id is None:
+        errors["language_id"] = ["can't be blank"]
+    elif get_language(body.language_id) is None:
+        errors["language_id"] = [f"language with id {body.language_id} doesn't exist"]
+    stored: dict[str, Any] = {
+        name: _number(body, name, errors)
+        for name in (
+            "cpu_time_limit", "cpu_extra_time", "wall_time_limit", "memory_limit",
+            "stack_limit", "max_processes_and_or_threads", "max_file_size", "number_of_runs",
+        )
+    }  # fmt: skip
+    for name in ("enable_network", "callback_url", "additional_files"):
+        if getattr(body, name):
+            errors[name] = ["is not supported by this server"]
+    if body.enable_per_process_and_thread_time_limit or (
+        body.enable_per_process_and_thread_memory_limit
+    ):
+        errors["enable_per_process_and_thread_time_limit"] = ["is not supported by this server"]
+    language = get_language(body.language_id) if body.language_id is not None else None
+    if body.compiler_options and language is not None and not language.accepts_compiler_options:
+        errors["compiler_options"] = [
+            f"setting compiler options is not allowed for {language.label}"
+        ]
+    for name in ("compiler_options", "command_line_arguments"):
+        text = getattr(body, name)
+        if text:
+            if len(text) > 512:
+                errors.setdefault(name, []).append("is too long (maximum is 512 characters)")
+            else:
+                try:
+                    shlex.split(text)
+                except ValueError:
+                    errors.setdefault(name, []).append("cannot be split into arguments")
+    if errors:
+        raise Judge0Error(errors)
+    source = _field_bytes(body.source_code, "source_code", encoded, MAX_SOURCE_BYTES)
+    stdin = _field_bytes(body.stdin, "stdin", encoded, MAX_STDIN_BYTES)
+    expected = _field_bytes(body.expected_output, "expected_output", encoded, MAX_STDIN_BYTES)
+    stored.update(
+        language_id=body.language_id,
+        source_code=_b64(source or b""),
+        stdin=_b64(stdin) if stdin is not None else None,
+        expected_output=_b64(expected) if expected is not None else None,
+        compiler_options=body.compiler_options,
+        command_line_arguments=body.command_line_arguments,
+        redirect_stderr_to_stdout=bool(body.redirect_stderr_to_stdout),
+        enable_per_process_and_thread_time_limit=False,
+        enable_per_process_and_thread_memory_limit=False,
+        enable_network=False,
+        callback_url=None,
+        additional_files=None,
+    )
+    return stored
+
+
+def create_submission(
+    platform: Platform, actor: Actor, body: dict[str, Any], *, encoded: bool, wait: bool,
+    fields: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """``POST /submissions``: ``{"token"}``, or with ``wait`` the finished submission."""
+    request = normalise(_parse(body), encoded)
+    with platform.db.session() as session:
+        token = execute.create_execution(session, platform, actor, execute.JUDGE0, request).token
+    if not wait:
+        return {"token": token}
+    bound = request["wall_time_limit"] + COMPILE_LIMITS.wall_time_s + 15
+    execute.wait_for(platform, [token], min(bound, WAIT_BOUND_S))
+    return get_submission(platform, actor, token, encoded=encoded, fields=fields)
+
+
+def create_batch(
+    platform: Platform, actor: Actor, body: dict[str, Any], *, encoded: bool
+) -> list[dict[str, Any]]:
+    """``POST /submissions/batch``: one ``{"token"}`` or one error object per submission."""
+    try:
+        batch = BatchIn.model_validate(body)
+    except ValidationError:
+        raise Judge0Error({"submissions": ["must be a list of submissions"]}) from None
+    if not batch.submissions:
+        raise Judge0Error({"submissions": ["can't be blank"]})
+    if len(batch.submissions) > MAX_BATCH:
+        raise Judge0Error({"submissions": [f"size of array must be <= {MAX_BATCH}"]})
+    out: list[dict[str, Any]] = []
+    with platform.db.session() as session:
+        for item in batch.submissions:
+            try:
+                request = normalise(_parse(item), encoded)
+            except Judge0Error as exc:
+                out.append(exc.body())
+                continue
+            execution = execute.create_execution(session, platform, actor, execute.JUDGE0, request)
+            out.append({"token": execution.token})
+    return out
+
+
+def _parse(body: dict[str, Any]) -> SubmissionIn:
+    try:
+        return SubmissionIn.model_validate(body)
+    except ValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "submission"
+            errors.setdefault(name, []).append(error["msg"])
+        raise Judge0Error(errors) from None
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def select_fields(fields: str | None) -> tuple[str, ...]:
+    if fields is None or not fields.strip():
+        return DEFAULT_FIELDS
+    names = tuple(f.strip() for f in fields.split(",") if f.strip())
+    if "*" in names:
+        return ALL_FIELDS
+    unknown = [n for n in names if n not in ALL_FIELDS]
+    if unknown:
+        raise Judge0Error(f"invalid fields: [{', '.join(unknown)}]", status=400)
+    return names
+
+
+def get_submission(
+    platform: Platform, actor: Actor, token: str, *, encoded: bool, fields: str | None
+) -> dict[str, Any]:
+    names = select_fields(fields)
+    with platform.db.session() as session:
+        execution = execute.load_owned(session, actor, token, execute.JUDGE0)
+        return _render(execution, names, encoded)
+
+
+def get_batch(
+    platform: Platform, actor: Actor, tokens: str, *, encoded: bool, fields: str | None
+) -> dict[str, Any]:
+    names = select_fields(fields)
+    wanted = [t.strip() for t in tokens.split(",") if t.strip()]
+    if not wanted:
+        raise Judge0Error({"tokens": ["can't be blank"]})
+    if len(wanted) > MAX_BATCH:
+        raise Judge0Error({"tokens": [f"number of tokens must be <= {MAX_BATCH}"]})
+    out: list[dict[str, Any] | None] = []
+    with platform.db.session() as session:
+        rows = {
+            e.token: e
+            for e in session.scalars(select(Execution).where(Execution.token.in_(wanted)))
+        }
+        for token in wanted:
+            try:
+                execution = execute.load_owned(session, actor, token, execute.JUDGE0)
+            except NotFoundError:
+                out.append(None)  # Judge0 answers null for a token it does not know
+                continue
+            assert execution is rows[token]  # noqa: S101 - same session, same row
+            out.append(_render(execution, names, encoded))
+    return {"submissions": out}
+
+
+def _render(execution: Execution, names: tuple[str, ...], encoded: bool) -> dict[str, Any]:
+    request = execution.request
+    result = execution.result or {}
+    status_id = result.get("status_id")
+    if status_id is None:
+        status_id = {RunStatus.RUNNING: 2, RunStatus.ERROR: 13}.get(RunStatus(execution.status), 1)
+        if status_id == 13:
+            result = internal_error_result(str(result.get("error", "internal error")))
+    language = get_language(int(request["language_id"]))
+    values: dict[str, Any] = {
+        **{k: request.get(k) for k in request},
+        **result,
+        "token": execution.token,
+        "status_id": status_id,
+        "status": {"id": status_id, "description": STATUSES[status_id]},
+        "created_at": _time(execution.created_at),
+        "finished_at": _time(execution.finished_at),
+        "language": {"id": language.id, "name": language.name} if language else None,
+    }
+    out: dict[str, Any] = {}
+    for name in names:
+        value = values.get(name)
+        if name in ENCODED_FIELDS and value is not None and not encoded:
+            value = base64.b64decode(value).decode("utf-8", errors="replace")
+        out[name] = value
+    return out
+
+
+def _time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- the run (on a worker) -------------------------------------------------------------------
+
+
+def internal_error_result(error: str) -> dict[str, Any]:
+    return {
+        "status_id": 13,
+        "message": f"Internal Error: {error}"[:1000],
+        "stdout": None,
+        "stderr": None,
+        "compile_output": None,
+        "time": None,
+        "wall_time": None,
+        "memory": None,
+        "exit_code": None,
+        "exit_signal": None,
+    }
+
+
+def run_judge0(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
+    """Compile and run one submission in a fresh sandbox; returns the stored result."""
+    language = get_language(int(request["language_id"]))
+    if language is None:  # removed since it was queued
+        return internal_error_result(f"language {request['language_id']} is not available")
+    limits = _limits(language, request)
+    source = base64.b64decode(request["source_code"])
+    stdin = base64.b64decode(request["stdin"]) if request.get("stdin") else b""
+    with Sandbox(
+        language.environment, backend=platform.settings.grading_backend, limits=limits
+    ) as box:
+        box.write_file(language.source_file, source)
+        if language.compile_argv:
+            compiled = box.run(
+                _compile_argv(language, request.get("compiler_options")),
+                limits=COMPILE_LIMITS.replace(workspace_bytes=limits.workspace_bytes),
+                output_policy=OutputPolicy.TRUNCATE,
+            )
+            if compiled.termination is not Termination.EXITED or compiled.exit_code != 0:
+                return _compile_error(compiled)
+        args = shlex.split(request.get("command_line_arguments") or "")
+        argv = list(language.run_argv) + args
+        if request.get("redirect_stderr_to_stdout"):
+            argv = ["sh", "-c", 'exec "$@" 2>&1', "sh", *argv]
+        run = box.run(argv, stdin=stdin, output_policy=OutputPolicy.KILL)
+    return _verdict(run, request)
+
+
+def _limits(language: Language, request: dict[str, Any]) -> Limits:
+    env_defaults = get_environment(language.environment).default_limits
+    memory = max(int(request["memory_limit"]) * KIB, 16 * MIB)
+    pids = int(request["max_processes_and_or_threads"])
+    if language.environment == "java":  # the JVM reserves memory and threads of its own
+        memory = max(memory, env_defaults.memory_bytes)
+        pids = max(pids, env_defaults.pids)
+    return Limits(
+        cpu_time_s=float(request["cpu_time_limit"]) + float(request["cpu_extra_time"]),
+        wall_time_s=max(float(request["wall_time_limit"]), 0.1),
+        memory_bytes=memory,
+        pids=max(pids, 4),
+        stack_bytes=max(int(request["stack_limit"]) * KIB, 64 * KIB),
+        file_size_bytes=max(int(request["max_file_size"]) * KIB, KIB),
+        output_bytes=OUTPUT_LIMIT_BYTES,
+    )
+
+
+def _compile_argv(language: Language, options: str | None) -> list[str]:
+    argv = list(language.compile_argv)
+    if options and language.accepts_compiler_options:
+        argv[1:1] = shlex.split(options)
+    return argv
+
+
+def _compile_error(compiled: RunResult) -> dict[str, Any]:
+    text = compiled.stdout + compiled.stderr
+    if compiled.termination is not Termination.EXITED:
+        text += f"\ncompilation stopped: {compiled.termination.value}\n".encode()
+    return {
+        **internal_error_result(""),
+        "status_id": 6,
+        "message": None,
+        "compile_output": _b64(text),
+    }
+
+
+def _verdict(run: RunResult, request: dict[str, Any]) -> dict[str, Any]:
+    cpu_limit = float(request["cpu_time_limit"])
+    status_id, message = 3, None
+    exit_signal = run.signal if run.termination is Termination.SIGNALED else None
+    # a run that ended within cpu_extra_time but used more than the limit is too slow too
+    timed_out = run.termination in (Termination.CPU_TIME_LIMIT, Termination.WALL_TIME_LIMIT)
+    if timed_out or run.cpu_time_s > cpu_limit:
+        status_id, message = 5, "Time limit exceeded"
+    elif run.termination is Termination.MEMORY_LIMIT:
+        status_id, message = 12, "Memory limit exceeded"
+        exit_signal = 9
+    elif run.termination is Termination.OUTPUT_LIMIT:
+        status_id, message = 8, "Output limit exceeded"
+        exit_signal = 25
+    elif run.termination is Termination.SIGNALED:
+        status_id = _SIGNAL_STATUS.get(run.signal or 0, 12)
+        message = f"Exited with signal {run.signal}"
+    elif run.exit_code != 0:
+        status_id, message = 11, f"Exited with error status {run.exit_code}"
+    elif request.get("expected_output") is not None:
+        expected = base64.b64decode(request["expected_output"])
+        if _normal(run.stdout) != _normal(expected):
+            status_id = 4
+    return {
+        "status_id": status_id,
+        "message": message,
+        "stdout": _b64(run.stdout),
+        "stderr": _b64(run.stderr),
+        "compile_output": None,
+        "time": f"{run.cpu_time_s:.3f}",
+        "wall_time": f"{run.wall_time_s:.3f}",
+        "memory": run.peak_memory_bytes // KIB,
+        "exit_code": run.exit_code if run.termination is Termination.EXITED else None,
+        "exit_signal": exit_signal,
+    }
+
+
+def _normal(text: bytes) -> bytes:
+    """Judge0 compares outputs with line endings unified and surrounding whitespace stripped."""
+    return text.replace(b"\r\n", b"\n").strip()
