@@ -10,6 +10,7 @@ import uvicorn
 from assay.config import get_settings
 from assay.logs import configure_logging
 from assay.services import Platform
+from assay.services.demo import seed_demo
 from assay.web.app import create_app
 from assay.worker.pool import WorkerPool
 
@@ -24,6 +25,12 @@ def serve_command(
             "--workers 0: API only; run `assay worker` processes instead.",
         ),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Create a demo course, assignments and accounts; print the logins."
+        ),
+    ] = False,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
 ) -> None:
@@ -39,6 +46,9 @@ def serve_command(
     platform = Platform.open(settings)  # migrates
     try:
         url = settings.public_url or f"http://{settings.host}:{settings.port}"
+        if demo:
+            for line in seed_demo(platform).lines(url):
+                typer.echo(line)
         app = create_app(platform)
         pool = WorkerPool(platform, workers) if workers != 0 else None
         app.state.embedded_workers = pool.slots if pool is not None else 0
