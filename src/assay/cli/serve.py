@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -64,9 +66,17 @@ def serve_command(
                 log_config=None,
                 access_log=False,
             )
+            # uvicorn re-raises the SIGTERM/SIGINT it stopped on once it is done; with
+            # these handlers that lands here, so the workers below still stop cleanly.
+            signal.signal(signal.SIGTERM, _stopping)
+            signal.signal(signal.SIGINT, _stopping)
             uvicorn.Server(config).run()
         finally:
             if pool is not None:
                 pool.stop()
     finally:
         platform.close()
+
+
+def _stopping(signum: int, _frame: FrameType | None) -> None:
+    typer.echo(f"{signal.Signals(signum).name}: stopping the workers", err=True)
