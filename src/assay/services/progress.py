@@ -98,6 +98,66 @@ def record_event(  # noqa: PLR0917 - mirrors grading.context.Progress.stage
     return seq
 
 
+class EventPage(BaseModel):
+    """The run's events after a point, and whether more can come (``finished``)."""
+
+    run_id: int
+    status: RunStatus
+    finished: bool
+    events: list[EventOut]
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.events[-1].seq if self.events else None
+
+
+def event_page(platform: Platform, actor: Actor, run_id: int, after_seq: int = -1) -> EventPage:
+    """``list_events`` plus the run's status: what a poll or a stream step needs.
+
+    The status is read before the events, so when it says the run is over, every
+    event recorded with that status is in the page.
+    """
+    with platform.db.session() as session:
+        run = require_run_reader(session, actor, run_id)
+        status = RunStatus(run.status)
+        events = events_after(session, run_id, after_seq)
+        finished = status in TERMINAL_STATUSES or any(e.terminal for e in events)
+        if not finished and not events:
+            finished = _has_terminal_event(session, run_id)
+        return EventPage(run_id=run_id, status=status, finished=finished, events=events)
+
+
+def _has_terminal_event(session: Session, run_id: int) -> bool:
+    found = session.scalar(
+        select(RunEvent.id)
+        .where(RunEvent.run_id == run_id, RunEvent.stage.in_(TERMINAL_STAGES))
+        .limit(1)
+    )
+    return found is not None
+
+
+def newest_seqs(platform: Platform, run_ids: list[int]) -> dict[int, tuple[int, bool]]:
+    """For each run: (its newest seq, whether it is over), in one query.
+
+    No access check and nothing but numbers: it tells a process's open streams
+    which of them have something new (they then read it access-checked), so one
+    poll serves every stream.
+    """
+    if not run_ids:
+        return {}
+    with platform.db.session() as session:
+        rows = session.execute(
+            select(GradingRun.id, GradingRun.status, func.max(RunEvent.seq))
+            .outerjoin(RunEvent, RunEvent.run_id == GradingRun.id)
+            .where(GradingRun.id.in_(run_ids))
+            .group_by(GradingRun.id, GradingRun.status)
+        )
+        return {
+            run_id: (-1 if seq is None else int(seq), RunStatus(status) in TERMINAL_STATUSES)
+            for run_id, status, seq in rows
+        }
+
+
 def list_events(
     platform: Platform, actor: Actor, run_id: int, after_seq: int = -1
 ) -> list[EventOut]:
