@@ -101,6 +101,13 @@ class QueueError(AssayError):
     """The job queue failed."""
 
 
+class GitError(AssayError):
+    """Fetching from a git remote failed (unreachable, no such commit, too large, too slow).
+
+    Messages never contain a remote's credentials.
+    """
+
+
 class ServiceError(AssayError):
     """A request to Assay's services was refused.
 
