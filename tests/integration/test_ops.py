@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
@@ -45,6 +46,13 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def set_embedded_workers(server: LiveServer, slots: int) -> None:
+    """What `assay serve` tells the app about the worker pool it runs."""
+    app = server.server.config.app
+    assert isinstance(app, FastAPI)
+    app.state.embedded_workers = slots
+
+
 def test_healthz_answers_and_carries_a_request_id(platform: Platform) -> None:
     with LiveServer(platform) as server:
         first = httpx.get(f"{server.url}/healthz")
@@ -66,7 +74,7 @@ def test_readyz_checks_database_schema_and_expected_workers(platform: Platform) 
         assert set(body["checks"]) == {"database", "schema", "workers"}
 
         # An embedded pool is expected (as `assay serve` says) but none runs: not ready.
-        server.server.config.app.state.embedded_workers = 2
+        set_embedded_workers(server, 2)
         missing = httpx.get(f"{server.url}/readyz")
         assert missing.status_code == 503
         assert missing.json()["reasons"] == ["workers: 0 alive (0/0 slots busy); 1 expected"]
@@ -78,7 +86,7 @@ def test_readyz_checks_database_schema_and_expected_workers(platform: Platform) 
             assert "1 alive" in alive.json()["checks"]["workers"]["detail"]
         after = httpx.get(f"{server.url}/readyz")  # a stopped pool is not a live worker
         assert after.status_code == 503
-        server.server.config.app.state.embedded_workers = 0
+        set_embedded_workers(server, 0)
 
         with platform.db.session() as session:
             session.execute(text("UPDATE alembic_version SET version_num = 'older'"))
