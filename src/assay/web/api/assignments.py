@@ -106,5 +106,8 @@ def update_assignment(
 ) -> AssignmentOut:
     """Change dates, publish or hide, late and best-submission policies."""
     return assignments.update_assignment(
-        platform, actor, assignment_id, **body.model_dump(exclude_unset=True)
+        platform,
+        actor,
+        assignment_id,
+        **{name: getattr(body, name) for name in body.model_fields_set},
     )
