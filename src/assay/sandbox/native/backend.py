@@ -26,8 +26,9 @@ from assay.sandbox.native.cgroups import JobLimits, detect_driver
 from assay.sandbox.native.check import native_checks
 from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
-from assay.sandbox.native.slots import SlotPool
-from assay.sandbox.native.supervisor import Launch, supervise
+from assay.sandbox.native.scheduler import CpuScheduler, default_cores
+from assay.sandbox.native.slots import Slot, SlotPool
+from assay.sandbox.native.supervisor import Launch, Scheduled, supervise
 from assay.sandbox.native.workspace import Workspace, remove_stale
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import MIB, RunSpec
@@ -119,6 +120,12 @@ class BwrapBackend(SandboxBackend):
         self._layout: RootLayout | None = None
         self._slots: SlotPool | None = None
         self._seccomp = Path()
+        self.scheduler: CpuScheduler | None = None
+        if self.settings.native_cpu_scheduling:
+            self.scheduler = CpuScheduler(
+                self.settings.native_cpu_slots or default_cores(),
+                self.settings.native_cpu_quantum_s,
+            )
 
     def _prepare(self) -> tuple[str, SlotPool, RootLayout]:
         with self._init_lock:
@@ -158,7 +165,41 @@ class BwrapBackend(SandboxBackend):
         bwrap, slots, layout = self._prepare()
         limits = spec.limits
         job_limits = JobLimits(limits.memory_bytes, limits.pids + BWRAP_PROCESSES)
-        slot = slots.take(job_limits)
+        scheduled = None
+        if self.scheduler is not None:  # may wait here: the wall clock has not started
+            scheduled = Scheduled(self.scheduler, self.scheduler.admit(limits.memory_bytes))
+        slot = None
+        try:
+            slot = slots.take(job_limits)
+            if scheduled is not None:
+                scheduled.scheduler.attach(scheduled.ticket, slot.cgroup)
+            return self._launch(
+                workspace,
+                spec,
+                slot,
+                bwrap=bwrap,
+                layout=layout,
+                job_limits=job_limits,
+                scheduled=scheduled,
+            )
+        finally:
+            # Out of the scheduler first (idempotent): it must not touch a released cgroup.
+            if scheduled is not None:
+                scheduled.scheduler.leave(scheduled.ticket)
+            if slot is not None:
+                slots.release(slot)
+
+    def _launch(
+        self,
+        workspace: Workspace,
+        spec: RunSpec,
+        slot: Slot,
+        *,
+        bwrap: str,
+        layout: RootLayout,
+        job_limits: JobLimits,
+        scheduled: Scheduled | None,
+    ) -> RunResult:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         try:
             seccomp_fd = seccomp.filter_fd(self._seccomp)
@@ -167,7 +208,7 @@ class BwrapBackend(SandboxBackend):
                 layout,
                 workspace.path,
                 spec,
-                tmp_bytes=min(TMP_MAX_BYTES, limits.workspace_bytes),
+                tmp_bytes=min(TMP_MAX_BYTES, spec.limits.workspace_bytes),
                 seccomp_fd=LAUNCH_SECCOMP_FD,
                 status_fd=LAUNCH_STATUS_FD,
             )
@@ -180,10 +221,9 @@ class BwrapBackend(SandboxBackend):
                 job_limits,
             )
             # supervise() closes the passed fds once the launcher has its copies.
-            return supervise(slot, launch, spec, status_r)
+            return supervise(slot, launch, spec, status_r, scheduled)
         finally:
             os.close(status_r)
-            slots.release(slot)
 
     def shutdown(self) -> None:
         """Let the parked launchers go and remove their cgroups."""

@@ -110,6 +110,10 @@ class JobCgroup(ABC):
         """Apply the run's limits (once, to a cgroup made without any)."""
 
     @abstractmethod
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze (or thaw) every process of the run: the CPU scheduler's preemption."""
+
+    @abstractmethod
     def kill_all(self) -> None:
         """SIGKILL every process, including daemonised and setsid children."""
 
@@ -176,6 +180,9 @@ class V1JobCgroup(JobCgroup):
         except OSError:
             return []
         return [int(p) for p in text.split()]
+
+    def set_frozen(self, frozen: bool) -> None:
+        _write(self.dirs["freezer"] / "freezer.state", "FROZEN" if frozen else "THAWED")
 
     def kill_all(self) -> None:
         freezer = self.dirs["freezer"] / "freezer.state"
@@ -255,6 +262,9 @@ class V2JobCgroup(JobCgroup):
         if (self.dir / "memory.swap.max").exists():
             _write(self.dir / "memory.swap.max", "0")
         _write(self.dir / "pids.max", str(limits.pids))
+
+    def set_frozen(self, frozen: bool) -> None:
+        _write(self.dir / "cgroup.freeze", "1" if frozen else "0")
 
     def kill_all(self) -> None:
         kill_file = self.dir / "cgroup.kill"

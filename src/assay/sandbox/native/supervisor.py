@@ -21,6 +21,7 @@ from pathlib import Path
 
 from assay.errors import SandboxError
 from assay.sandbox.native.cgroups import JobCgroup, JobLimits
+from assay.sandbox.native.scheduler import CpuScheduler, Ticket
 from assay.sandbox.native.slots import Slot
 from assay.sandbox.output import BoundedBuffer
 from assay.sandbox.result import RunResult
@@ -28,6 +29,7 @@ from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
 from assay.sandbox.verdict import KillReason, RunFacts, decide
 
 CPU_POLL_S = 0.02
+FROZEN_WAIT_S = 1.0  # a frozen run's supervisor wakes this often (it is woken on a thaw)
 READ_CHUNK = 65536
 EXEC_FAILED = 127
 KILLED = 128 + signal.SIGKILL
@@ -44,6 +46,17 @@ class Launch:
     uid: int
     gid: int
     limits: JobLimits
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A run's place in the CPU scheduler: its wall clock stops while it is frozen."""
+
+    scheduler: CpuScheduler
+    ticket: Ticket
+
+    def paused_s(self) -> float:
+        return self.scheduler.paused_s(self.ticket)
 
 
 def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
@@ -127,8 +140,18 @@ def _stdin_fd(spec: RunSpec) -> int:
     return fd
 
 
-def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) -> RunResult:
-    """Start the launch in ``slot``, enforce the limits, return the verdict."""
+def supervise(
+    slot: Slot,
+    launch: Launch,
+    spec: RunSpec,
+    status_read_fd: int,
+    scheduled: Scheduled | None = None,
+) -> RunResult:
+    """Start the launch in ``slot``, enforce the limits, return the verdict.
+
+    With ``scheduled``, the run may be frozen by the CPU scheduler; the time it
+    spends frozen is not charged to its wall clock (nor reported as its wall time).
+    """
     limits = spec.limits
     cgroup = slot.cgroup
     stdin_fd = _stdin_fd(spec)
@@ -136,6 +159,7 @@ def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) ->
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     streams = _Streams(out_r, err_r, limits.output_bytes)
     start = time.monotonic()
+    paused_before = scheduled.paused_s() if scheduled else 0.0
     try:
         try:
             slot.start(
@@ -154,13 +178,21 @@ def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) ->
         proc = slot.proc
         streams.watch_exit(proc.pid)
         status = _Status(status_read_fd)
-        reason = _watch(streams, cgroup, spec, start)
+        reason = _watch(
+            streams, cgroup, spec, start, scheduled=scheduled, paused_before=paused_before
+        )
+        if scheduled is not None:
+            # Out of the scheduler before stopping: nothing may thaw a run being killed.
+            paused = scheduled.paused_s() - paused_before
+            scheduled.scheduler.leave(scheduled.ticket)
+        else:
+            paused = 0.0
         if reason is not None:
             _stop(proc, cgroup, status)
         elif cgroup.pids():
             cgroup.kill_all()
         proc.wait()
-        wall = time.monotonic() - start
+        wall = time.monotonic() - start - paused
         while streams.open:
             streams.pump(0.1)
         status.read()
@@ -177,27 +209,44 @@ def supervise(slot: Slot, launch: Launch, spec: RunSpec, status_read_fd: int) ->
         streams.close()
 
 
-def _watch(streams: _Streams, cgroup: JobCgroup, spec: RunSpec, start: float) -> KillReason | None:
+def _watch(
+    streams: _Streams,
+    cgroup: JobCgroup,
+    spec: RunSpec,
+    start: float,
+    *,
+    scheduled: Scheduled | None,
+    paused_before: float,
+) -> KillReason | None:
     """Wait for the end of the run; the reason if we had to stop it.
 
     The cgroup is polled every CPU_POLL_S: summed CPU time, and OOM kills (the
     kernel kills one process; the run is stopped at once rather than left to
-    its survivors until the wall clock runs out).
+    its survivors until the wall clock runs out). The CPU time is also reported
+    to the scheduler, which may freeze the run; while it is frozen, nothing is
+    polled and its wall clock stands still.
     """
     limits = spec.limits
-    deadline = start + limits.wall_time_s
     cpu_limit_ns = int(limits.cpu_time_s * 1e9)
     kill_on_overflow = spec.output_policy is OutputPolicy.KILL
     next_poll = start
     while True:
+        if scheduled is not None and scheduled.scheduler.frozen(scheduled.ticket):
+            scheduled.scheduler.wait_running(scheduled.ticket, FROZEN_WAIT_S)
+            continue
         now = time.monotonic()
+        paused = scheduled.paused_s() - paused_before if scheduled else 0.0
+        deadline = start + paused + limits.wall_time_s
         if now >= deadline:
             return KillReason.WALL_TIME
         if now >= next_poll:
-            if cgroup.cpu_time_ns() >= cpu_limit_ns:
+            cpu_ns = cgroup.cpu_time_ns()
+            if cpu_ns >= cpu_limit_ns:
                 return KillReason.CPU_TIME
             if cgroup.oom_kills() > 0:
                 return KillReason.MEMORY
+            if scheduled is not None:
+                scheduled.scheduler.report(scheduled.ticket, cpu_ns / 1e9)
             next_poll = now + CPU_POLL_S
         timeout = max(0.0, min(deadline, next_poll) - now)
         if streams.pump(timeout) and kill_on_overflow:
