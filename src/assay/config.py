@@ -40,6 +40,28 @@ class Settings(BaseSettings):
             "that a run does not wait for the kernel to move a process into a cgroup."
         ),
     )
+    native_cpu_scheduling: bool = Field(
+        default=True,
+        description=(
+            "Native backend: at most NATIVE_CPU_SLOTS busy runs use the CPU at a time, "
+            "those that have used the least CPU time first; the others wait or are frozen, "
+            "and their wall clock stands still meanwhile (docs/performance.md). "
+            "false = every run starts at once and the kernel shares the CPU."
+        ),
+    )
+    native_cpu_slots: int = Field(
+        default=0,
+        ge=0,
+        description="Busy runs allowed on the CPU at once; 0 = one per CPU this process may use.",
+    )
+    native_cpu_quantum_s: float = Field(
+        default=0.05,
+        gt=0,
+        description=(
+            "CPU time a run may use at the highest priority; each lower priority level "
+            "doubles it. Runs shorter than this overtake every longer one."
+        ),
+    )
     docker_url: str | None = Field(default=None, description="Docker daemon URL (default: env).")
     docker_pool_size: int = Field(
         default=2,
