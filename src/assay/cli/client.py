@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from assay.errors import AssayError
+from assay.errors import AssayError, ConfigError
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 API = "/api/v1"
@@ -60,7 +60,7 @@ def _message(response: httpx.Response) -> str:
 class ApiClient:
     def __init__(self, server: str, token: str, *, timeout_s: float = 60.0) -> None:
         if not token:
-            raise ApiError("no API token: give --token or set ASSAY_TOKEN")
+            raise ConfigError("no API token: give --token or set ASSAY_TOKEN")
         self.server = server.rstrip("/")
         self.http = httpx.Client(
             base_url=self.server + API,

@@ -89,8 +89,8 @@ def submit_command(
         raise _error_exit(exc) from None
     if as_json:
         typer.echo(_dump({"submission": result, "report": report}))
-    elif report is not None:
-        print_report(GradeReport.model_validate(report), Console())
+    elif report is not None and report.get("report"):
+        print_report(GradeReport.model_validate(report["report"]), Console())
     else:
         err.print(Text(f"grading ended: {result['status']}", "bold red"))
     if result["status"] != "graded":
