@@ -2,7 +2,8 @@
 # Set up Assay on Debian/Ubuntu: system packages, then .venv with the `assay` command.
 #
 #   scripts/setup.sh            native sandbox + toolchains (python3, C, C++, Java)
-#   scripts/setup.sh --dev      ... plus the development tools (pytest, mypy, ruff)
+#   scripts/setup.sh --dev      ... plus the development tools (pytest, mypy, ruff) and a
+#                               running PostgreSQL for the tests (scripts/postgres.sh)
 #   scripts/setup.sh --docker   ... plus docker.io, a running dockerd and the images
 #
 # Idempotent: a second run only checks. Needs root for apt-get (skipped when
@@ -74,6 +75,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         .venv/bin/python -m pip install -q --disable-pip-version-check -e .
     fi
     echo "$want" > "$stamp"
+fi
+
+if [ "$DEV" = 1 ]; then
+    say "PostgreSQL for the tests (scripts/postgres.sh)"
+    bash scripts/postgres.sh >/dev/null
 fi
 
 if [ "$DOCKER" = 1 ]; then
