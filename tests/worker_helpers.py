@@ -158,7 +158,8 @@ def start_assay(
     """``assay ARGS`` in its own process group, output to ``log_path``."""
     argv = [str(Path(sys.executable).parent / "assay"), *args]
     if netns is not None:
-        argv = ["ip", "netns", "exec", netns, *argv]
+        # nsenter, not `ip netns exec`: that also remounts /sys, hiding the cgroups
+        argv = ["nsenter", f"--net=/run/netns/{netns}", *argv]
     with log_path.open("ab") as log:
         return subprocess.Popen(
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
+from assay.cli.console import fail
 from assay.config import get_settings
+from assay.errors import SandboxUnavailableError
 from assay.logs import configure_logging
 from assay.worker.main import run_worker
 
@@ -27,4 +29,7 @@ def worker_command(
     """
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    run_worker(settings, slots=slots)
+    try:
+        run_worker(settings, slots=slots)
+    except SandboxUnavailableError as exc:
+        raise fail(exc) from exc

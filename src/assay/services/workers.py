@@ -30,8 +30,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from assay.config import Settings
 from assay.errors import QueueError, SandboxError
 from assay.queue import ClaimedJob
+from assay.sandbox.backends import get_backend
+from assay.sandbox.base import CheckStatus
 from assay.sandbox.native.stale import remove_stale_sandboxes
 from assay.services.platform import Platform
 from assay.storage.models import (
@@ -98,6 +101,24 @@ def fail_execution(session: Session, execution_id: int, error: str) -> None:
         .values(status=RunStatus.ERROR, finished_at=utcnow(), result={"error": "internal error"})
     )
     log.error("execution %s failed: %s", execution_id, error)
+
+
+def sandbox_problems(settings: Settings) -> list[str]:
+    """What keeps this host from grading (empty: the sandbox works).
+
+    A worker checks before it claims anything: one that cannot sandbox would
+    otherwise take job after job and burn their attempts in seconds.
+    """
+    try:
+        backend = get_backend(settings.grading_backend)
+        items = backend.check()
+    except SandboxError as exc:
+        return [exc.message]
+    return [
+        f"{item.feature}: {item.detail}" + (f" (fix: {item.fix})" if item.fix else "")
+        for item in items
+        if item.status is CheckStatus.FAIL
+    ]
 
 
 # --- registry and heartbeats ----------------------------------------------------------

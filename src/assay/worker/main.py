@@ -17,8 +17,8 @@ from types import FrameType
 from sqlalchemy.exc import SQLAlchemyError
 
 from assay.config import Settings
-from assay.errors import StorageError
-from assay.services import Platform
+from assay.errors import SandboxUnavailableError, StorageError
+from assay.services import Platform, workers
 from assay.worker.pool import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,17 @@ def wait_for_schema(platform: Platform, stop: threading.Event) -> bool:
 
 
 def run_worker(settings: Settings, *, slots: int | None = None) -> None:
-    """Serve jobs until SIGTERM/SIGINT (call from the main thread)."""
+    """Serve jobs until SIGTERM/SIGINT (call from the main thread).
+
+    Raises SandboxUnavailableError, before claiming anything, if this host cannot
+    run the sandbox.
+    """
+    problems = workers.sandbox_problems(settings)
+    if problems:
+        raise SandboxUnavailableError(
+            f"this host cannot run the {settings.grading_backend} sandbox: " + "; ".join(problems),
+            fix="`assay sandbox check` shows each feature",
+        )
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
