@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from assay.services import Actor, Platform, accounts, courses
@@ -186,3 +190,73 @@ def _submit(as_student: dict[str, str], url: str) -> None:
     assert "cannot reach" in unreachable.stderr
     missing = assay("submit", "1", "no/such/file.py", env=as_student)
     assert missing.returncode == 2
+
+
+def test_the_settings_table_in_the_docs_is_current() -> None:
+    script = Path(__file__).parents[2] / "scripts" / "settings-table.py"
+    check = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def _serve_demo(env: dict[str, str], port: int) -> tuple[list[str], int]:
+    """Run `assay serve --demo` until it is ready; its printed lines and readiness status."""
+    with subprocess.Popen(
+        [str(ASSAY), "serve", "--demo", "--workers", "1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}, **env},
+    ) as proc:
+        try:
+            return _read_until_ready(proc, port)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+
+
+def _read_until_ready(proc: subprocess.Popen[str], port: int) -> tuple[list[str], int]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not (lines and lines[-1].startswith("Assay is serving at")):
+        line = proc.stdout.readline()
+        assert line, f"assay serve --demo ended early: {lines}"
+        lines.append(line.rstrip("\n"))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz").status_code
+        except httpx.TransportError:
+            ready = 0
+        if ready == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return lines, ready
+
+
+def test_serve_demo_prints_logins_that_work_and_the_same_ones_again(tmp_path: Path) -> None:
+    env = {"ASSAY_STATE_DIR": str(tmp_path / "state")}
+    port = free_port()
+    first, ready = _serve_demo(env, port)
+    assert ready == 200
+    text = "\n".join(first)
+    assert f"Assay is serving at http://127.0.0.1:{port}" in text
+    assert "Demo course 'demo': 5 assignments, due in a week" in text
+    password = re.search(r"demo-student / (\S+)", text)
+    token = re.search(r"student API token: (\S+)", text)
+    assert password is not None
+    assert token is not None
+    platform = Platform.open(settings_for(f"sqlite:///{tmp_path / 'state' / 'assay.db'}", tmp_path))
+    try:
+        student = accounts.authenticate(platform, "demo-student", password.group(1))
+        assert accounts.actor_from_token(platform, token.group(1)) == student
+        course = courses.find_course(platform, student, "demo")
+        assert course.role == Role.STUDENT
+    finally:
+        platform.close()
+    again, _ = _serve_demo(env, free_port())
+    assert [line for line in again if "/" in line and "demo-" in line] == [
+        line for line in first if "/" in line and "demo-" in line
+    ]
+    assert token.group(0) in "\n".join(again)
