@@ -10,7 +10,12 @@ server and its workers are the real ones (uvicorn + WorkerPool, native sandbox).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
+import json
+import os
+import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -29,6 +34,15 @@ from sse_client import follow
 
 PYTHON_IO = Path(__file__).resolve().parents[2] / "examples" / "assignments" / "python-io"
 ADMIN_PASSWORD = "admin-password-0123"
+WEBHOOK_SECRET = "acceptance-webhook-secret"
+GIT_ENV = {
+    "PATH": os.environ["PATH"],
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Sam",
+    "GIT_AUTHOR_EMAIL": "sam@example.org",
+    "GIT_COMMITTER_NAME": "Sam",
+    "GIT_COMMITTER_EMAIL": "sam@example.org",
+}
 STUDENT_PASSWORD = "student-password-0123"
 # the expected output of failing hidden tests (shown to staff, never to students)
 HIDDEN_CONTENTS = ("mean 50.00", "max 100\\nmean 50.00", "mean 49.32 passed 483")
@@ -38,7 +52,14 @@ HIDDEN_CONTENTS = ("mean 50.00", "max 100\\nmean 50.00", "mean 49.32 passed 483"
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     require_backend("native")
     with database_url(request.param, tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state", events_poll_interval_s=0.1))
+        platform = Platform.open(
+            settings_for(
+                url,
+                tmp_path / "state",
+                events_poll_interval_s=0.1,
+                github_webhook_secret=WEBHOOK_SECRET,
+            )
+        )
         accounts.create_user(platform, Actor.system(), "admin", ADMIN_PASSWORD, is_admin=True)
         pool = WorkerPool(platform, 2).start()
         try:
@@ -82,20 +103,21 @@ def submit_dir(client: httpx.Client, assignment_id: int, directory: Path) -> dic
     return submitted
 
 
-def check_stages(events: list[dict[str, Any]], tests: int) -> None:
+def check_stages(events: list[dict[str, Any]], tests: int, *, renumber: bool = False) -> None:
     """queued, started, setup, testing i of n for every test, then done and nothing more.
 
     (python-io has no build commands, so the engine reports no "building" stage.)
     """
     stages = [e["stage"] for e in events]
-    assert [e["seq"] for e in events] == list(range(len(events)))
+    if not renumber:
+        assert [e["seq"] for e in events] == list(range(len(events)))
     assert stages == ["queued", "started", "setup", *["testing"] * tests, "done"], stages
     testing = [(e["current"], e["total"]) for e in events if e["stage"] == "testing"]
     assert sorted(testing) == [(i, tests) for i in range(1, tests + 1)]
 
 
-def test_course_assignment_student_submissions_live_progress_and_scores(server: str) -> None:
-    started = time.monotonic()
+def create_course(server: str) -> int:
+    """As the administrator: course, python-io uploaded and published, student enrolled."""
     with logged_in(server, "admin", ADMIN_PASSWORD) as admin:
         course = ok(
             admin.post("/admin/courses", json={"code": "cs101", "name": "Programming"}), 201
@@ -111,6 +133,13 @@ def test_course_assignment_student_submissions_live_progress_and_scores(server: 
         assert (assignment["max_score"], assignment["tests"]) == (10.0, 10)
         ok(admin.post("/admin/users", json={"username": "sam", "password": STUDENT_PASSWORD}), 201)
         ok(admin.post(f"/admin/courses/{course['id']}/roster", json={"username": "sam"}))
+        assignment_id: int = assignment["id"]
+        return assignment_id
+
+
+def test_course_assignment_student_submissions_live_progress_and_scores(server: str) -> None:
+    started = time.monotonic()
+    assignment = {"id": create_course(server)}
 
     with logged_in(server, "sam", STUDENT_PASSWORD) as student:
         # one after the other, as a student would: a resubmission cancels the same
@@ -146,3 +175,48 @@ def test_course_assignment_student_submissions_live_progress_and_scores(server: 
         assert ok(staff)["staff_view"] is True
         assert all(text in staff.text for text in HIDDEN_CONTENTS)  # hidden from students only
     print(f"acceptance run took {time.monotonic() - started:.1f} s")
+
+
+def test_a_git_push_is_graded(server: str, tmp_path: Path) -> None:
+    """The git leg: a linked repository, a signed push, the stream with "cloning", 10/10."""
+    assignment_id = create_course(server)
+    bare, work = tmp_path / "sam.git", tmp_path / "sam"
+    env = {**GIT_ENV, "HOME": str(tmp_path)}
+    for args in (
+        ["init", "-q", "--bare", "-b", "main", str(bare)],
+        ["init", "-q", "-b", "main", str(work)],
+    ):
+        subprocess.run(["git", *args], env=env, check=True)
+    (work / "stats.py").write_bytes((PYTHON_IO / "solution" / "stats.py").read_bytes())
+    for args in (
+        ["add", "stats.py"],
+        ["commit", "-qm", "solution"],
+        ["push", "-q", str(bare), "HEAD:main"],
+    ):
+        subprocess.run(["git", *args], cwd=work, env=env, check=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=work, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    with logged_in(server, "admin", ADMIN_PASSWORD) as admin:
+        link = {"username": "sam", "remote_url": bare.as_uri(), "repo_full_name": "cs101/sam"}
+        ok(admin.post(f"/admin/assignments/{assignment_id}/repos", json=link), 201)
+    body = json.dumps(
+        {"ref": "refs/heads/main", "after": commit, "repository": {"full_name": "cs101/sam"}}
+    ).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    with httpx.Client(base_url=f"{server}/api/v1", timeout=60) as forge:
+        answer = forge.post(
+            "/webhooks/github",
+            content=body,
+            headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signature},
+        )
+    (result,) = ok(answer)["results"]
+    assert result["action"] == "queued"
+    with logged_in(server, "sam", STUDENT_PASSWORD) as student:
+        events = follow(student, f"/submissions/{result['submission_id']}/events")
+        cloning = [e for e in events if e["stage"] == "cloning"]
+        assert len(cloning) == 1
+        assert cloning[0]["detail"].startswith(f"commit {commit[:12]}: 1 file in ")
+        check_stages([e for e in events if e["stage"] != "cloning"], tests=10, renumber=True)
+        graded = ok(student.get(f"/submissions/{result['submission_id']}"))
+        assert (graded["score"], graded["source"], graded["git_commit"]) == (10.0, "git", commit)
