@@ -18,6 +18,7 @@ from assay.storage.models import (
     Job,
     JobKind,
     JobStatus,
+    Lane,
     Role,
     RunEvent,
     RunStatus,
@@ -148,3 +149,17 @@ def test_a_cancelled_run_is_not_graded(platform: Platform) -> None:
 
 def test_auto_slots_scale_with_cores() -> None:
     assert auto_slots() >= 2
+
+
+def test_bulk_jobs_never_take_the_last_slot(platform: Platform) -> None:
+    pool = WorkerPool(platform, slots=2)  # not started: claims are driven by hand
+    with platform.db.session() as session:
+        for target in (1, 2):
+            platform.queue.enqueue(session, JobKind.GRADE, target, lane=Lane.BULK)
+    first = pool._claim()
+    assert first is not None and first.lane is Lane.BULK
+    assert pool._claim() is None  # a bulk job waits, but the last slot stays interactive
+    with platform.db.session() as session:
+        platform.queue.enqueue(session, JobKind.GRADE, 3)
+    second = pool._claim()
+    assert second is not None and second.lane is Lane.INTERACTIVE
