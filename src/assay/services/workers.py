@@ -38,11 +38,9 @@ from assay.sandbox.base import CheckStatus
 from assay.sandbox.native.stale import remove_stale_sandboxes
 from assay.services.platform import Platform
 from assay.storage.models import (
-    Execution,
     Job,
     JobKind,
     JobStatus,
-    RunStatus,
     Worker,
     WorkerState,
     utcnow,
@@ -66,7 +64,7 @@ HANDLERS: dict[JobKind, HandlerNames] = {
     ),
     JobKind.EXECUTE: HandlerNames(
         run="assay.services.execute:run_execution_job",
-        fail="assay.services.workers:fail_execution",
+        fail="assay.services.execute:mark_execution_failed",
     ),
 }
 
@@ -88,19 +86,6 @@ def run_handler(kind: JobKind) -> RunHandler:
 def fail_handler(kind: JobKind) -> FailHandler:
     """What records that a job of ``kind`` failed for good."""
     return _load(HANDLERS[kind].fail)
-
-
-def fail_execution(session: Session, execution_id: int, error: str) -> None:
-    """An execution that failed on our side for good (generic: status error)."""
-    session.execute(
-        update(Execution)
-        .where(
-            Execution.id == execution_id,
-            Execution.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]),
-        )
-        .values(status=RunStatus.ERROR, finished_at=utcnow(), result={"error": "internal error"})
-    )
-    log.error("execution %s failed: %s", execution_id, error)
 
 
 def sandbox_problems(settings: Settings) -> list[str]:
