@@ -28,14 +28,13 @@ from assay.web.app import create_app
 DATABASE_KINDS = ("sqlite", "postgres")
 
 
-def postgres_admin_url() -> str | None:
+def postgres_admin_url() -> str:
     url = os.environ.get("ASSAY_TEST_POSTGRES_URL", "")
-    if url:
-        return url
-    if os.environ.get("ASSAY_REQUIRE_POSTGRES") == "1":
+    if not url and os.environ.get("ASSAY_REQUIRE_POSTGRES") == "1":
         pytest.fail("ASSAY_REQUIRE_POSTGRES=1 but ASSAY_TEST_POSTGRES_URL is not set")
-    pytest.skip("PostgreSQL not configured: run scripts/postgres.sh, set ASSAY_TEST_POSTGRES_URL")
-    return None
+    if not url:
+        pytest.skip("PostgreSQL not configured (run scripts/postgres.sh; ASSAY_TEST_POSTGRES_URL)")
+    return url
 
 
 @contextmanager
@@ -45,7 +44,6 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'assay.db'}"
         return
     admin_url = postgres_admin_url()
-    assert admin_url is not None
     name = f"assay_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
