@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from assay.storage.models import Base
 
-config = context.config
-connection = config.attributes.get("connection")
-if connection is None:  # `alembic` command line: use the engine given
-    engine = config.attributes["engine"]
-    with engine.begin() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=Base.metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-else:
+
+def run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -26,3 +16,11 @@ else:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+given = context.config.attributes.get("connection")
+if given is not None:
+    run_on(given)
+else:  # called without a connection (e.g. `alembic` tooling): use the engine given
+    with context.config.attributes["engine"].begin() as opened:
+        run_on(opened)
