@@ -1,7 +1,7 @@
 """Regenerate the settings table of docs/server.md from the Settings field descriptions.
 
-    .venv/bin/python scripts/settings-table.py          # rewrite the table
-    .venv/bin/python scripts/settings-table.py --check  # exit 1 if it is out of date
+.venv/bin/python scripts/settings-table.py          # rewrite the table
+.venv/bin/python scripts/settings-table.py --check  # exit 1 if it is out of date
 """
 
 from __future__ import annotations
