@@ -62,6 +62,14 @@ class Settings(BaseSettings):
             "doubles it. Runs shorter than this overtake every longer one."
         ),
     )
+    native_wall_excludes_cpu_wait: bool = Field(
+        default=True,
+        description=(
+            "Native backend: time a run wanted a CPU and got none (the machine was busy "
+            "with other work) is not charged to its wall-time limit, so a verdict does not "
+            "depend on the load (at most 10 times the limit is excused)."
+        ),
+    )
     docker_url: str | None = Field(default=None, description="Docker daemon URL (default: env).")
     docker_pool_size: int = Field(
         default=2,

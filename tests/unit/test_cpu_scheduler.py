@@ -20,6 +20,10 @@ from assay.sandbox.native.scheduler import (
 MIB = 1 << 20
 
 
+def RUNNABLE() -> bool:  # noqa: N802 - a constant-like stand-in
+    return True
+
+
 class FakeCgroup(V2JobCgroup):
     """A v2 job cgroup in a temporary directory: records freezes and thaws."""
 
@@ -89,7 +93,7 @@ def test_levels_double_from_the_quantum_and_stop_at_the_last() -> None:
 def test_a_fresh_run_overtakes_a_long_one_which_is_frozen_and_not_charged(tmp_path: Path) -> None:
     sched, clock = scheduler(cores=1)
     long_run, long_cg = start(sched, tmp_path, "long")
-    sched.report(long_run, 0.3)  # level 3
+    sched.report(long_run, 0.3, RUNNABLE)  # level 3
     thread, got = admit_in_thread(sched)
     thread.join(2)
     assert got, "the fresh run waited behind a long one"
@@ -122,7 +126,7 @@ def test_a_run_that_uses_more_cpu_gives_way_to_a_waiting_fresh_one(tmp_path: Pat
     first, first_cg = start(sched, tmp_path, "first")
     thread, got = admit_in_thread(sched)
     wait_for_waiting(sched, 1)
-    sched.report(first, 0.06)  # past the quantum: level 1 < the waiting run's level 0
+    sched.report(first, 0.06, RUNNABLE)  # past the quantum: level 1 < the waiting run's level 0
     thread.join(2)
     assert got and first.state is RunState.FROZEN and first_cg.frozen
 
@@ -130,11 +134,11 @@ def test_a_run_that_uses_more_cpu_gives_way_to_a_waiting_fresh_one(tmp_path: Pat
 def test_in_the_last_level_the_oldest_runs_first(tmp_path: Path) -> None:
     sched, _ = scheduler(cores=1)
     old, old_cg = start(sched, tmp_path, "old")
-    sched.report(old, 5.0)
+    sched.report(old, 5.0, RUNNABLE)
     young_thread, young = admit_in_thread(sched)
     young_thread.join(2)
     assert old.state is RunState.FROZEN
-    sched.report(young[0], 0.9)  # last level too, but younger: the old one resumes
+    sched.report(young[0], 0.9, RUNNABLE)  # last level too, but younger: the old one resumes
     assert old.state is RunState.RUNNING and not old_cg.frozen
     assert young[0].state is RunState.FROZEN
 
@@ -143,19 +147,22 @@ def test_an_idle_run_gives_its_core_back_but_is_never_frozen(tmp_path: Path) -> 
     sched, clock = scheduler(cores=1)
     sleeper, sleeper_cg = start(sched, tmp_path, "sleeper")
     clock.now += 0.5
-    sched.report(sleeper, 0.001)  # 0.2 % of a core over the window
+    sched.report(sleeper, 0.001, lambda: True)  # little CPU, but starved: not idle
+    assert not sleeper.idle
+    clock.now += 0.5
+    sched.report(sleeper, 0.002, lambda: False)  # little CPU and asleep: idle
     assert sleeper.idle
     thread, got = admit_in_thread(sched)
     thread.join(2)
     assert got, "an idle run kept its core"
-    sched.report(got[0], 0.3)
+    sched.report(got[0], 0.3, RUNNABLE)
     assert sleeper.state is RunState.RUNNING and not sleeper_cg.history
 
 
 def test_a_run_preempted_before_its_cgroup_exists_starts_frozen(tmp_path: Path) -> None:
     sched, _ = scheduler(cores=1)
     long_run = sched.admit(64 * MIB)
-    sched.report(long_run, 0.3)
+    sched.report(long_run, 0.3, RUNNABLE)
     thread, _ = admit_in_thread(sched)
     thread.join(2)
     assert long_run.state is RunState.FROZEN
@@ -167,7 +174,7 @@ def test_a_run_preempted_before_its_cgroup_exists_starts_frozen(tmp_path: Path) 
 def test_leaving_thaws_a_frozen_run_and_is_idempotent(tmp_path: Path) -> None:
     sched, _ = scheduler(cores=1)
     long_run, long_cg = start(sched, tmp_path, "long")
-    sched.report(long_run, 0.3)
+    sched.report(long_run, 0.3, RUNNABLE)
     thread, _ = admit_in_thread(sched)
     thread.join(2)
     sched.leave(long_run)
@@ -213,3 +220,13 @@ def test_freezing_writes_the_v1_and_v2_files(tmp_path: Path) -> None:
     assert (dirs["freezer"] / "freezer.state").read_text() == "THAWED"
     v1.set_limits(JobLimits(64 * MIB, 8))  # unaffected by the freezer
     assert (dirs["pids"] / "pids.max").read_text() == "8"
+
+
+def test_runnable_reads_the_state_of_every_thread(tmp_path: Path) -> None:
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    job = V2JobCgroup("job", v2)
+    (v2 / "cgroup.threads").write_text("")
+    assert not job.runnable()
+    (v2 / "cgroup.threads").write_text(f"{threading.get_native_id()}\n")
+    assert job.runnable()  # this very thread is running while it asks

@@ -221,7 +221,14 @@ class BwrapBackend(SandboxBackend):
                 job_limits,
             )
             # supervise() closes the passed fds once the launcher has its copies.
-            return supervise(slot, launch, spec, status_r, scheduled)
+            return supervise(
+                slot,
+                launch,
+                spec,
+                status_r,
+                scheduled,
+                excuse_stalls=self.settings.native_wall_excludes_cpu_wait,
+            )
         finally:
             os.close(status_r)
 

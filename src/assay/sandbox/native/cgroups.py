@@ -110,6 +110,26 @@ class JobCgroup(ABC):
         """Apply the run's limits (once, to a cgroup made without any)."""
 
     @abstractmethod
+    def threads_file(self) -> Path:
+        """The file listing the run's threads (every task, not only processes)."""
+
+    def runnable(self) -> bool:
+        """Whether a thread of the run is running or waiting for a CPU (state R) rather
+        than sleeping: a run starved of CPU is not idle, however little it got."""
+        try:
+            tids = self.threads_file().read_text().split()
+        except OSError:
+            return False
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{tid}/stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] == "R":
+                return True
+        return False
+
+    @abstractmethod
     def set_frozen(self, frozen: bool) -> None:
         """Freeze (or thaw) every process of the run: the CPU scheduler's preemption."""
 
@@ -180,6 +200,9 @@ class V1JobCgroup(JobCgroup):
         except OSError:
             return []
         return [int(p) for p in text.split()]
+
+    def threads_file(self) -> Path:
+        return self.dirs["pids"] / "tasks"
 
     def set_frozen(self, frozen: bool) -> None:
         _write(self.dirs["freezer"] / "freezer.state", "FROZEN" if frozen else "THAWED")
@@ -262,6 +285,9 @@ class V2JobCgroup(JobCgroup):
         if (self.dir / "memory.swap.max").exists():
             _write(self.dir / "memory.swap.max", "0")
         _write(self.dir / "pids.max", str(limits.pids))
+
+    def threads_file(self) -> Path:
+        return self.dir / "cgroup.threads"
 
     def set_frozen(self, frozen: bool) -> None:
         _write(self.dir / "cgroup.freeze", "1" if frozen else "0")

@@ -20,11 +20,14 @@ freezer). Its wall clock does not run while it waits or is frozen: a run is
 charged only for the time it was allowed to use a core, so its verdict is the
 same on an idle and on a flooded machine.
 
-A run that uses almost no CPU (sleeping, blocked on a pipe) gives its core
-back to the next one but is never frozen: its wall clock runs, and the wall
-limit still stops it. Admission also waits for memory: a run does not start
-while the host's available memory is below its memory limit, unless nothing
-else runs (to always make progress).
+A run that uses almost no CPU *and* has no runnable thread (sleeping, blocked
+on a pipe) gives its core back to the next one but is never frozen: its wall
+clock runs, and the wall limit still stops it. (The CPU rate alone would call
+a run starved by other load idle, and let yet more runs onto the CPU.)
+
+Admission also waits for memory: a run does not start while the host's
+available memory is below its memory limit, unless nothing else runs (to
+always make progress).
 """
 
 from __future__ import annotations
@@ -154,8 +157,11 @@ class CpuScheduler:
             if ticket.state is RunState.FROZEN:
                 self._set_frozen(ticket, True)
 
-    def report(self, ticket: Ticket, cpu_s: float) -> None:
-        """The run's CPU time so far (its supervisor polls it); may change who runs."""
+    def report(self, ticket: Ticket, cpu_s: float, runnable: Callable[[], bool]) -> None:
+        """The run's CPU time so far (its supervisor polls it); may change who runs.
+
+        ``runnable`` tells whether a thread of the run wants a CPU; it is asked only
+        when the run used little CPU over the last window."""
         with self._lock:
             if ticket.state is not RunState.RUNNING:
                 return
@@ -167,7 +173,7 @@ class CpuScheduler:
             now = self._clock()
             began, cpu_then = ticket._window
             if now - began >= IDLE_WINDOW_S:
-                idle = (cpu_s - cpu_then) / (now - began) < IDLE_RATE
+                idle = (cpu_s - cpu_then) / (now - began) < IDLE_RATE and not runnable()
                 ticket._window = (now, cpu_s)
                 if idle != ticket.idle:
                     ticket.idle, changed = idle, True

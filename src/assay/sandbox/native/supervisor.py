@@ -23,6 +23,7 @@ from assay.errors import SandboxError
 from assay.sandbox.native.cgroups import JobCgroup, JobLimits
 from assay.sandbox.native.scheduler import CpuScheduler, Ticket
 from assay.sandbox.native.slots import Slot
+from assay.sandbox.native.stall import MAX_STALL_FACTOR, StallClock
 from assay.sandbox.output import BoundedBuffer
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
@@ -146,11 +147,15 @@ def supervise(
     spec: RunSpec,
     status_read_fd: int,
     scheduled: Scheduled | None = None,
+    *,
+    excuse_stalls: bool = False,
 ) -> RunResult:
     """Start the launch in ``slot``, enforce the limits, return the verdict.
 
     With ``scheduled``, the run may be frozen by the CPU scheduler; the time it
     spends frozen is not charged to its wall clock (nor reported as its wall time).
+    With ``excuse_stalls``, neither is the time it wanted a CPU and got none
+    (``stall.StallClock``).
     """
     limits = spec.limits
     cgroup = slot.cgroup
@@ -178,8 +183,15 @@ def supervise(
         proc = slot.proc
         streams.watch_exit(proc.pid)
         status = _Status(status_read_fd)
+        stall = StallClock(cgroup.threads_file(), start) if excuse_stalls else None
         reason = _watch(
-            streams, cgroup, spec, start, scheduled=scheduled, paused_before=paused_before
+            streams,
+            cgroup,
+            spec,
+            start,
+            scheduled=scheduled,
+            paused_before=paused_before,
+            stall=stall,
         )
         if scheduled is not None:
             # Out of the scheduler before stopping: nothing may thaw a run being killed.
@@ -192,7 +204,7 @@ def supervise(
         elif cgroup.pids():
             cgroup.kill_all()
         proc.wait()
-        wall = time.monotonic() - start - paused
+        wall = time.monotonic() - start - paused - _excused(stall, limits)
         while streams.open:
             streams.pump(0.1)
         status.read()
@@ -217,6 +229,7 @@ def _watch(
     *,
     scheduled: Scheduled | None,
     paused_before: float,
+    stall: StallClock | None,
 ) -> KillReason | None:
     """Wait for the end of the run; the reason if we had to stop it.
 
@@ -233,10 +246,12 @@ def _watch(
     while True:
         if scheduled is not None and scheduled.scheduler.frozen(scheduled.ticket):
             scheduled.scheduler.wait_running(scheduled.ticket, FROZEN_WAIT_S)
+            if stall is not None:
+                stall.rebase(time.monotonic())
             continue
         now = time.monotonic()
         paused = scheduled.paused_s() - paused_before if scheduled else 0.0
-        deadline = start + paused + limits.wall_time_s
+        deadline = start + paused + _excused(stall, limits) + limits.wall_time_s
         if now >= deadline:
             return KillReason.WALL_TIME
         if now >= next_poll:
@@ -245,14 +260,23 @@ def _watch(
                 return KillReason.CPU_TIME
             if cgroup.oom_kills() > 0:
                 return KillReason.MEMORY
+            if stall is not None:
+                stall.update(now)
             if scheduled is not None:
-                scheduled.scheduler.report(scheduled.ticket, cpu_ns / 1e9)
+                scheduled.scheduler.report(scheduled.ticket, cpu_ns / 1e9, cgroup.runnable)
             next_poll = now + CPU_POLL_S
         timeout = max(0.0, min(deadline, next_poll) - now)
         if streams.pump(timeout) and kill_on_overflow:
             return KillReason.OUTPUT
         if streams.exited:
             return None
+
+
+def _excused(stall: StallClock | None, limits: Limits) -> float:
+    """Wall time not charged: starved of CPU by other load, within a bound."""
+    if stall is None:
+        return 0.0
+    return min(stall.stalled_s, MAX_STALL_FACTOR * limits.wall_time_s)
 
 
 class _Status:

@@ -1,0 +1,227 @@
+"""WebLab's flood: 400 submissions at once, 100 each of four kinds.
+
+The kinds (``bench/flood_assignment``: one io test, 1 s of CPU, 3 s of wall
+clock) and the verdict each must get:
+
+    noop      does nothing           -> test failed, score 0 (no output)
+    correct   the solution           -> full marks
+    loop      ``while True: pass``   -> timeout, CPU time limit exceeded
+    forkbomb  forks until it cannot  -> timeout, CPU time limit exceeded
+
+``--mode http`` (the default) starts ``assay serve`` on a fresh state directory
+(SQLite, workers in the server process, native sandbox) on a loopback port,
+creates an instructor, a course, the assignment and one student per
+submission (a resubmission would cancel the same student's queued one), fires
+all submissions concurrently over the HTTP API and follows the reports.
+``--mode direct`` grades the same submissions with ``assay.grading.grade`` on
+a thread pool (no server, no database): the scheduler alone.
+
+Printed: the total wall time (first submission to last report), the latency
+(submission accepted -> report recorded) p50/p99 of each kind, the verdict
+counts, lost submissions, and the ratio of the wall time to the machine's
+CPU-bound lower bound: the CPU time used by all runs (from the reports) divided
+by the cores. Goals: ratio <= 1.25, no-op and correct p99 < 5 s. Exits 1 if a
+verdict is wrong or a submission lost. See docs/performance.md.
+
+    .venv/bin/python bench/flood.py                  # over HTTP, 400 submissions
+    .venv/bin/python bench/flood.py --mode direct --workers 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = ROOT / "bench" / "flood_assignment"
+KINDS = {
+    "noop": ASSIGNMENT / "variants" / "noop",
+    "correct": ASSIGNMENT / "solution",
+    "loop": ASSIGNMENT / "variants" / "loop",
+    "forkbomb": ASSIGNMENT / "variants" / "forkbomb",
+}
+LIGHT = ("noop", "correct")
+CPU_LIMIT_MESSAGE = "CPU time limit exceeded"
+
+
+@dataclass
+class Outcome:
+    """One submission of the flood, as far as it got."""
+
+    kind: str
+    submitted: float = 0.0  # monotonic, when the submission was accepted
+    done: float | None = None  # monotonic, when its report was recorded
+    report: dict[str, Any] | None = None
+    problem: str = ""  # why the verdict is wrong (empty: right)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def latency_s(self) -> float | None:
+        return None if self.done is None else self.done - self.submitted
+
+
+def expected_problem(kind: str, report: dict[str, Any]) -> str:
+    """Why ``report`` is not the verdict ``kind`` must get ("" when it is)."""
+    if report.get("status") != "graded":
+        return f"report status {report.get('status')!r}, error {report.get('error')!r}"
+    tests = report.get("tests") or []
+    if len(tests) != 1:
+        return f"{len(tests)} tests in the report"
+    test = tests[0]
+    status, message, score = test.get("status"), test.get("message", ""), report.get("score")
+    if kind == "correct":
+        ok = status == "passed" and score == report.get("max_score")
+    elif kind == "noop":
+        ok = status == "failed" and score == 0
+    else:
+        ok = status == "timeout" and str(message).startswith(CPU_LIMIT_MESSAGE) and score == 0
+    return "" if ok else f"test {status!r} ({message!r}), score {score}"
+
+
+def cpu_of(report: dict[str, Any]) -> float:
+    """CPU seconds the runs of a report used (build and tests)."""
+    total = float(((report.get("build") or {}).get("timing") or {}).get("cpu_s", 0.0))
+    for test in report.get("tests") or []:
+        total += float((test.get("timing") or {}).get("cpu_s", 0.0))
+    return total
+
+
+def flood_order(per_kind: int, order: str, seed: int) -> list[str]:
+    kinds = [kind for _ in range(per_kind) for kind in KINDS]  # interleaved
+    if order == "shuffled":
+        random.Random(seed).shuffle(kinds)  # noqa: S311 - an order, not a secret
+    elif order == "heavy-first":
+        kinds.sort(key=lambda k: k in LIGHT)
+    return kinds
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+# ----------------------------------------------------------------------------- direct
+def run_direct(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
+    """Grade in this process on ``workers`` threads, all submitted at once."""
+    from assay.grading.engine import grade  # noqa: PLC0415 - only this mode needs it
+    from assay.grading.package import load_package  # noqa: PLC0415
+    from assay.grading.submission import load_submission  # noqa: PLC0415
+
+    package = load_package(ASSIGNMENT)
+    submissions = {kind: load_submission(path) for kind, path in KINDS.items()}
+    grade(package, submissions["correct"], backend="native")  # warm up the backend
+    outcomes = [Outcome(kind) for kind in kinds]
+
+    def one(outcome: Outcome) -> None:
+        report = grade(package, submissions[outcome.kind], backend="native")
+        outcome.done = time.monotonic()
+        outcome.report = report.model_dump(mode="json")
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for outcome in outcomes:
+            outcome.submitted = started
+        list(pool.map(one, outcomes))
+    return outcomes, started
+
+
+# ----------------------------------------------------------------------------- figures
+def summarise(outcomes: list[Outcome], started: float, cores: int, goal_ratio: float) -> int:
+    for outcome in outcomes:
+        if outcome.report is None:
+            outcome.problem = "lost: no report"
+        else:
+            outcome.problem = expected_problem(outcome.kind, outcome.report)
+    finished = [o.done for o in outcomes if o.done is not None]
+    wall = (max(finished) if finished else time.monotonic()) - started
+    cpu = sum(cpu_of(o.report) for o in outcomes if o.report is not None)
+    bound = cpu / cores
+    ratio = wall / bound if bound else float("inf")
+    lost = sum(o.report is None for o in outcomes)
+    wrong = [o for o in outcomes if o.problem and o.report is not None]
+
+    print(f"submissions: {len(outcomes)}  cores: {cores}  load now: {os.getloadavg()[0]:.2f}")
+    print(f"total wall time: {wall:.1f} s")
+    print(f"CPU used by all runs: {cpu:.1f} s -> lower bound {bound:.1f} s on {cores} cores")
+    print(f"ratio wall / lower bound: {ratio:.2f} (goal <= {goal_ratio})")
+    print("latency: submission request sent -> report seen (direct mode: all sent at the start)")
+    p99_ok = True
+    for kind in KINDS:
+        latencies = [o.latency_s for o in outcomes if o.kind == kind and o.latency_s is not None]
+        if not latencies:
+            continue
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        goal = " (goal p99 < 5 s)" if kind in LIGHT else ""
+        if kind in LIGHT and p99 >= 5.0:
+            p99_ok = False
+        print(
+            f"latency {kind:9s}: p50 {p50:6.2f} s  p99 {p99:6.2f} s  max {max(latencies):6.2f} s"
+            f"{goal}"
+        )
+        server = [
+            o.extra["server_latency"]
+            for o in outcomes
+            if o.kind == kind and "server_latency" in o.extra
+        ]
+        if server:
+            print(
+                f"  server-side (accepted -> report recorded): p50 "
+                f"{percentile(server, 50):6.2f} s  p99 {percentile(server, 99):6.2f} s"
+            )
+    verdicts: Counter[str] = Counter()
+    for outcome in outcomes:
+        verdicts[f"{outcome.kind}: {'right' if not outcome.problem else 'WRONG'}"] += 1
+    print("verdicts:", ", ".join(f"{key} {n}" for key, n in sorted(verdicts.items())))
+    print(f"lost: {lost}")
+    for outcome in wrong[:10]:
+        print(f"  wrong {outcome.kind}: {outcome.problem}")
+    print(
+        f"goals: ratio {'met' if ratio <= goal_ratio else 'MISSED'}, "
+        f"light p99 {'met' if p99_ok else 'MISSED'}"
+    )
+    return 1 if lost or wrong else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("http", "direct"), default="http")
+    parser.add_argument("--per-kind", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=0, help="worker slots (0: default)")
+    parser.add_argument(
+        "--order", choices=("shuffled", "interleaved", "heavy-first"), default="shuffled"
+    )
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--goal-ratio", type=float, default=1.25)
+    args = parser.parse_args(argv)
+
+    kinds = flood_order(args.per_kind, args.order, args.seed)
+    cores = len(os.sched_getaffinity(0))
+    run: Callable[[], tuple[list[Outcome], float]]
+    if args.mode == "direct":
+        workers = args.workers or len(kinds)
+        print(f"mode: direct, {workers} grading threads, order {args.order}")
+        run = lambda: run_direct(kinds, workers)  # noqa: E731
+    else:
+        from flood_http import run_http  # noqa: PLC0415 - bench/ is on sys.path when run
+
+        print(f"mode: http, order {args.order}")
+        run = lambda: run_http(kinds, args.workers)  # noqa: E731
+    outcomes, started = run()
+    return summarise(outcomes, started, cores, args.goal_ratio)
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda info: print(f"thread failed: {info.exc_value!r}", file=sys.stderr)
+    sys.exit(main())

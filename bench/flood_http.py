@@ -1,0 +1,193 @@
+"""The flood over HTTP against ``assay serve`` on embedded defaults (see flood.py).
+
+The accounts are made with the same services the CLI's local commands use
+(``assay user create`` etc.) before the server starts; everything timed goes
+through the HTTP API: each student submits with their own bearer token, and
+an instructor token follows the submissions list until every run has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from assay.config import Settings
+from assay.services import Actor, Platform, accounts, assignments, courses, packages
+from assay.storage.models import Role
+from flood import ASSIGNMENT, KINDS, Outcome
+
+API = "/api/v1"
+POLL_S = 0.25
+TIMEOUT_S = 900.0
+ENDED = ("graded", "error", "cancelled")
+# The per-user limits would refuse a benchmark's polling; the flood measures grading.
+SERVER_ENV = {
+    "ASSAY_RATE_LIMIT_PER_MINUTE": "1000000",
+    "ASSAY_SUBMIT_RATE_LIMIT_PER_MINUTE": "1000000",
+    "ASSAY_LOG_LEVEL": "WARNING",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(settings: Settings, students: int) -> tuple[str, int, list[str]]:
+    """Instructor token, assignment id, one token per student."""
+    platform = Platform.open(settings)
+    try:
+        system = Actor.system("flood")
+        teacher = accounts.create_user(platform, system, "teacher", None)
+        course = courses.create_course(platform, system, "FLOOD", "Flood")
+        courses.enroll(platform, system, course.id, "teacher", Role.INSTRUCTOR)
+        package = packages.pack_directory(ASSIGNMENT)
+        assignment = assignments.create_assignment(
+            platform, system, course.id, package, slug="flood", publish=True
+        )
+        teacher_token = accounts.create_token_for(platform, system, teacher.id, "flood").token
+        tokens = []
+        for n in range(students):
+            user = accounts.create_user(platform, system, f"s{n:04d}", None)
+            courses.enroll(platform, system, course.id, user.username, Role.STUDENT)
+            tokens.append(accounts.create_token_for(platform, system, user.id, "flood").token)
+        return teacher_token, assignment.id, tokens
+    finally:
+        platform.close()
+
+
+def start_server(env: dict[str, str], workers: int, log: Path) -> subprocess.Popen[bytes]:
+    argv = [str(Path(sys.executable).parent / "assay"), "serve"]
+    if workers:
+        argv += ["--workers", str(workers)]
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"assay serve exited: {log.read_text()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise SystemExit("assay serve did not become ready in 60 s")
+
+
+async def flood(
+    url: str, assignment_id: int, teacher: str, kinds: list[str], tokens: list[str]
+) -> list[Outcome]:
+    sources = {kind: (path / "add.py").read_text() for kind, path in KINDS.items()}
+    outcomes = [Outcome(kind) for kind in kinds]
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=url + API, limits=limits, timeout=120) as client:
+
+        async def submit(outcome: Outcome, token: str) -> None:
+            sent = time.monotonic()
+            response = await client.post(
+                f"/assignments/{assignment_id}/submissions",
+                json={"files": {"add.py": sources[outcome.kind]}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            outcome.submitted = time.monotonic()
+            outcome.extra["sent"] = sent
+            if response.status_code == 201:
+                outcome.extra["id"] = response.json()["id"]
+            else:
+                outcome.problem = f"submit refused: {response.status_code} {response.text[:200]}"
+
+        started = time.monotonic()
+        await asyncio.gather(*(submit(o, t) for o, t in zip(outcomes, tokens, strict=True)))
+        print(f"all {len(outcomes)} submitted in {time.monotonic() - started:.1f} s")
+        await follow(client, assignment_id, teacher, outcomes)
+    return outcomes
+
+
+async def follow(
+    client: httpx.AsyncClient, assignment_id: int, teacher: str, outcomes: list[Outcome]
+) -> None:
+    """Poll the staff submissions list until every run ended; fetch each report once."""
+    headers = {"Authorization": f"Bearer {teacher}"}
+    by_id = {int(o.extra["id"]): o for o in outcomes if "id" in o.extra}
+    pending = set(by_id)
+    deadline = time.monotonic() + TIMEOUT_S
+    while pending and time.monotonic() < deadline:
+        seen = time.monotonic()
+        rows: list[dict[str, object]] = []
+        for offset in range(0, len(by_id), 500):
+            response = await client.get(
+                "/admin/submissions",
+                params={"assignment_id": assignment_id, "limit": 500, "offset": offset},
+                headers=headers,
+            )
+            response.raise_for_status()
+            rows += response.json()
+        ended = [r for r in rows if r["status"] in ENDED and int(str(r["id"])) in pending]
+        for row in ended:
+            sid = int(str(row["id"]))
+            pending.discard(sid)
+            outcome = by_id[sid]
+            outcome.done = seen
+            response = await client.get(f"/submissions/{sid}/report", headers=headers)
+            response.raise_for_status()
+            body = response.json()
+            report = body.get("report") or {"status": body["status"], "error": body.get("error")}
+            outcome.report = report
+            if body.get("report"):
+                created = datetime.fromisoformat(str(row["created_at"]))
+                graded = datetime.fromisoformat(str(report["graded_at"]))
+                if created.tzinfo is None:
+                    graded = graded.replace(tzinfo=None)
+                outcome.extra["server_latency"] = (graded - created).total_seconds()
+        if pending:
+            await asyncio.sleep(max(0.0, POLL_S - (time.monotonic() - seen)))
+
+
+def run_http(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
+    state = Path(tempfile.mkdtemp(prefix="assay-flood-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        **SERVER_ENV,
+        "ASSAY_STATE_DIR": str(state),
+        "ASSAY_HOST": "127.0.0.1",
+        "ASSAY_PORT": str(port),
+    }
+    env.pop("ASSAY_DATABASE_URL", None)  # embedded defaults: SQLite in the state dir
+    env.pop("ASSAY_CONFIG_FILE", None)
+    settings = Settings(state_dir=state, host="127.0.0.1", port=port)
+    teacher, assignment_id, tokens = seed(settings, len(kinds))
+    url = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.mkstemp(prefix="assay-flood-", suffix=".log")[1])
+    server = start_server(env, workers, log)
+    print(f"server: {url}, state {state}, log {log}")
+    try:
+        wait_ready(url, server, log)
+        started = time.monotonic()
+        outcomes = asyncio.run(flood(url, assignment_id, teacher, kinds, tokens))
+        for outcome in outcomes:
+            outcome.submitted = outcome.extra.get("sent", started)  # client: request sent
+        return outcomes, started
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(state, ignore_errors=True)
