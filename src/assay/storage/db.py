@@ -18,10 +18,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from assay.errors import StorageError
+from assay.errors import InvalidRequestError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,13 @@ class Database:
         try:
             yield session
             session.commit()
+        except DataError as exc:
+            # The database refused a value the caller gave (PostgreSQL: a NUL character
+            # in text, a number out of range): the request's fault, not ours.
+            session.rollback()
+            raise InvalidRequestError(
+                "a value cannot be stored (a NUL character, or a number out of range)"
+            ) from exc
         except BaseException:
             session.rollback()
             raise

@@ -30,7 +30,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from assay.errors import InvalidRequestError
 from assay.services import Actor, Platform, progress
-from assay.web.deps import ActorDep, PlatformDep
+from assay.web.deps import MAX_ID, ActorDep, IdPath, PlatformDep
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live progress"])
@@ -45,7 +45,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 AfterQuery = Annotated[
-    int | None, Query(ge=-1, description="Answer JSON: the events with seq > after.")
+    int | None, Query(ge=-1, le=MAX_ID, description="Answer JSON: the events with seq > after.")
 ]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
@@ -58,7 +58,7 @@ LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 )
 async def run_events(
     *,
-    run_id: int,
+    run_id: IdPath,
     request: Request,
     platform: PlatformDep,
     actor: ActorDep,
@@ -76,7 +76,7 @@ async def run_events(
 )
 async def submission_events(
     *,
-    submission_id: int,
+    submission_id: IdPath,
     request: Request,
     platform: PlatformDep,
     actor: ActorDep,
@@ -194,6 +194,6 @@ def _resume_point(last_event_id: str | None) -> int:
         seq = int(last_event_id)
     except ValueError as exc:
         raise InvalidRequestError("Last-Event-ID must be an event's seq (an integer)") from exc
-    if seq < -1:
-        raise InvalidRequestError("Last-Event-ID must be -1 or more")
+    if not -1 <= seq <= MAX_ID:
+        raise InvalidRequestError(f"Last-Event-ID must be between -1 and {MAX_ID}")
     return seq
