@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from assay.config import Settings
 from assay.errors import SandboxError
 from assay.grading.submission import load_submission
 from assay.queue import ClaimedJob
@@ -147,8 +150,32 @@ def test_a_cancelled_run_is_not_graded(platform: Platform) -> None:
     assert jobs[0].attempts == 0  # never claimed
 
 
-def test_auto_slots_scale_with_cores() -> None:
-    assert auto_slots() >= 2
+def test_auto_slots_scale_with_cores_and_the_cpu_scheduler() -> None:
+    cores = os.cpu_count() or 1
+    scheduled = Settings(grading_backend="native", native_cpu_scheduling=True)
+    unscheduled = Settings(grading_backend="native", native_cpu_scheduling=False)
+    assert auto_slots(scheduled) == max(2, 64 * cores)
+    assert auto_slots(unscheduled) == max(2, 2 * cores)
+    assert auto_slots(Settings(grading_backend="docker")) == max(2, 2 * cores)
+
+
+def test_an_idle_pool_with_many_slots_claims_once_per_poll(platform: Platform) -> None:
+    """One dispatcher claims for all slots: no thread per idle slot, no claim storm."""
+    before = threading.active_count()
+    claims = 0
+    original = platform.queue.claim
+
+    def counting_claim(worker_id: str, *, allow_bulk: bool = True) -> ClaimedJob | None:
+        nonlocal claims
+        claims += 1
+        return original(worker_id, allow_bulk=allow_bulk)
+
+    platform.queue.claim = counting_claim  # type: ignore[method-assign]
+    with WorkerPool(platform, slots=200):
+        time.sleep(1.0)
+        assert threading.active_count() - before <= 4  # dispatcher, heartbeat, watchdog
+    poll_s = platform.settings.worker_poll_s
+    assert 1 <= claims <= 2 + 1.0 / poll_s
 
 
 def test_bulk_jobs_never_take_the_last_slot(platform: Platform) -> None:

@@ -1,10 +1,14 @@
 """A pool of worker threads in this process: claim jobs, run them, keep them alive.
 
-One ``WorkerPool`` is one registered worker (a ``Worker`` row) with ``slots``
-threads. Each slot thread claims a job from the durable queue and runs its
-handler; a heartbeat thread records that the worker is alive and extends the
-leases of its running jobs; a watchdog thread re-queues the jobs of dead
-workers and cleans stale sandboxes (see ``services.workers.watchdog``).
+One ``WorkerPool`` is one registered worker (a ``Worker`` row) running up to
+``slots`` jobs at a time. One dispatcher thread claims a job from the durable
+queue whenever a slot is free and runs it on a thread of its own, so an idle
+pool makes one claim per poll interval however many slots it has (many slots
+are cheap: with the native CPU scheduler, a job that waits for a core costs a
+thread and its sandbox's workspace). A heartbeat thread records that the
+worker is alive and extends the leases of its running jobs; a watchdog thread
+re-queues the jobs of dead workers and cleans stale sandboxes (see
+``services.workers.watchdog``).
 
 Lanes: bulk jobs (regrades) never take all the slots; one is always kept for
 the interactive lane, so a student's submission starts at once during a regrade
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from assay.config import Settings
 from assay.errors import AssayError
 from assay.queue import ClaimedJob
 from assay.services import workers
@@ -36,14 +41,23 @@ from assay.storage.models import Lane
 log = logging.getLogger(__name__)
 
 AUTO_SLOTS_PER_CORE = 2
+SCHEDULED_SLOTS_PER_CORE = 64
 MAX_ERROR_CHARS = 4000
 
 
-def auto_slots() -> int:
-    """Slots when none are configured: two per core, so a core is never idle while a
-    job waits on its sandbox's setup or I/O (each sandbox gets an equal CPU share,
-    so more slots do not make a job's limits any looser)."""
-    return max(2, AUTO_SLOTS_PER_CORE * (os.cpu_count() or 1))
+def auto_slots(settings: Settings) -> int:
+    """Slots when none are configured.
+
+    With the native backend's CPU scheduler (the default), runs beyond one per core
+    wait (or are frozen) without their clocks running, so a job only overtakes the
+    long ones ahead of it if it has been claimed: many slots, 64 per core, bounded
+    in practice by memory (admission waits for it). Without the scheduler every
+    claimed run competes for the CPU at once, so two per core: enough to keep a core
+    busy while another job sets up its sandbox.
+    """
+    cores = os.cpu_count() or 1
+    scheduled = settings.grading_backend == "native" and settings.native_cpu_scheduling
+    return max(2, (SCHEDULED_SLOTS_PER_CORE if scheduled else AUTO_SLOTS_PER_CORE) * cores)
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,7 @@ class WorkerPool:
         self.platform = platform
         settings = platform.settings
         wanted = settings.worker_slots if slots is None else slots
-        self.slots = wanted if wanted > 0 else auto_slots()
+        self.slots = wanted if wanted > 0 else auto_slots(settings)
         self.bulk_limit = max(1, self.slots - 1)
         self.worker_id = workers.new_worker_id()
         self.jobs_done = 0
@@ -65,7 +79,8 @@ class WorkerPool:
         self._running: dict[int, _Running] = {}
         self._bulk = 0
         self._stopping = threading.Event()
-        self._slot_threads: list[threading.Thread] = []
+        self._free = threading.Semaphore(self.slots)
+        self._job_threads: set[threading.Thread] = set()
         self._service_threads: list[threading.Thread] = []
         self._started = False
 
@@ -76,16 +91,12 @@ class WorkerPool:
             return self
         workers.register(self.platform, self.worker_id, self.slots)
         self._started = True
-        for number in range(self.slots):
-            thread = threading.Thread(
-                target=self._slot_loop, name=f"assay-worker-{number}", daemon=True
-            )
-            self._slot_threads.append(thread)
         self._service_threads = [
+            threading.Thread(target=self._dispatch_loop, name="assay-dispatch", daemon=True),
             threading.Thread(target=self._heartbeat_loop, name="assay-heartbeat", daemon=True),
             threading.Thread(target=self._watchdog_loop, name="assay-watchdog", daemon=True),
         ]
-        for thread in self._slot_threads + self._service_threads:
+        for thread in self._service_threads:
             thread.start()
         log.info(
             "worker %s started with %d slots", self.worker_id, self.slots,
@@ -103,10 +114,12 @@ class WorkerPool:
         self._stopping.set()
         self.platform.queue.notify()
         deadline = time.monotonic() + timeout
-        for thread in self._slot_threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
         for thread in self._service_threads:
             thread.join(5.0)
+        with self._lock:
+            job_threads = list(self._job_threads)
+        for thread in job_threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         left = self.running_job_ids()
         if left:
             log.warning(
@@ -157,18 +170,35 @@ class WorkerPool:
                 )
         return keep
 
-    # --- slot threads ---------------------------------------------------------------
+    # --- dispatching ----------------------------------------------------------------
 
-    def _slot_loop(self) -> None:
+    def _dispatch_loop(self) -> None:
+        """Claim a job whenever a slot is free; run each on a thread of its own."""
         queue = self.platform.queue
         poll_s = self.platform.settings.worker_poll_s
         while not self._stopping.is_set():
+            if not self._free.acquire(timeout=poll_s):
+                continue  # every slot busy: look at the stop flag again
             seen = queue.generation()
             job = self._claim()
             if job is None:
+                self._free.release()
                 queue.wait(seen, poll_s)
                 continue
+            thread = threading.Thread(
+                target=self._run_in_slot, args=(job,), name=f"assay-job-{job.id}", daemon=True
+            )
+            with self._lock:
+                self._job_threads.add(thread)
+            thread.start()
+
+    def _run_in_slot(self, job: ClaimedJob) -> None:
+        try:
             self._run(job)
+        finally:
+            with self._lock:
+                self._job_threads.discard(threading.current_thread())
+            self._free.release()
 
     def _claim(self) -> ClaimedJob | None:
         with self._lock:
