@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assay.cli import upload
 from assay.cli.console import err, fail
 from assay.cli.grade import (
     BackendOpt,
@@ -21,6 +20,7 @@ from assay.cli.grade import (
     progress_bar,
     safe,
 )
+from assay.cli.lazy import LazyCommand, lazy_group
 from assay.errors import AssayError, PackageError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.context import NullProgress, Progress
@@ -30,8 +30,18 @@ from assay.sandbox.backends import DEFAULT_BACKEND
 
 EXIT_CHECK_FAILED = 1
 
-app = typer.Typer(help="Create, check and import assignment packages.", no_args_is_help=True)
-app.command("upload")(upload.upload_command)
+# `upload` needs the services layer (SQLAlchemy): loaded only when it runs.
+COMMANDS = {
+    "upload": LazyCommand(
+        "assay.cli.upload:upload_command",
+        "Upload an assignment package to a server: a new assignment, or a new version.",
+    )
+}
+app = typer.Typer(
+    cls=lazy_group(COMMANDS),
+    help="Create, check and import assignment packages.",
+    no_args_is_help=True,
+)
 
 
 @app.command("init")

@@ -8,37 +8,49 @@ import typer
 from pydantic import ValidationError
 
 from assay import __version__
-from assay.cli import (
-    assignment,
-    courses,
-    grade,
-    image,
-    sandbox,
-    serve,
-    submit,
-    tokens,
-    users,
-    worker,
-)
+from assay.cli.lazy import LazyCommand, lazy_group
 from assay.config import get_settings
 from assay.logs import FORMATS, configure_logging
 
+# Each command's module (and what it imports: the web app, SQLAlchemy, the sandbox)
+# loads only when that command runs, so `assay --version` and `assay grade` start fast.
+COMMANDS = {
+    "grade": LazyCommand(
+        "assay.cli.grade:grade_command", "Grade SUBMISSION against the ASSIGNMENT package."
+    ),
+    "submit": LazyCommand(
+        "assay.cli.submit:submit_command", "Submit files for an assignment to an Assay server."
+    ),
+    "serve": LazyCommand(
+        "assay.cli.serve:serve_command",
+        "Serve the HTTP API (migrating the database first) with embedded workers.",
+    ),
+    "worker": LazyCommand(
+        "assay.cli.worker:worker_command",
+        "Take jobs from the queue until SIGTERM or Ctrl-C (distributed mode).",
+    ),
+    "sandbox": LazyCommand(
+        "assay.cli.sandbox:app", "Run commands in a sandbox and check this host's isolation."
+    ),
+    "image": LazyCommand(
+        "assay.cli.image:app",
+        "Build and list the Docker backend's images (built locally, never pulled).",
+    ),
+    "assignment": LazyCommand(
+        "assay.cli.assignment:app", "Create, check and import assignment packages."
+    ),
+    "user": LazyCommand("assay.cli.users:app", "Manage accounts (on this machine's database)."),
+    "course": LazyCommand("assay.cli.courses:app", "Manage courses (on this machine's database)."),
+    "token": LazyCommand("assay.cli.tokens:app", "Manage API tokens (on this machine's database)."),
+}
+
 app = typer.Typer(
     name="assay",
+    cls=lazy_group(COMMANDS),
     help="Assay: safe, fast execution and grading of untrusted student code.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(sandbox.app, name="sandbox")
-app.add_typer(image.app, name="image")
-app.add_typer(assignment.app, name="assignment")
-app.command("grade")(grade.grade_command)
-app.add_typer(users.app, name="user")
-app.add_typer(courses.app, name="course")
-app.add_typer(tokens.app, name="token")
-app.command("submit")(submit.submit_command)
-app.command("serve")(serve.serve_command)
-app.command("worker")(worker.worker_command)
 
 
 def _version(value: bool) -> None:
