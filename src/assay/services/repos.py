@@ -4,10 +4,11 @@ Staff link a student's repository to an assignment (``RepoLink``). A signed push
 webhook names a repository and a commit; for every link of that repository (and
 branch) the commit is fetched on the trusted side (``services.git``) and
 submitted on the student's behalf, ``source="git"``. The "cloning" stage is
-done before the submission exists, so it is recorded as the run's first event
-after "queued", with how long it took. A commit already submitted for that link's
-student and assignment is never submitted again (webhook redeliveries; per
-commit, a lock makes concurrent deliveries wait for each other). "Find missing"
+done before the submission exists, so ``submit`` records it as the run's first
+event after "queued", with how long it took, in the transaction that queues the
+job (no worker can report "started" before it). A commit already submitted for
+that link's student and assignment is never submitted again (webhook
+redeliveries; per commit, a lock makes concurrent deliveries wait for each other). "Find missing"
 asks each linked remote for its head (``git ls-remote``) and submits the heads
 never seen, for pushes whose webhook was lost (Anubis 2.4).
 """
@@ -310,11 +311,10 @@ def submit_commit(
                 user_id=link.user_id,
                 git_remote=remote,
                 git_commit=commit,
+                first_events=[(progress.CLONING, _cloned(fetched))],
             )
         except ServiceError as exc:
             return link.outcome(commit, "failed", exc.message)
-        with platform.db.session() as session:
-            progress.record_event(session, submitted.run_id, progress.CLONING, _cloned(fetched))
     log.info(
         "git commit submitted",
         extra={"link": link.id, "remote": remote, "commit": commit, "submission": submitted.id},

@@ -6,6 +6,7 @@ import base64
 import binascii
 import math
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -17,7 +18,7 @@ from assay.errors import InvalidRequestError, PayloadTooLargeError, SubmissionEr
 from assay.grading.archive import ArchiveLimits, is_archive
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import load_submission
-from assay.services import assignments, audit
+from assay.services import assignments, audit, progress
 from assay.services.access import STAFF, course_role
 from assay.services.actor import Actor
 from assay.services.platform import Platform
@@ -68,10 +69,14 @@ def submit(
     user_id: int | None = None,
     git_remote: str | None = None,
     git_commit: str | None = None,
+    first_events: Sequence[tuple[str, str]] = (),
 ) -> SubmissionOut:
     """Store the files and queue their grading; returns once both are committed.
 
     ``user_id``: submit on a student's behalf (staff, and the git webhook as the system).
+    ``first_events``: (stage, detail) of work done before the submission existed (the
+    git fetch's "cloning"), recorded right after "queued" in the same transaction, so
+    no worker can log "started" before them.
     A newer submission of the same student and assignment cancels their older one
     that is still waiting in the queue.
     """
@@ -105,7 +110,12 @@ def submit(
         session.add(submission)
         session.flush()
         run = queue_run(
-            platform, session, submission, assignment, reason="git" if git_commit else "submit"
+            platform,
+            session,
+            submission,
+            assignment,
+            reason="git" if git_commit else "submit",
+            first_events=first_events,
         )
         audit.record(session, actor, "submission.create", f"submission:{submission.id}", run=run.id)
         return submission_out(submission, run)
@@ -120,12 +130,14 @@ def queue_run(
     reason: str,
     lane: Lane = Lane.INTERACTIVE,
     dedupe_key: str | None = None,
+    first_events: Sequence[tuple[str, str]] = (),
 ) -> GradingRun:
     """A new grading run of ``submission`` against the current version, queued.
 
     Interactive runs are keyed by assignment and student, so a resubmission cancels
     that student's older queued run; ``dedupe_key`` overrides the key (regrades use
     ``regrade:<submission id>`` so they never cancel a student's own submission).
+    ``first_events`` follow "queued" (seq 1, 2, ...), as in :func:`submit`.
     """
     assert assignment.current_version_id is not None  # noqa: S101 - checked by callers
     run = GradingRun(
@@ -136,7 +148,13 @@ def queue_run(
     )
     session.add(run)
     session.flush()
-    session.add(RunEvent(run_id=run.id, seq=0, stage="queued", detail=reason))
+    session.add(RunEvent(run_id=run.id, seq=0, stage=progress.QUEUED, detail=reason))
+    for number, (stage, detail) in enumerate(first_events, start=1):
+        session.add(
+            RunEvent(
+                run_id=run.id, seq=number, stage=stage, detail=detail[: progress.MAX_DETAIL_CHARS]
+            )
+        )
     dedupe = dedupe_key
     if dedupe is None and lane is Lane.INTERACTIVE:
         dedupe = f"{assignment.id}:{submission.user_id}"
