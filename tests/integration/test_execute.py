@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from assay.queue import ClaimedJob
 from assay.services import Actor, Platform, accounts, execute
@@ -204,6 +205,29 @@ def test_refusals(live: tuple[Platform, str, dict[str, str]]) -> None:
     assert post(live, {"code": "x", "timeout": 0}).status_code == 422
     _, url, _ = live
     assert httpx.post(f"{url}/api/v1/execute", json={"code": "x"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("language", "test"),
+    [
+        ("c", 'assert(f("unclosed) == 1)'),  # schemathesis found these: the worker's
+        ("python", "assert f(1) ==="),  # package failed to load, retried as infrastructure
+        ("c", "assert(f(1) == 1)\x1cassert(f(2) == 2)"),  # read back from a file: two lines
+    ],
+)
+def test_tests_the_asserts_parser_refuses_are_400_and_nothing_is_queued(
+    live: tuple[Platform, str, dict[str, str]], language: str, test: str
+) -> None:
+    platform = live[0]
+    with platform.db.session() as session:
+        before = session.scalar(select(func.count()).select_from(Execution))
+    response = post(
+        live, {"code": "int f(int x) { return x; }", "language": language, "tests": [test]}
+    )
+    assert response.status_code == 400, response.text
+    assert "test 1" in response.json()["detail"]
+    with platform.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Execution)) == before
 
 
 def test_handler_records_once_and_respects_ownership(tmp_path: Path) -> None:

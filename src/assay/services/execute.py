@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session
 from assay.errors import GradingError, InvalidRequestError, NotFoundError
 from assay.grading import static
 from assay.grading.engine import grade
+from assay.grading.kinds.asserts_c import parse_c_assert
+from assay.grading.kinds.asserts_py import parse_python_assert
 from assay.grading.outcome import BuildStatus, TestStatus
 from assay.grading.package import load_package
 from assay.grading.report import FindingModel, GradeReport, ReportStatus, TestReport
@@ -138,6 +140,15 @@ class ExecuteRequest(BaseModel):
         lines = [t for t in lines if t and not t.startswith(("#", "//"))]
         if len(lines) > MAX_TESTS:
             raise InvalidRequestError(f"at most {MAX_TESTS} tests per request")
+        # the checks the package's asserts test makes when it is loaded (in the worker)
+        parse = parse_c_assert if self.language == "c" else parse_python_assert
+        for number, line in enumerate(lines, 1):
+            if len(line.splitlines()) != 1:  # it is written to a file, read back by lines
+                raise InvalidRequestError(f"test {number} is not one line")
+            try:
+                parse(line)
+            except ValueError as exc:
+                raise InvalidRequestError(f"test {number} ({line!r}): {exc}") from None
         return lines
 
 
