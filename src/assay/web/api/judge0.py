@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 
 from assay.errors import AuthenticationError, NotFoundError
 from assay.services import Actor, accounts, judge0, languages
-from assay.services.judge0 import Judge0Error, StatusOut
-from assay.services.languages import LanguageDetail, LanguageOut
+from assay.services.judge0 import MAX_BATCH, Judge0Error, StatusOut, SubmissionIn
+from assay.services.languages import LANGUAGES, LanguageDetail, LanguageOut
 from assay.web.deps import PlatformDep, client_of, optional_actor
 
 router = APIRouter(tags=["judge0"])
@@ -42,6 +42,36 @@ Base64 = Annotated[bool, Query(description="Text fields are base64 in the reques
 Fields = Annotated[str | None, Query(description="Comma-separated fields, or `*` for all.")]
 
 
+def _body_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` publishing a JSON body's shape: the routes take a plain dict (the
+    service validates it and answers Judge0's own 422 shape), so the schema says what
+    fields it reads (unknown fields are ignored, as by Judge0)."""
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}}}
+
+
+def _submission_schema() -> dict[str, Any]:
+    schema = SubmissionIn.model_json_schema()
+    schema["properties"]["language_id"] = {
+        "type": "integer",
+        "enum": sorted(LANGUAGES),
+        "description": "See GET /judge0/languages.",
+    }
+    schema["properties"]["source_code"] = {"type": "string", "minLength": 1}
+    schema["required"] = ["source_code", "language_id"]
+    return schema
+
+
+SUBMISSION_BODY = _body_schema(_submission_schema())
+BATCH_BODY = _body_schema(
+    {
+        "type": "object",
+        "properties": {
+            "submissions": {"type": "array", "items": _submission_schema(), "maxItems": MAX_BATCH}
+        },
+    }
+)
+
+
 def _answer(call: Callable[[], Any], status: int = 200) -> JSONResponse:
     try:
         return JSONResponse(call(), status_code=status)
@@ -49,7 +79,7 @@ def _answer(call: Callable[[], Any], status: int = 200) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
 
-@router.post("/submissions", status_code=201)
+@router.post("/submissions", status_code=201, openapi_extra=SUBMISSION_BODY)
 def create_submission(
     *,
     platform: PlatformDep,
@@ -68,7 +98,7 @@ def create_submission(
     )
 
 
-@router.post("/submissions/batch", status_code=201)
+@router.post("/submissions/batch", status_code=201, openapi_extra=BATCH_BODY)
 def create_batch(
     platform: PlatformDep,
     actor: Judge0Actor,
