@@ -260,3 +260,20 @@ def test_serve_demo_prints_logins_that_work_and_the_same_ones_again(tmp_path: Pa
         line for line in first if "/" in line and "demo-" in line
     ]
     assert token.group(0) in "\n".join(again)
+
+
+def test_serve_demo_without_the_example_assignments_says_what_to_do(tmp_path: Path) -> None:
+    """An installed (not checked-out) Assay has no examples/assignments: a usage error."""
+    state = tmp_path / "state"
+    empty = tmp_path / "examples"
+    (empty / "notes").mkdir(parents=True)  # a directory, but no package in it
+    for missing in (tmp_path / "nowhere", empty):
+        done = assay(
+            "serve", "--demo", "--examples", str(missing), "--port", str(free_port()),
+            env={"ASSAY_STATE_DIR": str(state)}, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert f"{missing} has none" in done.stderr
+        assert "fix: run it from a source checkout" in done.stderr
+        assert "Assay is serving" not in done.stdout
+    assert not (state / "demo-logins.json").exists()  # refused before changing anything

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
 
+from assay.cli.console import fail
 from assay.config import get_settings
+from assay.errors import ConfigError
 from assay.logs import configure_logging
 from assay.services import Platform
 from assay.services.demo import seed_demo
@@ -33,6 +36,14 @@ def serve_command(
             "--demo", help="Create a demo course, assignments and accounts; print the logins."
         ),
     ] = False,
+    examples: Annotated[
+        Path | None,
+        typer.Option(
+            "--examples",
+            help="With --demo: the example assignments to publish "
+            "(default: examples/assignments of the source checkout).",
+        ),
+    ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
 ) -> None:
@@ -49,7 +60,11 @@ def serve_command(
     try:
         url = settings.public_url or f"http://{settings.host}:{settings.port}"
         if demo:
-            for line in seed_demo(platform).lines(url):
+            try:
+                info = seed_demo(platform, examples)
+            except ConfigError as exc:
+                raise fail(exc) from None  # exit 2, with what to do
+            for line in info.lines(url):
                 typer.echo(line)
         app = create_app(platform)
         pool = WorkerPool(platform, workers) if workers != 0 else None

@@ -88,11 +88,29 @@ def default_examples_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "examples" / "assignments"
 
 
+class DemoExamplesMissingError(ConfigError):
+    """The demo's example assignments are not there (an installed, not checked-out, Assay)."""
+
+    fix = (
+        "run it from a source checkout of Assay (git clone, then pip install -e .), "
+        "or give it a copy of the checkout's examples/assignments: "
+        "assay serve --demo --examples DIR"
+    )
+
+
 def seed_demo(platform: Platform, examples_dir: Path | None = None) -> DemoInfo:
-    """Create what is missing of the demo; return its logins and assignments."""
+    """Create what is missing of the demo; return its logins and assignments.
+
+    Raises DemoExamplesMissingError (before changing anything) when ``examples_dir``
+    (default: the source checkout's ``examples/assignments``) holds no package.
+    """
     examples = examples_dir or default_examples_dir()
-    if not examples.is_dir():
-        raise ConfigError(f"the demo needs the example assignments; {examples} does not exist")
+    packages_found = examples.is_dir() and any(examples.glob("*/assignment.toml"))
+    if not packages_found:
+        raise DemoExamplesMissingError(
+            "the demo needs the example assignments of Assay's source (examples/assignments); "
+            f"{examples} has none"
+        )
     system = Actor.system("demo")
     logins_path = Path(platform.settings.state_dir) / LOGINS_FILE
     stored = _load(logins_path)
