@@ -24,10 +24,11 @@ from assay.errors import ConfigError
 FORMATS = ("console", "json")
 _context: ContextVar[dict[str, Any] | None] = ContextVar("assay_log_context", default=None)
 
-# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+# Attributes every LogRecord has; anything else on a record came from ``extra=``
+# (except uvicorn's ``color_message``, the same message with terminal colours).
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
-    | {"message", "asctime", "taskName"}
+    | {"message", "asctime", "taskName", "color_message"}
 )
 
 
