@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from assay.config import Settings
 from assay.errors import AssayError
+from assay.logs import log_context
 from assay.queue import ClaimedJob
 from assay.services import workers
 from assay.services.platform import Platform
@@ -221,11 +222,13 @@ class WorkerPool:
         return job
 
     def _run(self, job: ClaimedJob) -> None:
+        # every line logged while the job runs (grading, sandbox, failures) carries these
+        with log_context(job_id=job.id, kind=str(job.kind), target_id=job.target_id):
+            self._run_job(job)
+
+    def _run_job(self, job: ClaimedJob) -> None:
         started = time.monotonic()
-        log.info(
-            "job %s (%s %s) attempt %d started", job.id, job.kind, job.target_id, job.attempt,
-            extra={"job_id": job.id, "kind": str(job.kind), "target_id": job.target_id},
-        )  # fmt: skip
+        log.info("job %s (%s %s) attempt %d started", job.id, job.kind, job.target_id, job.attempt)
         try:
             workers.run_handler(job.kind)(self.platform, job, self.worker_id)
         except Exception as exc:  # noqa: BLE001 - whatever a handler raises is our failure
@@ -236,10 +239,7 @@ class WorkerPool:
                 if job.lane is Lane.BULK:
                     self._bulk -= 1
                 self.jobs_done += 1
-        log.info(
-            "job %s finished in %.2f s", job.id, time.monotonic() - started,
-            extra={"job_id": job.id},
-        )  # fmt: skip
+        log.info("job %s finished in %.2f s", job.id, time.monotonic() - started)
 
     def _failed(self, job: ClaimedJob, exc: Exception) -> None:
         """Infrastructure failure: retry the job, or record it failed when out of attempts."""
