@@ -24,7 +24,10 @@ done
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 PACKAGES=(bubblewrap libseccomp2 python3 python3-venv python3-pytest binutils gcc g++ libc6-dev make valgrind
-          openjdk-17-jdk-headless util-linux procps)
+          openjdk-17-jdk-headless util-linux procps git)
+if [ "$DEV" = 1 ]; then
+    PACKAGES+=(iproute2)  # the distributed test puts a worker in a network namespace
+fi
 if [ "$DOCKER" = 1 ]; then
     PACKAGES+=(docker.io debootstrap)
 fi

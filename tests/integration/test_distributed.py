@@ -4,6 +4,7 @@ worker on another machine would (no loopback, no shared socket)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -49,6 +50,8 @@ def sh(*argv: str) -> None:
 @pytest.fixture
 def netns() -> Iterator[NetNs]:
     if shutil.which("ip") is None or shutil.which("nsenter") is None:
+        if os.environ.get("ASSAY_REQUIRE_POSTGRES") == "1":  # CI: never skip silently
+            pytest.fail("iproute2 (ip) or util-linux (nsenter) is not installed")
         pytest.skip("iproute2 (ip) or util-linux (nsenter) is not installed")
     subnet = random.randint(1, 250)
     tag = f"{subnet}x{random.randint(0, 9999)}"
