@@ -154,7 +154,10 @@ def test_auto_slots_scale_with_cores_and_the_cpu_scheduler() -> None:
     cores = os.cpu_count() or 1
     scheduled = Settings(grading_backend="native", native_cpu_scheduling=True)
     unscheduled = Settings(grading_backend="native", native_cpu_scheduling=False)
-    assert auto_slots(scheduled) == max(2, 64 * cores)
+    assert auto_slots(scheduled, memory_bytes=1 << 30) == max(2, 64 * cores)
+    # Frozen jobs wait in slots, not in the queue: as many as memory allows, bounded.
+    assert auto_slots(scheduled, memory_bytes=24 << 30) == max(768, 64 * cores)
+    assert auto_slots(scheduled, memory_bytes=1 << 40) == max(1024, 64 * cores)
     assert auto_slots(unscheduled) == max(2, 2 * cores)
     assert auto_slots(Settings(grading_backend="docker")) == max(2, 2 * cores)
 

@@ -43,22 +43,40 @@ log = logging.getLogger(__name__)
 
 AUTO_SLOTS_PER_CORE = 2
 SCHEDULED_SLOTS_PER_CORE = 64
+# With the CPU scheduler, a claimed job that waits (or is frozen) costs a thread, its
+# workspace (a tmpfs: only what it holds) and at most its sandbox's memory limit
+# (admission waits for MemAvailable before a run starts). One slot per this much RAM:
+SCHEDULED_SLOT_MEMORY_BYTES = 32 * 1024 * 1024
+MAX_AUTO_SLOTS = 1024
 MAX_ERROR_CHARS = 4000
 
 
-def auto_slots(settings: Settings) -> int:
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def auto_slots(settings: Settings, *, memory_bytes: int | None = None) -> int:
     """Slots when none are configured.
 
     With the native backend's CPU scheduler (the default), runs beyond one per core
     wait (or are frozen) without their clocks running, so a job only overtakes the
-    long ones ahead of it if it has been claimed: many slots, 64 per core, bounded
-    in practice by memory (admission waits for it). Without the scheduler every
-    claimed run competes for the CPU at once, so two per core: enough to keep a core
-    busy while another job sets up its sandbox.
+    long ones ahead of it if it has been claimed: a light job queued in the database
+    behind hundreds of frozen heavy ones waits for them all. So as many slots as
+    memory allows (one per 32 MiB of RAM, at least 64 per core, at most 1024; a
+    24 GiB machine gets 753), since admission still waits for memory before a run
+    starts. Without the scheduler every claimed run competes for the CPU at once, so
+    two per core: enough to keep a core busy while another job sets up its sandbox.
     """
     cores = os.cpu_count() or 1
     scheduled = settings.grading_backend == "native" and settings.native_cpu_scheduling
-    return max(2, (SCHEDULED_SLOTS_PER_CORE if scheduled else AUTO_SLOTS_PER_CORE) * cores)
+    if not scheduled:
+        return max(2, AUTO_SLOTS_PER_CORE * cores)
+    memory = _memory_bytes() if memory_bytes is None else memory_bytes
+    by_memory = min(MAX_AUTO_SLOTS, memory // SCHEDULED_SLOT_MEMORY_BYTES)
+    return max(2, SCHEDULED_SLOTS_PER_CORE * cores, by_memory)
 
 
 @dataclass(frozen=True)
