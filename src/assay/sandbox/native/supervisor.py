@@ -245,8 +245,8 @@ def _watch(
     next_poll = start
     while True:
         if scheduled is not None and scheduled.scheduler.frozen(scheduled.ticket):
-            scheduled.scheduler.wait_running(scheduled.ticket, FROZEN_WAIT_S)
-            if stall is not None:
+            thawed = scheduled.scheduler.wait_running(scheduled.ticket, FROZEN_WAIT_S)
+            if thawed and stall is not None:  # still frozen: nothing to sample yet
                 stall.rebase(time.monotonic())
             continue
         now = time.monotonic()
