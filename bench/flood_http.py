@@ -29,7 +29,7 @@ from assay.storage.models import Role
 from flood import ASSIGNMENT, KINDS, Outcome
 
 API = "/api/v1"
-POLL_S = 0.25
+POLL_S = 0.5
 TIMEOUT_S = 900.0
 ENDED = ("graded", "error", "cancelled")
 OPEN = ("queued", "running")

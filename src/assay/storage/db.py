@@ -8,6 +8,7 @@ distributed mode. Nothing connects until a ``Database`` is made.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,10 +39,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN: two writers then queue on busy_timeout instead of
-    # one failing with "database is locked" when it upgrades a read transaction.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterGate:
+    """Threads of this process queue for SQLite's write lock on a Python lock.
+
+    SQLite's own busy handler makes a waiting writer sleep and retry (up to 100 ms
+    between tries), so with a hundred threads writing, the lock is often free while
+    every waiter sleeps: writes crawl (a flood of submissions and worker events ran at
+    about 20 transactions a second). Here a writer of this process that finishes
+    hands the lock to the next one at once. Other processes still meet SQLite's busy
+    timeout; so does a writer that waited here longer than it (it then tries anyway).
+    """
+
+    KEY = "assay_writer_gate"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def begin(self, conn: Any) -> None:
+        # Take the write lock at BEGIN: two writers then queue instead of one failing
+        # with "database is locked" when it upgrades a read transaction.
+        held = self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        conn.info[self.KEY] = held
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(conn)
+            raise
+
+    def end(self, conn: Any) -> None:
+        if conn.info.pop(self.KEY, False):
+            self._lock.release()
+
+    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        """A connection back in the pool never keeps the gate (belt and braces)."""
+        if record.info.pop(self.KEY, False):
+            self._lock.release()
 
 
 def make_engine(url: str) -> Engine:
@@ -63,7 +95,11 @@ def make_engine(url: str) -> Engine:
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
 
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        gate = _WriterGate()
+        event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "commit", gate.end)
+        event.listen(engine, "rollback", gate.end)
+        event.listen(engine, "checkin", gate.checkin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
