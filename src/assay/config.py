@@ -111,7 +111,10 @@ class Settings(BaseSettings):
     worker_slots: int = Field(
         default=0,
         ge=0,
-        description="Jobs one worker process runs at a time; 0 = automatic (from CPU count).",
+        description=(
+            "Jobs one worker process runs at a time; 0 = automatic (with the native CPU "
+            "scheduler: by memory, 64 per core at least; otherwise 2 per core)."
+        ),
     )
     worker_heartbeat_s: float = Field(
         default=2.0, gt=0, description="How often a worker records that it is alive."
