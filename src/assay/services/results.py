@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidRequestError, NotFoundError
@@ -173,16 +173,8 @@ def list_submissions(
     if not 1 <= where.limit <= MAX_PAGE or where.offset < 0:
         raise InvalidRequestError(f"limit is 1-{MAX_PAGE}, offset at least 0")
     with platform.db.session() as session:
-        latest = (
-            select(GradingRun.submission_id, func.max(GradingRun.id).label("run_id"))
-            .group_by(GradingRun.submission_id)
-            .subquery()
-        )
-        query = (
-            select(Submission, GradingRun)
-            .join(latest, latest.c.submission_id == Submission.id)
-            .join(GradingRun, GradingRun.id == latest.c.run_id)
-            .join(Assignment, Assignment.id == Submission.assignment_id)
+        query = _with_latest_run(select(Submission, GradingRun)).join(
+            Assignment, Assignment.id == Submission.assignment_id
         )
         if where.assignment_id is not None:
             assignment = assignments.get_for(session, actor, where.assignment_id, staff=staff)
@@ -312,19 +304,23 @@ def choose_best(policy: BestPolicy, graded: list[_Graded]) -> _Graded | None:
     return max(graded, key=key)
 
 
+def _with_latest_run(
+    query: Select[Submission, GradingRun], status: RunStatus | None = None
+) -> Select[Submission, GradingRun]:
+    """``query`` joined to each submission's newest run (of ``status``, if given)."""
+    newest = select(GradingRun.submission_id, func.max(GradingRun.id).label("run_id"))
+    if status is not None:
+        newest = newest.where(GradingRun.status == status)
+    latest = newest.group_by(GradingRun.submission_id).subquery()
+    return query.join(latest, latest.c.submission_id == Submission.id).join(
+        GradingRun, GradingRun.id == latest.c.run_id
+    )
+
+
 def _graded_runs(session: Session, assignment: Assignment, user_id: int | None) -> list[_Graded]:
     """Each submission with its latest graded run (a pending regrade keeps the old grade)."""
-    latest_graded = (
-        select(GradingRun.submission_id, func.max(GradingRun.id).label("run_id"))
-        .where(GradingRun.status == RunStatus.GRADED)
-        .group_by(GradingRun.submission_id)
-        .subquery()
-    )
-    query = (
-        select(Submission, GradingRun)
-        .join(latest_graded, latest_graded.c.submission_id == Submission.id)
-        .join(GradingRun, GradingRun.id == latest_graded.c.run_id)
-        .where(Submission.assignment_id == assignment.id)
+    query = _with_latest_run(select(Submission, GradingRun), RunStatus.GRADED).where(
+        Submission.assignment_id == assignment.id
     )
     if user_id is not None:
         query = query.where(Submission.user_id == user_id)
