@@ -56,6 +56,8 @@ DO $$ BEGIN
     CREATE ROLE assay LOGIN CREATEDB PASSWORD 'assay';
   END IF;
 END $$;
+-- Tests drop their databases WITH (FORCE): that may have to end an autovacuum worker.
+GRANT pg_signal_backend TO assay;
 SQL
 if ! runuser -u postgres -- psql -qAtc "select 1 from pg_database where datname='assay'" | grep -q 1; then
     runuser -u postgres -- createdb -O assay assay

@@ -51,9 +51,25 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
     try:
         yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        try:
+            _drop_database(admin, name)
+        finally:
+            admin.dispose()
+
+
+def _drop_database(admin: sa.Engine, name: str) -> None:
+    """Drop a test database, ending its connections (an autovacuum worker may still be
+    in it for a moment: FORCE may then be refused; wait and try again)."""
+    for attempt in range(20):
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except sa.exc.DBAPIError:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
+        else:
+            return
 
 
 def settings_for(url: str, state_dir: Path, **overrides: object) -> Settings:
