@@ -227,22 +227,15 @@ def regrade_all(platform: Platform, actor: Actor, assignment_id: int) -> Regrade
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         if assignment.current_version_id is None:
             raise InvalidRequestError("the assignment has no package yet")
-        latest = (
-            select(GradingRun.submission_id, func.max(GradingRun.id).label("run_id"))
-            .group_by(GradingRun.submission_id)
-            .subquery()
-        )
         rows = session.execute(
-            select(Submission, GradingRun.status)
-            .join(latest, latest.c.submission_id == Submission.id)
-            .join(GradingRun, GradingRun.id == latest.c.run_id)
+            _with_latest_run(select(Submission, GradingRun))
             .where(Submission.assignment_id == assignment.id)
             .order_by(Submission.id)
         ).all()
         run_ids: list[int] = []
         skipped = 0
-        for submission, status in rows:
-            if status in PENDING:
+        for submission, latest_run in rows:
+            if latest_run.status in PENDING:
                 skipped += 1
                 continue
             run = queue_run(
