@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidRequestError, PayloadTooLargeError, SubmissionError
@@ -173,16 +173,8 @@ def queue_run(
             .values(status=RunStatus.CANCELLED, finished_at=utcnow())
         )
         for run_id in cancelled:
-            seq = session.scalar(
-                select(RunEvent.seq).where(RunEvent.run_id == run_id).order_by(RunEvent.seq.desc())
-            )
-            session.add(
-                RunEvent(
-                    run_id=run_id,
-                    seq=(seq or 0) + 1,
-                    stage="cancelled",
-                    detail=f"superseded by submission {submission.id}",
-                )
+            progress.record_event(
+                session, run_id, progress.CANCELLED, f"superseded by submission {submission.id}"
             )
     return run
 
