@@ -26,7 +26,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 PACKAGES=(bubblewrap libseccomp2 python3 python3-venv python3-pytest binutils gcc g++ libc6-dev make valgrind
           openjdk-17-jdk-headless util-linux procps git)
 if [ "$DEV" = 1 ]; then
-    PACKAGES+=(iproute2)  # the distributed test puts a worker in a network namespace
+    PACKAGES+=(iproute2 chromium)  # iproute2: the distributed test (network namespace); chromium: browser tests
 fi
 if [ "$DOCKER" = 1 ]; then
     PACKAGES+=(docker.io debootstrap)

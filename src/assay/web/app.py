@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from assay import __version__
 from assay.services import Platform
-from assay.web import errors, limits, observability
+from assay.web import errors, limits, observability, ui
 from assay.web.api import (
     admin,
     assignments,
@@ -40,4 +40,5 @@ def create_app(platform: Platform) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(judge0.router, prefix="/judge0")
     app.include_router(ops.router)
+    ui.install(app)
     return app

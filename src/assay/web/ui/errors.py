@@ -1,0 +1,48 @@
+"""Service refusals on pages: a login redirect or an error page instead of JSON."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from assay.errors import AuthenticationError, ServiceError
+from assay.web import errors as api_errors
+from assay.web.ui.render import render
+from assay.web.ui.session import LoginRequiredError, login_url
+
+API_PATHS = ("/api/", "/judge0", "/healthz", "/readyz", "/metrics", "/static/")
+TITLES = {
+    400: "That did not work",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    429: "Slow down",
+}
+
+
+async def service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)  # noqa: S101 - registered for ServiceError only
+    if request.url.path.startswith(API_PATHS):
+        return await api_errors.service_error_handler(request, exc)
+    if isinstance(exc, LoginRequiredError):
+        return RedirectResponse(login_url(exc.next_path), status_code=303)
+    if isinstance(exc, AuthenticationError):
+        return RedirectResponse(login_url(request.url.path), status_code=303)
+    status = api_errors.status_of(exc)
+    response = render(
+        request,
+        "error.html",
+        status_code=status,
+        title=TITLES.get(status, "Error"),
+        message=exc.message,
+        status=status,
+    )
+    if status == 429:
+        response.headers["Retry-After"] = str(max(1, round(getattr(exc, "retry_after_s", 1))))
+    return response
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, service_error)

@@ -1,0 +1,7 @@
+"""Pages: staff (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,92 @@
+"""Who is looking at a page: the session cookie, CSRF for forms, login redirects.
+
+Pages use the same session cookie as the API (``assay_session``: HttpOnly,
+SameSite=Lax, Secure when ``cookie_secure``). A page that changes something
+(POST) must carry the session's CSRF token: forms in a hidden ``csrf_token``
+field (``{{ csrf_field() }}``), htmx and scripts in the ``X-CSRF-Token`` header
+(base.html sets it for every htmx request).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+
+from assay.errors import AuthenticationError, PermissionDeniedError
+from assay.services import Actor, accounts
+from assay.services.accounts import UserOut
+from assay.web.deps import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    PlatformDep,
+    client_of,
+    limiters,
+    rate_key,
+)
+
+
+class LoginRequiredError(AuthenticationError):
+    """A page needs a logged-in user; the browser is sent to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("log in to see this page")
+        self.next_path = next_path
+
+
+def login_url(next_path: str = "") -> str:
+    return "/login" + (f"?next={quote(next_path, safe='/')}" if next_path else "")
+
+
+def page_actor(request: Request, platform: PlatformDep) -> Actor | None:
+    """The logged-in actor, or None; remembers the user and CSRF token for templates."""
+    if getattr(request.state, "ui_resolved", False):
+        found: Actor | None = request.state.ui_actor
+        return found
+    actor: Actor | None = None
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        try:
+            actor, csrf = accounts.actor_from_session(platform, session_id, client_of(request))
+        except AuthenticationError:
+            actor = None
+        else:
+            request.state.csrf_token = csrf
+            assert actor.user_id is not None  # noqa: S101 - sessions belong to users
+            request.state.ui_user = accounts.get_user(platform, actor, actor.user_id)
+    limiters(request).requests.hit(rate_key(actor, client_of(request)))
+    request.state.ui_actor = actor
+    request.state.ui_resolved = True
+    return actor
+
+
+def require_actor(request: Request, actor: Annotated[Actor | None, Depends(page_actor)]) -> Actor:
+    if actor is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequiredError(path)
+    return actor
+
+
+async def check_csrf(request: Request, actor: Annotated[Actor, Depends(require_actor)]) -> Actor:
+    """A state-changing page request: the session's CSRF token must come with it."""
+    expected = getattr(request.state, "csrf_token", "") or ""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent:
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else ""
+    if not expected or not sent or not secrets.compare_digest(sent, expected):
+        raise PermissionDeniedError("the form expired or came from elsewhere; reload the page")
+    return actor
+
+
+def current_user(request: Request) -> UserOut | None:
+    found: UserOut | None = getattr(request.state, "ui_user", None)
+    return found
+
+
+PageActorDep = Annotated[Actor | None, Depends(page_actor)]
+UserDep = Annotated[Actor, Depends(require_actor)]
+FormUserDep = Annotated[Actor, Depends(check_csrf)]
