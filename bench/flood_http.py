@@ -14,6 +14,8 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -182,6 +184,40 @@ async def follow(
             await asyncio.sleep(max(0.0, POLL_S - (time.monotonic() - seen)))
 
 
+def print_stages(database: Path, outcomes: list[Outcome]) -> None:
+    """Median seconds from each recorded stage of a run to the next, per kind: where
+    the server-side latency goes (queued -> started is waiting for a slot, started ->
+    setup the sandbox and package, testing -> done the run itself and its report)."""
+    if not database.exists():
+        return
+    kind_of = {int(o.extra["id"]): o.kind for o in outcomes if "id" in o.extra}
+    gaps: dict[tuple[str, str], list[float]] = {}
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute(
+            "SELECT r.submission_id, e.stage, e.created_at FROM run_events e"
+            " JOIN grading_runs r ON r.id = e.run_id ORDER BY e.run_id, e.seq"
+        ).fetchall()
+    previous: dict[int, tuple[str, datetime]] = {}
+    for submission_id, stage, created in rows:
+        moment = datetime.fromisoformat(str(created))
+        kind = kind_of.get(int(submission_id))
+        if kind is None:
+            continue
+        if submission_id in previous:
+            before, at = previous[submission_id]
+            key = (kind, f"{before}->{stage}")
+            gaps.setdefault(key, []).append((moment - at).total_seconds())
+        previous[submission_id] = (stage, moment)
+    print("server-side stages (median / max s):")
+    for kind in KINDS:
+        parts = [
+            f"{step} {statistics.median(values):.2f}/{max(values):.2f}"
+            for (k, step), values in gaps.items()
+            if k == kind
+        ]
+        print(f"  {kind:9s}: " + "  ".join(parts))
+
+
 def run_http(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
     state = Path(tempfile.mkdtemp(prefix="assay-flood-"))
     port = free_port()
@@ -206,6 +242,7 @@ def run_http(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
         outcomes = asyncio.run(flood(url, assignment_id, teacher, kinds, tokens))
         for outcome in outcomes:
             outcome.submitted = outcome.extra.get("sent", started)  # client: request sent
+        print_stages(state / "assay.db", outcomes)
         return outcomes, started
     finally:
         server.send_signal(signal.SIGTERM)
