@@ -4,7 +4,9 @@
 template sees ``user`` (the logged-in actor's account or None), ``csrf_token``
 (for forms: ``{{ csrf_field() }}``; htmx requests send it as a header, see
 base.html), ``static(path)`` (a URL with a content hash, cached for a year),
-``flash`` messages and ``request``.
+``is_staff`` (course staff anywhere, or an administrator), ``flash`` messages
+(``[(kind, text)]``, kind ok|error|info|warn), ``nav`` (the main-menu entry to
+highlight: courses|staff), ``crumbs`` (``[(label, href or None)]``) and ``request``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ templates.env.filters["markdown"] = markdown.to_html
 
 def render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", getattr(request.state, "ui_user", None))
+    context.setdefault("is_staff", getattr(request.state, "ui_is_staff", False))
     context.setdefault("csrf_token", getattr(request.state, "csrf_token", "") or "")
     context["csrf_field"] = lambda: _csrf_field(request)
     context.setdefault("flash", [])

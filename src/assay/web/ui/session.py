@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 
 from assay.errors import AuthenticationError, PermissionDeniedError
-from assay.services import Actor, accounts
+from assay.services import Actor, accounts, courses
 from assay.services.accounts import UserOut
 from assay.web.deps import (
     CSRF_HEADER,
@@ -56,6 +56,7 @@ def page_actor(request: Request, platform: PlatformDep) -> Actor | None:
             request.state.csrf_token = csrf
             assert actor.user_id is not None  # noqa: S101 - sessions belong to users
             request.state.ui_user = accounts.get_user(platform, actor, actor.user_id)
+            request.state.ui_is_staff = actor.is_admin or courses.is_staff_anywhere(platform, actor)
     limiters(request).requests.hit(rate_key(actor, client_of(request)))
     request.state.ui_actor = actor
     request.state.ui_resolved = True
