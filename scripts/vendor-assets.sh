@@ -5,8 +5,10 @@
 #
 # Installs the versions pinned in web-assets/package-lock.json from npm and copies
 # the files the pages load into src/assay/web/ui/static/vendor/ (committed, so an
-# installation needs no npm). tests/unit/test_vendor_assets.py checks that the
-# committed files are exactly those of the locked packages.
+# installation needs no npm). Development-only packages (axe-core, the accessibility
+# checker the browser tests inject) go to tests/browser/vendor/ instead and are never
+# served. tests/unit/test_vendor_assets.py checks that the committed files of both
+# are exactly those of the locked packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v npm >/dev/null || { echo "vendor-assets.sh: needs npm (apt-get install npm)" >&2; exit 1; }
@@ -25,6 +27,17 @@ done
 for pkg in htmx.org chart.js codemirror; do
     cp "$m/$pkg/LICENSE"* "$out/LICENSE.$pkg" 2>/dev/null || true
 done
-(cd "$out" && find . -type f ! -name MANIFEST -print0 | sort -z | xargs -0 sha256sum > MANIFEST)
-echo "vendored into $out:"
-cat "$out/MANIFEST"
+manifest() { (cd "$1" && find . -type f ! -name MANIFEST -print0 | sort -z | xargs -0 sha256sum > MANIFEST); }
+manifest "$out"
+
+tests_out=tests/browser/vendor
+rm -rf "$tests_out"
+mkdir -p "$tests_out"
+cp "$m/axe-core/axe.min.js" "$tests_out/axe.min.js"
+cp "$m/axe-core/LICENSE" "$tests_out/LICENSE.axe-core"
+manifest "$tests_out"
+
+for dir in "$out" "$tests_out"; do
+    echo "vendored into $dir:"
+    cat "$dir/MANIFEST"
+done
