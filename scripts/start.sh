@@ -27,5 +27,5 @@ except OSError as exc:
 "$assay" sandbox run --memory 64m -- python3 -c 'x = bytearray(1 << 30)' || true
 "$assay" sandbox run --cpu-time 1 -- python3 -c 'while True: pass' || true
 
-say "Starting the server with the demo course (Ctrl-C stops it)"
+say "Starting the server with the demo course: open the web UI address it prints and log in (Ctrl-C stops it)"
 exec "$assay" serve --demo "$@"

@@ -62,6 +62,7 @@ class DemoInfo(BaseModel):
         base = url.rstrip("/")
         out = [
             f"Demo course {self.course_code!r}: {len(self.assignments)} assignments, due in a week",
+            f"  web UI:     {base}/login  (log in as one of the accounts below)",
             f"  API docs:   {base}/api/v1/docs",
             f"  health:     {base}/healthz  {base}/readyz  {base}/metrics",
         ]
