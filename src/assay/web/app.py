@@ -9,6 +9,7 @@ from assay.services import Platform
 from assay.web import errors, limits, observability, ui
 from assay.web.api import (
     admin,
+    analytics,
     assignments,
     auth,
     courses,
@@ -38,6 +39,7 @@ def create_app(platform: Platform) -> FastAPI:
     observability.install(app, platform)
     for module in (auth, courses, assignments, submissions, events, webhooks, execute, admin):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(analytics.router, prefix=API_PREFIX)
     app.include_router(judge0.router, prefix="/judge0")
     app.include_router(ops.router)
     ui.install(app)
