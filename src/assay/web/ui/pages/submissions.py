@@ -1,7 +1,69 @@
-"""Pages: submissions (being built)."""
+"""The submission page: live grading progress, then the report (student or staff view).
+
+``GET /submissions/{id}`` renders the page; while the run is waiting or running,
+``static/js/live.js`` follows ``/api/v1/submissions/{id}/events`` (SSE) and, when a
+terminal stage arrives, swaps in ``GET /submissions/{id}/results`` (the same
+fragment the page embeds) without a reload. ``POST /submissions/{id}/regrade``
+re-queues it (students: their own, charged to the submission rate limit).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from assay.services import reportview
+from assay.web.deps import IdPath, PlatformDep, client_of, limiters, rate_key
+from assay.web.ui.render import render
+from assay.web.ui.session import FormUserDep, UserDep
 
 router = APIRouter()
+
+STAGES = ("queued", "building", "testing", "done")
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(
+    request: Request,
+    submission_id: IdPath,
+    platform: PlatformDep,
+    actor: UserDep,
+    requeued: bool = False,
+) -> Response:
+    page = reportview.submission_page(platform, actor, submission_id)
+    flash = [("ok", "Queued for grading again.")] if requeued and page.pending else []
+    return render(
+        request,
+        "submissions/page.html",
+        title=f"Submission {page.submission.id}",
+        nav="courses",
+        crumbs=[
+            ("Courses", "/courses"),
+            (page.course_code, f"/courses/{page.course_id}"),
+            (page.assignment_title, f"/assignments/{page.assignment_id}"),
+            (f"Submission {page.submission.id}", None),
+        ],
+        flash=flash,
+        view=page,
+        stages=STAGES,
+    )
+
+
+@router.get("/submissions/{submission_id}/results")
+def results_fragment(
+    request: Request, submission_id: IdPath, platform: PlatformDep, actor: UserDep
+) -> Response:
+    """The page body below the header (htmx swaps it in when grading ends)."""
+    page = reportview.submission_page(platform, actor, submission_id)
+    return render(request, "submissions/_body.html", view=page, stages=STAGES)
+
+
+@router.post("/submissions/{submission_id}/regrade")
+def regrade(
+    request: Request, submission_id: IdPath, platform: PlatformDep, actor: FormUserDep
+) -> Response:
+    def charge() -> None:
+        limiters(request).submissions.hit(rate_key(actor, client_of(request)), "submissions")
+
+    reportview.request_regrade(platform, actor, submission_id, charge=charge)
+    return RedirectResponse(f"/submissions/{submission_id}?requeued=1", status_code=303)
