@@ -1,0 +1,203 @@
+"""An assignment's package versions and their check against the reference solution.
+
+Uploading a version only validates the package (``packages.validate``). Staff also
+need to know the package grades correctly: its reference solution gets full marks
+and each known-bad submission does not (``grading.checking``, the same check as
+``assay assignment check``). That grades several submissions and takes seconds,
+so the pages start it in a background thread and the result is kept with the
+version (``AssignmentVersion.check["reference"]``); the page shows it when done.
+
+A check that could not run (no sandbox on this web server, a crash) is recorded
+as ``error`` with the reason: the package is then neither proven nor refuted.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from assay.errors import AssayError, NotFoundError
+from assay.grading.checking import CheckReport, check_package
+from assay.grading.package import load_package
+from assay.services import assignments, audit
+from assay.services.actor import Actor
+from assay.services.platform import Platform
+from assay.storage.blobs import get_blob
+from assay.storage.models import AssignmentVersion, User, utcnow
+
+log = logging.getLogger(__name__)
+
+CheckStatus = Literal["running", "passed", "failed", "error"]
+
+
+class CheckedSubmission(BaseModel):
+    label: str  # "solution" or the known-bad path
+    expectation: str
+    score: float | None
+    max_score: float | None
+    ok: bool
+    problem: str
+
+
+class ReferenceCheck(BaseModel):
+    status: CheckStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    entries: list[CheckedSubmission] = []
+    problems: list[str] = []  # about the package as a whole
+    error: str = ""  # why the check could not run
+
+
+class VersionOut(BaseModel):
+    number: int
+    current: bool
+    created_at: datetime
+    uploaded_by: str
+    title: str
+    max_score: float
+    tests: int
+    reference: ReferenceCheck | None
+
+
+def list_versions(platform: Platform, actor: Actor, assignment_id: int) -> list[VersionOut]:
+    """Every package version, newest first, with its reference check (staff)."""
+    with platform.db.session() as session:
+        assignment = assignments.get_for(session, actor, assignment_id, staff=True)
+        rows = session.execute(
+            select(AssignmentVersion, User.username)
+            .outerjoin(User, User.id == AssignmentVersion.uploaded_by_id)
+            .where(AssignmentVersion.assignment_id == assignment.id)
+            .order_by(AssignmentVersion.number.desc())
+        )
+        return [
+            _version_out(v, who or "", current=v.id == assignment.current_version_id)
+            for v, who in rows
+        ]
+
+
+def _version_out(version: AssignmentVersion, uploaded_by: str, *, current: bool) -> VersionOut:
+    summary: dict[str, Any] = version.check.get("summary", {})
+    return VersionOut(
+        number=version.number,
+        current=current,
+        created_at=version.created_at,
+        uploaded_by=uploaded_by,
+        title=str(summary.get("title", "")),
+        max_score=version.max_score,
+        tests=int(summary.get("tests", 0)),
+        reference=_stored(version),
+    )
+
+
+def _stored(version: AssignmentVersion) -> ReferenceCheck | None:
+    raw = version.check.get("reference")
+    if raw is None:
+        return None
+    try:
+        return ReferenceCheck.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def start_reference_check(platform: Platform, actor: Actor, assignment_id: int) -> ReferenceCheck:
+    """Mark the current version's check as running and run it in a background thread."""
+    version_id, running = _begin(platform, actor, assignment_id)
+    threading.Thread(
+        target=_run_and_store,
+        args=(platform, version_id, running),
+        name=f"refcheck-{version_id}",
+        daemon=True,
+    ).start()
+    return running
+
+
+def check_reference(platform: Platform, actor: Actor, assignment_id: int) -> ReferenceCheck:
+    """Check the current version against its reference solution, now (staff)."""
+    version_id, running = _begin(platform, actor, assignment_id)
+    return _run_and_store(platform, version_id, running)
+
+
+def _begin(platform: Platform, actor: Actor, assignment_id: int) -> tuple[int, ReferenceCheck]:
+    with platform.db.session() as session:
+        assignment = assignments.get_for(session, actor, assignment_id, staff=True)
+        version = assignment.current_version
+        if version is None:
+            raise NotFoundError("the assignment has no package yet")
+        running = ReferenceCheck(status="running", started_at=utcnow())
+        _store(version, running)
+        audit.record(
+            session,
+            actor,
+            "assignment.check",
+            f"assignment:{assignment.id}",
+            version=version.number,
+        )
+        return version.id, running
+
+
+def _run_and_store(platform: Platform, version_id: int, running: ReferenceCheck) -> ReferenceCheck:
+    try:
+        with platform.db.session() as session:
+            version = session.get(AssignmentVersion, version_id)
+            assert version is not None  # noqa: S101 - _begin found it
+            data = get_blob(session, version.package_sha256)
+        report = _grade(data, platform.settings.grading_backend)
+        result = _from_report(report, running.started_at)
+    except AssayError as exc:
+        result = _failed(running, exc.message)
+    except Exception as exc:  # a background thread: record it rather than vanish
+        log.exception("reference check of package version %s crashed", version_id)
+        result = _failed(running, f"{type(exc).__name__}: {exc}")
+    try:
+        with platform.db.session() as session:
+            version = session.get(AssignmentVersion, version_id)
+            if version is not None:
+                _store(version, result)
+    except (SQLAlchemyError, AssayError):  # the platform closed under us (shutdown)
+        log.warning("could not store the reference check of version %s", version_id)
+    return result
+
+
+def _grade(data: bytes, backend: str) -> CheckReport:
+    with tempfile.TemporaryDirectory(prefix="assay-refcheck-") as tmp:
+        archive = Path(tmp) / "package.tar.gz"
+        archive.write_bytes(data)
+        with load_package(archive) as package:
+            return check_package(package, backend)
+
+
+def _from_report(report: CheckReport, started_at: datetime) -> ReferenceCheck:
+    return ReferenceCheck(
+        status="passed" if report.ok else "failed",
+        started_at=started_at,
+        finished_at=utcnow(),
+        problems=list(report.problems),
+        entries=[
+            CheckedSubmission(
+                label=e.label,
+                expectation=e.expectation,
+                score=e.report.score if e.report is not None else None,
+                max_score=e.report.max_score if e.report is not None else None,
+                ok=e.ok,
+                problem=e.problem,
+            )
+            for e in report.entries
+        ],
+    )
+
+
+def _failed(running: ReferenceCheck, why: str) -> ReferenceCheck:
+    return running.model_copy(update={"status": "error", "finished_at": utcnow(), "error": why})
+
+
+def _store(version: AssignmentVersion, check: ReferenceCheck) -> None:
+    # a new dict: the JSON column notices assignment, not changes inside its value
+    version.check = {**version.check, "reference": check.model_dump(mode="json")}
