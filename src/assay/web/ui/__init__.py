@@ -9,15 +9,15 @@ are served from ``/static`` by Assay itself. See docs/ui.md.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from assay.web.ui import errors, pages, security
+from assay.web.ui.assets import HashedStaticFiles
 from assay.web.ui.render import STATIC_DIR
 
 
 def install(app: FastAPI) -> None:
     security.install(app)
     errors.install(app)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     for module in pages.MODULES:
         app.include_router(module.router, include_in_schema=False)

@@ -41,12 +41,35 @@
     });
   }
 
+  // A box that scrolls (a long log in <pre>, a wide table) must be reachable by
+  // keyboard, or its hidden part is out of reach without a mouse: give it a tab
+  // stop, and a name for screen readers if it has none.
+  function scrollables(root) {
+    root.querySelectorAll("pre, .table-wrap, [data-scroll]").forEach(function (el) {
+      const scrolls = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+      if (!scrolls || el.hasAttribute("tabindex") || el.querySelector("a, button, input, select, textarea, [tabindex]")) return;
+      el.tabIndex = 0;
+      if (!el.hasAttribute("aria-label") && !el.hasAttribute("aria-labelledby")) {
+        el.setAttribute("role", el.getAttribute("role") || "region");
+        el.setAttribute("aria-label", el.dataset.scroll || (el.tagName === "PRE" ? "Scrollable output" : "Scrollable table"));
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     countdowns();
+    scrollables(document);
     setInterval(countdowns, 1000);
   });
-  document.addEventListener("htmx:afterSwap", function (event) { localTimes(event.target); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    localTimes(event.target);
+    scrollables(event.target);
+  });
+  // <details> opened later: its contents only now have a size.
+  document.addEventListener("toggle", function (event) {
+    if (event.target.open) scrollables(event.target);
+  }, true);
 
   // Confirm dangerous buttons: <button data-confirm="Regrade all 120 submissions?">
   document.addEventListener("click", function (event) {
@@ -54,5 +77,5 @@
     if (target && !window.confirm(target.dataset.confirm)) event.preventDefault();
   });
 
-  window.Assay = { csrf: csrf, localTimes: localTimes };
+  window.Assay = { csrf: csrf, localTimes: localTimes, scrollables: scrollables };
 })();
