@@ -26,7 +26,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 PACKAGES=(bubblewrap libseccomp2 python3 python3-venv python3-pytest binutils gcc g++ libc6-dev make valgrind
           openjdk-17-jdk-headless util-linux procps git)
 if [ "$DEV" = 1 ]; then
-    PACKAGES+=(iproute2 chromium)  # iproute2: the distributed test (network namespace); chromium: browser tests
+    # iproute2: the distributed test (network namespace); chromium and a font: browser tests
+    PACKAGES+=(iproute2 chromium fonts-dejavu-core)
 fi
 if [ "$DOCKER" = 1 ]; then
     PACKAGES+=(docker.io debootstrap)
