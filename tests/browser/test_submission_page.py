@@ -3,8 +3,8 @@
 The acceptance flow: alice submits a wrong solution, watches it being graded
 (the stage text changes while the run goes on, then the results swap in without
 a reload), sees her score and the diff; then she submits the right one and gets
-full marks. The wrong solution sleeps a little in each run, so grading takes a
-few seconds and the page really is watched while it happens.
+full marks. Both are uploaded on the assignment page. Each sleeps a little per
+run, so grading takes a few seconds and the page really is watched meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ HIDDEN_STDIN = "50 0 100 50 49 51"  # pass-mark-boundaries: a hidden test's inpu
 # Records every text the live stage line shows (installed before any page script runs).
 WATCH_STAGES = """
 window.__stages = [];
-window.__loads = (window.__loads || 0) + 1;
 document.addEventListener("DOMContentLoaded", () => {
   const seen = () => {
     const el = document.querySelector("[data-live-stage]");
@@ -67,25 +66,32 @@ def wait_graded(site: Api, who: str, submission_id: int, timeout_s: float = 60) 
     raise AssertionError(f"submission {submission_id} was not graded in {timeout_s} s")
 
 
-def open_and_watch(page: Page, site: Api, submission_id: int) -> None:
-    """Open the page while grading runs and assert the live stage moves on, then results."""
-    page.goto(f"{site.url}/submissions/{submission_id}")
+def upload_and_watch(page: Page, site: Api, source: str) -> int:
+    """Submit stats.py on the assignment page, then watch the live page until the results."""
+    page.goto(f"{site.url}/assignments/{site.assignment_id}")
+    page.get_by_role("tab", name="Upload files").click()
+    page.locator("[data-file-input]").set_input_files(
+        files=[{"name": "stats.py", "mimeType": "text/x-python", "buffer": source.encode()}]
+    )
+    page.get_by_role("button", name="Upload and submit").click()
+    page.wait_for_url(re.compile(r"/submissions/\d+$"))
     stage = page.locator("[data-live-stage]")
     expect(stage).to_have_text(re.compile(r"Running test \d+ of 10"), timeout=30_000)
+    page.evaluate("window.__sameDocument = true")
     expect(page.locator("[data-score]")).to_be_visible(timeout=60_000)
     stages: list[str] = page.evaluate("window.__stages")
     assert len(stages) >= 2, stages
     assert any(s.startswith("Running test") for s in stages), stages
-    assert page.evaluate("window.__loads") == 1, "the results came in without a reload"
+    assert page.evaluate("window.__sameDocument") is True, "the results came without a reload"
     expect(stage).to_have_count(0)
+    return int(page.url.rsplit("/", 1)[1])
 
 
 def test_student_submits_wrong_then_right_and_watches_it_live(page: Page, site: Api) -> None:
     page.add_init_script(WATCH_STAGES)
     login(page, site, "alice")
     wrong = (PYTHON_IO / "bad" / "wrong-answer" / "stats.py").read_text()
-    first = submit_via_api(site, "alice", {"stats.py": slow(wrong)})
-    open_and_watch(page, site, first)
+    first = upload_and_watch(page, site, slow(wrong))
 
     expect(page.locator("[data-score]")).to_have_attribute("data-score", "7/10")
     expect(page.get_by_text("7 of 10 tests passed")).to_be_visible()
@@ -106,9 +112,8 @@ def test_student_submits_wrong_then_right_and_watches_it_live(page: Page, site: 
     screenshot(page, "student-submission")
 
     right = (PYTHON_IO / "solution" / "stats.py").read_text()
-    second = submit_via_api(site, "alice", {"stats.py": slow(right)})
-    page.evaluate("window.__loads = 0")
-    open_and_watch(page, site, second)
+    second = upload_and_watch(page, site, slow(right))
+    assert second > first
     expect(page.locator("[data-score]")).to_have_attribute("data-score", "10/10")
     expect(page.get_by_text("Full marks")).to_be_visible()
     expect(page.locator(".test-failed")).to_have_count(0)
@@ -214,6 +219,7 @@ def test_compiler_diagnostics_link_to_lines_and_valgrind_findings_show(
     row = page.locator(target)
     expect(row).to_be_visible()
     expect(row).to_have_class(re.compile("mark-error"))
+    screenshot(page, "submission-build-errors")
 
     page.goto(f"{site.url}/submissions/{leaking}")
     memory = page.locator(".test", has=page.locator("h3", has_text="Memory check"))
@@ -230,3 +236,4 @@ def test_phone_width_has_no_horizontal_scroll(page: Page, site: Api) -> None:
     expect(page.locator("[data-score]")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
+    screenshot(page, "submission-phone")
