@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from assay.errors import (
@@ -31,6 +31,7 @@ _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "assay_"  # noqa: S105 - a label, not a secret
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
 
 
 class UserOut(BaseModel):
@@ -220,7 +221,9 @@ def create_token_for(
 
 
 def actor_from_token(platform: Platform, token: str, client: str = "") -> Actor:
-    with platform.db.session() as session:
+    """The actor of an API token. Checked with a read (no write lock); ``last_used_at``
+    is written at most once a minute per token, in its own short transaction."""
+    with platform.db.reading() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha256(token)))
         now = utcnow()
         if row is None or row.revoked or (row.expires_at is not None and row.expires_at < now):
@@ -228,9 +231,14 @@ def actor_from_token(platform: Platform, token: str, client: str = "") -> Actor:
         user = session.get(User, row.user_id)
         if user is None or not user.is_active:
             raise AuthenticationError("invalid or expired API token")
-        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-            row.last_used_at = now
-        return actor_for(user, client)
+        actor = actor_for(user, client)
+        token_id, last_used = row.id, row.last_used_at
+    if last_used is None or now - last_used > TOKEN_USE_RESOLUTION:
+        with platform.db.session() as session:
+            session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+            )
+    return actor
 
 
 def list_tokens(platform: Platform, actor: Actor) -> list[TokenOut]:
@@ -307,7 +315,7 @@ def _open_session(platform: Platform, session: Session, user: User, client: str)
 
 def actor_from_session(platform: Platform, session_id: str, client: str = "") -> tuple[Actor, str]:
     """The actor of a session cookie and the session's CSRF token."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         row = session.scalar(
             select(LoginSession).where(LoginSession.session_sha256 == _sha256(session_id))
         )

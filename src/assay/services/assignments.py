@@ -194,12 +194,12 @@ def update_assignment(
 
 
 def get_assignment(platform: Platform, actor: Actor, assignment_id: int) -> AssignmentOut:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         return assignment_out(session, _get(session, actor, assignment_id))
 
 
 def list_assignments(platform: Platform, actor: Actor, course_id: int) -> list[AssignmentOut]:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         role = require_member(session, actor, course_id)
         rows = session.scalars(
             select(Assignment).where(Assignment.course_id == course_id).order_by(Assignment.id)

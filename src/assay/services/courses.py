@@ -60,7 +60,7 @@ def create_course(platform: Platform, actor: Actor, code: str, name: str) -> Cou
 
 def list_courses(platform: Platform, actor: Actor) -> list[CourseOut]:
     """The courses the actor is enrolled in (administrators: all)."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         if actor.is_admin:
             rows = [
                 (c, Role.INSTRUCTOR) for c in session.scalars(select(Course).order_by(Course.code))
@@ -82,7 +82,7 @@ def list_courses(platform: Platform, actor: Actor) -> list[CourseOut]:
 
 
 def get_course(platform: Platform, actor: Actor, course_id: int) -> CourseOut:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         role = require_member(session, actor, course_id)
         course = session.get(Course, course_id)
         assert course is not None  # noqa: S101 - require_member checked it
@@ -96,7 +96,7 @@ def get_course(platform: Platform, actor: Actor, course_id: int) -> CourseOut:
 
 
 def find_course(platform: Platform, actor: Actor, code: str) -> CourseOut:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         course_id = session.scalar(select(Course.id).where(Course.code == code))
     if course_id is None:
         raise NotFoundError("no such course")
@@ -145,7 +145,7 @@ def unenroll(platform: Platform, actor: Actor, course_id: int, user_id: int) -> 
 
 
 def list_members(platform: Platform, actor: Actor, course_id: int) -> list[MemberOut]:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         role = require_member(session, actor, course_id)
         query = (
             select(User, Enrollment.role)
@@ -163,7 +163,7 @@ def list_members(platform: Platform, actor: Actor, course_id: int) -> list[Membe
 
 def list_roster(platform: Platform, actor: Actor, course_id: int) -> list[MemberOut]:
     """Every member, students included (course staff)."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         require_staff(session, actor, course_id)
     return list_members(platform, actor, course_id)
 
@@ -187,7 +187,7 @@ def is_staff_anywhere(platform: Platform, actor: Actor) -> bool:
     """Whether the actor is an administrator or staff of at least one course."""
     if actor.is_admin:
         return True
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         return (
             session.scalar(
                 select(Enrollment.id)

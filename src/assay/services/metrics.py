@@ -121,7 +121,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily("assay_database_up", "1 if the last scrape reached the database.")
         try:
-            with self._lock, self.platform.db.session() as session:
+            with self._lock, self.platform.db.reading() as session:
                 metrics = [*self._state(session), *self._events(session)]
         except SQLAlchemyError as exc:
             log.warning("metrics: the database is unreachable: %s", exc)

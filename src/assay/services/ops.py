@@ -73,7 +73,7 @@ def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
     """Check the database, its schema and (``min_workers`` > 0) the live workers."""
     checks: dict[str, Check] = {}
     try:
-        with platform.db.session() as session:
+        with platform.db.reading() as session:
             session.execute(text("SELECT 1"))
             checks["database"] = Check(ok=True, detail=platform.db.engine.dialect.name)
             summary = worker_summary(session, platform.settings)

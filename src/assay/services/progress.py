@@ -117,7 +117,7 @@ def event_page(platform: Platform, actor: Actor, run_id: int, after_seq: int = -
     The status is read before the events, so when it says the run is over, every
     event recorded with that status is in the page.
     """
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         run = require_run_reader(session, actor, run_id)
         status = RunStatus(run.status)
         events = events_after(session, run_id, after_seq)
@@ -145,7 +145,7 @@ def newest_seqs(platform: Platform, run_ids: list[int]) -> dict[int, tuple[int, 
     """
     if not run_ids:
         return {}
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         rows = session.execute(
             select(GradingRun.id, GradingRun.status, func.max(RunEvent.seq))
             .outerjoin(RunEvent, RunEvent.run_id == GradingRun.id)
@@ -166,7 +166,7 @@ def list_events(
     Visible to the submission's owner and the course's staff; anyone else gets
     NotFound, so run ids do not leak.
     """
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         require_run_reader(session, actor, run_id)
         return events_after(session, run_id, after_seq)
 
@@ -206,7 +206,7 @@ def require_run_reader(session: Session, actor: Actor, run_id: int) -> GradingRu
 
 def latest_run_id(platform: Platform, actor: Actor, submission_id: int) -> int:
     """The newest grading run of a submission the actor may read."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         submission = session.get(Submission, submission_id)
         if submission is None:
             raise NotFoundError("no such submission")
@@ -221,7 +221,7 @@ def latest_run_id(platform: Platform, actor: Actor, submission_id: int) -> int:
 
 def run_progress(platform: Platform, actor: Actor, run_id: int) -> RunProgress:
     """The run's status and newest stage (access-checked like ``list_events``)."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         run = require_run_reader(session, actor, run_id)
         last = session.scalar(
             select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.seq.desc())

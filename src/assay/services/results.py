@@ -107,7 +107,7 @@ def _latest_run(session: Session, submission_id: int) -> GradingRun:
 
 def get_submission(platform: Platform, actor: Actor, submission_id: int) -> SubmissionOut:
     """A submission with the state of its latest grading run."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         submission, _staff = _submission(session, actor, submission_id)
         return submission_out(submission, _latest_run(session, submission.id))
 
@@ -116,7 +116,7 @@ def get_report(
     platform: Platform, actor: Actor, submission_id: int, run_id: int | None = None
 ) -> ReportOut:
     """The report of a submission's latest run (or of ``run_id``); students get their view."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         submission, staff = _submission(session, actor, submission_id)
         if run_id is None:
             run = _latest_run(session, submission.id)
@@ -172,7 +172,7 @@ def list_submissions(
     """
     if not 1 <= where.limit <= MAX_PAGE or where.offset < 0:
         raise InvalidRequestError(f"limit is 1-{MAX_PAGE}, offset at least 0")
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         query = _with_latest_run(select(Submission, GradingRun)).join(
             Assignment, Assignment.id == Submission.assignment_id
         )
@@ -363,7 +363,7 @@ def _counts(session: Session, assignment_id: int) -> dict[int, int]:
 
 def my_best(platform: Platform, actor: Actor, assignment_id: int) -> BestOut:
     """The actor's own counted submission for an assignment."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id)
         user = session.get(User, actor.user_id) if actor.user_id is not None else None
         if user is None:
@@ -378,7 +378,7 @@ def my_best(platform: Platform, actor: Actor, assignment_id: int) -> BestOut:
 def best_submissions(platform: Platform, actor: Actor, assignment_id: int) -> list[BestOut]:
     """Every student of the course (and anyone else who submitted), with their counted
     submission under the assignment's policy (staff)."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         return best_rows(session, assignment)
 

@@ -3,12 +3,22 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout so the web
 server and worker threads/processes can share one file; PostgreSQL is the
 distributed mode. Nothing connects until a ``Database`` is made.
+
+Two kinds of sessions: ``db.session()`` may write (on SQLite it takes the write
+lock at BEGIN, see ``_WriterGate``), ``db.reading()`` only reads. On SQLite a
+reading session comes from a second pool of connections opened read-only
+(``PRAGMA query_only``) that begin a deferred transaction: in WAL mode readers
+never wait for the writer nor block it, so status pages, event streams, token
+checks and report downloads do not queue behind a burst of submissions. A write
+in a reading session fails loudly ("attempt to write a readonly database").
+On PostgreSQL both are ordinary sessions of one pool.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_REFUSED_VALUE = "a value the database cannot take (a NUL character, or a number out of range)"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -39,6 +50,45 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _FairLock:
+    """A lock handed to its waiters first come, first served.
+
+    ``threading.Lock`` wakes waiters in no particular order, so under a burst of one
+    kind of writer (a flood of submissions) another (the worker claiming jobs) could
+    wait for the whole burst. Here a release hands the lock straight to the oldest
+    waiter.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        if waiter.acquire(timeout=timeout):
+            return True  # handed over by release()
+        with self._mutex:
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                return True  # release() handed it over just as the wait timed out
+        return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # stays held: now by that waiter
+            else:
+                self._held = False
+
+
 class _WriterGate:
     """Threads of this process queue for SQLite's write lock on a Python lock.
 
@@ -46,14 +96,15 @@ class _WriterGate:
     between tries), so with a hundred threads writing, the lock is often free while
     every waiter sleeps: writes crawl (a flood of submissions and worker events ran at
     about 20 transactions a second). Here a writer of this process that finishes
-    hands the lock to the next one at once. Other processes still meet SQLite's busy
-    timeout; so does a writer that waited here longer than it (it then tries anyway).
+    hands the lock to the next one at once, in the order they came (``_FairLock``).
+    Other processes still meet SQLite's busy timeout; so does a writer that waited
+    here longer than it (it then tries anyway).
     """
 
     KEY = "assay_writer_gate"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _FairLock()
 
     def begin(self, conn: Any) -> None:
         # Take the write lock at BEGIN: two writers then queue instead of one failing
@@ -76,9 +127,43 @@ class _WriterGate:
             self._lock.release()
 
 
+def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+
+
+def _deferred_begin(conn: Any) -> None:
+    # A snapshot for the whole session (several SELECTs see one state); takes no lock
+    # that a writer waits for (WAL).
+    conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_path(url: str) -> str:
+    return url.split("///", 1)[1] if "///" in url else ""
+
+
+def make_reader_engine(url: str) -> Engine | None:
+    """A read-only pool for an SQLite file (None: read through the main engine)."""
+    path = _sqlite_path(url)
+    if not url.startswith("sqlite") or not path or path == ":memory:":
+        return None
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=16,
+        max_overflow=-1,
+    )
+    event.listen(engine, "connect", _sqlite_reader_pragmas)
+    event.listen(engine, "begin", _deferred_begin)
+    return engine
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
+        path = _sqlite_path(url)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Writers queue on SQLite's own lock (busy_timeout), not on the pool: a worker
@@ -111,6 +196,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.reader_engine = make_reader_engine(url)
+        self._readers = sessionmaker(self.reader_engine or self.engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,13 +213,23 @@ class Database:
             # The database refused a value the caller gave (PostgreSQL: a NUL character
             # in text, a number out of range): the request's fault, not ours.
             session.rollback()
-            raise InvalidRequestError(
-                "a value cannot be stored (a NUL character, or a number out of range)"
-            ) from exc
+            raise InvalidRequestError(_REFUSED_VALUE) from exc
         except BaseException:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads (see the module docstring); nothing is committed."""
+        session = self._readers()
+        try:
+            yield session
+        except DataError as exc:
+            raise InvalidRequestError(_REFUSED_VALUE) from exc
+        finally:
+            session.rollback()
             session.close()
 
     def alembic_config(self) -> Config:
@@ -160,3 +257,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.reader_engine is not None:
+            self.reader_engine.dispose()
