@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from assay.queue import JobQueue
+from assay.queue import ClaimedJob, JobQueue
 from assay.storage.db import Database
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 from platform_helpers import DATABASE_KINDS, database_url
@@ -189,3 +190,39 @@ def test_a_committed_enqueue_wakes_waiting_workers(queue: JobQueue) -> None:
         assert not woke  # not before the commit
     thread.join(5)
     assert woke and woke[0] < 5
+
+
+def test_claim_many_takes_a_batch_in_one_transaction_with_its_hook(queue: JobQueue) -> None:
+    for target in range(1, 6):
+        add(queue, target, course=target % 2)
+    add(queue, 100, lane=Lane.BULK)
+    add(queue, 101, lane=Lane.BULK)
+    seen: list[list[int]] = []
+
+    def hook(session: Session, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        # inside the claiming transaction: the jobs are already running in it
+        running = session.scalars(select(Job.target_id).where(Job.status == JobStatus.RUNNING))
+        seen.append(sorted(running))
+        return [job for job in jobs if job.target_id != 3]  # the hook may drop a job
+
+    claimed = queue.claim_many("w", 10, bulk_limit=1, on_claimed=hook)
+    assert seen == [[1, 2, 3, 4, 5, 100]]
+    assert [job.lane for job in claimed].count(Lane.BULK) == 1  # bulk_limit
+    assert sorted(job.target_id for job in claimed) == [1, 2, 4, 5, 100]
+    # interactive first; fairness alternates the two courses (fewest running first)
+    courses = [job.target_id % 2 for job in claimed if job.lane is Lane.INTERACTIVE]
+    assert courses[:2] in ([0, 1], [1, 0])
+    assert queue.claim_many("w", 10, bulk_limit=0) == []  # only bulk left, none allowed
+    assert [job.target_id for job in queue.claim_many("w", 10)] == [101]
+
+
+def test_a_failing_claim_hook_claims_nothing(queue: JobQueue) -> None:
+    add(queue, 1)
+
+    def hook(_session: Session, _jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        raise RuntimeError("start step failed")
+
+    with pytest.raises(RuntimeError):
+        queue.claim_many("w", 4, on_claimed=hook)
+    with queue.db.reading() as session:
+        assert session.scalar(select(Job.status)) == JobStatus.QUEUED

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -166,14 +167,14 @@ def test_an_idle_pool_with_many_slots_claims_once_per_poll(platform: Platform) -
     """One dispatcher claims for all slots: no thread per idle slot, no claim storm."""
     before = threading.active_count()
     claims = 0
-    original = platform.queue.claim
+    original = platform.queue.claim_many
 
-    def counting_claim(worker_id: str, *, allow_bulk: bool = True) -> ClaimedJob | None:
+    def counting_claim(worker_id: str, limit: int, **options: Any) -> list[ClaimedJob]:
         nonlocal claims
         claims += 1
-        return original(worker_id, allow_bulk=allow_bulk)
+        return original(worker_id, limit, **options)
 
-    platform.queue.claim = counting_claim  # type: ignore[method-assign]
+    platform.queue.claim_many = counting_claim  # type: ignore[method-assign]
     with WorkerPool(platform, slots=200):
         time.sleep(1.0)
         assert threading.active_count() - before <= 4  # dispatcher, heartbeat, watchdog
@@ -184,12 +185,12 @@ def test_an_idle_pool_with_many_slots_claims_once_per_poll(platform: Platform) -
 def test_bulk_jobs_never_take_the_last_slot(platform: Platform) -> None:
     pool = WorkerPool(platform, slots=2)  # not started: claims are driven by hand
     with platform.db.session() as session:
-        for target in (1, 2):
-            platform.queue.enqueue(session, JobKind.GRADE, target, lane=Lane.BULK)
-    first = pool._claim()
-    assert first is not None and first.lane is Lane.BULK
-    assert pool._claim() is None  # a bulk job waits, but the last slot stays interactive
+        for target in (1, 2):  # EXECUTE: no start step, so the targets need not exist
+            platform.queue.enqueue(session, JobKind.EXECUTE, target, lane=Lane.BULK)
+    first = pool._claim(2)  # two free slots, but only one may go to bulk
+    assert [job.lane for job in first] == [Lane.BULK]
+    assert pool._claim(1) == []  # a bulk job waits, but the last slot stays interactive
     with platform.db.session() as session:
-        platform.queue.enqueue(session, JobKind.GRADE, 3)
-    second = pool._claim()
-    assert second is not None and second.lane is Lane.INTERACTIVE
+        platform.queue.enqueue(session, JobKind.EXECUTE, 3)
+    second = pool._claim(1)
+    assert [job.lane for job in second] == [Lane.INTERACTIVE]

@@ -27,6 +27,7 @@ transaction commits, so embedded mode (`assay serve`) starts a job immediately.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +46,11 @@ class ClaimedJob:
     target_id: int
     attempt: int
     max_attempts: int
+    prepared: bool = False  # its handler's start step ran in the claiming transaction
+
+
+# Runs inside the claiming transaction; returns the claimed jobs that are still to run.
+ClaimHook = Callable[[Session, list[ClaimedJob]], list[ClaimedJob]]
 
 
 class JobQueue:
@@ -119,14 +125,50 @@ class JobQueue:
 
     def claim(self, worker_id: str, *, allow_bulk: bool = True) -> ClaimedJob | None:
         """Take the next job for ``worker_id``, or None when there is nothing to do."""
-        lanes = [Lane.INTERACTIVE, Lane.BULK] if allow_bulk else [Lane.INTERACTIVE]
-        for lane in lanes:
-            claimed = self._claim_from(worker_id, lane)
-            if claimed is not None:
-                return claimed
-        return None
+        jobs = self.claim_many(worker_id, 1, bulk_limit=1 if allow_bulk else 0)
+        return jobs[0] if jobs else None
 
-    def _claim_from(self, worker_id: str, lane: Lane) -> ClaimedJob | None:
+    def claim_many(
+        self,
+        worker_id: str,
+        limit: int,
+        *,
+        bulk_limit: int | None = None,
+        on_claimed: ClaimHook | None = None,
+    ) -> list[ClaimedJob]:
+        """Take up to ``limit`` jobs (at most ``bulk_limit`` of them bulk) in ONE
+        transaction: a worker with many free slots does not pay a write per job.
+
+        Each job is taken by its own statement, so the course fairness order sees the
+        jobs claimed before it. ``on_claimed(session, jobs)`` runs in the same
+        transaction (a worker marks the jobs' targets started there) and returns the
+        jobs still to run. An empty queue is seen with a read, without the write lock.
+        """
+        if limit < 1 or not self._has_queued():
+            return []
+        bulk_room = limit if bulk_limit is None else min(limit, bulk_limit)
+        claimed: list[ClaimedJob] = []
+        with self.db.session() as session:
+            for lane in (Lane.INTERACTIVE, Lane.BULK):
+                room = limit - len(claimed)
+                if lane is Lane.BULK:
+                    room = min(room, bulk_room)
+                while room > 0:
+                    job = self._claim_from(session, worker_id, lane)
+                    if job is None:
+                        break
+                    claimed.append(job)
+                    room -= 1
+            if claimed and on_claimed is not None:
+                return on_claimed(session, claimed)
+        return claimed
+
+    def _has_queued(self) -> bool:
+        with self.db.reading() as session:
+            found = session.scalar(select(Job.id).where(Job.status == JobStatus.QUEUED).limit(1))
+        return found is not None
+
+    def _claim_from(self, session: Session, worker_id: str, lane: Lane) -> ClaimedJob | None:
         now = utcnow()
         busy = select(Job.course_id, func.count(Job.id).label("n")).where(
             Job.status == JobStatus.RUNNING
@@ -147,21 +189,18 @@ class JobQueue:
             .with_for_update(skip_locked=True, of=Job)
             .scalar_subquery()
         )
-        with self.db.session() as session:
-            row = session.execute(
-                update(Job)
-                .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
-                .values(
-                    status=JobStatus.RUNNING,
-                    worker_id=worker_id,
-                    attempts=Job.attempts + 1,
-                    started_at=now,
-                    lease_expires_at=now + self.lease,
-                )
-                .returning(
-                    Job.id, Job.kind, Job.lane, Job.target_id, Job.attempts, Job.max_attempts
-                )
-            ).first()
+        row = session.execute(
+            update(Job)
+            .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
+            .values(
+                status=JobStatus.RUNNING,
+                worker_id=worker_id,
+                attempts=Job.attempts + 1,
+                started_at=now,
+                lease_expires_at=now + self.lease,
+            )
+            .returning(Job.id, Job.kind, Job.lane, Job.target_id, Job.attempts, Job.max_attempts)
+        ).first()
         if row is None:
             return None
         return ClaimedJob(

@@ -15,7 +15,7 @@ attempt records ``started`` again (with its attempt number); the terminal
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -84,7 +84,7 @@ class EventProgress:
 
 def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
     """Grade the run ``job.target_id`` and record its one report (see module docstring)."""
-    work = _start(platform, job, worker_id)
+    work = _prepared(platform, job) if job.prepared else _start(platform, job, worker_id)
     if work is None:
         return
     report = _grade(platform, work)
@@ -96,6 +96,43 @@ def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None
             session.rollback()
             return
         _record_report(session, work.run_id, report)
+
+
+def start_grading_runs(
+    platform: Platform, session: Session, jobs: list[ClaimedJob], worker_id: str
+) -> list[ClaimedJob]:
+    """The start step of jobs just claimed, in the claiming transaction: each run
+    marked running with its ``started`` event; a run that is no longer open
+    (cancelled, or graded by an earlier attempt) finishes its job at once."""
+    ready = []
+    for job in jobs:
+        run = session.get(GradingRun, job.target_id)
+        if run is None or run.status not in OPEN_STATUSES:
+            platform.queue.finish(session, job.id, worker_id)
+            continue
+        _mark_started(session, run, job, worker_id)
+        ready.append(replace(job, prepared=True))
+    return ready
+
+
+def _mark_started(session: Session, run: GradingRun, job: ClaimedJob, worker_id: str) -> None:
+    run.status = RunStatus.RUNNING
+    run.worker_id = worker_id
+    run.started_at = utcnow()
+    detail = f"attempt {job.attempt}" if job.attempt > 1 else ""
+    progress.record_event(session, run.id, progress.STARTED, detail)
+
+
+def _prepared(platform: Platform, job: ClaimedJob) -> _Work | None:
+    """What to grade for a job whose run the claim already started."""
+    with platform.db.reading() as session:
+        run = session.get(GradingRun, job.target_id)
+        if run is None:
+            return None
+        submission = session.get(Submission, run.submission_id)
+        version = session.get(AssignmentVersion, run.version_id)
+        assert submission is not None and version is not None  # noqa: S101 - foreign keys
+        return _Work(run.id, version.package_sha256, submission.files_sha256)
 
 
 def _start(platform: Platform, job: ClaimedJob, worker_id: str) -> _Work | None:
@@ -116,16 +153,12 @@ def _start(platform: Platform, job: ClaimedJob, worker_id: str) -> _Work | None:
         submission = session.get(Submission, run.submission_id)
         version = session.get(AssignmentVersion, run.version_id)
         assert submission is not None and version is not None  # noqa: S101 - foreign keys
-        run.status = RunStatus.RUNNING
-        run.worker_id = worker_id
-        run.started_at = utcnow()
-        detail = f"attempt {job.attempt}" if job.attempt > 1 else ""
-        progress.record_event(session, run.id, progress.STARTED, detail)
+        _mark_started(session, run, job, worker_id)
         return _Work(run.id, version.package_sha256, submission.files_sha256)
 
 
 def _grade(platform: Platform, work: _Work) -> GradeReport:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         package_data = get_blob(session, work.package_sha256)
         files_data = get_blob(session, work.files_sha256)
     cache = Path(platform.settings.state_dir) / "packages"

@@ -50,17 +50,21 @@ log = logging.getLogger(__name__)
 
 RunHandler = Callable[[Platform, ClaimedJob, str], None]
 FailHandler = Callable[[Session, int, str], None]
+StartHandler = Callable[[Platform, Session, list[ClaimedJob], str], list[ClaimedJob]]
 
 
 @dataclass(frozen=True)
 class HandlerNames:
     run: str  # "module:function"
     fail: str
+    start: str = ""  # optional: runs in the claiming transaction (see start_claimed)
 
 
 HANDLERS: dict[JobKind, HandlerNames] = {
     JobKind.GRADE: HandlerNames(
-        run="assay.services.runs:run_grading_job", fail="assay.services.runs:fail_grading_run"
+        run="assay.services.runs:run_grading_job",
+        fail="assay.services.runs:fail_grading_run",
+        start="assay.services.runs:start_grading_runs",
     ),
     JobKind.EXECUTE: HandlerNames(
         run="assay.services.execute:run_execution_job",
@@ -86,6 +90,24 @@ def run_handler(kind: JobKind) -> RunHandler:
 def fail_handler(kind: JobKind) -> FailHandler:
     """What records that a job of ``kind`` failed for good."""
     return _load(HANDLERS[kind].fail)
+
+
+def start_claimed(
+    platform: Platform, session: Session, jobs: list[ClaimedJob], worker_id: str
+) -> list[ClaimedJob]:
+    """The claim hook of a worker: each kind's start step, in the claiming transaction
+    (a burst of claimed grading jobs is marked started in one write, not one each).
+    Returns the jobs still to run (a start step finishes a job with nothing to do)."""
+    ready: list[ClaimedJob] = []
+    for kind in dict.fromkeys(job.kind for job in jobs):
+        group = [job for job in jobs if job.kind is kind]
+        name = HANDLERS[kind].start
+        if not name:
+            ready.extend(group)
+            continue
+        starter: StartHandler = _load(name)  # type: ignore[assignment]
+        ready.extend(starter(platform, session, group, worker_id))
+    return ready
 
 
 def sandbox_problems(settings: Settings) -> list[str]:

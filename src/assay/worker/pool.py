@@ -30,6 +30,7 @@ import traceback
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from assay.config import Settings
 from assay.errors import AssayError
@@ -49,6 +50,9 @@ SCHEDULED_SLOTS_PER_CORE = 64
 SCHEDULED_SLOT_MEMORY_BYTES = 32 * 1024 * 1024
 MAX_AUTO_SLOTS = 1024
 MAX_ERROR_CHARS = 4000
+# Jobs claimed in one transaction at most: enough that a burst is claimed in a few
+# writes, few enough that one worker of several does not take a whole burst at once.
+CLAIM_BATCH = 16
 
 
 def _memory_bytes() -> int:
@@ -192,24 +196,30 @@ class WorkerPool:
     # --- dispatching ----------------------------------------------------------------
 
     def _dispatch_loop(self) -> None:
-        """Claim a job whenever a slot is free; run each on a thread of its own."""
+        """Claim jobs whenever slots are free (up to ``CLAIM_BATCH`` in one transaction);
+        run each on a thread of its own."""
         queue = self.platform.queue
         poll_s = self.platform.settings.worker_poll_s
         while not self._stopping.is_set():
             if not self._free.acquire(timeout=poll_s):
                 continue  # every slot busy: look at the stop flag again
+            taken = 1
+            while taken < CLAIM_BATCH and self._free.acquire(blocking=False):
+                taken += 1
             seen = queue.generation()
-            job = self._claim()
-            if job is None:
+            jobs = self._claim(taken)
+            for _ in range(taken - len(jobs)):
                 self._free.release()
+            if not jobs:
                 queue.wait(seen, poll_s)
                 continue
-            thread = threading.Thread(
-                target=self._run_in_slot, args=(job,), name=f"assay-job-{job.id}", daemon=True
-            )
-            with self._lock:
-                self._job_threads.add(thread)
-            thread.start()
+            for job in jobs:
+                thread = threading.Thread(
+                    target=self._run_in_slot, args=(job,), name=f"assay-job-{job.id}", daemon=True
+                )
+                with self._lock:
+                    self._job_threads.add(thread)
+                thread.start()
 
     def _run_in_slot(self, job: ClaimedJob) -> None:
         try:
@@ -219,25 +229,29 @@ class WorkerPool:
                 self._job_threads.discard(threading.current_thread())
             self._free.release()
 
-    def _claim(self) -> ClaimedJob | None:
+    def _claim(self, limit: int) -> list[ClaimedJob]:
+        """Up to ``limit`` jobs, their start steps done in the claiming transaction."""
         with self._lock:
-            allow_bulk = self._bulk < self.bulk_limit
-            if allow_bulk:
-                self._bulk += 1  # reserved; given back below unless a bulk job came
-        job: ClaimedJob | None = None
+            bulk_room = max(0, self.bulk_limit - self._bulk)
+
+        def start(session: Session, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+            return workers.start_claimed(self.platform, session, jobs, self.worker_id)
+
         try:
-            job = self.platform.queue.claim(self.worker_id, allow_bulk=allow_bulk)
-        except SQLAlchemyError as exc:
-            log.warning("cannot claim a job: %s", exc)
+            jobs = self.platform.queue.claim_many(
+                self.worker_id, limit, bulk_limit=bulk_room, on_claimed=start
+            )
+        except (SQLAlchemyError, AssayError) as exc:
+            log.warning("cannot claim jobs: %s", exc)
             self._stopping.wait(self.platform.settings.worker_poll_s)
-        finally:
-            if allow_bulk and (job is None or job.lane is not Lane.BULK):
-                with self._lock:
-                    self._bulk -= 1
-        if job is not None:
-            with self._lock:
-                self._running[job.id] = _Running(job, time.monotonic())
-        return job
+            return []
+        now = time.monotonic()
+        with self._lock:
+            for job in jobs:
+                self._running[job.id] = _Running(job, now)
+                if job.lane is Lane.BULK:
+                    self._bulk += 1
+        return jobs
 
     def _run(self, job: ClaimedJob) -> None:
         # every line logged while the job runs (grading, sandbox, failures) carries these
