@@ -13,7 +13,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, FilePayload, Page, expect
 
 from api_helpers import EXAMPLES, Api, package_bytes
 from assay.services import Actor, assignments
@@ -71,7 +71,7 @@ def upload_and_watch(page: Page, site: Api, source: str) -> int:
     page.goto(f"{site.url}/assignments/{site.assignment_id}")
     page.get_by_role("tab", name="Upload files").click()
     page.locator("[data-file-input]").set_input_files(
-        files=[{"name": "stats.py", "mimeType": "text/x-python", "buffer": source.encode()}]
+        files=[FilePayload(name="stats.py", mimeType="text/x-python", buffer=source.encode())]
     )
     page.get_by_role("button", name="Upload and submit").click()
     page.wait_for_url(re.compile(r"/submissions/\d+$"))
