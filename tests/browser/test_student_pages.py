@@ -150,6 +150,7 @@ def test_submit_from_the_editor_then_history_and_score(page: Page, site: Api) ->
 
 
 def test_drop_a_file_on_the_upload_zone(page: Page, site: Api) -> None:
+    set_due(site, days=2.3, late=LatePolicy(grace_minutes=15, penalty_per_day=0.1, max_late_days=2))
     login(page, site, "alice")
     page.goto(f"{site.url}/assignments/{site.assignment_id}")
     page.get_by_role("tab", name="Upload files").click()
@@ -209,9 +210,10 @@ def test_late_window_then_closed(page: Page, site: Api) -> None:
     set_due(site, days=-0.5, late=LatePolicy(penalty_per_day=0.1, max_late_days=2))
     login(page, site, "alice")
     page.goto(f"{site.url}/assignments/{site.assignment_id}")
-    aside = page.get_by_role("complementary")
-    expect(aside).to_contain_text("Late period")
-    expect(aside).to_contain_text("each started day late costs 10% of the score")
+    expect(page.locator(".summary")).to_contain_text("Late period")
+    expect(page.get_by_role("complementary")).to_contain_text(
+        "each started day late costs 10% of the score"
+    )
     page.locator(".CodeMirror").evaluate("(node, t) => node.CodeMirror.setValue(t)", SOLUTION)
     page.get_by_role("button", name="Submit for grading").click()
     late = submitted_id(page, site)

@@ -112,6 +112,9 @@
         },
       });
       editor.getInputField().setAttribute("aria-label", "Contents of " + area.dataset.path);
+      // the editor grows with its text; long lines scroll sideways, reachable by keyboard too
+      const scroller = editor.getScrollerElement();
+      scroller.tabIndex = 0;
       editors.push(editor);
     });
     document.addEventListener("assay:tab", function () {
