@@ -48,13 +48,13 @@ WINDOW = {  # how many buckets before / after the anchor a timeline shows at mos
 }
 # time to full marks: (label, upper bound in hours); the first try and "not yet" come apart
 TIME_BINS: tuple[tuple[str, float], ...] = (
-    ("under 1 hour", 1),
-    ("1\N{EN DASH}6 hours", 6),
-    ("6\N{EN DASH}24 hours", 24),
+    ("under 1 h", 1),
+    ("1\N{EN DASH}6 h", 6),
+    ("6\N{EN DASH}24 h", 24),
     ("1\N{EN DASH}3 days", 72),
     ("3+ days", math.inf),
 )
-FIRST_TRY = "first submission"
+FIRST_TRY = "first try"
 NOT_YET = "not yet"
 
 
