@@ -167,3 +167,12 @@ def test_students_are_refused(page: Page, site: Api) -> None:
     assert response.status == 403
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     expect(page.locator("canvas")).to_have_count(0)
+
+
+def test_before_any_submission_the_page_says_so(page: Page, site: Api) -> None:
+    login(page, site, "ta")
+    open_analytics(page, site)
+    expect(page.get_by_role("region", name="Headline numbers")).to_contain_text("0 / 2")
+    expect(page.get_by_text("No submissions yet.", exact=False)).to_have_count(2)
+    expect(page.get_by_text("No graded submissions yet.")).to_be_visible()
+    expect(page.locator("canvas")).to_have_count(0)
