@@ -8,6 +8,7 @@ deadlines show what is left, the late window, or that the assignment is closed.
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from datetime import timedelta
@@ -238,3 +239,20 @@ def test_phone_width_has_no_horizontal_scroll(page: Page, site: Api) -> None:
         expect(page.locator("h1")).to_be_visible()
         no_horizontal_scroll(page)
     screenshot(page, "student-assignment-phone")
+
+
+def test_history_updates_itself_while_a_submission_is_graded(page: Page, site: Api) -> None:
+    slow = (PACKAGE / "bad" / "timeout" / "stats.py").read_text()  # one test runs 3 s
+    login(page, site, "alice")
+    with site.client("alice") as alice:
+        made = alice.post(
+            f"/assignments/{site.assignment_id}/submissions", json={"files": {"stats.py": slow}}
+        )
+    assert made.status_code == 201, made.text
+    page.goto(f"{site.url}/assignments/{site.assignment_id}")
+    row = page.locator(".history tbody tr").first
+    expect(row).to_contain_text(re.compile("Queued|Grading"))
+    page.evaluate("window.stillTheSamePage = true")
+    expect(row).to_contain_text("9 / 10", timeout=30_000)
+    assert page.evaluate("window.stillTheSamePage") is True  # swapped in, not reloaded
+    expect(page.locator("#history[hx-trigger]")).to_have_count(0)  # polling stopped

@@ -112,19 +112,20 @@ def test_the_editor_starts_from_the_starter_then_the_latest_submission(api: Api)
     fresh = coursework.assignment_view(api.platform, alice, api.assignment_id)
     assert fresh.editor_from == "starter"
     assert fresh.editor is not None and fresh.editor[0].text == STARTER.decode()
-    assert fresh.history == [] and fresh.can_submit
+    assert fresh.mine.history == [] and fresh.can_submit
 
     submit(api, "alice", "print('one')\n")
     second = submit(api, "alice", "print('two')\n")
     view = coursework.assignment_view(api.platform, alice, api.assignment_id)
     assert view.editor_from == "latest"
     assert view.editor is not None and view.editor[0].text == "print('two')\n"
-    assert view.history[0].id == second  # newest first
+    assert view.mine.history[0].id == second  # newest first
+    assert view.mine.pending  # nothing grades them here: both still queued
     again = coursework.assignment_view(api.platform, alice, api.assignment_id, from_starter=True)
     assert again.editor_from == "starter"
     # bob's view never shows alice's files
     bob = coursework.assignment_view(api.platform, actor(api, "bob"), api.assignment_id)
-    assert bob.editor_from == "starter" and bob.history == []
+    assert bob.editor_from == "starter" and bob.mine.history == []
 
 
 def test_only_small_text_files_go_to_the_editor() -> None:

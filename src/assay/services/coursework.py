@@ -31,8 +31,10 @@ from assay.services.results import BestOut, SubmissionFilter
 from assay.services.submissions import SubmissionOut
 from assay.storage import filesets
 from assay.storage.blobs import get_blob
-from assay.storage.models import AssignmentVersion, Submission, utcnow
+from assay.storage.models import AssignmentVersion, RunStatus, Submission, utcnow
 
+HISTORY_ROWS = 50
+PENDING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 EDITOR_MAX_FILES = 8
 EDITOR_MAX_FILE_BYTES = 64 * 1024
 """An assignment is "small" (edited in the browser) when its files stay within these."""
@@ -223,7 +225,30 @@ def latest_for_editor(
 
 # --- the assignment page -------------------------------------------------------------------
 
-HISTORY_ROWS = 50
+
+class HistoryView(BaseModel):
+    """The actor's submissions to one assignment and the one that counts."""
+
+    best: BestOut | None
+    history: list[SubmissionOut]  # newest first, at most HISTORY_ROWS
+    more_history: bool
+
+    @property
+    def pending(self) -> bool:
+        """Whether a submission is still waiting or being graded (the page polls then)."""
+        return any(s.status in PENDING for s in self.history)
+
+
+def history_view(platform: Platform, actor: Actor, assignment_id: int) -> HistoryView:
+    best = results.my_best(platform, actor, assignment_id) if actor.user_id else None
+    rows = results.list_submissions(
+        platform,
+        actor,
+        SubmissionFilter(assignment_id=assignment_id, limit=HISTORY_ROWS + 1),
+    )
+    return HistoryView(
+        best=best, history=rows[:HISTORY_ROWS], more_history=len(rows) > HISTORY_ROWS
+    )
 
 
 class AssignmentView(BaseModel):
@@ -235,9 +260,7 @@ class AssignmentView(BaseModel):
     closed: bool
     closes_at: datetime | None
     can_submit: bool  # staff always; students until the assignment closes
-    best: BestOut | None
-    history: list[SubmissionOut]  # newest first, at most HISTORY_ROWS
-    more_history: bool
+    mine: HistoryView
     starter: list[StarterFile]
     editor: list[EditorFile] | None  # None: too big or binary for the browser editor
     editor_from: str  # "latest" (their newest submission), "starter" or ""
@@ -252,16 +275,11 @@ def assignment_view(
     course = courses.get_course(platform, actor, assignment.course_id)
     staff = course.role in STAFF
     closed = is_closed(assignment)
-    best = results.my_best(platform, actor, assignment_id) if actor.user_id else None
-    history = results.list_submissions(
-        platform,
-        actor,
-        SubmissionFilter(assignment_id=assignment_id, limit=HISTORY_ROWS + 1),
-    )
+    mine = history_view(platform, actor, assignment_id)
     starter_root = _starter_dir(platform, actor, assignment_id)
     listed = _walk(starter_root) if starter_root is not None else []
     editor, editor_from = None, ""
-    if history and not from_starter:
+    if mine.history and not from_starter:
         editor, editor_from = latest_for_editor(platform, actor, assignment_id), "latest"
     if editor is None and listed and len(listed) <= EDITOR_MAX_FILES:
         editor, editor_from = editable([(r, f.read_bytes()) for r, f in listed]), "starter"
@@ -272,9 +290,7 @@ def assignment_view(
         closed=closed,
         closes_at=closes_at(assignment),
         can_submit=staff or not closed,
-        best=best,
-        history=history[:HISTORY_ROWS],
-        more_history=len(history) > HISTORY_ROWS,
+        mine=mine,
         starter=[StarterFile(path=r, size=f.stat().st_size) for r, f in listed],
         editor=editor,
         editor_from=editor_from if editor is not None else "",

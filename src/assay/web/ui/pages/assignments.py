@@ -116,6 +116,15 @@ def assignment_page(
     return _page(request, platform, actor, assignment_id, from_starter=start == "starter")
 
 
+@router.get("/assignments/{assignment_id}/history")
+def history_fragment(
+    request: Request, assignment_id: IdPath, platform: PlatformDep, actor: UserDep
+) -> HTMLResponse:
+    """The history section alone (htmx polls it while a submission is being graded)."""
+    mine = coursework.history_view(platform, actor, assignment_id)
+    return render(request, "assignments/_history.html", mine=mine, assignment_id=assignment_id)
+
+
 def _download(data: bytes, filename: str) -> Response:
     """Bytes as an attachment: never rendered by the browser, whatever they hold."""
     return Response(
