@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from api_helpers import EXAMPLES, Api
+from api_helpers import EXAMPLES, Api, package_bytes
 from assay.services import Actor, assignments
 from assay.services.assignments import LatePolicy
 from assay.storage.models import utcnow
@@ -143,10 +143,23 @@ def test_submit_from_the_editor_then_history_and_score(page: Page, site: Api) ->
     page.get_by_role("link", name="Start again from the starter files").click()
     expect(page.locator(".CodeMirror")).to_contain_text("TODO: read the scores")
 
+    for name, days in (("cpp-io", 9.0), ("c-make", -2.0)):  # one later, one closed
+        assignments.create_assignment(
+            site.platform,
+            Actor.system(),
+            site.course_id,
+            package_bytes(name),
+            slug=name,
+            due_at=utcnow() + timedelta(days=days),
+            publish=True,
+        )
     page.goto(f"{site.url}/courses/{site.course_id}")
-    row = page.locator(".assignment-row", has_text="Exam statistics")
-    expect(row).to_contain_text("10 / 10")
-    expect(row).to_contain_text("1 submission")
+    rows = page.locator(".assignment-row")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("Exam statistics")  # due soonest, first
+    expect(rows.first).to_contain_text("10 / 10")
+    expect(rows.first).to_contain_text("1 submission")
+    expect(page.locator(".past .assignment-row")).to_contain_text("Closed")
     screenshot(page, "student-course")
 
 
