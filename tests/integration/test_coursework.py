@@ -4,6 +4,7 @@ editor's files, with the real database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,7 +14,7 @@ import pytest
 
 from api_helpers import EXAMPLES, Api, package_bytes, seeded_api
 from assay.errors import NotFoundError
-from assay.services import Actor, assignments, coursework, submissions
+from assay.services import Actor, assignments, coursework, packages, submissions
 from assay.services.assignments import LatePolicy
 from assay.storage.models import utcnow
 from assay.web.ui.pages.assignments import late_text, statement_html
@@ -105,6 +106,25 @@ def test_students_get_no_starter_files_of_an_unpublished_assignment(api: Api) ->
     with pytest.raises(NotFoundError):
         coursework.starter_files(api.platform, actor(api, "alice"), draft.id)
     assert coursework.starter_files(api.platform, actor(api, "ta"), draft.id)
+
+
+def test_a_starter_that_would_reveal_the_package_offers_nothing(api: Api, tmp_path: Path) -> None:
+    for n, starter in enumerate((".", "solution/..", "solution")):
+        package = tmp_path / f"pkg{n}"
+        shutil.copytree(EXAMPLES / "python-io", package)
+        manifest = package / "assignment.toml"
+        manifest.write_text(manifest.read_text() + f'\n[paths]\nstarter = "{starter}"\n')
+        made = assignments.create_assignment(
+            api.platform,
+            Actor.system(),
+            api.course_id,
+            packages.pack_directory(package),
+            slug=f"leaky-{n}",
+            publish=True,
+        )
+        assert coursework.starter_files(api.platform, actor(api, "alice"), made.id) == []
+        with pytest.raises(NotFoundError):
+            coursework.starter_file(api.platform, actor(api, "alice"), made.id, "assignment.toml")
 
 
 def test_the_editor_starts_from_the_starter_then_the_latest_submission(api: Api) -> None:

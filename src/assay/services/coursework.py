@@ -136,10 +136,14 @@ def _starter_dir(platform: Platform, actor: Actor, assignment_id: int) -> Path |
         data = None if (cache / digest / ".complete").exists() else get_blob(session, digest)
     root = cache / digest if data is None else packages.unpacked(cache, digest, data)
     spec = parse_manifest((root / MANIFEST).read_text(encoding="utf-8"))
+    top = root.resolve()
     starter = (root / spec.paths.starter).resolve()
-    if not starter.is_relative_to(root.resolve()) or not starter.is_dir():
+    solution = (root / spec.paths.solution).resolve()
+    # a starter that is the package itself, or holds the solution, would hand students
+    # the hidden tests or the answer: such a package offers no starter files
+    if starter == top or not starter.is_relative_to(top) or solution.is_relative_to(starter):
         return None
-    return starter
+    return starter if starter.is_dir() else None
 
 
 def _walk(starter: Path) -> list[tuple[str, Path]]:
