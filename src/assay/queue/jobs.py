@@ -26,12 +26,13 @@ transaction commits, so embedded mode (`assay serve`) starts a job immediately.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import Update, and_, bindparam, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from assay.storage.db import Database
@@ -49,6 +50,8 @@ class ClaimedJob:
     prepared: bool = False  # its handler's start step ran in the claiming transaction
 
 
+NOTIFY_AFTER_COMMIT = "assay_queue_notify"  # session.info flag set by enqueue
+
 # Runs inside the claiming transaction; returns the claimed jobs that are still to run.
 ClaimHook = Callable[[Session, list[ClaimedJob]], list[ClaimedJob]]
 
@@ -60,6 +63,9 @@ class JobQueue:
         self.max_attempts = max_attempts
         self._wakeup = threading.Condition()
         self._generation = 0
+        # One listener on the database's sessions (listening on each session that
+        # enqueues would cost more than the enqueue itself).
+        event.listen(db.session_factory, "after_commit", self._after_commit)
 
     # --- in-process wake-up -------------------------------------------------------------
 
@@ -103,6 +109,7 @@ class JobQueue:
                 .where(Job.dedupe_key == dedupe_key, Job.status == JobStatus.QUEUED)
                 .values(status=JobStatus.CANCELLED, finished_at=utcnow())
                 .returning(Job.target_id)
+                .execution_options(synchronize_session=False)
             ).all()
             cancelled = [row[0] for row in rows]
         job = Job(
@@ -115,11 +122,12 @@ class JobQueue:
         )
         session.add(job)
         session.flush()
-        event.listen(session, "after_commit", self._notify_after_commit, once=True)
+        session.info[NOTIFY_AFTER_COMMIT] = True
         return job, cancelled
 
-    def _notify_after_commit(self, _session: Session) -> None:
-        self.notify()
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(NOTIFY_AFTER_COMMIT, False):
+            self.notify()
 
     # --- workers ------------------------------------------------------------------------
 
@@ -170,36 +178,9 @@ class JobQueue:
 
     def _claim_from(self, session: Session, worker_id: str, lane: Lane) -> ClaimedJob | None:
         now = utcnow()
-        busy = select(Job.course_id, func.count(Job.id).label("n")).where(
-            Job.status == JobStatus.RUNNING
-        )
-        busy_by_course = busy.group_by(Job.course_id).subquery()
-        candidate = (
-            select(Job.id)
-            .outerjoin(
-                busy_by_course,
-                or_(
-                    busy_by_course.c.course_id == Job.course_id,
-                    and_(busy_by_course.c.course_id.is_(None), Job.course_id.is_(None)),
-                ),
-            )
-            .where(Job.status == JobStatus.QUEUED, Job.lane == lane)
-            .order_by(func.coalesce(busy_by_course.c.n, 0), Job.created_at, Job.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=Job)
-            .scalar_subquery()
-        )
         row = session.execute(
-            update(Job)
-            .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
-            .values(
-                status=JobStatus.RUNNING,
-                worker_id=worker_id,
-                attempts=Job.attempts + 1,
-                started_at=now,
-                lease_expires_at=now + self.lease,
-            )
-            .returning(Job.id, Job.kind, Job.lane, Job.target_id, Job.attempts, Job.max_attempts)
+            _claim_statement(lane),
+            {"worker_id": worker_id, "now": now, "lease_until": now + self.lease},
         ).first()
         if row is None:
             return None
@@ -313,3 +294,40 @@ class JobQueue:
         counts = {lane.value: 0 for lane in Lane}
         counts.update({str(lane): int(n) for lane, n in rows})
         return counts
+
+
+@functools.cache
+def _claim_statement(lane: Lane) -> Update:
+    """Claim the next job of ``lane`` (built once: a burst claims hundreds of jobs)."""
+    busy = select(Job.course_id, func.count(Job.id).label("n")).where(
+        Job.status == JobStatus.RUNNING
+    )
+    busy_by_course = busy.group_by(Job.course_id).subquery()
+    candidate = (
+        select(Job.id)
+        .outerjoin(
+            busy_by_course,
+            or_(
+                busy_by_course.c.course_id == Job.course_id,
+                and_(busy_by_course.c.course_id.is_(None), Job.course_id.is_(None)),
+            ),
+        )
+        .where(Job.status == JobStatus.QUEUED, Job.lane == lane)
+        .order_by(func.coalesce(busy_by_course.c.n, 0), Job.created_at, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Job)
+        .scalar_subquery()
+    )
+    return (
+        update(Job)
+        .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING,
+            worker_id=bindparam("worker_id", type_=Job.worker_id.type),
+            attempts=Job.attempts + 1,
+            started_at=bindparam("now", type_=Job.started_at.type),
+            lease_expires_at=bindparam("lease_until", type_=Job.lease_expires_at.type),
+        )
+        .returning(Job.id, Job.kind, Job.lane, Job.target_id, Job.attempts, Job.max_attempts)
+        .execution_options(synchronize_session=False)
+    )

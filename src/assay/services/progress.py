@@ -9,17 +9,26 @@ server streaming them and the worker writing them may be different processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
 from assay.services.access import STAFF, course_role
 from assay.services.actor import Actor
 from assay.services.platform import Platform
-from assay.storage.models import Assignment, GradingRun, RunEvent, RunStatus, Submission
+from assay.storage.models import (
+    Assignment,
+    GradingRun,
+    RunEvent,
+    RunStatus,
+    Submission,
+    utcnow,
+)
 
 QUEUED = "queued"
 STARTED = "started"
@@ -79,23 +88,60 @@ def record_event(  # noqa: PLR0917 - mirrors grading.context.Progress.stage
     already serialised) before the next seq is read, so two writers never pick
     the same number. Commit promptly: the lock is held until the transaction ends.
     """
-    locked = session.scalar(select(GradingRun.id).where(GradingRun.id == run_id).with_for_update())
-    if locked is None:
-        raise NotFoundError(f"no grading run {run_id}")
-    last = session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id))
-    seq = 0 if last is None else last + 1
-    session.add(
-        RunEvent(
-            run_id=run_id,
-            seq=seq,
-            stage=stage,
-            detail=detail[:MAX_DETAIL_CHARS],
-            current=current,
-            total=total,
+    return record_events(session, [NewEvent(run_id, stage, detail, current, total)])[0]
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    run_id: int
+    stage: str
+    detail: str = ""
+    current: int | None = None
+    total: int | None = None
+
+
+def record_events(session: Session, events: Sequence[NewEvent]) -> list[int]:
+    """``record_event`` for several events (of one or many runs) in three statements:
+    the runs locked in id order (no deadlock between two such writers), their newest
+    seqs read at once, the events inserted at once. Returns each event's seq."""
+    run_ids = sorted({event.run_id for event in events})
+    locked = set(
+        session.scalars(
+            select(GradingRun.id).where(GradingRun.id.in_(run_ids)).order_by(GradingRun.id)
+            .with_for_update()
         )
-    )
-    session.flush()
-    return seq
+    )  # fmt: skip
+    missing = [run_id for run_id in run_ids if run_id not in locked]
+    if missing:
+        raise NotFoundError(f"no grading run {missing[0]}")
+    newest: dict[int, int] = {
+        run_id: seq
+        for run_id, seq in session.execute(
+            select(RunEvent.run_id, func.max(RunEvent.seq))
+            .where(RunEvent.run_id.in_(run_ids))
+            .group_by(RunEvent.run_id)
+        )
+    }
+    seqs: list[int] = []
+    rows = []
+    for event in events:
+        last = newest.get(event.run_id)
+        seq = 0 if last is None else last + 1
+        newest[event.run_id] = seq
+        seqs.append(seq)
+        rows.append(
+            {
+                "run_id": event.run_id,
+                "seq": seq,
+                "stage": event.stage,
+                "detail": event.detail[:MAX_DETAIL_CHARS],
+                "current": event.current,
+                "total": event.total,
+                "created_at": utcnow(),
+            }
+        )
+    session.execute(insert(RunEvent), rows)
+    return seqs
 
 
 class EventPage(BaseModel):

@@ -90,37 +90,53 @@ def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None
     report = _grade(platform, work)
     if report.status is ReportStatus.ERROR and job.attempt < job.max_attempts:
         raise GradingRetryError(report.staff_error or report.error or "grading failed")
+    values = _report_values(report)  # serialised before the write transaction
     with platform.db.session() as session:
         if not platform.queue.finish(session, job.id, worker_id):
             log.warning("job %s is no longer ours; its result is dropped", job.id)
             session.rollback()
             return
-        _record_report(session, work.run_id, report)
+        _record_report(session, work.run_id, report, values)
 
 
 def start_grading_runs(
     platform: Platform, session: Session, jobs: list[ClaimedJob], worker_id: str
 ) -> list[ClaimedJob]:
-    """The start step of jobs just claimed, in the claiming transaction: each run
-    marked running with its ``started`` event; a run that is no longer open
-    (cancelled, or graded by an earlier attempt) finishes its job at once."""
-    ready = []
+    """The start step of jobs just claimed, in the claiming transaction: the runs
+    still open marked running at once, each with its ``started`` event; a job whose
+    run is no longer open (cancelled, or graded by an earlier attempt) is finished."""
+    started = set(
+        session.scalars(
+            update(GradingRun)
+            .where(
+                GradingRun.id.in_([job.target_id for job in jobs]),
+                GradingRun.status.in_(OPEN_STATUSES),
+            )
+            .values(status=RunStatus.RUNNING, worker_id=worker_id, started_at=utcnow())
+            .returning(GradingRun.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    ready = [replace(job, prepared=True) for job in jobs if job.target_id in started]
     for job in jobs:
-        run = session.get(GradingRun, job.target_id)
-        if run is None or run.status not in OPEN_STATUSES:
+        if job.target_id not in started:
             platform.queue.finish(session, job.id, worker_id)
-            continue
-        _mark_started(session, run, job, worker_id)
-        ready.append(replace(job, prepared=True))
+    progress.record_events(
+        session,
+        [progress.NewEvent(job.target_id, progress.STARTED, _attempt(job)) for job in ready],
+    )
     return ready
+
+
+def _attempt(job: ClaimedJob) -> str:
+    return f"attempt {job.attempt}" if job.attempt > 1 else ""
 
 
 def _mark_started(session: Session, run: GradingRun, job: ClaimedJob, worker_id: str) -> None:
     run.status = RunStatus.RUNNING
     run.worker_id = worker_id
     run.started_at = utcnow()
-    detail = f"attempt {job.attempt}" if job.attempt > 1 else ""
-    progress.record_event(session, run.id, progress.STARTED, detail)
+    progress.record_event(session, run.id, progress.STARTED, _attempt(job))
 
 
 def _prepared(platform: Platform, job: ClaimedJob) -> _Work | None:
@@ -175,23 +191,31 @@ def _grade(platform: Platform, work: _Work) -> GradeReport:
         )
 
 
-def _record_report(session: Session, run_id: int, report: GradeReport) -> None:
+def _report_values(report: GradeReport) -> dict[str, object]:
+    """The run's columns for ``report``."""
     graded = report.status is ReportStatus.GRADED
     passed = sum(1 for test in report.tests if test.status is TestStatus.PASSED)
+    return {
+        "status": RunStatus.GRADED if graded else RunStatus.ERROR,
+        "report": report.model_dump(mode="json"),
+        "score": report.score if graded else None,
+        "max_score": report.max_score,
+        "tests_passed": passed,
+        "tests_total": len(report.tests),
+        "tampered": bool(report.tampered),
+        "error": "" if graded else (report.staff_error or report.error or ""),
+    }
+
+
+def _record_report(
+    session: Session, run_id: int, report: GradeReport, values: dict[str, object]
+) -> None:
+    graded = report.status is ReportStatus.GRADED
     result = session.execute(
         update(GradingRun)
         .where(GradingRun.id == run_id, GradingRun.status.in_(OPEN_STATUSES))
-        .values(
-            status=RunStatus.GRADED if graded else RunStatus.ERROR,
-            report=report.model_dump(mode="json"),
-            score=report.score if graded else None,
-            max_score=report.max_score,
-            tests_passed=passed,
-            tests_total=len(report.tests),
-            tampered=bool(report.tampered),
-            error="" if graded else (report.staff_error or report.error or ""),
-            finished_at=utcnow(),
-        )
+        .values(**values, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return  # cancelled meanwhile: no report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import math
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from assay.services.access import STAFF, course_role
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage import filesets
-from assay.storage.blobs import put_blob
+from assay.storage.blobs import put_blob_hashed
 from assay.storage.models import (
     Assignment,
     GradingRun,
@@ -82,25 +83,31 @@ def submit(
     """
     _check_size(files)
     stored = [filesets.StoredFile(f.path, f.data, f.executable) for f in files.files]
-    with platform.db.session() as session:
+    # The work that needs no write lock happens before it: packing and hashing the
+    # files, and the checks (access, role, deadline), which only read.
+    packed = filesets.pack(stored)
+    packed_sha256 = hashlib.sha256(packed).hexdigest()
+    content_sha256 = filesets.content_hash(stored)
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id)
         role = course_role(session, actor, assignment.course_id)
-        owner = actor.user_id if user_id is None else user_id
-        if owner != actor.user_id and role not in STAFF:
-            raise InvalidRequestError("only staff may submit for someone else")
-        if owner is None:
-            raise InvalidRequestError("say whose submission this is (user_id)")
-        if assignment.current_version_id is None:
-            raise InvalidRequestError("the assignment has no package yet")
-        now = utcnow()
-        late = late_minutes(assignment, now)
-        if role not in STAFF and not accepts_late(assignment, late):
-            raise InvalidRequestError("the deadline has passed; submissions are closed")
+    owner = actor.user_id if user_id is None else user_id
+    if owner != actor.user_id and role not in STAFF:
+        raise InvalidRequestError("only staff may submit for someone else")
+    if owner is None:
+        raise InvalidRequestError("say whose submission this is (user_id)")
+    if assignment.current_version_id is None:
+        raise InvalidRequestError("the assignment has no package yet")
+    now = utcnow()
+    late = late_minutes(assignment, now)
+    if role not in STAFF and not accepts_late(assignment, late):
+        raise InvalidRequestError("the deadline has passed; submissions are closed")
+    with platform.db.session() as session:
         submission = Submission(
             assignment_id=assignment.id,
             user_id=owner,
-            files_sha256=put_blob(session, filesets.pack(stored)),
-            content_sha256=filesets.content_hash(stored),
+            files_sha256=put_blob_hashed(session, packed_sha256, packed),
+            content_sha256=content_sha256,
             source=source,
             git_remote=git_remote,
             git_commit=git_commit,
@@ -171,6 +178,7 @@ def queue_run(
             update(GradingRun)
             .where(GradingRun.id.in_(cancelled), GradingRun.status == RunStatus.QUEUED)
             .values(status=RunStatus.CANCELLED, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
         for run_id in cancelled:
             progress.record_event(

@@ -200,6 +200,11 @@ class Database:
         self._readers = sessionmaker(self.reader_engine or self.engine, expire_on_commit=False)
 
     @property
+    def session_factory(self) -> sessionmaker[Session]:
+        """The factory of writing sessions (for session event listeners)."""
+        return self._sessions
+
+    @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
@@ -229,7 +234,8 @@ class Database:
         except DataError as exc:
             raise InvalidRequestError(_REFUSED_VALUE) from exc
         finally:
-            session.rollback()
+            # close() ends the transaction and detaches the objects WITHOUT expiring
+            # them (a rollback would), so what was read stays usable afterwards.
             session.close()
 
     def alembic_config(self) -> Config:
