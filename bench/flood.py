@@ -17,7 +17,7 @@ all submissions concurrently over the HTTP API and follows the reports.
 a thread pool (no server, no database): the scheduler alone.
 
 Printed: the total wall time (first submission to last report), the latency
-(submission accepted -> report recorded) p50/p99 of each kind, the verdict
+(submission request sent -> report recorded) p50/p99 of each kind, the verdict
 counts, lost submissions, and the ratio of the wall time to the machine's
 CPU-bound lower bound: the CPU time used by all runs (from the reports) divided
 by the cores. Goals: ratio <= 1.25, no-op and correct p99 < 5 s. Exits 1 if a
@@ -141,7 +141,7 @@ def run_direct(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
 def summarise(outcomes: list[Outcome], started: float, cores: int, goal_ratio: float) -> int:
     for outcome in outcomes:
         if outcome.report is None:
-            outcome.problem = "lost: no report"
+            outcome.problem = outcome.problem or "lost: no report"
         else:
             outcome.problem = expected_problem(outcome.kind, outcome.report)
     finished = [o.done for o in outcomes if o.done is not None]
@@ -149,14 +149,18 @@ def summarise(outcomes: list[Outcome], started: float, cores: int, goal_ratio: f
     cpu = sum(cpu_of(o.report) for o in outcomes if o.report is not None)
     bound = cpu / cores
     ratio = wall / bound if bound else float("inf")
-    lost = sum(o.report is None for o in outcomes)
+    unsent = [o for o in outcomes if o.report is None and o.problem.startswith("submit")]
+    lost = sum(o.report is None for o in outcomes) - len(unsent)
     wrong = [o for o in outcomes if o.problem and o.report is not None]
 
     print(f"submissions: {len(outcomes)}  cores: {cores}  load now: {os.getloadavg()[0]:.2f}")
     print(f"total wall time: {wall:.1f} s")
     print(f"CPU used by all runs: {cpu:.1f} s -> lower bound {bound:.1f} s on {cores} cores")
     print(f"ratio wall / lower bound: {ratio:.2f} (goal <= {goal_ratio})")
-    print("latency: submission request sent -> report seen (direct mode: all sent at the start)")
+    print(
+        "latency: submission request sent -> report recorded (http: the server's own "
+        "times; direct mode: all sent at the start)"
+    )
     p99_ok = True
     for kind in KINDS:
         latencies = [o.latency_s for o in outcomes if o.kind == kind and o.latency_s is not None]
@@ -185,13 +189,17 @@ def summarise(outcomes: list[Outcome], started: float, cores: int, goal_ratio: f
         verdicts[f"{outcome.kind}: {'right' if not outcome.problem else 'WRONG'}"] += 1
     print("verdicts:", ", ".join(f"{key} {n}" for key, n in sorted(verdicts.items())))
     print(f"lost: {lost}")
+    if unsent:
+        print(f"not accepted (the submission request failed): {len(unsent)}")
+        for outcome in unsent[:5]:
+            print(f"  {outcome.kind}: {outcome.problem}")
     for outcome in wrong[:10]:
         print(f"  wrong {outcome.kind}: {outcome.problem}")
     print(
         f"goals: ratio {'met' if ratio <= goal_ratio else 'MISSED'}, "
         f"light p99 {'met' if p99_ok else 'MISSED'}"
     )
-    return 1 if lost or wrong else 0
+    return 1 if lost or wrong or unsent else 0
 
 
 def main(argv: list[str] | None = None) -> int:
