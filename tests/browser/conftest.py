@@ -52,7 +52,9 @@ def site(tmp_path: Path) -> Iterator[Api]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    # Reduced motion: charts and progress bars are drawn in their final state at once,
+    # so what a test reads and what a screenshot shows do not depend on timing.
+    context = browser.new_context(viewport=VIEWPORT, reduced_motion="reduce")  # type: ignore[arg-type]
     context.set_default_timeout(20_000)
     opened = context.new_page()
     yield opened
