@@ -21,14 +21,12 @@ from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from assay.errors import InvalidRequestError, NotFoundError, PackageError
+from assay.errors import InvalidRequestError, PackageError
 from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.report import TestReport
 from assay.grading.spec import Visibility
 from assay.services import assignments, audit, progress, results
-from assay.services.access import STAFF, course_role
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.services.progress import EventOut
@@ -42,7 +40,6 @@ from assay.storage.models import (
     Course,
     GradingRun,
     RunStatus,
-    Submission,
     User,
 )
 
@@ -256,19 +253,6 @@ def _inputs_of_package(digest: str, data: bytes) -> dict[str, TestInput]:
 # --- the page -----------------------------------------------------------------------------
 
 
-def _readable(session: Session, actor: Actor, submission_id: int) -> tuple[Submission, bool]:
-    """The submission if the actor owns it or is staff of its course (NotFound otherwise)."""
-    submission = session.get(Submission, submission_id)
-    if submission is None:
-        raise NotFoundError("no such submission")
-    assignment = session.get(Assignment, submission.assignment_id)
-    assert assignment is not None  # noqa: S101 - foreign key
-    staff = course_role(session, actor, assignment.course_id) in STAFF
-    if not staff and submission.user_id != actor.user_id:
-        raise NotFoundError("no such submission")
-    return submission, staff
-
-
 _RANK = {"note": 0, "warning": 1, "error": 2}
 
 
@@ -354,7 +338,7 @@ def submission_page(platform: Platform, actor: Actor, submission_id: int) -> Sub
     report = results.get_report(platform, actor, submission_id)
     events = progress.list_events(platform, actor, report.run_id)
     with platform.db.session() as session:
-        submission, staff = _readable(session, actor, submission_id)
+        submission, staff = results.readable_submission(session, actor, submission_id)
         assignment = session.get(Assignment, submission.assignment_id)
         run = session.get(GradingRun, report.run_id)
         assert assignment is not None and run is not None  # noqa: S101 - foreign keys
@@ -412,7 +396,7 @@ def request_regrade(
     student's run that is still waiting or running is not queued twice.
     """
     with platform.db.session() as session:
-        submission, staff = _readable(session, actor, submission_id)
+        submission, staff = results.readable_submission(session, actor, submission_id)
         if not staff:
             assignment = assignments.get_for(session, actor, submission.assignment_id)
             latest = max(submission.runs, key=lambda r: r.id)

@@ -80,7 +80,9 @@ class BestOut(BaseModel):
 # --- single submissions -------------------------------------------------------------------
 
 
-def _submission(session: Session, actor: Actor, submission_id: int) -> tuple[Submission, bool]:
+def readable_submission(
+    session: Session, actor: Actor, submission_id: int
+) -> tuple[Submission, bool]:
     """The submission if the actor may read it, and whether they read it as staff."""
     submission = session.get(Submission, submission_id)
     if submission is None:
@@ -108,7 +110,7 @@ def _latest_run(session: Session, submission_id: int) -> GradingRun:
 def get_submission(platform: Platform, actor: Actor, submission_id: int) -> SubmissionOut:
     """A submission with the state of its latest grading run."""
     with platform.db.reading() as session:
-        submission, _staff = _submission(session, actor, submission_id)
+        submission, _staff = readable_submission(session, actor, submission_id)
         return submission_out(submission, _latest_run(session, submission.id))
 
 
@@ -117,7 +119,7 @@ def get_report(
 ) -> ReportOut:
     """The report of a submission's latest run (or of ``run_id``); students get their view."""
     with platform.db.reading() as session:
-        submission, staff = _submission(session, actor, submission_id)
+        submission, staff = readable_submission(session, actor, submission_id)
         if run_id is None:
             run = _latest_run(session, submission.id)
         else:
@@ -202,7 +204,7 @@ def list_submissions(
 def regrade(platform: Platform, actor: Actor, submission_id: int) -> SubmissionOut:
     """Grade a submission again against the assignment's current version (staff)."""
     with platform.db.session() as session:
-        submission, staff = _submission(session, actor, submission_id)
+        submission, staff = readable_submission(session, actor, submission_id)
         assignment = assignments.get_for(session, actor, submission.assignment_id, staff=True)
         assert staff  # noqa: S101 - get_for(staff=True) checked it
         run = queue_run(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
 
 from assay.errors import AuthenticationError, PermissionDeniedError
 from assay.services import Actor, Platform, accounts, courses
@@ -36,6 +36,20 @@ def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def set_session_cookie(response: Response, platform: Platform, session_id: str) -> None:
+    """The login session's cookie: HttpOnly, SameSite=Lax, Secure when configured."""
+    settings = platform.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=settings.session_max_age_s,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
 
 
 def client_of(request: Request) -> str:

@@ -17,6 +17,7 @@ from assay.web.deps import (
     IdPath,
     PlatformDep,
     client_of,
+    set_session_cookie,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -39,26 +40,13 @@ class TokenIn(BaseModel):
     ttl_days: int | None = Field(default=None, ge=1, le=3650)
 
 
-def _set_session(response: Response, request: Request, login: accounts.NewLogin) -> None:
-    settings = request.app.state.platform.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        login.session_id,
-        max_age=settings.session_max_age_s,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
-
-
 @router.post("/login", response_model=LoginOut)
 def login(
     body: LoginIn, request: Request, response: Response, platform: PlatformDep, _: ClientLimitDep
 ) -> LoginOut:
     """Log in with a password; sets the ``assay_session`` cookie (HttpOnly, SameSite=Lax)."""
     new = accounts.login(platform, body.username, body.password, client_of(request))
-    _set_session(response, request, new)
+    set_session_cookie(response, request.app.state.platform, new.session_id)
     return LoginOut(csrf_token=new.csrf_token, user=new.user)
 
 
@@ -147,6 +135,6 @@ def oidc_callback(
         client=client_of(request),
     )
     response = RedirectResponse("/", status_code=303)
-    _set_session(response, request, new)
+    set_session_cookie(response, request.app.state.platform, new.session_id)
     response.delete_cookie(OIDC_COOKIE, path=OIDC_CALLBACK)
     return response

@@ -10,7 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AuthenticationError, RateLimitedError
 from assay.services import accounts
-from assay.web.deps import SESSION_COOKIE, ClientLimitDep, PlatformDep, client_of
+from assay.web.deps import (
+    SESSION_COOKIE,
+    ClientLimitDep,
+    PlatformDep,
+    client_of,
+    set_session_cookie,
+)
 from assay.web.ui.render import render
 from assay.web.ui.session import FormUserDep, PageActorDep
 
@@ -63,16 +69,7 @@ def login_submit(
             username=username,
         )
     response = RedirectResponse(target, status_code=303)
-    settings = platform.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        login.session_id,
-        max_age=settings.session_max_age_s,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, platform, login.session_id)
     return response
 
 
