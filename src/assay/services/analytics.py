@@ -314,7 +314,7 @@ def for_assignment(
     platform: Platform, actor: Actor, assignment_id: int, unit: Unit = Unit.AUTO
 ) -> AnalyticsOut:
     """Every analytic of an assignment (course staff; others get NotFound / refused)."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         course = session.get(Course, assignment.course_id)
         assert course is not None  # noqa: S101 - foreign key

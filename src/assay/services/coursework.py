@@ -126,7 +126,7 @@ def _order(standing: AssignmentStanding) -> tuple[int, float, int]:
 
 def _starter_dir(platform: Platform, actor: Actor, assignment_id: int) -> Path | None:
     """The starter directory of the assignment's current package, or None without one."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id)
         version = session.get(AssignmentVersion, assignment.current_version_id or 0)
         if version is None:
@@ -211,7 +211,7 @@ def latest_for_editor(
     platform: Platform, actor: Actor, assignment_id: int
 ) -> list[EditorFile] | None:
     """The files of the actor's own newest submission, when small enough to edit."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignments.get_for(session, actor, assignment_id)
         if actor.user_id is None:
             return None

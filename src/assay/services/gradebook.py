@@ -90,7 +90,7 @@ def staff_courses(platform: Platform, actor: Actor) -> list[StaffCourse]:
     """The courses where the actor is a TA or instructor (administrators: all)."""
     mine = [c for c in courses.list_courses(platform, actor) if c.role in STAFF]
     ids = [c.id for c in mine]
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         students = _count_by(
             session,
             select(Enrollment.course_id, func.count(Enrollment.id))
@@ -135,7 +135,7 @@ def course_dashboard(platform: Platform, actor: Actor, course_id: int) -> Course
     members = courses.list_roster(platform, actor, course_id)  # staff only
     listed = assignments.list_assignments(platform, actor, course_id)
     ids = [a.id for a in listed]
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         submitted = _count_by(
             session,
             select(Submission.assignment_id, func.count(Submission.id))
@@ -242,7 +242,7 @@ def results_table(
     descending: bool = False,
 ) -> ResultsTable:
     """One row per student (their counted submission), searched by name and sorted."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         out = assignments.assignment_out(session, assignment)
         rows = best_rows(session, assignment)
@@ -356,7 +356,7 @@ def queue_status(platform: Platform, actor: Actor) -> QueueStatus:
         raise NotFoundError("no such page")
     now = utcnow()
     cutoff = now - timedelta(seconds=platform.settings.worker_lease_s)
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         lanes = [
             LaneDepth(lane=lane, queued=int(count), oldest_at=oldest)
             for lane, count, oldest in session.execute(
@@ -439,10 +439,10 @@ def _open_jobs(session: Session, actor: Actor, staff_of: list[int]) -> list[JobR
 
 def is_course_staff(platform: Platform, actor: Actor, course_id: int) -> bool:
     """Whether the actor may use the staff pages of this course."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         return course_role(session, actor, course_id) in STAFF
 
 
 def require_course_staff(platform: Platform, actor: Actor, course_id: int) -> None:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         require_staff(session, actor, course_id)

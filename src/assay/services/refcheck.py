@@ -69,7 +69,7 @@ class VersionOut(BaseModel):
 
 def list_versions(platform: Platform, actor: Actor, assignment_id: int) -> list[VersionOut]:
     """Every package version, newest first, with its reference check (staff)."""
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         rows = session.execute(
             select(AssignmentVersion, User.username)

@@ -337,7 +337,7 @@ def submission_page(platform: Platform, actor: Actor, submission_id: int) -> Sub
     """Everything the submission page shows, for this reader (student or staff view)."""
     report = results.get_report(platform, actor, submission_id)
     events = progress.list_events(platform, actor, report.run_id)
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         submission, staff = results.readable_submission(session, actor, submission_id)
         assignment = session.get(Assignment, submission.assignment_id)
         run = session.get(GradingRun, report.run_id)
