@@ -26,12 +26,12 @@ from assay.errors import InvalidRequestError, PackageError
 from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.report import TestReport
 from assay.grading.spec import Visibility
-from assay.services import assignments, audit, progress, results
+from assay.services import assignments, progress, results
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.services.progress import EventOut
 from assay.services.results import ReportOut
-from assay.services.submissions import SubmissionOut, queue_run, submission_out
+from assay.services.submissions import SubmissionOut, submission_out
 from assay.storage import filesets
 from assay.storage.blobs import get_blob
 from assay.storage.models import (
@@ -405,14 +405,7 @@ def request_regrade(
             if assignment.current_version_id is None:
                 raise InvalidRequestError("the assignment has no package yet")
             charge()
-            run = queue_run(
-                platform,
-                session,
-                submission,
-                assignment,
-                reason="regrade",
-                dedupe_key=f"regrade:{submission.id}",
+            return results.queue_regrade(
+                platform, session, actor, submission, assignment, action="submission.requeue"
             )
-            audit.record(session, actor, "submission.requeue", f"submission:{submission.id}")
-            return submission_out(submission, run)
     return results.regrade(platform, actor, submission_id)

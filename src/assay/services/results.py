@@ -207,16 +207,32 @@ def regrade(platform: Platform, actor: Actor, submission_id: int) -> SubmissionO
         submission, staff = readable_submission(session, actor, submission_id)
         assignment = assignments.get_for(session, actor, submission.assignment_id, staff=True)
         assert staff  # noqa: S101 - get_for(staff=True) checked it
-        run = queue_run(
-            platform,
-            session,
-            submission,
-            assignment,
-            reason="regrade",
-            dedupe_key=f"regrade:{submission.id}",
+        return queue_regrade(
+            platform, session, actor, submission, assignment, action="submission.regrade"
         )
-        audit.record(session, actor, "submission.regrade", f"submission:{submission.id}")
-        return submission_out(submission, run)
+
+
+def queue_regrade(
+    platform: Platform,
+    session: Session,
+    actor: Actor,
+    submission: Submission,
+    assignment: Assignment,
+    *,
+    action: str,
+) -> SubmissionOut:
+    """Queue a new run of ``submission`` (keyed ``regrade:<id>``, so it never cancels the
+    student's own newer submission) and audit it as ``action``; callers check access."""
+    run = queue_run(
+        platform,
+        session,
+        submission,
+        assignment,
+        reason="regrade",
+        dedupe_key=f"regrade:{submission.id}",
+    )
+    audit.record(session, actor, action, f"submission:{submission.id}")
+    return submission_out(submission, run)
 
 
 def regrade_all(platform: Platform, actor: Actor, assignment_id: int) -> RegradeOut:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from assay.web.ui.render import static_url
+from assay.web.ui.render import static_hash
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -41,6 +41,6 @@ def _requested_hash(scope: Scope) -> str:
 
 def _current_hash(path: str) -> str | None:
     try:
-        return static_url(path.replace(os.sep, "/")).rpartition("?v=")[2]
+        return static_hash(path.replace(os.sep, "/"))
     except FileNotFoundError:
         return None

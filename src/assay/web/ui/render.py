@@ -35,7 +35,8 @@ templates.env.lstrip_blocks = True
 
 
 @cache
-def _static_hash(path: str) -> str:
+def static_hash(path: str) -> str:
+    """The short content hash of a static file (FileNotFoundError if there is none)."""
     target = (STATIC_DIR / path).resolve()
     if not target.is_relative_to(STATIC_DIR.resolve()) or not target.is_file():
         raise FileNotFoundError(f"no static file {path!r}")
@@ -43,7 +44,7 @@ def _static_hash(path: str) -> str:
 
 
 def static_url(path: str) -> str:
-    return f"/static/{path}?v={_static_hash(path)}"
+    return f"/static/{path}?v={static_hash(path)}"
 
 
 def when(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
