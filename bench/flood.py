@@ -211,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         "--order", choices=("shuffled", "interleaved", "heavy-first"), default="shuffled"
     )
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="http: submissions per second, open loop (0: all at once)",
+    )
     parser.add_argument("--goal-ratio", type=float, default=1.25)
     args = parser.parse_args(argv)
 
@@ -224,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from flood_http import run_http  # noqa: PLC0415 - bench/ is on sys.path when run
 
-        print(f"mode: http, order {args.order}")
-        run = lambda: run_http(kinds, args.workers)  # noqa: E731
+        arrival = f"{args.rate:g} per second" if args.rate > 0 else "all at once"
+        print(f"mode: http, order {args.order}, submissions sent {arrival}")
+        run = lambda: run_http(kinds, args.workers, args.rate)  # noqa: E731
     outcomes, started = run()
     return summarise(outcomes, started, cores, args.goal_ratio)
 

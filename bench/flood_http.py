@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from assay.storage.models import Role
 from flood import ASSIGNMENT, KINDS, Outcome
 
 API = "/api/v1"
+IN_FLIGHT = 32  # submission requests the client keeps open at once
 POLL_S = 2.0  # only to learn which runs ended; latencies come from server times
 TIMEOUT_S = 900.0
 ENDED = ("graded", "error", "cancelled")
@@ -94,27 +96,46 @@ def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
 
 
 async def flood(
-    url: str, assignment_id: int, teacher: str, kinds: list[str], tokens: list[str]
+    url: str,
+    assignment_id: int,
+    teacher: str,
+    kinds: list[str],
+    tokens: list[str],
+    *,
+    rate: float,
 ) -> list[Outcome]:
+    """Send every submission, then follow them to their reports.
+
+    ``rate`` > 0: an open-loop arrival, submission i is due ``i / rate`` s after the
+    start and its latency counts from then, even if the client is late to send it
+    (so a slow server cannot hide its queue by slowing the sender). ``rate`` 0: all
+    at once (a burst; latency counts from the start for every one)."""
     sources = {kind: (path / "add.py").read_text() for kind, path in KINDS.items()}
     outcomes = [Outcome(kind) for kind in kinds]
-    limits = httpx.Limits(max_connections=100)
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    # A bounded number of requests in flight: httpx's pool gets slow with hundreds of
+    # requests queued in it, and that CPU would be taken from the server it measures.
+    gate = asyncio.Semaphore(IN_FLIGHT)
     async with httpx.AsyncClient(base_url=url + API, limits=limits, timeout=120) as client:
+        started = time.monotonic()
 
-        async def submit(outcome: Outcome, token: str) -> None:
-            sent = time.monotonic()
-            outcome.extra["sent"] = sent
-            try:
-                response = await client.post(
-                    f"/assignments/{assignment_id}/submissions",
-                    json={"files": {"add.py": sources[outcome.kind]}},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            except httpx.TransportError as exc:
-                # Not retried: the server may have stored it (a retry would be a second
-                # submission that cancels the first). Reported as a failed submission.
-                outcome.problem = f"submit failed after {time.monotonic() - sent:.1f} s: {exc!r}"
-                return
+        async def submit(n: int, outcome: Outcome, token: str) -> None:
+            due = started + (n / rate if rate > 0 else 0.0)
+            if due > time.monotonic():
+                await asyncio.sleep(due - time.monotonic())
+            outcome.extra["sent"] = due
+            async with gate:
+                try:
+                    response = await client.post(
+                        f"/assignments/{assignment_id}/submissions",
+                        json={"files": {"add.py": sources[outcome.kind]}},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                except httpx.TransportError as exc:
+                    # Not retried: the server may have stored it (a retry would be a
+                    # second submission that cancels the first). Reported as failed.
+                    outcome.problem = f"submit failed after {time.monotonic() - due:.1f} s: {exc!r}"
+                    return
             outcome.submitted = time.monotonic()
             if response.status_code == 201:
                 body = response.json()
@@ -123,8 +144,9 @@ async def flood(
             else:
                 outcome.problem = f"submit refused: {response.status_code} {response.text[:200]}"
 
-        started = time.monotonic()
-        await asyncio.gather(*(submit(o, t) for o, t in zip(outcomes, tokens, strict=True)))
+        await asyncio.gather(
+            *(submit(n, o, t) for n, (o, t) in enumerate(zip(outcomes, tokens, strict=True)))
+        )
         print(f"all {len(outcomes)} submitted in {time.monotonic() - started:.1f} s")
         await follow(client, assignment_id, teacher, outcomes)
     return outcomes
@@ -201,6 +223,35 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def idle_core_s() -> float:
+    """Core-seconds the whole machine has been idle since boot (``/proc/stat``)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+
+
+class IdleTimeline:
+    """The machine's idle core-seconds in each ``step_s`` of the flood (a thread)."""
+
+    def __init__(self, step_s: float = 10.0) -> None:
+        self.step_s = step_s
+        self.idle: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        last = idle_core_s()
+        while not self._stop.wait(self.step_s):
+            now = idle_core_s()
+            self.idle.append(now - last)
+            last = now
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        return " ".join(f"{value:.1f}" for value in self.idle)
+
+
 def own_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -240,7 +291,7 @@ def print_stages(database: Path, outcomes: list[Outcome]) -> None:
         print(f"  {kind:9s}: " + "  ".join(parts))
 
 
-def run_http(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
+def run_http(kinds: list[str], workers: int, rate: float) -> tuple[list[Outcome], float]:
     state = Path(tempfile.mkdtemp(prefix="assay-flood-"))
     port = free_port()
     env = {
@@ -261,14 +312,22 @@ def run_http(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
     try:
         wait_ready(url, server, log)
         started = time.monotonic()
-        outcomes = asyncio.run(flood(url, assignment_id, teacher, kinds, tokens))
+        client_before, idle_before = own_cpu_s(), idle_core_s()
+        server_before = process_cpu_s(server.pid)
+        timeline = IdleTimeline()
+        outcomes = asyncio.run(flood(url, assignment_id, teacher, kinds, tokens, rate=rate))
+        client_cpu, idle = own_cpu_s() - client_before, idle_core_s() - idle_before
+        server_cpu = process_cpu_s(server.pid) - server_before
+        idle_steps = timeline.stop()
         for outcome in outcomes:
             outcome.submitted = outcome.extra.get("sent", started)  # client: request sent
         print_stages(state / "assay.db", outcomes)
         print(
-            f"CPU of the server process (its own threads, not the runs): "
-            f"{process_cpu_s(server.pid):.1f} s; of this client: {own_cpu_s():.1f} s"
+            f"during the flood: CPU of the server process (its own threads, not the "
+            f"runs) {server_cpu:.1f} s, of this client {client_cpu:.1f} s; the machine's "
+            f"cores idle {idle:.1f} s"
         )
+        print(f"idle core-seconds in each {timeline.step_s:g} s of the flood: {idle_steps}")
         return outcomes, started
     finally:
         server.send_signal(signal.SIGTERM)
