@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from assay.sandbox.native.scheduler import (
     available_memory_bytes,
     level_of,
 )
+from assay.sandbox.native.supervisor import CPU_POLL_S, MAX_POLL_S, poll_interval
 
 MIB = 1 << 20
 
@@ -230,3 +232,25 @@ def test_runnable_reads_the_state_of_every_thread(tmp_path: Path) -> None:
     assert not job.runnable()
     (v2 / "cgroup.threads").write_text(f"{threading.get_native_id()}\n")
     assert job.runnable()  # this very thread is running while it asks
+
+
+def test_the_next_level_is_where_the_cpu_used_doubles_past_the_quantum() -> None:
+    scheduler = CpuScheduler(cores=2, quantum_s=0.05)
+    assert scheduler.next_level_at(0.0) == pytest.approx(0.05)
+    assert scheduler.next_level_at(0.07) == pytest.approx(0.1)
+    assert scheduler.next_level_at(0.39) == pytest.approx(0.4)
+    assert scheduler.next_level_at(0.4) == float("inf")  # the last level
+    for cpu_s in (0.0, 0.05, 0.099, 0.1, 0.3):
+        assert level_of(scheduler.next_level_at(cpu_s), 0.05) == level_of(cpu_s, 0.05) + 1
+
+
+def test_a_run_is_polled_before_it_could_reach_its_limit_or_next_level() -> None:
+    # 0.6 s of CPU to go on 2 cores: not before 0.3 s, but never later than MAX_POLL_S.
+    assert poll_interval(0.4, [1.0, math.inf], cores=2) == MAX_POLL_S
+    # close to the limit: at the time the run could reach it using every core
+    assert poll_interval(0.9, [1.0], cores=2) == pytest.approx(0.05)
+    # closer still: the shortest interval; nothing ahead: the longest
+    assert poll_interval(0.999, [1.0], cores=2) == CPU_POLL_S
+    assert poll_interval(0.5, [0.4, math.inf], cores=2) == MAX_POLL_S
+    # the nearest mark counts (a level at 0.1 s before the limit at 1 s)
+    assert poll_interval(0.06, [1.0, 0.1], cores=1) == pytest.approx(0.04)

@@ -33,6 +33,7 @@ always make progress).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -179,6 +180,16 @@ class CpuScheduler:
                     ticket.idle, changed = idle, True
             if changed:
                 self._rebalance()
+
+    def next_level_at(self, cpu_s: float) -> float:
+        """The CPU time at which a run that has used ``cpu_s`` moves down a level
+        (infinity in the last level)."""
+        bound = self.quantum_s
+        for _ in range(MAX_LEVEL):
+            if cpu_s < bound:
+                return bound
+            bound *= 2
+        return math.inf
 
     def wait_running(self, ticket: Ticket, timeout_s: float) -> bool:
         """Wait (up to ``timeout_s``) while the run is frozen; True if it may run."""

@@ -48,6 +48,11 @@ class StallClock:
         found = {tid: _schedstat(tid) for tid in tids}
         return {tid: stat for tid, stat in found.items() if stat is not None}
 
+    @property
+    def sampled_at(self) -> float:
+        """When the threads were last sampled (monotonic)."""
+        return self._time
+
     def rebase(self, now: float) -> None:
         """Start a new interval without counting the last one (the run was frozen)."""
         self._time, self._last = now, self._sample()

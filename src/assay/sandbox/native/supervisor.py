@@ -29,8 +29,10 @@ from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
 from assay.sandbox.verdict import KillReason, RunFacts, decide
 
-CPU_POLL_S = 0.02
-FROZEN_WAIT_S = 1.0  # a frozen run's supervisor wakes this often (it is woken on a thaw)
+CPU_POLL_S = 0.02  # the shortest interval between two polls of a run's cgroup
+MAX_POLL_S = 0.25  # the longest (OOM kills and idleness are noticed within it)
+FROZEN_WAIT_S = 10.0  # a frozen run's supervisor is woken on its thaw; this is a backstop
+STALL_SAMPLE_S = 0.2  # how often a run's stall clock is sampled (and before a wall verdict)
 READ_CHUNK = 65536
 EXEC_FAILED = 127
 KILLED = 128 + signal.SIGKILL
@@ -242,6 +244,7 @@ def _watch(
     limits = spec.limits
     cpu_limit_ns = int(limits.cpu_time_s * 1e9)
     kill_on_overflow = spec.output_policy is OutputPolicy.KILL
+    cores = _usable_cores()
     next_poll = start
     while True:
         if scheduled is not None and scheduled.scheduler.frozen(scheduled.ticket):
@@ -252,6 +255,9 @@ def _watch(
         now = time.monotonic()
         paused = scheduled.paused_s() - paused_before if scheduled else 0.0
         deadline = start + paused + _excused(stall, limits) + limits.wall_time_s
+        if now >= deadline and stall is not None and stall.sampled_at < now:
+            stall.update(now)  # bring the excused time up to date before judging
+            deadline = start + paused + _excused(stall, limits) + limits.wall_time_s
         if now >= deadline:
             return KillReason.WALL_TIME
         if now >= next_poll:
@@ -260,16 +266,34 @@ def _watch(
                 return KillReason.CPU_TIME
             if cgroup.oom_kills() > 0:
                 return KillReason.MEMORY
-            if stall is not None:
+            if stall is not None and now - stall.sampled_at >= STALL_SAMPLE_S:
                 stall.update(now)
+            marks = [limits.cpu_time_s]
             if scheduled is not None:
                 scheduled.scheduler.report(scheduled.ticket, cpu_ns / 1e9, cgroup.runnable)
-            next_poll = now + CPU_POLL_S
+                marks.append(scheduled.scheduler.next_level_at(cpu_ns / 1e9))
+            next_poll = now + poll_interval(cpu_ns / 1e9, marks, cores)
         timeout = max(0.0, min(deadline, next_poll) - now)
         if streams.pump(timeout) and kill_on_overflow:
             return KillReason.OUTPUT
         if streams.exited:
             return None
+
+
+def poll_interval(cpu_s: float, marks: list[float], cores: int) -> float:
+    """Seconds until the next poll of a run that has used ``cpu_s``: no later than the
+    run could reach the nearest of ``marks`` (its CPU limit, its next priority level)
+    using all ``cores``, so a limit is still caught within CPU_POLL_S of CPU per core,
+    and no sooner than needed (a 1 s loop is polled about 20 times, not 50)."""
+    ahead = min((mark - cpu_s for mark in marks if mark > cpu_s), default=math.inf)
+    return min(MAX_POLL_S, max(CPU_POLL_S, ahead / cores))
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except OSError:
+        return os.cpu_count() or 1
 
 
 def _excused(stall: StallClock | None, limits: Limits) -> float:
