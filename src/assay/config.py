@@ -171,6 +171,15 @@ class Settings(BaseSettings):
     submit_rate_limit_per_minute: int = Field(
         default=30, ge=1, description="Submissions per user per minute."
     )
+    submit_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Submissions a server process takes in at a time; the others wait their turn "
+            "without a thread (a burst of hundreds would otherwise share the interpreter "
+            "with the grading it feeds and slow both)."
+        ),
+    )
     session_max_age_s: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long a login session lasts."
     )

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from assay import __version__
 from assay.services import Platform
-from assay.web import errors, limits, observability, ui
+from assay.web import deps, errors, limits, observability, ui
 from assay.web.api import (
     admin,
     analytics,
@@ -34,6 +34,7 @@ def create_app(platform: Platform) -> FastAPI:
         redoc_url=None,
     )
     app.state.platform = platform
+    app.state.intake = deps.IntakeGate(platform.settings.submit_concurrency)
     errors.install(app)
     limits.install(app, platform)
     observability.install(app, platform)

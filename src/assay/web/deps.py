@@ -12,7 +12,9 @@ submissions also take one from the submission bucket (``SubmitLimitDep``).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Response
@@ -117,6 +119,40 @@ def submit_limit(request: Request, actor: ActorDep) -> None:
 
 
 SubmitLimitDep = Annotated[None, Depends(submit_limit)]
+
+
+class IntakeGate:
+    """At most ``submit_concurrency`` submissions of this process are taken in at once.
+
+    Under a burst (an exam deadline), hundreds of submission requests would each hold
+    a thread that competes for the interpreter with the workers' set-up and
+    supervision of the runs they queued: every submission and every run then
+    progresses slowly. Waiting here costs no thread; the turn comes in arrival order.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        if self._semaphore is None:  # made on first use, inside the server's event loop
+            self._semaphore = asyncio.Semaphore(self.size)
+        return self._semaphore
+
+
+def intake_gate(request: Request) -> IntakeGate:
+    gate: IntakeGate = request.app.state.intake
+    return gate
+
+
+async def intake_turn(request: Request) -> AsyncIterator[None]:
+    """Hold one of the intake gate's places while the submission is taken in."""
+    async with intake_gate(request).semaphore:
+        yield
+
+
+IntakeDep = Annotated[None, Depends(intake_turn)]
 
 
 def client_limit(request: Request) -> None:

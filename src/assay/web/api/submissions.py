@@ -24,6 +24,7 @@ from assay.storage.models import RunStatus
 from assay.web.deps import (
     ActorDep,
     IdPath,
+    IntakeDep,
     OptionalIdQuery,
     PlatformDep,
     StaffDep,
@@ -101,6 +102,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9)]
     summary="Submit files (multipart or JSON); the grading run is queued before this answers",
 )
 def submit(
+    _turn: IntakeDep,
     assignment_id: IdPath,
     platform: PlatformDep,
     actor: ActorDep,

@@ -25,7 +25,7 @@ from assay.services import Actor, Platform, coursework, submissions
 from assay.services.assignments import LatePolicy
 from assay.services.coursework import EditorFile
 from assay.services.submissions import MAX_SUBMISSION_FILES
-from assay.web.deps import IdPath, PlatformDep, client_of, limiters, rate_key
+from assay.web.deps import IdPath, PlatformDep, client_of, intake_gate, limiters, rate_key
 from assay.web.ui.render import render
 from assay.web.ui.session import FormUserDep, UserDep
 
@@ -161,9 +161,10 @@ async def _submit(
     source: str,
 ) -> Response:
     limiters(request).submissions.hit(rate_key(actor, client_of(request)), "submissions")
-    made = await run_in_threadpool(
-        submissions.submit, platform, actor, assignment_id, files, source=source
-    )
+    async with intake_gate(request).semaphore:
+        made = await run_in_threadpool(
+            submissions.submit, platform, actor, assignment_id, files, source=source
+        )
     return RedirectResponse(f"/submissions/{made.id}", status_code=303)
 
 
