@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from assay.errors import (
@@ -220,29 +220,41 @@ def create_token_for(
         )
 
 
+_TOKEN_LOOKUP = (
+    select(
+        ApiToken.id,
+        ApiToken.revoked,
+        ApiToken.expires_at,
+        ApiToken.last_used_at,
+        User.id,
+        User.username,
+        User.is_admin,
+        User.is_active,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_sha256 == bindparam("digest"))
+)
+
+
 def actor_from_token(platform: Platform, token: str, client: str = "") -> Actor:
-    """The actor of an API token. Checked with a read (no write lock); ``last_used_at``
-    is written at most once a minute per token, in its own short transaction."""
+    """The actor of an API token: one read (no write lock). ``last_used_at`` is noted
+    at most once a minute per token and written in batches (``tokenuse``)."""
     with platform.db.reading() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha256(token)))
-        now = utcnow()
-        if row is None or row.revoked or (row.expires_at is not None and row.expires_at < now):
-            raise AuthenticationError("invalid or expired API token")
-        user = session.get(User, row.user_id)
-        if user is None or not user.is_active:
-            raise AuthenticationError("invalid or expired API token")
-        actor = actor_for(user, client)
-        token_id, last_used = row.id, row.last_used_at
+        row = session.execute(_TOKEN_LOOKUP, {"digest": _sha256(token)}).first()
+    now = utcnow()
+    if row is None:
+        raise AuthenticationError("invalid or expired API token")
+    token_id, revoked, expires_at, last_used, user_id, username, is_admin, is_active = row
+    if revoked or (expires_at is not None and expires_at < now) or not is_active:
+        raise AuthenticationError("invalid or expired API token")
     if last_used is None or now - last_used > TOKEN_USE_RESOLUTION:
-        with platform.db.session() as session:
-            session.execute(
-                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
-            )
-    return actor
+        platform.token_uses.note(platform.db, token_id, now)
+    return Actor(user_id=user_id, username=username, is_admin=is_admin, client=client)
 
 
 def list_tokens(platform: Platform, actor: Actor) -> list[TokenOut]:
     """The actor's own tokens that are not revoked (the secrets are never shown again)."""
+    platform.token_uses.flush(platform.db)
     with platform.db.session() as session:
         rows = session.scalars(
             select(ApiToken)

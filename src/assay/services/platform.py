@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assay.config import Settings
 from assay.queue import JobQueue
+from assay.services.tokenuse import TokenUses
 from assay.storage.db import Database
 
 
@@ -16,6 +17,7 @@ class Platform:
     settings: Settings
     db: Database
     queue: JobQueue
+    token_uses: TokenUses = field(default_factory=TokenUses)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Platform:
@@ -39,4 +41,5 @@ class Platform:
         return path.read_text().strip()
 
     def close(self) -> None:
+        self.token_uses.flush(self.db)
         self.db.dispose()
