@@ -152,7 +152,8 @@ class JobQueue:
         transaction (a worker marks the jobs' targets started there) and returns the
         jobs still to run. An empty queue is seen with a read, without the write lock.
         """
-        if limit < 1 or not self._has_queued():
+        queued = self._queued_by_lane() if limit >= 1 else {}
+        if not queued:
             return []
         bulk_room = limit if bulk_limit is None else min(limit, bulk_limit)
         claimed: list[ClaimedJob] = []
@@ -161,6 +162,9 @@ class JobQueue:
                 room = limit - len(claimed)
                 if lane is Lane.BULK:
                     room = min(room, bulk_room)
+                # no statement for jobs the read saw were not there (others may have
+                # taken some since: a claim that finds nothing still ends the lane)
+                room = min(room, queued.get(lane, 0))
                 while room > 0:
                     job = self._claim_from(session, worker_id, lane)
                     if job is None:
@@ -171,10 +175,11 @@ class JobQueue:
                 return on_claimed(session, claimed)
         return claimed
 
-    def _has_queued(self) -> bool:
+    def _queued_by_lane(self) -> dict[Lane, int]:
+        """How many jobs wait in each lane (a read: no write lock when there are none)."""
         with self.db.reading() as session:
-            found = session.scalar(select(Job.id).where(Job.status == JobStatus.QUEUED).limit(1))
-        return found is not None
+            rows = session.execute(_QUEUED_BY_LANE).all()
+        return {Lane(lane): int(count) for lane, count in rows}
 
     def _claim_from(self, session: Session, worker_id: str, lane: Lane) -> ClaimedJob | None:
         now = utcnow()
@@ -294,6 +299,11 @@ class JobQueue:
         counts = {lane.value: 0 for lane in Lane}
         counts.update({str(lane): int(n) for lane, n in rows})
         return counts
+
+
+_QUEUED_BY_LANE = (
+    select(Job.lane, func.count(Job.id)).where(Job.status == JobStatus.QUEUED).group_by(Job.lane)
+)
 
 
 @functools.cache
