@@ -34,7 +34,7 @@ from flood import ASSIGNMENT, KINDS, Outcome
 
 API = "/api/v1"
 IN_FLIGHT = 32  # submission requests the client keeps open at once
-POLL_S = 2.0  # only to learn which runs ended; latencies come from server times
+POLL_S = 5.0  # only to learn which runs ended; latencies come from server times
 TIMEOUT_S = 900.0
 ENDED = ("graded", "error", "cancelled")
 OPEN = ("queued", "running")
