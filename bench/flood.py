@@ -13,8 +13,8 @@ clock) and the verdict each must get:
 creates an instructor, a course, the assignment and one student per
 submission (a resubmission would cancel the same student's queued one), sends
 the submissions over the HTTP API in shuffled order and follows the reports.
-They arrive open-loop at ``--rate`` per second (default 20: all 400 within
-20 s, a deadline rush far steeper than a real exam's), each due at its time
+They arrive open-loop at ``--rate`` per second (default 10: all 400 within
+40 s, a deadline rush far steeper than a real exam's), each due at its time
 whatever the server does, its latency counted from then; ``--rate 0`` sends
 all 400 in one instant. ``--mode direct`` grades the same submissions with
 ``assay.grading.grade`` on a thread pool, all at once (no server, no
@@ -30,7 +30,7 @@ in one instant it also prints the least light p99 any scheduler could reach
 from one: on 2 cores that floor is above 5 s). Exits 1 if a verdict is wrong
 or a submission lost. See docs/performance.md.
 
-    .venv/bin/python bench/flood.py                  # over HTTP, 400 at 20 per second
+    .venv/bin/python bench/flood.py                  # over HTTP, 400 at 10 per second
     .venv/bin/python bench/flood.py --rate 0         # all 400 in one instant
     .venv/bin/python bench/flood.py --mode direct --workers 400
 """
@@ -182,8 +182,8 @@ def summarise(
     print(f"CPU used by all runs: {cpu:.1f} s -> lower bound {bound:.1f} s on {cores} cores")
     print(f"ratio wall / lower bound: {ratio:.2f} (goal <= {goal_ratio})")
     print(
-        "latency: submission request sent -> report recorded (http: the server's own "
-        "times; direct mode: all sent at the start)"
+        "latency: submission due (its time in the arrival) -> report recorded (http: "
+        "the server's own times; direct mode: all due at the start)"
     )
     p99_ok = True
     for kind in KINDS:
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate",
         type=float,
-        default=20.0,
+        default=10.0,
         help="http: submissions per second, open loop (0: all in one instant)",
     )
     parser.add_argument("--goal-ratio", type=float, default=1.25)
