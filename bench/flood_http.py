@@ -24,6 +24,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -34,7 +35,9 @@ from flood import ASSIGNMENT, KINDS, Outcome
 
 API = "/api/v1"
 IN_FLIGHT = 32  # submission requests the client keeps open at once
-POLL_S = 5.0  # only to learn which runs ended; latencies come from server times
+# Only to learn which runs ended (latencies come from server times); shorter than the
+# server's keep-alive (5 s), so a polling connection is not closed as it is reused.
+POLL_S = 3.0
 TIMEOUT_S = 900.0
 ENDED = ("graded", "error", "cancelled")
 OPEN = ("queued", "running")
@@ -180,7 +183,8 @@ async def follow(
         still_open: set[int] = set()
         for status in OPEN:
             for offset in range(0, len(by_id), 500):
-                response = await client.get(
+                response = await _get(
+                    client,
                     "/admin/submissions",
                     params={
                         "assignment_id": assignment_id,
@@ -196,7 +200,7 @@ async def follow(
                 if len(rows) < 500:
                     break
         for sid in sorted(pending - still_open):
-            response = await client.get(f"/submissions/{sid}/report", headers=headers)
+            response = await _get(client, f"/submissions/{sid}/report", headers=headers)
             response.raise_for_status()
             body = response.json()
             if body.get("status") not in ENDED:
@@ -215,6 +219,15 @@ async def follow(
                 outcome.done = outcome.submitted + outcome.extra["server_latency"]
         if pending:
             await asyncio.sleep(max(0.0, POLL_S - (time.monotonic() - seen)))
+
+
+async def _get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """A GET, once more if the connection broke (a GET may be repeated: a kept-alive
+    connection the server closed just as it was reused fails this way)."""
+    try:
+        return await client.get(url, **kwargs)
+    except httpx.TransportError:
+        return await client.get(url, **kwargs)
 
 
 def process_cpu_s(pid: int) -> float:
