@@ -23,6 +23,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from api_helpers import PASSWORD, Api, seeded_api
+from assay.services import submissions
 from platform_helpers import DATABASE_KINDS
 
 
@@ -289,3 +290,41 @@ def test_oidc_single_sign_on_creates_then_finds_the_user(tmp_path: Path) -> None
         provider.sign_key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
         with pytest.raises(AssertionError, match="401"):
             sso_login(api)
+
+
+@pytest.mark.parametrize("gate", [1, 3])
+def test_the_intake_gate_bounds_submissions_taken_in_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate: int
+) -> None:
+    inside, most = 0, 0
+    lock = threading.Lock()
+    real_submit = submissions.submit
+
+    def counted_submit(*args: Any, **kwargs: Any) -> Any:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            time.sleep(0.2)  # long enough for the other requests to arrive meanwhile
+            return real_submit(*args, **kwargs)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(submissions, "submit", counted_submit)
+    with seeded_api("sqlite", tmp_path, submit_concurrency=gate) as api:
+        path = f"/assignments/{api.assignment_id}/submissions"
+        codes: list[int] = []
+
+        def send(who: str) -> None:
+            with api.client(who) as client:
+                codes.append(client.post(path, json={"files": {"stats.py": "print()"}}).status_code)
+
+        senders = [threading.Thread(target=send, args=(w,)) for w in ["alice", "bob"] * 3]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+    assert codes == [201] * 6  # every one taken in, in turn
+    assert most == gate  # never more at once than the gate lets in (and it does let them)

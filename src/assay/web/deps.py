@@ -132,12 +132,16 @@ class IntakeGate:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore = asyncio.Semaphore(size)
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
-        if self._semaphore is None:  # made on first use, inside the server's event loop
-            self._semaphore = asyncio.Semaphore(self.size)
+        """The gate of the running event loop (an asyncio semaphore belongs to one loop;
+        a server has one, an app driven by several test clients may see several)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.size)
         return self._semaphore
 
 
