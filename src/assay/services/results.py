@@ -221,18 +221,30 @@ def queue_regrade(
     *,
     action: str,
 ) -> SubmissionOut:
-    """Queue a new run of ``submission`` (keyed ``regrade:<id>``, so it never cancels the
-    student's own newer submission) and audit it as ``action``; callers check access."""
-    run = queue_run(
+    """Queue a new run of ``submission`` and audit it as ``action``; callers check access."""
+    run = _regrade_run(platform, session, submission, assignment, Lane.INTERACTIVE)
+    audit.record(session, actor, action, f"submission:{submission.id}")
+    return submission_out(submission, run)
+
+
+def _regrade_run(
+    platform: Platform,
+    session: Session,
+    submission: Submission,
+    assignment: Assignment,
+    lane: Lane,
+) -> GradingRun:
+    """A new run of ``submission`` keyed ``regrade:<id>``, so it never cancels the
+    student's own newer submission."""
+    return queue_run(
         platform,
         session,
         submission,
         assignment,
         reason="regrade",
+        lane=lane,
         dedupe_key=f"regrade:{submission.id}",
     )
-    audit.record(session, actor, action, f"submission:{submission.id}")
-    return submission_out(submission, run)
 
 
 def regrade_all(platform: Platform, actor: Actor, assignment_id: int) -> RegradeOut:
@@ -256,16 +268,7 @@ def regrade_all(platform: Platform, actor: Actor, assignment_id: int) -> Regrade
             if latest_run.status in PENDING:
                 skipped += 1
                 continue
-            run = queue_run(
-                platform,
-                session,
-                submission,
-                assignment,
-                reason="regrade",
-                lane=Lane.BULK,
-                dedupe_key=f"regrade:{submission.id}",
-            )
-            run_ids.append(run.id)
+            run_ids.append(_regrade_run(platform, session, submission, assignment, Lane.BULK).id)
         audit.record(
             session,
             actor,
