@@ -291,11 +291,7 @@ class JobQueue:
 
     def depth(self, session: Session) -> dict[str, int]:
         """Queued jobs per lane (for /metrics and the staff queue view)."""
-        rows = session.execute(
-            select(Job.lane, func.count(Job.id))
-            .where(Job.status == JobStatus.QUEUED)
-            .group_by(Job.lane)
-        ).all()
+        rows = session.execute(_QUEUED_BY_LANE).all()
         counts = {lane.value: 0 for lane in Lane}
         counts.update({str(lane): int(n) for lane, n in rows})
         return counts
