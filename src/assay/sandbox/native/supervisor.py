@@ -21,7 +21,7 @@ from pathlib import Path
 
 from assay.errors import SandboxError
 from assay.sandbox.native.cgroups import JobCgroup, JobLimits
-from assay.sandbox.native.scheduler import CpuScheduler, Ticket
+from assay.sandbox.native.scheduler import CpuScheduler, Ticket, default_cores
 from assay.sandbox.native.slots import Slot
 from assay.sandbox.native.stall import MAX_STALL_FACTOR, StallClock
 from assay.sandbox.output import BoundedBuffer
@@ -244,7 +244,7 @@ def _watch(
     limits = spec.limits
     cpu_limit_ns = int(limits.cpu_time_s * 1e9)
     kill_on_overflow = spec.output_policy is OutputPolicy.KILL
-    cores = _usable_cores()
+    cores = default_cores()
     next_poll = start
     while True:
         if scheduled is not None and scheduled.scheduler.frozen(scheduled.ticket):
@@ -287,13 +287,6 @@ def poll_interval(cpu_s: float, marks: list[float], cores: int) -> float:
     and no sooner than needed (a 1 s loop is polled about 20 times, not 50)."""
     ahead = min((mark - cpu_s for mark in marks if mark > cpu_s), default=math.inf)
     return min(MAX_POLL_S, max(CPU_POLL_S, ahead / cores))
-
-
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except OSError:
-        return os.cpu_count() or 1
 
 
 def _excused(stall: StallClock | None, limits: Limits) -> float:
