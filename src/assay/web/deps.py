@@ -132,17 +132,16 @@ class IntakeGate:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore = asyncio.Semaphore(size)
+        self._gates: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
         """The gate of the running event loop (an asyncio semaphore belongs to one loop;
         a server has one, an app driven by several test clients may see several)."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop, self._semaphore = loop, asyncio.Semaphore(self.size)
-        return self._semaphore
+        if self._gates is None or self._gates[0] is not loop:
+            self._gates = (loop, asyncio.Semaphore(self.size))
+        return self._gates[1]
 
 
 def intake_gate(request: Request) -> IntakeGate:

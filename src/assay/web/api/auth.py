@@ -46,7 +46,7 @@ def login(
 ) -> LoginOut:
     """Log in with a password; sets the ``assay_session`` cookie (HttpOnly, SameSite=Lax)."""
     new = accounts.login(platform, body.username, body.password, client_of(request))
-    set_session_cookie(response, request.app.state.platform, new.session_id)
+    set_session_cookie(response, platform, new.session_id)
     return LoginOut(csrf_token=new.csrf_token, user=new.user)
 
 
@@ -135,6 +135,6 @@ def oidc_callback(
         client=client_of(request),
     )
     response = RedirectResponse("/", status_code=303)
-    set_session_cookie(response, request.app.state.platform, new.session_id)
+    set_session_cookie(response, platform, new.session_id)
     response.delete_cookie(OIDC_COOKIE, path=OIDC_CALLBACK)
     return response
