@@ -256,8 +256,8 @@ def get_execution(platform: Platform, actor: Actor, token: str) -> ExecuteOut | 
         execution = load_owned(session, actor, token, PICOBYTES)
         status = RunStatus(execution.status)
         result = execution.result
-        if status is RunStatus.ERROR and (result is None or "build" not in result):
-            result = _picobytes_error(str((result or {}).get("error", "internal error")))
+        if status is RunStatus.ERROR:
+            result = _picobytes_error(internal_error_text(result))
         if result is None:
             return ExecutePending(token=token, status=status)
         return ExecuteOut(token=token, status=status, **result)
@@ -297,18 +297,35 @@ def run_execution_job(platform: Platform, job: ClaimedJob, worker_id: str) -> No
 
 def mark_execution_failed(session: Session, execution_id: int, error: str) -> None:
     """Record an infrastructure failure for good (inside the caller's transaction): the
-    fail handler of EXECUTE jobs, for the pool (out of attempts) and the watchdog."""
+    fail handler of EXECUTE jobs, for the pool (out of attempts) and the watchdog.
+
+    ``error`` (an exception and its traceback, with host paths) goes to the log only,
+    under a reference; the stored result holds the reference, which is all the API
+    shows (``internal_error_text``).
+    """
     execution = session.get(Execution, execution_id)
     if execution is None or execution.status in (RunStatus.GRADED, RunStatus.ERROR):
         return
+    reference = uuid.uuid4().hex[:12]
+    log.error(
+        "execution %s failed on our side, reference %s: %s",
+        execution_id,
+        reference,
+        error,
+        extra={"reference": reference, "execution_id": execution_id, "api": execution.api},
+    )
     execution.status = RunStatus.ERROR
     execution.finished_at = utcnow()
-    if execution.api == JUDGE0:
-        from assay.services.judge0 import internal_error_result  # noqa: PLC0415 - cycle
+    execution.result = {"reference": reference}
 
-        execution.result = internal_error_result(error)
-    else:
-        execution.result = _picobytes_error(error)
+
+def internal_error_text(result: dict[str, Any] | None) -> str:
+    """What the caller is told about an execution that failed on our side: no internals,
+    only the reference under which the log has them."""
+    reference = (result or {}).get("reference")
+    if not isinstance(reference, str):
+        return "internal error"
+    return f"internal error, reference {reference}"
 
 
 def _runner(api: str) -> Callable[[Platform, dict[str, Any]], dict[str, Any]]:

@@ -410,10 +410,11 @@ def _render(execution: Execution, names: tuple[str, ...], encoded: bool) -> dict
     request = execution.request
     result = execution.result or {}
     status_id = result.get("status_id")
-    if status_id is None:
-        status_id = {RunStatus.RUNNING: 2, RunStatus.ERROR: 13}.get(RunStatus(execution.status), 1)
-        if status_id == 13:
-            result = internal_error_result(str(result.get("error", "internal error")))
+    if RunStatus(execution.status) is RunStatus.ERROR:  # our failure: no internals shown
+        result = internal_error_result(execute.internal_error_text(result))
+        status_id = 13
+    elif status_id is None:
+        status_id = 2 if RunStatus(execution.status) is RunStatus.RUNNING else 1
     language = get_language(int(request["language_id"]))
     values: dict[str, Any] = {
         **{k: request.get(k) for k in request},

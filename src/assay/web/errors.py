@@ -1,6 +1,14 @@
-"""ServiceError -> HTTP response: the one place service refusals become statuses."""
+"""ServiceError -> HTTP response: the one place service refusals become statuses.
+
+Anything else that escapes a route is our failure: it is logged with its traceback
+under a reference (the request id) and the caller gets only that reference, never
+the exception's text (which may hold host paths or SQL).
+"""
 
 from __future__ import annotations
+
+import logging
+import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -15,6 +23,9 @@ from assay.errors import (
     RateLimitedError,
     ServiceError,
 )
+from assay.web.observability import REQUEST_ID_HEADER
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[type[ServiceError], int] = {
     NotFoundError: 404,
@@ -48,5 +59,35 @@ async def service_error_handler(_request: Request, exc: Exception) -> JSONRespon
     )
 
 
+def log_internal_error(request: Request, exc: Exception) -> str:
+    """Log an unexpected exception with its traceback; returns its reference."""
+    reference = getattr(request.state, "request_id", None)
+    if not isinstance(reference, str):
+        reference = uuid.uuid4().hex
+    log.error(
+        "internal error, reference %s: %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"reference": reference, "request_id": reference},
+    )
+    return reference
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    reference = log_internal_error(request, exc)
+    return JSONResponse(
+        {
+            "detail": f"internal error, reference {reference}",
+            "error": "InternalError",
+            "reference": reference,
+        },
+        status_code=500,
+        headers={REQUEST_ID_HEADER: reference},  # the middleware that adds it is bypassed
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, service_error_handler)
+    app.add_exception_handler(Exception, internal_error_handler)

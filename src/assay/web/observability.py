@@ -81,6 +81,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id  # errors name it (web.errors)
         status = 500  # if the app fails before it starts a response
 
         async def send_with_id(message: Message) -> None:

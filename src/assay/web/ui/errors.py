@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AuthenticationError, ServiceError
 from assay.web import errors as api_errors
+from assay.web.observability import REQUEST_ID_HEADER
 from assay.web.ui.render import render
 from assay.web.ui.session import LoginRequiredError, login_url
 
@@ -44,5 +45,24 @@ async def service_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """Our failure on a page: an error page with the reference, nothing of the exception."""
+    if request.url.path.startswith(API_PATHS):
+        return await api_errors.internal_error_handler(request, exc)
+    reference = api_errors.log_internal_error(request, exc)
+    response = render(
+        request,
+        "error.html",
+        status_code=500,
+        title="Something went wrong on our side",
+        message=f"Internal error, reference {reference}. Please try again; if it keeps "
+        "happening, tell the course staff this reference.",
+        status=500,
+    )
+    response.headers[REQUEST_ID_HEADER] = reference
+    return response
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(Exception, internal_error)
