@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -14,7 +15,7 @@ from api_helpers import EXAMPLES, Api, seeded_api
 from assay.grading.engine import grade
 from assay.grading.package import load_package
 from assay.grading.submission import load_submission
-from assay.storage.models import GradingRun, RunStatus
+from assay.storage.models import GradingRun, RunStatus, Submission
 from helpers import require_backend
 from platform_helpers import DATABASE_KINDS
 
@@ -53,7 +54,41 @@ def test_students_cannot_read_other_students_submissions(api: Api) -> None:
             f"/assignments/{api.assignment_id}/submissions?user_id={api.user_ids['alice']}",
             json={"files": {"a.py": "x"}},
         )
-        assert refused.status_code == 400
+        assert refused.status_code == 403
+
+
+def test_only_course_staff_submit_on_behalf_and_only_for_course_members(api: Api) -> None:
+    """``?user_id=N``: staff of the assignment's course (and the site admin) may submit for a
+    member of that course; nobody may submit for anyone else, and an unknown id looks the
+    same as a non-member (no 500, nothing stored)."""
+    path = f"/assignments/{api.assignment_id}/submissions"
+    files = {"files": {"stats.py": "print(1)\n"}}
+    ids = api.user_ids
+    unknown = max(ids.values()) + 1000
+
+    def submit(who: str, user_id: int) -> httpx.Response:
+        with api.client(who) as client:
+            return client.post(f"{path}?user_id={user_id}", json=files)
+
+    for who in ("teacher", "ta", "admin"):
+        made = submit(who, ids["alice"])
+        assert made.status_code == 201, (who, made.text)
+        assert made.json()["user_id"] == ids["alice"]
+    outsiders = [
+        submit(who, user)
+        for who in ("teacher", "ta", "admin")
+        for user in (ids["admin"], ids["outsider"], unknown)
+        if user != ids[who]  # the admin submitting as themself is their own submission
+    ]
+    assert {r.status_code for r in outsiders} == {404}
+    assert len({r.text for r in outsiders}) == 1  # unknown and non-member look the same
+    students = [submit("bob", user) for user in (ids["alice"], ids["admin"], unknown)]
+    assert {r.status_code for r in students} == {403}
+    assert len({r.text for r in students}) == 1
+    assert submit("outsider", ids["alice"]).status_code == 404  # not their course
+    with api.platform.db.session() as session:
+        owners = list(session.scalars(select(Submission.user_id)))
+    assert owners == [ids["alice"]] * 3
 
 
 def test_other_courses_are_invisible(api: Api) -> None:

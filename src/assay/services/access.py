@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assay.errors import NotFoundError, PermissionDeniedError
+from assay.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from assay.services.actor import Actor
 from assay.storage.models import Course, Enrollment, Role
 
@@ -16,9 +16,14 @@ def course_role(session: Session, actor: Actor, course_id: int) -> Role | None:
     """The actor's role in the course; admins and the system act as instructors."""
     if actor.is_admin:
         return Role.INSTRUCTOR
+    return None if actor.user_id is None else member_role(session, course_id, actor.user_id)
+
+
+def member_role(session: Session, course_id: int, user_id: int) -> Role | None:
+    """The user's enrollment in the course (None: not a member, or no such user)."""
     role = session.scalar(
         select(Enrollment.role).where(
-            Enrollment.course_id == course_id, Enrollment.user_id == actor.user_id
+            Enrollment.course_id == course_id, Enrollment.user_id == user_id
         )
     )
     return Role(role) if role else None
@@ -32,6 +37,28 @@ def require_member(session: Session, actor: Actor, course_id: int) -> Role:
     if role is None:
         raise NotFoundError("no such course")
     return role
+
+
+def submission_owner(
+    session: Session, actor: Actor, role: Role | None, course_id: int, user_id: int | None
+) -> int:
+    """Whose submission ``actor`` (whose ``role`` in the course is given) makes there.
+
+    Their own (``user_id`` None or theirs), or, for the course's staff (administrators
+    and the system act as its instructors), a member's of that course. A student naming
+    anyone else is refused (PermissionDenied) whoever that is; staff naming someone who
+    is not a member get NotFound, the same answer as for an id no user has, so the
+    existence of users outside the course does not leak.
+    """
+    if user_id is None or user_id == actor.user_id:
+        if actor.user_id is None:
+            raise InvalidRequestError("say whose submission this is (user_id)")
+        return actor.user_id
+    if role not in STAFF:
+        raise PermissionDeniedError("only the course's staff may submit for someone else")
+    if member_role(session, course_id, user_id) is None:
+        raise NotFoundError("no such member of this course")
+    return user_id
 
 
 def require_staff(session: Session, actor: Actor, course_id: int) -> Role:

@@ -20,7 +20,7 @@ from assay.grading.archive import ArchiveLimits, is_archive
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import load_submission
 from assay.services import assignments, audit, progress
-from assay.services.access import STAFF, course_role
+from assay.services.access import STAFF, course_role, submission_owner
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage import filesets
@@ -74,7 +74,8 @@ def submit(
 ) -> SubmissionOut:
     """Store the files and queue their grading; returns once both are committed.
 
-    ``user_id``: submit on a student's behalf (staff, and the git webhook as the system).
+    ``user_id``: submit on behalf of a member of the assignment's course (its staff, and
+    the git webhook as the system; see ``access.submission_owner``).
     ``first_events``: (stage, detail) of work done before the submission existed (the
     git fetch's "cloning"), recorded right after "queued" in the same transaction, so
     no worker can log "started" before them.
@@ -91,11 +92,7 @@ def submit(
     with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id)
         role = course_role(session, actor, assignment.course_id)
-    owner = actor.user_id if user_id is None else user_id
-    if owner != actor.user_id and role not in STAFF:
-        raise InvalidRequestError("only staff may submit for someone else")
-    if owner is None:
-        raise InvalidRequestError("say whose submission this is (user_id)")
+        owner = submission_owner(session, actor, role, assignment.course_id, user_id)
     if assignment.current_version_id is None:
         raise InvalidRequestError("the assignment has no package yet")
     now = utcnow()
