@@ -114,7 +114,7 @@ def default_script(spec: RunSpec, workspace: FakeWorkspace) -> RunResult:
             return fake_result(stderr=f"cat: {exc}\n".encode(), exit_code=1)
     if program == "cat":
         stdin = spec.stdin.read_bytes() if isinstance(spec.stdin, Path) else spec.stdin
-        return fake_result(stdin or b"")
+        return fake_result(stdin if isinstance(stdin, bytes) else b"")  # a dialogue: nothing
     return fake_result()
 
 

@@ -20,7 +20,7 @@ from assay.sandbox.base import (
 from assay.sandbox.environments import DEFAULT_ENVIRONMENT, Environment, get_environment
 from assay.sandbox.hostfiles import entries_from_host, normalise_workspace_path
 from assay.sandbox.result import RunResult
-from assay.sandbox.spec import Limits, OutputPolicy, RunSpec, StdinSource
+from assay.sandbox.spec import Dialogue, Limits, OutputPolicy, RunSpec, StdinSource
 
 DEFAULT_READ_LIMIT = 16 * 1024 * 1024
 WORKSPACE = "/work"  # the workspace as the sandboxed program sees it
@@ -155,7 +155,7 @@ class Sandbox:
         """
         if isinstance(stdin, str):
             raise TypeError("stdin must be bytes, a pathlib.Path, a binary file or None")
-        if stdin is not None and not isinstance(stdin, bytes | Path):
+        if stdin is not None and not isinstance(stdin, bytes | Path | Dialogue):
             stdin = stdin.read()
         cwd = normalise_workspace_path(cwd)
         run_env = dict(self.environment.env if env is None else env)

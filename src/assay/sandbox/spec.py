@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -87,8 +88,33 @@ class OutputPolicy(StrEnum):
     TRUNCATE = "truncate"  # keep running, discard the rest (autograder-sandbox semantics)
 
 
-StdinSource = bytes | Path | None
-"""Standard input: bytes, a host file, or nothing (``/dev/null``)."""
+class Dialogue(ABC):
+    """Standard input written while a run goes on, in answer to what it prints.
+
+    For a trusted program that talks to the host over its standard streams
+    (an assignment's hook runner). Every backend hands each piece of the
+    run's standard output to ``heard``, from the thread that supervises the
+    run: it must return at once. From a thread of its own, the backend writes
+    whatever ``replies`` yields to the run's standard input, and closes it when
+    ``replies`` ends. When the run is over (output drained), the backend calls
+    ``hang_up``, after which ``replies`` must end promptly.
+    """
+
+    @abstractmethod
+    def heard(self, chunk: bytes) -> None:
+        """Standard output as it arrives (untrusted bytes, any split)."""
+
+    @abstractmethod
+    def replies(self) -> Iterator[bytes]:
+        """What to write to standard input, as it becomes known (may block)."""
+
+    @abstractmethod
+    def hang_up(self) -> None:
+        """The run has ended: stop ``replies``."""
+
+
+StdinSource = bytes | Path | Dialogue | None
+"""Standard input: bytes, a host file, a dialogue with the host, or nothing (``/dev/null``)."""
 
 
 @dataclass(frozen=True)

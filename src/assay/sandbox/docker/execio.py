@@ -21,7 +21,7 @@ from pathlib import Path
 from assay.errors import SandboxError
 from assay.sandbox.docker.api import DockerAPI, ExecInfo
 from assay.sandbox.docker.streams import STDERR, FrameDemuxer
-from assay.sandbox.spec import StdinSource
+from assay.sandbox.spec import Dialogue, StdinSource
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,13 @@ EXIT_TIMEOUT_S = 5.0
 FEEDER_JOIN_S = 2.0
 
 
-def _feed(sock: socket.socket, source: bytes | Path) -> None:
+def _feed(sock: socket.socket, source: bytes | Path | Dialogue) -> None:
     try:
         if isinstance(source, bytes):
             sock.sendall(source)
+        elif isinstance(source, Dialogue):
+            for reply in source.replies():
+                sock.sendall(reply)
         else:
             with open(source, "rb") as f:
                 while chunk := f.read(CHUNK):

@@ -9,6 +9,7 @@ the frame sizes are.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assay.sandbox.output import BoundedBuffer
@@ -70,8 +71,11 @@ class Output:
 class OutputCollector:
     """Stdout and stderr of one run, each capped at ``limit`` bytes."""
 
-    def __init__(self, limit: int, policy: OutputPolicy) -> None:
+    def __init__(
+        self, limit: int, policy: OutputPolicy, listener: Callable[[bytes], None] | None = None
+    ) -> None:
         self.policy = policy
+        self.listener = listener  # hears stdout as it arrives (a dialogue)
         self._demux = FrameDemuxer()
         self._out = BoundedBuffer(limit)
         self._err = BoundedBuffer(limit)
@@ -79,6 +83,8 @@ class OutputCollector:
     def feed(self, data: bytes) -> bool:
         """Add raw stream bytes; True when a stream overflowed under ``OutputPolicy.KILL``."""
         for stream, payload in self._demux.feed(data):
+            if stream != STDERR and self.listener is not None:
+                self.listener(payload)
             target = self._err if stream == STDERR else self._out
             target.feed(payload)
         return self.overflowed and self.policy is OutputPolicy.KILL

@@ -21,7 +21,7 @@ from assay.sandbox.docker.reaper import Reaper
 from assay.sandbox.docker.streams import OutputCollector
 from assay.sandbox.docker.verdict import exec_argv, run_user
 from assay.sandbox.result import RunResult
-from assay.sandbox.spec import RunSpec
+from assay.sandbox.spec import Dialogue, RunSpec
 from assay.sandbox.verdict import KillReason, RunFacts, decide
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,12 @@ class _Run:
         self.ctx = ctx
         self.spec = spec
         self.user = run_user(spec)
-        self.output = OutputCollector(spec.limits.output_bytes, spec.output_policy)
+        self.dialogue = spec.stdin if isinstance(spec.stdin, Dialogue) else None
+        self.output = OutputCollector(
+            spec.limits.output_bytes,
+            spec.output_policy,
+            self.dialogue.heard if self.dialogue is not None else None,
+        )
         self.killed_for: KillReason | None = None
         self.killed_at = 0.0
         self.peak_sample = 0
@@ -145,6 +150,8 @@ class _Run:
             status = watch.exit_code if watch.exit_code is not None else proc.exit_status()
         finally:
             watch.close()
+            if self.dialogue is not None:
+                self.dialogue.hang_up()  # before close(), which waits for the stdin feeder
             proc.close()
         if self.ctx.reaper.leftovers():
             self.ctx.reaper.kill_all(self.user)

@@ -15,7 +15,9 @@ import resource
 import selectors
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from assay.sandbox.native.slots import Slot
 from assay.sandbox.native.stall import MAX_STALL_FACTOR, StallClock
 from assay.sandbox.output import BoundedBuffer
 from assay.sandbox.result import RunResult
-from assay.sandbox.spec import Limits, OutputPolicy, RunSpec
+from assay.sandbox.spec import Dialogue, Limits, OutputPolicy, RunSpec
 from assay.sandbox.verdict import KillReason, RunFacts, decide
 
 CPU_POLL_S = 0.02  # the shortest interval between two polls of a run's cgroup
@@ -80,7 +82,10 @@ class _Streams:
     """stdout and stderr into bounded buffers, and the launcher's exit (a pidfd),
     all in one selector so the end of a run is seen the moment it happens."""
 
-    def __init__(self, out_fd: int, err_fd: int, limit: int) -> None:
+    def __init__(
+        self, out_fd: int, err_fd: int, limit: int, listener: Callable[[bytes], None] | None
+    ) -> None:
+        self.listener = listener  # hears stdout as it arrives (a dialogue)
         self.selector = selectors.DefaultSelector()
         self.buffers = {out_fd: BoundedBuffer(limit), err_fd: BoundedBuffer(limit)}
         for fd in (out_fd, err_fd):
@@ -116,6 +121,8 @@ class _Streams:
                 continue
             overflow |= self.buffers[fd].feed(chunk)
         return overflow
+            if fd == self.out_fd and self.listener is not None:
+                self.listener(chunk)
 
     def close(self) -> None:
         for fd in [*self.buffers, self.exit_fd]:
@@ -128,7 +135,36 @@ class _Streams:
 
 
 def _stdin_fd(spec: RunSpec) -> int:
-    if spec.stdin is None:
+    if spec.stdin is None or isinstance(spec.stdin, Dialogue):
+class _Replies:
+    """Writes a dialogue's replies to the run's standard input, from a thread."""
+
+    def __init__(self, dialogue: Dialogue) -> None:
+        self.dialogue = dialogue
+        self.read_fd, self.write_fd = os.pipe2(os.O_CLOEXEC)  # the run gets read_fd
+        self.thread = threading.Thread(target=self._pump, name="assay-dialogue", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for reply in self.dialogue.replies():
+                view = memoryview(reply)
+                while view:
+                    view = view[os.write(self.write_fd, view) :]
+        except OSError:
+            pass  # the run ended (or closed its input) before reading everything
+        finally:
+            os.close(self.write_fd)
+
+    def end(self) -> None:
+        if not self.thread.is_alive():
+            return
+        self.dialogue.hang_up()
+        self.thread.join(REPLIES_JOIN_S)
+        if self.thread.is_alive():
+            raise SandboxError("a dialogue's replies did not end after the run")
+
+
         return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     if isinstance(spec.stdin, Path):
         try:
@@ -161,10 +197,14 @@ def supervise(
     """
     limits = spec.limits
     cgroup = slot.cgroup
-    stdin_fd = _stdin_fd(spec)
+    dialogue = spec.stdin if isinstance(spec.stdin, Dialogue) else None
+    replies = _Replies(dialogue) if dialogue is not None else None
+    stdin_fd = replies.read_fd if replies is not None else _stdin_fd(spec)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    streams = _Streams(out_r, err_r, limits.output_bytes)
+    streams = _Streams(
+        out_r, err_r, limits.output_bytes, dialogue.heard if dialogue is not None else None
+    )
     start = time.monotonic()
     paused_before = scheduled.paused_s() if scheduled else 0.0
     try:
@@ -214,6 +254,8 @@ def supervise(
             proc.returncode,
             status=status.values,
             reason=reason,
+        if replies is not None:
+            replies.end()
             cgroup=cgroup,
             spec=spec,
             wall=wall,
@@ -226,6 +268,8 @@ def supervise(
 def _watch(
     streams: _Streams,
     cgroup: JobCgroup,
+        if replies is not None:
+            replies.end()  # a second call (after a normal end) returns at once
     spec: RunSpec,
     start: float,
     *,
