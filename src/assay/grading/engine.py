@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -20,7 +19,8 @@ from assay.errors import AssayError
 from assay.grading import static
 from assay.grading.context import GradingContext, NullProgress, Progress
 from assay.grading.diagnostics import parse_diagnostics
-from assay.grading.hooks import BuildResult, HookTest, TestResult, active
+from assay.grading.hookplan import PlannedTest
+from assay.grading.hookrun import HookResult, HookSandbox, PhaseResult
 from assay.grading.kinds import get_kind
 from assay.grading.outcome import (
     BuildStatus,
@@ -98,6 +98,7 @@ class _Grading:
         self.static_findings: list[StaticFinding] = []
         self.timings = {"setup": 0.0, "build": 0.0, "tests": 0.0}
         self.staff_error: str | None = None
+        self.hook_box: HookSandbox | None = None
 
     @property
     def backend_name(self) -> str:
@@ -132,6 +133,8 @@ class _Grading:
                     self._tests(ctx)
                 finally:
                     ctx.close()
+                    if self.hook_box is not None:
+                        self.hook_box.close()
         except AssayError as exc:
             log.exception("grading %s failed", self.package.spec.assignment.name)
             self.staff_error = f"{type(exc).__name__}: {exc.message}"
@@ -183,34 +186,43 @@ class _Grading:
                 self.build.failure = f"the build failed: {' '.join(argv)}: {describe_run(result)}"
                 logs.append(f"[{describe_run(result)}]\n")
                 break
-        if self.build.status is BuildStatus.PASSED and hooks:
-            with active(ctx):
-                for hook in hooks.builds:
-                    result_box = BuildResult()
-                    try:
-                        hook(result_box)
-                    except AssayError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - instructor code: any failure is an error
-                        self.build.status = BuildStatus.ERROR
-                        self.staff_error = "build hook raised:\n" + traceback.format_exc()
-                        self.build.failure = f"the build hook failed ({type(exc).__name__})"
-                        break
-                    logs.append(result_box.log)
-                    if not result_box.passed:
-                        self.build.status = BuildStatus.FAILED
-                        self.build.failure = "the build failed"
-                        break
+        if self.build.status is BuildStatus.PASSED and hooks and hooks.builds:
+            self._build_hooks(ctx, self._hooks(ctx).run_phase(ctx, {"phase": "build"}, ()), logs)
         self.build.log = "".join(logs)[-BUILD_LOG_LIMIT:]
         self.build.diagnostics = parse_diagnostics(
             self.build.log, self.package.environment.name, sources=self.submission.as_mapping()
         )
         self.timings["build"] = time.monotonic() - started
 
+    def _hooks(self, ctx: GradingContext) -> HookSandbox:
+        """The grading's hook sandbox (opened on first use)."""
+        if self.hook_box is None:
+            planned = self.package.hooks.tests if self.package.hooks else ()
+            self.hook_box = HookSandbox(self.package, ctx, len(planned))
+        return self.hook_box
+
+    def _build_hooks(self, ctx: GradingContext, phase: PhaseResult, logs: list[str]) -> None:
+        for result in phase.builds:
+            if result.error is not None:
+                self.build.status = BuildStatus.ERROR
+                self.staff_error = "build hook raised:\n" + result.error
+                self.build.failure = "the build hook failed"
+                return
+            logs.append(result.text)
+            if not result.passed:
+                self.build.status = BuildStatus.FAILED
+                self.build.failure = "the build failed"
+                return
+        expected = self.package.hooks.builds if self.package.hooks else 0
+        if phase.failure is not None or len(phase.builds) < expected:
+            self.build.status = BuildStatus.ERROR
+            self.staff_error = phase.failure or "the build hooks did not all report"
+            self.build.failure = "the build hooks failed"
+
     def _tests(self, ctx: GradingContext) -> None:
         tests = list(self.package.spec.tests)
         hooks = self.package.hooks
-        hook_tests = hooks.tests if hooks else []
+        hook_tests = list(hooks.tests) if hooks else []
         total = len(tests) + len(hook_tests)
         started = time.monotonic()
         parallel = get_settings().grading_parallel_runs if ctx.sandbox.concurrent_runs else 1
@@ -229,10 +241,8 @@ class _Grading:
                 ):
                     self.outcomes += outcomes
                 index += len(batch)
-        with active(ctx):
-            for number, hook_test in enumerate(hook_tests, len(tests) + 1):
-                self.progress.stage("testing", hook_test.name, number, total)
-                self.outcomes.append(self._hook_test(ctx, hook_test))
+        if hook_tests:
+            self.outcomes += self._hook_tests(ctx, hook_tests, len(tests), total)
         self.timings["tests"] = time.monotonic() - started
 
     def _concurrent(self, test: TestSpec) -> bool:
@@ -261,46 +271,30 @@ class _Grading:
             ]
         return [_clamped(o) for o in outcomes]
 
-    def _hook_test(self, ctx: GradingContext, hook_test: HookTest) -> TestOutcome:
-        base = TestOutcome(
-            hook_test.name,
-            TestStatus.FAILED,
-            0.0,
-            hook_test.points,
-            kind="hook",
-            visibility=hook_test.visibility,
-            group=hook_test.group,
-        )
+    def _hook_tests(
+        self, ctx: GradingContext, planned: list[PlannedTest], before: int, total: int
+    ) -> list[TestOutcome]:
         if self.build.status not in (BuildStatus.PASSED, BuildStatus.SKIPPED):
-            return replace(base, message=f"not run: {self.build.failure}")
-        ctx.limits = self.package.limits
-        result = TestResult()
+            return [
+                replace(_hook_base(t), message=f"not run: {self.build.failure}") for t in planned
+            ]
+        numbers = {t.name: number for number, t in enumerate(planned, before + 1)}
         started = time.monotonic()
+
+        def progress(name: str) -> None:
+            if name in numbers:
+                self.progress.stage("testing", name, numbers[name], total)
+
+        ctx = replace(ctx, limits=self.package.limits)
+        names = [t.name for t in planned]
+        job = {"phase": "tests", "tests": names}
         try:
-            hook_test.function(result)
+            phase = self._hooks(ctx).run_phase(ctx, job, names, progress)
         except AssayError as exc:
-            return replace(base, status=TestStatus.ERROR, staff_detail=exc.message)
-        except Exception:  # noqa: BLE001 - instructor code: any failure is an error
-            return replace(
-                base,
-                status=TestStatus.ERROR,
-                message="this test could not be run (an internal error, not your fault)",
-                staff_detail="test hook raised:\n" + traceback.format_exc(),
-            )
-        if result.score is not None:
-            score = result.score
-        else:
-            score = hook_test.points if result.passed else 0.0
-        return _clamped(
-            replace(
-                base,
-                status=TestStatus.PASSED if result.passed else TestStatus.FAILED,
-                score=score,
-                message=result.message,
-                output=result.output,
-                timing=Timing(wall_s=time.monotonic() - started),
-            )
-        )
+            log.exception("the hook sandbox of %s failed", self.package.spec.assignment.name)
+            phase = PhaseResult(failure=f"{type(exc).__name__}: {exc.message}")
+        wall = (time.monotonic() - started) / max(1, len(planned))
+        return [_hook_outcome(t, phase.tests.get(t.name), phase.failure, wall) for t in planned]
 
     # -- report --------------------------------------------------------------
     def _report(self, total_s: float) -> GradeReport:
@@ -371,6 +365,46 @@ class _Grading:
             deducted=deducted,
         )
         return report, deducted, fail_all
+
+
+HOOK_FAILED = "this test could not be run (an internal error, not your fault)"
+
+
+def _hook_base(planned: PlannedTest) -> TestOutcome:
+    return TestOutcome(
+        planned.name,
+        TestStatus.FAILED,
+        0.0,
+        planned.points,
+        kind="hook",
+        visibility=planned.visibility,
+        group=planned.group,
+    )
+
+
+def _hook_outcome(
+    planned: PlannedTest, result: HookResult | None, failure: str | None, wall_s: float
+) -> TestOutcome:
+    """A hook test's outcome: its failure (or the runner's) is an error of ours."""
+    base = _hook_base(planned)
+    if result is None or result.error is not None:
+        detail = (
+            "test hook raised:\n" + result.error
+            if result is not None and result.error is not None
+            else failure or "the hook runner did not report this test"
+        )
+        return replace(base, status=TestStatus.ERROR, message=HOOK_FAILED, staff_detail=detail)
+    score = result.score if result.score is not None else (planned.points if result.passed else 0.0)
+    return _clamped(
+        replace(
+            base,
+            status=TestStatus.PASSED if result.passed else TestStatus.FAILED,
+            score=score,
+            message=result.text,
+            output=result.output,
+            timing=Timing(wall_s=wall_s),
+        )
+    )
 
 
 def _clamped(outcome: TestOutcome) -> TestOutcome:

@@ -11,18 +11,16 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from assay.errors import ConfigError, PackageError, UnknownEnvironmentError
 from assay.grading.archive import ArchiveLimits, extract_archive, is_archive
+from assay.grading.hookplan import HookPlan, read_plan
 from assay.grading.spec import AssignmentSpec, TestSpec
 from assay.sandbox.environments import Environment, get_environment
 from assay.sandbox.spec import Limits
-
-if TYPE_CHECKING:
-    from assay.grading.hooks import Hooks
 
 MANIFEST = "assignment.toml"
 PACKAGE_ARCHIVE_LIMITS = ArchiveLimits(max_total_bytes=256 * 1024 * 1024, max_entries=20_000)
@@ -71,9 +69,8 @@ class AssignmentPackage:
     statement: str
     environment: Environment
     options: dict[str, BaseModel] = field(default_factory=dict)  # test name -> kind options
+    hooks: HookPlan | None = None  # grader.py's hooks, read without running them
     _tmp: tempfile.TemporaryDirectory[str] | None = None
-    _hooks: Hooks | None = None
-    _hooks_loaded: bool = False
 
     # -- paths -------------------------------------------------------------
     def path(self, relative: str, *, key: str | None = None, must_exist: bool = True) -> Path:
@@ -117,21 +114,8 @@ class AssignmentPackage:
 
     @property
     def max_score(self) -> float:
-        hooks = self.hooks
-        extra = sum(t.points for t in hooks.tests) if hooks else 0.0
+        extra = self.hooks.points if self.hooks else 0.0
         return sum(t.points for t in self.spec.tests) + extra
-
-    # -- hooks -------------------------------------------------------------
-    @property
-    def hooks(self) -> Hooks | None:
-        """The package's ``grader.py`` hooks (trusted code, run on the grading host)."""
-        if not self._hooks_loaded:
-            from assay.grading.hooks import load_hooks  # noqa: PLC0415 - grader.py is optional
-
-            hooks_file = self.path(self.spec.paths.hooks, must_exist=False)
-            self._hooks = load_hooks(hooks_file) if hooks_file.is_file() else None
-            self._hooks_loaded = True
-        return self._hooks
 
     def close(self) -> None:
         if self._tmp is not None:
@@ -213,6 +197,9 @@ def _load_dir(root: Path, tmp: tempfile.TemporaryDirectory[str] | None) -> Assig
     for index, test in enumerate(spec.tests):
         kind = get_kind(test.kind, key=f"tests[{index}].kind")
         package.options[test.name] = kind.parse(test, package, key=f"tests[{index}]")
+    hooks_file = package.path(spec.paths.hooks, key="paths.hooks", must_exist=False)
+    if hooks_file.is_file():
+        package.hooks = read_plan(hooks_file, spec.paths.hooks)
     for index, bad in enumerate(spec.known_bad):
         package.path(bad.path, key=f"known_bad[{index}].path")
     for key, limits in (("limits", spec.limits), ("build.limits", spec.build.limits)):
