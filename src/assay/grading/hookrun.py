@@ -7,6 +7,10 @@ the runner talks to the engine over its standard streams (a
 and anything malformed is the hooks' failure, so the test is ``error``
 (ours to retry, never the student's zero). A ``run`` request is served by
 running the command in the student's sandbox with the test's limits.
+
+Unlike the spec runner's channel, this one needs no MAC: nothing but the
+instructor's code runs in the hook sandbox (student output only crosses it
+as base64 data inside replies), and the engine trusts none of it anyway.
 """
 
 from __future__ import annotations
