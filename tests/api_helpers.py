@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -100,3 +101,14 @@ def seeded_api(kind: str, tmp_path: Path, **overrides: object) -> Iterator[Api]:
             tokens=data["tokens"],
             user_ids=data["ids"],
         )
+
+
+def wait_done(client: httpx.Client, submission_id: int, timeout_s: float = 120) -> dict[str, Any]:
+    """The submission once it is graded, errored or cancelled (polled over the API)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(f"/submissions/{submission_id}").json()
+        if body["status"] in {"graded", "error", "cancelled"}:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"submission {submission_id} not graded in {timeout_s} s")

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from api_helpers import EXAMPLES, Api, seeded_api
+from api_helpers import EXAMPLES, Api, seeded_api, wait_done
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
 from platform_helpers import DATABASE_KINDS
@@ -30,16 +28,6 @@ def graded_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     require_backend("native", "python3")
     with seeded_api(request.param, tmp_path) as api, WorkerPool(api.platform, 2):
         yield api
-
-
-def wait_done(client: httpx.Client, submission_id: int, timeout_s: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = client.get(f"/submissions/{submission_id}").json()
-        if body["status"] in {"graded", "error", "cancelled"}:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"submission {submission_id} not graded in {timeout_s} s")
 
 
 def submit(client: httpx.Client, assignment_id: int, source: bytes) -> int:

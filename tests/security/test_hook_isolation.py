@@ -5,15 +5,12 @@ processes or network, while grading still works (native backend, real workers)."
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from api_helpers import Api, seeded_api, tar_of
+from api_helpers import Api, seeded_api, tar_of, wait_done
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
 
@@ -79,16 +76,6 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("ASSAY_HOOK_CANARY", CANARY)  # the server's own environment
     with seeded_api("sqlite", tmp_path) as seeded, WorkerPool(seeded.platform, 1):
         yield seeded
-
-
-def wait_done(client: httpx.Client, submission_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = client.get(f"/submissions/{submission_id}").json()
-        if body["status"] in {"graded", "error", "cancelled"}:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"submission {submission_id} not graded")
 
 
 def test_a_hostile_grader_py_reaches_nothing_and_grading_works(api: Api, tmp_path: Path) -> None:

@@ -4,15 +4,17 @@ the hook runner's channel: every line from the runner is untrusted and checked."
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from assay.errors import PackageError
+from assay.grading import hooks
 from assay.grading.context import GradingContext
 from assay.grading.hookplan import read_plan
-from assay.grading.hookrun import HookDialogue, collect, serve_run
+from assay.grading.hookrun import LIMIT_KEYS, HookDialogue, collect, serve_run
 from assay.grading.package import load_package
 from assay.grading.spec import Visibility
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
@@ -76,6 +78,14 @@ def test_a_package_without_grader_py_has_no_hooks(tmp_path: Path) -> None:
     with load_package(tmp_path) as package:
         assert package.hooks is None
         assert package.max_score == 0
+
+
+def test_the_hooks_run_result_has_the_sandboxs_fields() -> None:
+    sandbox_fields = [(f.name, f.default) for f in dataclasses.fields(RunResult)]
+    hooks_fields = [(f.name, f.default) for f in dataclasses.fields(hooks.RunResult)]
+    assert hooks_fields == sandbox_fields
+    assert [t.value for t in hooks.Termination] == [t.value for t in Termination]
+    assert set(hooks.Limits().__dataclass_fields__) == LIMIT_KEYS
 
 
 # -- the channel ---------------------------------------------------------------

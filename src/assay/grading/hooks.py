@@ -108,7 +108,11 @@ class Limits:
 
 @dataclass(frozen=True)
 class RunResult:
-    """A student run's outcome, as the sandbox reported it. Its output is the student's."""
+    """A student run's outcome, as the sandbox reported it. Its output is the student's.
+
+    The same fields as ``assay.sandbox.result.RunResult``, which cannot be imported
+    in the hook sandbox (a unit test keeps the two alike).
+    """
 
     termination: Termination
     exit_code: int | None
