@@ -4,14 +4,15 @@ Pages use the same session cookie as the API (``assay_session``: HttpOnly,
 SameSite=Lax, Secure when ``cookie_secure``). A page that changes something
 (POST) must carry the session's CSRF token: forms in a hidden ``csrf_token``
 field (``{{ csrf_field() }}``), htmx and scripts in the ``X-CSRF-Token`` header
-(base.html sets it for every htmx request).
+(base.html sets it for every htmx request). The login form has no session yet:
+its POST must come from a page of this site (``check_origin``).
 """
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 
@@ -26,6 +27,8 @@ from assay.web.deps import (
     limiters,
     rate_key,
 )
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class LoginRequiredError(AuthenticationError):
@@ -83,11 +86,50 @@ async def check_csrf(request: Request, actor: Annotated[Actor, Depends(require_a
     return actor
 
 
+def check_origin(request: Request, platform: PlatformDep) -> None:
+    """A form sent without a session (login) must come from a page of this site.
+
+    Login CSRF: a page elsewhere could post the attacker's credentials to ``/login``
+    and so log the visitor's browser in as the attacker. Browsers send ``Origin`` with
+    every POST (``null`` for an opaque origin, which is refused); ``Referer`` is the
+    fallback. A request with neither is no browser's (curl, a script), which no other
+    site can make send anything, so it is let through. This site's origins: the one the
+    request was sent to, and ``public_url``'s (behind a proxy that changes the scheme).
+    """
+    sent = request.headers.get("origin")
+    if sent is None:
+        referer = request.headers.get("referer")
+        if referer is None:
+            return
+        sent = referer
+    own = {origin_of(str(request.base_url)), origin_of(platform.settings.public_url)}
+    if origin_of(sent) not in own - {None}:
+        raise PermissionDeniedError(
+            "this login form was sent from another site; "
+            "log in on this site's own login page instead"
+        )
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL (the default port left out); None if it has none."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, DEFAULT_PORTS[scheme]) else "")
+
+
 def current_user(request: Request) -> UserOut | None:
     found: UserOut | None = getattr(request.state, "ui_user", None)
     return found
 
 
 PageActorDep = Annotated[Actor | None, Depends(page_actor)]
+SameOriginDep = Annotated[None, Depends(check_origin)]
 UserDep = Annotated[Actor, Depends(require_actor)]
 FormUserDep = Annotated[Actor, Depends(check_csrf)]

@@ -18,7 +18,7 @@ from assay.web.deps import (
     set_session_cookie,
 )
 from assay.web.ui.render import render
-from assay.web.ui.session import FormUserDep, PageActorDep
+from assay.web.ui.session import FormUserDep, PageActorDep, SameOriginDep
 
 router = APIRouter()
 HOME = "/courses"
@@ -51,6 +51,7 @@ def login_submit(
     request: Request,
     platform: PlatformDep,
     _: ClientLimitDep,
+    _origin: SameOriginDep,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
