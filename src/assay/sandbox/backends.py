@@ -1,4 +1,8 @@
-"""Backend registry: names to implementations, loaded on first use."""
+"""Backend registry: names to implementations, loaded on first use.
+
+A forked child keeps the shared instances (each resets itself, see
+``assay.sandbox.forks``) with a new lock: a thread of the parent may have held it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import importlib
 import threading
 
 from assay.errors import UnknownBackendError
+from assay.sandbox import forks
 from assay.sandbox.base import SandboxBackend
 
 # name -> "module:attribute"; the docker SDK is only imported when asked for.
@@ -16,12 +21,25 @@ BACKENDS = {
 DEFAULT_BACKEND = "native"
 
 _instances: dict[str, SandboxBackend] = {}
-_lock = threading.Lock()
+
+
+class _Guard:
+    """The lock around ``_instances``, made anew in a forked child."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        forks.register(self)
+
+    def after_fork_in_child(self) -> None:
+        self.lock = threading.Lock()
+
+
+_guard = _Guard()
 
 
 def get_backend(name: str = DEFAULT_BACKEND) -> SandboxBackend:
     """The shared backend instance for ``name``."""
-    with _lock:
+    with _guard.lock:
         return _instance(name)
 
 

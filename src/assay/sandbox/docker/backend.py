@@ -2,6 +2,9 @@
 
 Needs a Docker daemon on this host (the containers' cgroups are read from
 /sys/fs/cgroup) and the images of ``assay image build``. See docs/docker.md.
+
+A forked child connects anew: the parent's connections, pool threads and
+containers are not the child's (``assay.sandbox.forks``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 
 from assay.config import get_settings
 from assay.errors import SandboxError
+from assay.sandbox import forks
 from assay.sandbox.base import CheckItem, SandboxBackend, SessionConfig
 from assay.sandbox.docker.api import DockerAPI
 from assay.sandbox.docker.checks import docker_checks
@@ -39,6 +43,12 @@ class DockerBackend(SandboxBackend):
         self._lock = threading.Lock()
         self._api: DockerAPI | None = None
         self._pool: ContainerPool | None = None
+        forks.register(self)
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's connection and pool (never closed from here)."""
+        self._lock = threading.Lock()
+        self._api = self._pool = None
 
     def _connect(self) -> tuple[DockerAPI, ContainerPool]:
         with self._lock:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 
 from assay.errors import SandboxClosedError, SandboxError, WorkspacePathError
+from assay.sandbox import forks
 from assay.sandbox.base import BackendSession, SessionConfig, WorkspaceEntry
 from assay.sandbox.docker.container import ContainerSpec, SandboxContainer
 from assay.sandbox.docker.pool import ContainerPool
@@ -28,6 +29,12 @@ class DockerSession(BackendSession):
         self.config = config
         self._container: SandboxContainer | None = container
         self._lock = threading.Lock()
+        forks.register(self)
+
+    def after_fork_in_child(self) -> None:
+        """The container is the parent's: closed here, never removed by the child."""
+        self._lock = threading.Lock()
+        self._container = None
 
     @property
     def container(self) -> SandboxContainer:

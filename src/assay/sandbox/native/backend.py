@@ -1,4 +1,9 @@
-"""The native backend: bubblewrap namespaces + cgroups + rlimits + seccomp."""
+"""The native backend: bubblewrap namespaces + cgroups + rlimits + seccomp.
+
+Fork-safe: a forked child gets a backend as if no sandbox had been used (new
+locks, no slots, its own scheduler), and sessions opened before the fork are
+closed there without touching the parent's workspaces (``assay.sandbox.forks``).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assay.config import Settings, get_settings
-from assay.errors import SandboxClosedError, SandboxUnavailableError
+from assay.errors import SandboxClosedError, SandboxError, SandboxUnavailableError
+from assay.sandbox import forks
 from assay.sandbox.base import (
     BackendSession,
     CheckItem,
@@ -28,6 +34,7 @@ from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
 from assay.sandbox.native.scheduler import CpuScheduler, default_cores
 from assay.sandbox.native.slots import Slot, SlotPool
+from assay.sandbox.native.stall import MAX_STALL_FACTOR
 from assay.sandbox.native.supervisor import Launch, Scheduled, supervise
 from assay.sandbox.native.workspace import Workspace, remove_stale
 from assay.sandbox.result import RunResult
@@ -42,6 +49,10 @@ BWRAP_PROCESSES = 3
 # The fds the launcher gives bubblewrap after stdin, stdout and stderr.
 LAUNCH_SECCOMP_FD = 3
 LAUNCH_STATUS_FD = 4
+# Workspace changes and close() wait for the session's runs in flight: at most
+# as long as the longest of them may last (wall limit and excused stalls), plus this.
+RUNS_END_GRACE_S = 600.0
+INHERITED = "this sandbox was opened before the process forked: open a new one in the child"
 
 
 class BwrapSession(BackendSession):
@@ -53,7 +64,8 @@ class BwrapSession(BackendSession):
         self.backend = backend
         self.config = config
         self._lock = threading.Condition()
-        self._running = 0
+        self._running: list[float] = []  # the wall limits of the runs in flight
+        self._inherited = False
         settings = backend.settings
         self.workspace: Workspace | None = Workspace(
             settings.state_dir / "sandboxes",
@@ -63,12 +75,24 @@ class BwrapSession(BackendSession):
         )
         # A session never closed (or open at exit) still gives its mount back.
         self._finalizer = weakref.finalize(self, self.workspace.destroy)
+        forks.register(self)
+
+    def _wait_idle(self) -> None:
+        """Wait (lock held) until no run uses the workspace; bounded by the runs' limits."""
+        bound_s = RUNS_END_GRACE_S + (1 + MAX_STALL_FACTOR) * max(self._running, default=0.0)
+        if not self._lock.wait_for(lambda: not self._running, timeout=bound_s):
+            raise SandboxError(
+                f"{len(self._running)} runs of this sandbox did not end within {bound_s:.0f} s"
+            )
+
+    def _closed_error(self) -> SandboxClosedError:
+        return SandboxClosedError(INHERITED) if self._inherited else SandboxClosedError()
 
     def _ws(self) -> Workspace:
         """The workspace, once no run is using it (call with the lock held)."""
-        self._lock.wait_for(lambda: self._running == 0)
+        self._wait_idle()
         if self.workspace is None:
-            raise SandboxClosedError()
+            raise self._closed_error()
         return self.workspace
 
     def add_entries(self, entries: Sequence[WorkspaceEntry]) -> None:
@@ -90,21 +114,29 @@ class BwrapSession(BackendSession):
     def run(self, spec: RunSpec) -> RunResult:
         with self._lock:
             if self.workspace is None:
-                raise SandboxClosedError()
+                raise self._closed_error()
             workspace = self.workspace
-            self._running += 1
+            self._running.append(spec.limits.wall_time_s)
         try:
             return self.backend.run_in(workspace, spec)
         finally:
             with self._lock:
-                self._running -= 1
+                self._running.remove(spec.limits.wall_time_s)
                 self._lock.notify_all()
 
     def close(self) -> None:
         with self._lock:
-            self._lock.wait_for(lambda: self._running == 0)
+            self._wait_idle()
             self.workspace = None
             self._finalizer()
+
+    def after_fork_in_child(self) -> None:
+        """The workspace is the parent's: closed here, never unmounted by the child."""
+        self._finalizer.detach()
+        self._lock = threading.Condition()
+        self._running = []
+        self._inherited = self.workspace is not None
+        self.workspace = None
 
 
 class BwrapBackend(SandboxBackend):
@@ -126,6 +158,16 @@ class BwrapBackend(SandboxBackend):
                 self.settings.native_cpu_slots or default_cores(),
                 self.settings.native_cpu_quantum_s,
             )
+        forks.register(self)
+
+    def after_fork_in_child(self) -> None:
+        """Start afresh: the slots (and their launchers) are the parent's.
+
+        The scheduler resets itself; the parent's pool let go of its slots.
+        """
+        self._init_lock = threading.Lock()
+        self._slots = None
+        self._ready = False
 
     def _prepare(self) -> tuple[str, SlotPool, RootLayout]:
         with self._init_lock:

@@ -28,6 +28,9 @@ a run starved by other load idle, and let yet more runs onto the CPU.)
 Admission also waits for memory: a run does not start while the host's
 available memory is below its memory limit, unless nothing else runs (to
 always make progress).
+
+A run waits at most ADMIT_WAIT_S to start (then ``SandboxError``). In a forked
+child the scheduler starts empty: the parent's runs are not the child's.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from assay.errors import SandboxError
+from assay.sandbox import forks
 from assay.sandbox.native.cgroups import JobCgroup
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,9 @@ MAX_LEVEL = 4  # with the default quantum (0.05 s): runs past 0.4 s of CPU go in
 IDLE_WINDOW_S = 0.2  # how long a run's CPU rate is measured over to call it idle
 IDLE_RATE = 0.2  # below this share of one core, a run does not hold a core
 MEMINFO = Path("/proc/meminfo")
+# The longest a run waits for its turn to start: far beyond any queue a worker's
+# job slots make, so reaching it means the host cannot run anything.
+ADMIT_WAIT_S = 1800.0
 
 
 class RunState(StrEnum):
@@ -137,6 +144,12 @@ class CpuScheduler:
         self._tickets: dict[int, Ticket] = {}
         self._seq = 0
         self._freezes = 0
+        forks.register(self)
+
+    def after_fork_in_child(self) -> None:
+        """No run of the parent is the child's: an empty scheduler with a new lock."""
+        self._lock = threading.Lock()
+        self._tickets = {}
 
     # --- the run's side ---------------------------------------------------------------
 
@@ -147,7 +160,16 @@ class CpuScheduler:
             ticket = Ticket(self._lock, self._seq, memory_bytes)
             self._tickets[ticket.seq] = ticket
             self._rebalance()
-            ticket.changed.wait_for(lambda: ticket.state is not RunState.WAITING)
+            admitted = ticket.changed.wait_for(
+                lambda: ticket.state is not RunState.WAITING, timeout=ADMIT_WAIT_S
+            )
+            if not admitted:
+                self._tickets.pop(ticket.seq, None)
+                ticket.state = RunState.DONE
+                raise SandboxError(
+                    f"a run waited {ADMIT_WAIT_S:.0f} s for a CPU and never got one "
+                    f"({len(self._tickets)} runs ahead of it)"
+                )
             ticket._window = (self._clock(), 0.0)
             return ticket
 

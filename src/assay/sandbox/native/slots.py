@@ -7,6 +7,10 @@ launcher (``launcher.c``) that has joined it and waits on a unix socket. A run
 takes a slot, applies its limits, and sends the launcher its request. Each
 slot serves one run and is then destroyed, so every run still gets a fresh
 cgroup; only the waiting moved off the run's path.
+
+Every wait on a launcher is bounded: one that takes no request, never exits
+or says nothing gives a ``SandboxError`` within seconds, never a hang. A
+forked child lets go of its parent's slots (``assay.sandbox.forks``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import itertools
 import logging
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -24,12 +29,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assay.errors import SandboxError
+from assay.sandbox import forks
 from assay.sandbox.native.cgroups import CgroupDriver, JobCgroup, JobLimits
 
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "job"
 REFILL_NICE = 10
+SEND_TIMEOUT_S = 5.0  # a parked launcher takes its request at once; this is a backstop
+MESSAGE_WAIT_S = 0.5  # how long a dead launcher's last words are waited for
+EXIT_WAIT_S = 5.0  # a launcher exits this soon once its cgroup was killed
+IDLE_WAIT_S = 30.0  # the refill thread looks again this often even when not woken
+NOT_OURS = -1  # the returncode given to a forked child's copy of a parent's launcher
 _counter = itertools.count()
 
 
@@ -89,18 +100,50 @@ class Slot:
         fields += [f"A{arg}" for arg in argv]
         payload = b"".join(f.encode() + b"\0" for f in fields)
         try:
+            self.sock.settimeout(SEND_TIMEOUT_S)
             socket.send_fds(self.sock, [struct.pack("=I", len(payload))], list(fds))
             self.sock.sendall(payload)
+        except TimeoutError as exc:
+            raise SandboxError(
+                f"the sandbox launcher (pid {self.proc.pid}) took no request "
+                f"within {SEND_TIMEOUT_S:.0f} s"
+            ) from exc
         except OSError as exc:
             raise SandboxError(f"the sandbox launcher is gone: {self.failure()}") from exc
         finally:
             self.sock.close()
 
     def failure(self) -> str:
-        """What the launcher said before it failed (empty while it runs)."""
-        if self.proc.stderr is None or self.proc.poll() is None:
+        """What the launcher said before it failed (empty while it runs).
+
+        Read without blocking: another process (a child forked meanwhile) may
+        hold the pipe open, so its end is waited for at most MESSAGE_WAIT_S.
+        """
+        stderr = self.proc.stderr
+        if stderr is None or stderr.closed or self.proc.poll() is None:
             return ""
-        return self.proc.stderr.read(4096).decode(errors="replace").strip()
+        poller = select.poll()  # not select(): a busy worker's descriptors exceed 1024
+        poller.register(stderr.fileno(), select.POLLIN)
+        if not poller.poll(MESSAGE_WAIT_S * 1000):
+            return f"the launcher (status {self.proc.returncode}) said nothing"
+        return os.read(stderr.fileno(), 4096).decode(errors="replace").strip()
+
+    def wait_exit(self, timeout_s: float = EXIT_WAIT_S) -> int:
+        """The launcher's status once it exits (its run's processes were killed).
+
+        One still alive after ``timeout_s`` did not join its cgroup or is stuck:
+        it is killed, and the run fails with a ``SandboxError``.
+        """
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(EXIT_WAIT_S)
+            raise SandboxError(
+                f"the sandbox launcher (pid {self.proc.pid}) did not exit within "
+                f"{timeout_s:.0f} s of its run's end; it was killed"
+            ) from None
 
     def destroy(self) -> None:
         """Release everything; a slot that never ran lets its launcher exit."""
@@ -108,12 +151,26 @@ class Slot:
         if self.proc.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(1.0)
-        if self.proc.poll() is None:
-            self.cgroup.kill_all()
-            self.proc.wait()
+        try:
+            if self.proc.poll() is None:
+                self.cgroup.kill_all()
+                self.wait_exit()
+        finally:
+            if self.proc.stderr is not None:
+                self.proc.stderr.close()
+        self.cgroup.remove()
+
+    def forget(self) -> None:
+        """In a forked child: let go of the parent's slot without touching it.
+
+        Only the child's copies of the socket and the pipe are closed; the
+        launcher and the cgroup stay the parent's, and the child never waits
+        for the launcher, which is not its child.
+        """
+        self.sock.close()
         if self.proc.stderr is not None:
             self.proc.stderr.close()
-        self.cgroup.remove()
+        self.proc.returncode = NOT_OURS  # never polled or reaped (a reused pid) here
 
 
 class SlotPool:
@@ -136,6 +193,7 @@ class SlotPool:
             # One long-lived thread: a launcher dies with the thread that started it.
             self._thread = threading.Thread(target=self._refill, name="assay-slots", daemon=True)
             self._thread.start()
+        forks.register(self)
 
     def take(self, limits: JobLimits) -> Slot:
         """A slot for a run with ``limits`` (which later slots are prepared with)."""
@@ -169,7 +227,7 @@ class SlotPool:
         while True:
             with self._wanted:
                 while not self._closed and not self._used and len(self._ready) >= self.size:
-                    self._wanted.wait()
+                    self._wanted.wait(IDLE_WAIT_S)
                 if self._closed:
                     return
                 used = self._used.popleft() if self._used else None
@@ -206,7 +264,20 @@ class SlotPool:
         with self._wanted:
             used, self._used = list(self._used), deque()
         for slot in ready + used:
-            slot.destroy()
+            try:
+                slot.destroy()
+            except (SandboxError, OSError) as exc:
+                log.warning("cannot clean up a sandbox slot: %s", exc)
+
+    def after_fork_in_child(self) -> None:
+        """The parent's slots are not ours: forget them; the pool is closed here."""
+        self._wanted = threading.Condition()
+        self._closed = True
+        self._thread = None
+        for slot in [*self._ready, *self._used]:
+            slot.forget()
+        self._ready.clear()
+        self._used.clear()
 
     def _remove_stale(self) -> None:
         """Empty job cgroups left by processes that died (their parked launchers died too)."""
