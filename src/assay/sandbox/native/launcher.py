@@ -20,6 +20,8 @@ from assay.errors import SandboxError, SandboxUnavailableError
 
 log = logging.getLogger(__name__)
 
+COMPILE_TIMEOUT_S = 120.0  # a 200-line C file; a compiler this slow is broken
+
 
 def _source() -> bytes:
     return resources.files("assay.sandbox.native").joinpath("launcher.c").read_bytes()
@@ -40,12 +42,18 @@ def build_launcher(bin_dir: Path) -> Path:
     src = bin_dir / f"{target.name}.c"
     src.write_bytes(source)
     tmp = bin_dir / f".{target.name}.{os.getpid()}"
-    proc = subprocess.run(
-        [compiler, "-O2", "-Wall", "-Werror", "-o", str(tmp), str(src)],
-        capture_output=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin"},
-    )
+    try:
+        proc = subprocess.run(
+            [compiler, "-O2", "-Wall", "-Werror", "-o", str(tmp), str(src)],
+            capture_output=True,
+            check=False,
+            env={"PATH": "/usr/bin:/bin"},
+            timeout=COMPILE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(
+            f"compiling the launcher took over {COMPILE_TIMEOUT_S:.0f} s ({compiler})"
+        ) from exc
     if proc.returncode != 0:
         raise SandboxError(f"cannot compile the launcher: {proc.stderr.decode(errors='replace')}")
     tmp.chmod(0o755)

@@ -39,6 +39,8 @@ READ_CHUNK = 65536
 EXEC_FAILED = 127
 KILLED = 128 + signal.SIGKILL
 STOP_GRACE_S = 1.0
+DRAIN_S = 5.0  # the longest stdout and stderr are read once every process of the run is dead
+REPLIES_JOIN_S = 5.0  # a dialogue's replies end within this after its hang-up
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,10 @@ class _Streams:
             if not chunk:
                 self.selector.unregister(fd)
                 continue
-            overflow |= self.buffers[fd].feed(chunk)
-        return overflow
             if fd == self.out_fd and self.listener is not None:
                 self.listener(chunk)
+            overflow |= self.buffers[fd].feed(chunk)
+        return overflow
 
     def close(self) -> None:
         for fd in [*self.buffers, self.exit_fd]:
@@ -134,8 +136,6 @@ class _Streams:
         self.selector.close()
 
 
-def _stdin_fd(spec: RunSpec) -> int:
-    if spec.stdin is None or isinstance(spec.stdin, Dialogue):
 class _Replies:
     """Writes a dialogue's replies to the run's standard input, from a thread."""
 
@@ -165,6 +165,8 @@ class _Replies:
             raise SandboxError("a dialogue's replies did not end after the run")
 
 
+def _stdin_fd(spec: RunSpec) -> int:
+    if spec.stdin is None or isinstance(spec.stdin, Dialogue):
         return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     if isinstance(spec.stdin, Path):
         try:
@@ -245,17 +247,20 @@ def supervise(
             _stop(proc, cgroup, status)
         elif cgroup.pids():
             cgroup.kill_all()
-        proc.wait()
+        slot.wait_exit()
         wall = time.monotonic() - start - paused - _excused(stall, limits)
-        while streams.open:
+        # Every process of the run is dead. A pipe still open after DRAIN_S is held
+        # by a process forked from ours meanwhile; all the run wrote has been read.
+        drained_by = time.monotonic() + DRAIN_S
+        while streams.open and time.monotonic() < drained_by:
             streams.pump(0.1)
+        if replies is not None:
+            replies.end()
         status.read()
         return _verdict(
             proc.returncode,
             status=status.values,
             reason=reason,
-        if replies is not None:
-            replies.end()
             cgroup=cgroup,
             spec=spec,
             wall=wall,
@@ -263,13 +268,13 @@ def supervise(
         )
     finally:
         streams.close()
+        if replies is not None:
+            replies.end()  # a second call (after a normal end) returns at once
 
 
 def _watch(
     streams: _Streams,
     cgroup: JobCgroup,
-        if replies is not None:
-            replies.end()  # a second call (after a normal end) returns at once
     spec: RunSpec,
     start: float,
     *,
