@@ -26,6 +26,7 @@ from assay.services.access import require_admin
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import ApiToken, LoginSession, User, utcnow
+from assay.storage.upsert import insert_new
 
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -97,18 +98,25 @@ def create_user(
         )
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidRequestError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    password_hash = _hasher.hash(password) if password is not None else None
     with platform.db.session() as session:
-        if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise ConflictError(f"user {username!r} already exists")
-        user = User(
-            username=username,
-            display_name=display_name or username,
-            email=email,
-            password_hash=_hasher.hash(password) if password is not None else None,
-            is_admin=is_admin,
+        # one statement, so that the same name created twice at once gives a 409
+        user_id = insert_new(
+            session,
+            User,
+            {
+                "username": username,
+                "display_name": display_name or username,
+                "email": email,
+                "password_hash": password_hash,
+                "is_admin": is_admin,
+            },
+            key=["username"],
+            returning=User.id,
         )
-        session.add(user)
-        session.flush()
+        if user_id is None:
+            raise ConflictError(f"user {username!r} already exists")
+        user = session.get_one(User, user_id)
         audit.record(session, actor, "user.create", f"user:{user.id}", admin=is_admin)
         return user_out(user)
 

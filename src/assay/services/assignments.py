@@ -16,6 +16,7 @@ from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.blobs import put_blob
 from assay.storage.models import Assignment, AssignmentVersion, BestPolicy, Role, utcnow
+from assay.storage.upsert import insert_new
 
 
 class LatePolicy(BaseModel):
@@ -70,6 +71,9 @@ def _add_version(
     session: Session, actor: Actor, assignment: Assignment, data: bytes, filename: str
 ) -> AssignmentVersion:
     summary = packages.validate(data, filename)
+    # The assignment's row is locked first, so two uploads at once number their
+    # versions one after the other instead of both taking the same next number.
+    session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
     number = (
         session.scalar(
             select(func.max(AssignmentVersion.number)).where(
@@ -113,26 +117,29 @@ def create_assignment(
     slug = slug or summary.name
     with platform.db.session() as session:
         require_staff(session, actor, course_id)
-        exists = session.scalar(
-            select(Assignment.id).where(Assignment.course_id == course_id, Assignment.slug == slug)
+        _check_dates(release_at, due_at)
+        # one statement, so that the same slug created twice at once gives a 409
+        assignment_id = insert_new(
+            session,
+            Assignment,
+            {
+                "course_id": course_id,
+                "slug": slug,
+                "title": summary.title,
+                "release_at": release_at,
+                "due_at": due_at,
+                "late_policy": (late_policy or LatePolicy()).model_dump(),
+                "best_policy": best_policy,
+                "published": publish,
+            },
+            key=["course_id", "slug"],
+            returning=Assignment.id,
         )
-        if exists is not None:
+        if assignment_id is None:
             raise ConflictError(
                 f"the course already has an assignment {slug!r}; upload a new version of it"
             )
-        _check_dates(release_at, due_at)
-        assignment = Assignment(
-            course_id=course_id,
-            slug=slug,
-            title=summary.title,
-            release_at=release_at,
-            due_at=due_at,
-            late_policy=(late_policy or LatePolicy()).model_dump(),
-            best_policy=best_policy,
-            published=publish,
-        )
-        session.add(assignment)
-        session.flush()
+        assignment = session.get_one(Assignment, assignment_id)
         _add_version(session, actor, assignment, data, filename)
         audit.record(session, actor, "assignment.create", f"assignment:{assignment.id}", slug=slug)
         return assignment_out(session, assignment)

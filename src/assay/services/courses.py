@@ -20,6 +20,7 @@ from assay.services.access import (
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import Course, Enrollment, Role, User
+from assay.storage.upsert import insert_new, upsert
 
 COURSE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -47,11 +48,13 @@ def create_course(platform: Platform, actor: Actor, code: str, name: str) -> Cou
     if not name.strip():
         raise InvalidRequestError("a course needs a name")
     with platform.db.session() as session:
-        if session.scalar(select(Course.id).where(Course.code == code)) is not None:
+        # one statement, so that two admins creating the same code at once get a 409
+        course_id = insert_new(
+            session, Course, {"code": code, "name": name.strip()}, key=["code"], returning=Course.id
+        )
+        if course_id is None:
             raise ConflictError(f"course {code!r} already exists")
-        course = Course(code=code, name=name.strip())
-        session.add(course)
-        session.flush()
+        course = session.get_one(Course, course_id)
         audit.record(session, actor, "course.create", f"course:{course.id}", code=code)
         return CourseOut(
             id=course.id, code=course.code, name=course.name, created_at=course.created_at
@@ -112,16 +115,13 @@ def enroll(
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFoundError(f"no user {username!r}")
-        row = session.scalar(
-            select(Enrollment).where(
-                Enrollment.course_id == course_id, Enrollment.user_id == user.id
-            )
+        upsert(
+            session,
+            Enrollment,
+            {"course_id": course_id, "user_id": user.id, "role": role},
+            key=["user_id", "course_id"],
+            update=["role"],
         )
-        if row is None:
-            row = Enrollment(course_id=course_id, user_id=user.id, role=role)
-            session.add(row)
-        else:
-            row.role = role
         audit.record(
             session, actor, "course.enroll", f"course:{course_id}", user=username, role=role
         )

@@ -40,6 +40,7 @@ from assay.services import accounts, audit
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import User
+from assay.storage.upsert import insert_new
 
 STATE_MAX_AGE_S = 600
 HTTP_TIMEOUT_S = 10.0
@@ -193,26 +194,39 @@ def _verify(settings: Settings, provider: _Provider, id_token: str, nonce: str) 
 
 
 def _user_for(platform: Platform, claims: dict[str, Any], client: str) -> int:
+    """The account of a verified sign-in, made at the first one.
+
+    Two first sign-ins of one person at once (two tabs, a double click) make one
+    account: the insert skips a row whose subject or user name exists, and then the
+    account made by the other sign-in is read (or the next free name is tried).
+    """
     subject = str(claims["sub"])
+    by_subject = select(User.id).where(User.oidc_subject == subject)
     with platform.db.session() as session:
-        user = session.scalar(select(User).where(User.oidc_subject == subject))
-        if user is not None:
-            return user.id
+        existing = session.scalar(by_subject)
+        if existing is not None:
+            return existing
         email = str(claims.get("email") or "")
         base = str(claims.get("preferred_username") or email.split("@", maxsplit=1)[0] or "user")
         base = _NOT_NAME.sub("-", base).strip("-._")[:56] or "user"
-        name, n = base, 1
-        while session.scalar(select(User.id).where(User.username == name)) is not None:
+        n = 1
+        while True:
+            name = base if n == 1 else f"{base}-{n}"
             n += 1
-            name = f"{base}-{n}"
-        user = User(
-            username=name,
-            display_name=str(claims.get("name") or name)[:200],
-            email=email[:320],
-            oidc_subject=subject,
-        )
-        session.add(user)
-        session.flush()
+            if session.scalar(select(User.id).where(User.username == name)) is not None:
+                continue
+            values = {
+                "username": name,
+                "display_name": str(claims.get("name") or name)[:200],
+                "email": email[:320],
+                "oidc_subject": subject,
+            }
+            user_id = insert_new(session, User, values, returning=User.id)
+            if user_id is not None:
+                break
+            existing = session.scalar(by_subject)
+            if existing is not None:
+                return existing
         actor = Actor(user_id=None, username="oidc", is_admin=True, client=client)
-        audit.record(session, actor, "user.create", f"user:{user.id}", via="oidc", sub=subject)
-        return user.id
+        audit.record(session, actor, "user.create", f"user:{user_id}", via="oidc", sub=subject)
+        return int(user_id)

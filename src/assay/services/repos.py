@@ -43,6 +43,7 @@ from assay.services.access import require_member
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import Assignment, RepoLink, Submission, User, utcnow
+from assay.storage.upsert import upsert
 
 log = logging.getLogger(__name__)
 
@@ -128,18 +129,24 @@ def link_repo(
         if user is None:
             raise NotFoundError(f"no user {username!r}")
         require_member(session, _as_user(user), assignment.course_id)
-        link = session.scalar(
-            select(RepoLink).where(
-                RepoLink.assignment_id == assignment_id, RepoLink.user_id == user.id
-            )
+        upsert(
+            session,
+            RepoLink,
+            {
+                "assignment_id": assignment_id,
+                "user_id": user.id,
+                "remote_url": remote_url,
+                "repo_full_name": full_name,
+                "branch": branch,
+            },
+            key=["assignment_id", "user_id"],
+            update=["remote_url", "repo_full_name", "branch"],
         )
-        if link is None:
-            link = RepoLink(assignment_id=assignment_id, user_id=user.id)
-            session.add(link)
-        link.remote_url = remote_url
-        link.repo_full_name = full_name
-        link.branch = branch
-        session.flush()
+        link = session.scalars(
+            select(RepoLink)
+            .where(RepoLink.assignment_id == assignment_id, RepoLink.user_id == user.id)
+            .execution_options(populate_existing=True)
+        ).one()
         audit.record(
             session,
             actor,

@@ -1,4 +1,9 @@
-"""Content-addressed file storage in the database (packages, submissions)."""
+"""Content-addressed file storage in the database (packages, submissions).
+
+Writing a blob is idempotent under concurrency: many transactions may store the
+same bytes at the same moment (a class submitting the same starter file) and each
+succeeds, with one row stored (``upsert.insert_new``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from assay.errors import StorageError
 from assay.storage.models import Blob
+from assay.storage.upsert import insert_new
 
 
 def put_blob(session: Session, data: bytes) -> str:
@@ -19,9 +25,10 @@ def put_blob(session: Session, data: bytes) -> str:
 
 def put_blob_hashed(session: Session, digest: str, data: bytes) -> str:
     """``put_blob`` with the SHA-256 already computed (outside a write transaction)."""
+    # Looked up first so that known content is not sent to the database again.
     if session.scalar(select(Blob.sha256).where(Blob.sha256 == digest)) is None:
-        session.add(Blob(sha256=digest, size_bytes=len(data), data=data))
-        session.flush()
+        row = {"sha256": digest, "size_bytes": len(data), "data": data}
+        insert_new(session, Blob, row, key=["sha256"], returning=Blob.sha256)
     return digest
 
 
