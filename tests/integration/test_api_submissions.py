@@ -101,3 +101,14 @@ def test_json_validation_errors_are_422(api: Api) -> None:
         form = alice.post(f"/assignments/{api.assignment_id}/submissions", data={"a": "b"})
         assert form.status_code == 400
         assert "multipart" in form.json()["detail"]
+
+
+def test_invalid_utf8_in_a_json_body_is_422(api: Api) -> None:
+    with api.client("alice") as alice:
+        answer = alice.post(
+            f"/assignments/{api.assignment_id}/submissions",
+            content=b'{"files": {"stats.py": "\xff\xfe"}}',
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code == 422, answer.text
+    assert "Invalid JSON" in answer.json()["detail"][0]["msg"]

@@ -72,8 +72,9 @@ async def submitted_files(request: Request) -> FileSet:
         try:
             payload = JsonSubmission.model_validate_json(await request.body())
         except ValidationError as exc:
+            # without the input: invalid UTF-8 in it cannot be put into a JSON answer
             raise RequestValidationError(
-                exc.errors(include_url=False, include_context=False)
+                exc.errors(include_url=False, include_context=False, include_input=False)
             ) from None
         return submissions.files_from_json(
             payload.files, base64_encoded=payload.encoding == "base64"
