@@ -89,6 +89,19 @@ class SubmissionError(GradingError):
     """The submission cannot be read (bad archive, too large, unsafe paths)."""
 
 
+class FileNameError(SubmissionError):
+    """A file name is refused (the rule is in ``assay.grading.filenames``).
+
+    ``shown`` is the name quoted for a message (a long one cut short); ``why``
+    completes a sentence about it ("is an absolute path").
+    """
+
+    def __init__(self, shown: str, why: str) -> None:
+        super().__init__(f"file name {shown} {why}")
+        self.shown = shown
+        self.why = why
+
+
 class HookError(GradingError):
     """The assignment's grader.py hooks failed (the instructor's code, not the student's)."""
 

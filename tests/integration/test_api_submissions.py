@@ -72,7 +72,7 @@ def test_multipart_json_and_archive_submissions_are_stored_and_queued(api: Api) 
 @pytest.mark.parametrize(
     ("files", "status", "words"),
     [
-        ([("files", ("../evil.py", b"x"))], 400, "unsafe"),
+        ([("files", ("../evil.py", b"x"))], 400, "'..' in its path"),
         ([("files", ("a.tar", tar_of({"../x": b"x"})))], 400, "archive refused"),
         ([("other", ("stats.py", b"x"))], 400, "at least one file"),
     ],
@@ -101,6 +101,59 @@ def test_json_validation_errors_are_422(api: Api) -> None:
         form = alice.post(f"/assignments/{api.assignment_id}/submissions", data={"a": "b"})
         assert form.status_code == 400
         assert "multipart" in form.json()["detail"]
+
+
+def multipart_with_name(name: str) -> tuple[bytes, dict[str, str]]:
+    """A multipart body of one file named ``name`` byte for byte (clients escape names)."""
+    boundary = "assay-test-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+        f'filename="{name}"\r\nContent-Type: text/x-python\r\n\r\n'
+    )
+    body = head.encode() + b"print(1)\n" + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("a\x00b.py", "NUL or control character"),
+        ("tab\there.py", "control character"),
+        ("x" * 300 + ".py", "each may be at most 255 bytes"),
+        ("/etc/passwd", "absolute path"),
+    ],
+)
+def test_multipart_file_names_are_checked(api: Api, name: str, words: str) -> None:
+    body, headers = multipart_with_name(name)
+    with api.client("alice") as alice:
+        path = f"/assignments/{api.assignment_id}/submissions"
+        alone = alice.post(path, content=body, headers=headers)
+        assert alone.status_code == 400, alone.text
+        assert words in alone.json()["detail"]
+        assert len(alone.json()["detail"]) < 300
+        assert alice.get("/submissions").json() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("a" * 5000 + ".py", "a path may be at most 1024 bytes"),
+        ("src/" + "b" * 256 + ".py", "each may be at most 255 bytes"),
+        ("a\x00b.py", "NUL or control character"),
+        ("new\nline.py", "control character"),
+        ("dir/", "empty or '.' component"),
+        ("a//b.py", "empty or '.' component"),
+        ("../up.py", "'..'"),
+    ],
+)
+def test_json_file_names_are_checked(api: Api, name: str, words: str) -> None:
+    with api.client("alice") as alice:
+        path = f"/assignments/{api.assignment_id}/submissions"
+        refused = alice.post(path, json={"files": {"stats.py": "x", name: "y"}})
+        assert refused.status_code == 400, refused.text
+        assert words in refused.json()["detail"]
+        assert len(refused.json()["detail"]) < 300
+        assert alice.get("/submissions").json() == []
 
 
 def test_invalid_utf8_in_a_json_body_is_422(api: Api) -> None:

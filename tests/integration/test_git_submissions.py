@@ -249,6 +249,28 @@ def test_concurrent_redeliveries_submit_once(api: Api, tmp_path: Path) -> None:
     assert submission_count(api) == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("/".join(["d" * 250] * 5) + "/main.py", "a path may be at most 1024 bytes"),
+        ("tab\there.py", "control character"),
+    ],
+)
+def test_a_commit_with_a_refused_file_name_is_not_submitted(
+    api: Api, tmp_path: Path, name: str, words: str
+) -> None:
+    """The names of a commit follow the rule of every other submission (a path the
+    sandbox could not create would otherwise fail grading, as our error, three times)."""
+    remote = Remote(tmp_path, "alice")
+    commit = remote.commit({"main.py": "print(1)\n", name: "X = 1\n"}, "odd names")
+    link(api, "alice", remote.url, "org/alice")
+    with api.client() as client:
+        (result,) = deliver(client, push_event("org/alice", commit)).json()["results"]
+    assert result["action"] == "failed"
+    assert words in result["detail"] and len(result["detail"]) < 300
+    assert submission_count(api) == 0
+
+
 def test_mapping_by_repository_and_branch(api: Api, tmp_path: Path) -> None:
     alice, bob = Remote(tmp_path, "alice"), Remote(tmp_path, "bob")
     link(api, "alice", alice.url, "org/alice", branch="main")

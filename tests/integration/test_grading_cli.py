@@ -183,7 +183,7 @@ def test_unsafe_archive_is_a_clean_usage_error(tmp_path: Path, kind: str) -> Non
         archive = tmp_path / "evil.zip"
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr("../main.py", "print(3)\n")
-        expected = "'../main.py' leaves the archive"
+        expected = "'../main.py' leaves its folder"
     else:
         archive = tmp_path / "evil.tar.gz"
         with tarfile.open(archive, "w:gz") as tf:

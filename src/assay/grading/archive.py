@@ -1,12 +1,14 @@
 """Safe extraction of zip and tar archives (submissions and assignment packages).
 
-Only regular files and directories are extracted. Links, devices, FIFOs,
-absolute names, ``..``, duplicate names, NUL and control characters in names
-are refused. Sizes are counted on the decompressed bytes as they are written,
-never taken from the archive's headers, so a zip bomb or a lying header stops
-at the limit. Backslashes in names are read as separators (Windows zip tools
-write them), so ``..\\x`` is refused like ``../x``. Modes are reduced to 0o755
-(any executable bit was set) or 0o644; directories get 0o755.
+Only regular files and directories are extracted. Links, devices, FIFOs and
+duplicate names are refused, and so are names that break the rule of
+``assay.grading.filenames`` (absolute, ``..``, NUL and control characters, a
+component over 255 bytes, a path over 1024). Sizes are counted on the
+decompressed bytes as they are written, never taken from the archive's headers,
+so a zip bomb or a lying header stops at the limit. Backslashes in names are
+read as separators (Windows zip tools write them), so ``..\\x`` is refused like
+``../x``. Modes are reduced to 0o755 (any executable bit was set) or 0o644;
+directories get 0o755.
 
 On error, ``dest`` may hold a partial extraction: extract into a fresh
 temporary directory and discard it on failure.
@@ -18,7 +20,6 @@ import bz2
 import gzip
 import lzma
 import os
-import re
 import stat
 import tarfile
 import zipfile
@@ -28,15 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
-from assay.errors import SubmissionError
+from assay.errors import FileNameError, SubmissionError
+from assay.grading.filenames import shown, split_name
 
 CHUNK_BYTES = 64 * 1024  # small, so the per-entry count fires before the stream budget
 HEADER_ALLOWANCE_BYTES = 4096  # tar headers (incl. long names) allowed per entry
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _NOT_ARCHIVES = frozenset({".jar", ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".epub"})
 _GZIP, _BZIP2, _XZ = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -124,25 +124,17 @@ class _Writer:
         self.total_bytes = 0
 
     def fail(self, entry: str, why: str) -> SubmissionError:
-        return SubmissionError(f"{self.archive}: entry {entry!r} {why}")
+        return SubmissionError(f"{self.archive}: entry {shown(entry)} {why}")
 
     def check_name(self, raw: str) -> tuple[str, ...]:
         """The entry's path components, or an error naming it."""
         self.entries += 1
         if self.entries > self.limits.max_entries:
             raise SubmissionError(f"{self.archive} has more than {self.limits.max_entries} entries")
-        if _CONTROL.search(raw):
-            raise self.fail(raw, "has a NUL or control character in its name")
         try:
-            raw.encode("utf-8")
-        except UnicodeEncodeError:
-            raise self.fail(raw, "has a name that is not valid UTF-8") from None
-        name = raw.replace("\\", "/")
-        if name.startswith("/") or _DRIVE.match(name):
-            raise self.fail(raw, "has an absolute path")
-        parts = tuple(p for p in name.split("/") if p not in {"", "."})
-        if ".." in parts:
-            raise self.fail(raw, "leaves the archive ('..' in its path)")
+            parts = split_name(raw, lenient=True)
+        except FileNameError as exc:
+            raise self.fail(raw, exc.why) from None
         if len(parts) > self.limits.max_depth:
             raise self.fail(raw, f"is nested deeper than {self.limits.max_depth} directories")
         key = "/".join(parts)

@@ -1,8 +1,9 @@
 """A student's submission: files read from a directory, a single file or an archive.
 
 Everything is read into memory with size and count limits before grading;
-links, devices and paths that leave the submission are refused, and ``.git``
-is dropped (its history and credentials never enter the sandbox).
+links, devices and names that break ``assay.grading.filenames``' rule (too long,
+control characters, absolute, ``..``) are refused, and ``.git`` is dropped (its
+history and credentials never enter the sandbox).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from assay.errors import SubmissionError
 from assay.grading.archive import ArchiveLimits, extract_archive, is_archive
+from assay.grading.filenames import check_name, shown
 
 SKIPPED_DIRS = frozenset({".git", "__pycache__", ".hg", ".svn"})
 DEFAULT_LIMITS = ArchiveLimits(max_total_bytes=64 * 1024 * 1024, max_entries=2000)
@@ -35,12 +37,13 @@ class Submission:
     @classmethod
     def from_mapping(cls, files: Mapping[str, bytes | str]) -> Submission:
         """A submission from in-memory files (API uploads, tests)."""
-        out = []
+        out: dict[str, SubmittedFile] = {}
         for path, data in sorted(files.items()):
-            out.append(
-                SubmittedFile(_clean(path), data.encode() if isinstance(data, str) else data)
-            )
-        return cls(tuple(out))
+            name = check_name(path)
+            if name in out:
+                raise SubmissionError(f"{shown(path)} names the same file as another one")
+            out[name] = SubmittedFile(name, data.encode() if isinstance(data, str) else data)
+        return cls(tuple(out.values()))
 
     def as_mapping(self) -> dict[str, bytes]:
         return {f.path: f.data for f in self.files}
@@ -48,13 +51,6 @@ class Submission:
     @property
     def total_bytes(self) -> int:
         return sum(len(f.data) for f in self.files)
-
-
-def _clean(path: str) -> str:
-    pure = PurePosixPath(path.replace("\\", "/"))
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-        raise SubmissionError(f"unsafe file name in submission: {path!r}")
-    return str(pure)
 
 
 def load_submission(source: str | Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Submission:
@@ -89,7 +85,7 @@ def _load_dir(root: Path, limits: ArchiveLimits) -> Submission:
         here = Path(dirpath)
         for name in [*dirnames, *sorted(filenames)]:
             full = here / name
-            rel = full.relative_to(root).as_posix()
+            rel = check_name(full.relative_to(root).as_posix())
             st = full.lstat()
             if stat.S_ISLNK(st.st_mode):
                 raise SubmissionError(f"{rel} is a symbolic link; links are not accepted")

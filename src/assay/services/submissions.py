@@ -15,8 +15,14 @@ from pydantic import BaseModel
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from assay.errors import InvalidRequestError, PayloadTooLargeError, SubmissionError
+from assay.errors import (
+    FileNameError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    SubmissionError,
+)
 from assay.grading.archive import ArchiveLimits, is_archive
+from assay.grading.filenames import check_name
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import load_submission
 from assay.services import assignments, audit, progress
@@ -82,7 +88,7 @@ def submit(
     A newer submission of the same student and assignment cancels their older one
     that is still waiting in the queue.
     """
-    _check_size(files)
+    _check_files(files)
     stored = [filesets.StoredFile(f.path, f.data, f.executable) for f in files.files]
     # The work that needs no write lock happens before it: packing and hashing the
     # files, and the checks (access, role, deadline), which only read.
@@ -219,13 +225,23 @@ def accepts_late(assignment: Assignment, late: int) -> bool:
     return max_days is not None and late <= int(max_days) * 24 * 60
 
 
-def _check_size(files: FileSet) -> None:
+def _check_files(files: FileSet) -> None:
+    """Count, size and names (git commits come here unchecked), as 4xx refusals."""
     if not files.files:
         raise InvalidRequestError("the submission has no files")
     if len(files.files) > MAX_SUBMISSION_FILES:
         raise PayloadTooLargeError(f"a submission may have at most {MAX_SUBMISSION_FILES} files")
     if files.total_bytes > MAX_SUBMISSION_BYTES:
         raise PayloadTooLargeError(f"a submission may be at most {MAX_SUBMISSION_BYTES} bytes")
+    for file in files.files:
+        _check_name(file.path)
+
+
+def _check_name(name: str) -> None:
+    try:
+        check_name(name)
+    except FileNameError as exc:
+        raise InvalidRequestError(exc.message) from exc
 
 
 def files_from_mapping(files: dict[str, bytes | str]) -> FileSet:
@@ -257,12 +273,16 @@ def files_from_uploads(uploads: list[tuple[str, bytes]]) -> FileSet:
     """
     if not uploads:
         raise InvalidRequestError("upload at least one file (form field 'files')")
+    for name, _data in uploads:
+        if not name:
+            raise InvalidRequestError("every uploaded file needs a file name")
+        _check_name(name)
     if len(uploads) == 1:
         name, data = uploads[0]
         if len(data) > MAX_SUBMISSION_BYTES:
             raise PayloadTooLargeError(f"a submission may be at most {MAX_SUBMISSION_BYTES} bytes")
         with tempfile.TemporaryDirectory(prefix="assay-upload-") as tmp:
-            path = Path(tmp) / (PurePosixPath(name.replace("\\", "/")).name or "upload")
+            path = Path(tmp) / PurePosixPath(check_name(name)).name
             path.write_bytes(data)
             if is_archive(path):
                 try:
@@ -271,8 +291,6 @@ def files_from_uploads(uploads: list[tuple[str, bytes]]) -> FileSet:
                     raise InvalidRequestError(f"archive refused: {exc.message}") from exc
     mapping: dict[str, bytes | str] = {}
     for name, data in uploads:
-        if not name:
-            raise InvalidRequestError("every uploaded file needs a file name")
         if name in mapping:
             raise InvalidRequestError(f"{name!r} uploaded twice")
         mapping[name] = data
