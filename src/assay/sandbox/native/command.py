@@ -41,6 +41,9 @@ GENERATED_ETC = {
     "hosts": f"127.0.0.1 localhost\n::1 localhost\n127.0.1.1 {HOSTNAME}\n",
     "hostname": f"{HOSTNAME}\n",
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+    # Empty: the mount point on which a run with network binds the host's (bubblewrap
+    # cannot create one in the read-only /etc).
+    "resolv.conf": "",
 }
 
 
