@@ -28,7 +28,7 @@ from assay.sandbox.base import (
 )
 from assay.sandbox.environments import Environment
 from assay.sandbox.native import seccomp
-from assay.sandbox.native.cgroups import JobLimits, detect_driver
+from assay.sandbox.native.cgroups import CgroupDriver, JobLimits, detect_driver
 from assay.sandbox.native.check import native_checks
 from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
@@ -151,6 +151,7 @@ class BwrapBackend(SandboxBackend):
         self._bwrap = ""
         self._layout: RootLayout | None = None
         self._slots: SlotPool | None = None
+        self._pool_args: tuple[Path, CgroupDriver] | None = None  # to make slots anew
         self._seccomp = Path()
         self.scheduler: CpuScheduler | None = None
         if self.settings.native_cpu_scheduling:
@@ -161,13 +162,13 @@ class BwrapBackend(SandboxBackend):
         forks.register(self)
 
     def after_fork_in_child(self) -> None:
-        """Start afresh: the slots (and their launchers) are the parent's.
+        """The slots (and their launchers) are the parent's: new ones on first use.
 
-        The scheduler resets itself; the parent's pool let go of its slots.
+        The rest (the /etc copy, the seccomp filter, the launcher binary) is
+        shared; the scheduler resets itself; the parent's pool let go of its slots.
         """
         self._init_lock = threading.Lock()
         self._slots = None
-        self._ready = False
 
     def _prepare(self) -> tuple[str, SlotPool, RootLayout]:
         with self._init_lock:
@@ -191,10 +192,13 @@ class BwrapBackend(SandboxBackend):
                 launcher = build_launcher(self.settings.state_dir / "bin")
                 driver = detect_driver(self.settings.cgroup_parent)
                 self._layout = RootLayout.from_host(etc)
+                self._pool_args = (launcher, driver)
                 self._slots = SlotPool(launcher, driver, self.settings.native_ready_slots)
                 atexit.register(self.shutdown)
                 self._bwrap = bwrap
                 self._ready = True
+            if self._slots is None and self._pool_args is not None:  # in a forked child
+                self._slots = SlotPool(*self._pool_args, self.settings.native_ready_slots)
             if self._layout is None or self._slots is None:
                 raise SandboxUnavailableError("the native backend failed to initialise")
             return self._bwrap, self._slots, self._layout
