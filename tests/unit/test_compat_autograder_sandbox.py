@@ -195,6 +195,28 @@ def test_failing_close_is_sandbox_not_destroyed() -> None:
         pass
 
 
+def test_a_name_runs_once_at_a_time_as_6x_container_names() -> None:
+    backend = FakeBackend()
+    with AutograderSandbox(name="awexome", backend=backend) as box:
+        with (
+            pytest.raises(SandboxError, match="awexome"),
+            AutograderSandbox(name="awexome", backend=backend),
+        ):
+            pass
+        box.reset()  # its own name stays its own
+    with AutograderSandbox(name="awexome", backend=backend):
+        pass  # free again once stopped
+    with pytest.raises(SandboxError), AutograderSandbox(name="broken", backend=Broken()):
+        pass
+    with AutograderSandbox(name="broken", backend=backend):
+        pass  # a sandbox that failed to start does not keep its name
+
+
+class Broken(FakeBackend):
+    def open_session(self, config: SessionConfig) -> FakeSession:
+        raise SandboxUnavailableError("no cgroups", fix="mount cgroup2")
+
+
 # -- run_command: arguments ------------------------------------------------------
 
 

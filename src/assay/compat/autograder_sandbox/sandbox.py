@@ -26,6 +26,7 @@ from assay.compat.autograder_sandbox.limits import (
     session_limits,
     without_process_spawn,
 )
+from assay.compat.autograder_sandbox.names import RUNNING
 from assay.sandbox.base import SandboxBackend, WorkspaceEntry
 from assay.sandbox.environments import get_environment
 from assay.sandbox.hostfiles import entries_from_host, normalise_workspace_path
@@ -110,27 +111,36 @@ class AutograderSandbox:
         self._running_box()
 
     def _start(self) -> None:
-        with translated():
-            limits = session_limits(
-                get_environment(self._environment).default_limits,
-                memory_bytes=parse_size(self._memory_limit),
-                pids=self._pids_limit,
-            )
-            box = Sandbox(
-                self._environment,
-                backend=self._backend,
-                limits=limits,
-                network=self._allow_network_access,
-            )
-            box.open()
+        if not RUNNING.claim(self._name):
+            raise SandboxError(f"a sandbox named {self._name!r} is already running")
+        try:
+            with translated():
+                limits = session_limits(
+                    get_environment(self._environment).default_limits,
+                    memory_bytes=parse_size(self._memory_limit),
+                    pids=self._pids_limit,
+                )
+                box = Sandbox(
+                    self._environment,
+                    backend=self._backend,
+                    limits=limits,
+                    network=self._allow_network_access,
+                )
+                box.open()
+        except BaseException:
+            RUNNING.release(self._name)
+            raise
         self._box = box
         logger.debug("sandbox started", extra={"sandbox": self._name, "backend": box.backend.name})
 
     def _stop(self) -> None:
         box, self._box = self._box, None
         if box is not None:
-            with translated(SandboxNotDestroyed):
-                box.close()
+            try:
+                with translated(SandboxNotDestroyed):
+                    box.close()
+            finally:
+                RUNNING.release(self._name)
 
     def _running_box(self) -> Sandbox:
         if self._box is None:
