@@ -98,9 +98,8 @@ class LiveServer:
         self.platform = platform
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(platform), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        self.app = create_app(platform)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -202,6 +202,22 @@ class Settings(BaseSettings):
     events_ping_s: float = Field(
         default=15.0, gt=0, description="Keep-alive comment interval of live-progress streams."
     )
+    events_max_streams_per_user: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Live-progress streams one user may hold open at once in a server process; "
+            "one more is refused with 429 (polling with ?after= still works)."
+        ),
+    )
+    events_max_streams: int = Field(
+        default=512,
+        ge=1,
+        description=(
+            "Live-progress streams a server process holds open at once, all users "
+            "together (each holds a connection and a file descriptor); one more: 429."
+        ),
+    )
     ready_min_workers: int = Field(
         default=0,
         ge=0,

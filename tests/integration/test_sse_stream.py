@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +45,19 @@ class World:
 
 @pytest.fixture(params=DATABASE_KINDS)
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    with database_url(request.param, tmp_path) as url:
+    # test_waiting_streams_hold_no_threads opens 50 streams as one user; the stream
+    # limits have tests of their own below
+    with open_world(request.param, tmp_path, events_max_streams_per_user=64) as opened:
+        yield opened
+
+
+@contextmanager
+def open_world(kind: str, tmp_path: Path, **overrides: object) -> Iterator[World]:
+    with database_url(kind, tmp_path) as url:
         platform = Platform.open(
-            settings_for(url, tmp_path / "state", events_poll_interval_s=0.05, events_ping_s=1)
+            settings_for(
+                url, tmp_path / "state", events_poll_interval_s=0.05, events_ping_s=1, **overrides
+            )
         )
         try:
             course = courses.create_course(platform, ADMIN, "c1", "Course")
@@ -184,3 +195,61 @@ def test_waiting_streams_hold_no_threads(world: World) -> None:
         thread.join(timeout=60)
         assert not thread.is_alive()
     assert all(stages == ["queued", *(s for s, _c, _t in STAGES)] for stages in seen)
+
+
+def open_stream(stack: ExitStack, client: httpx.Client, path: str) -> httpx.Response:
+    """A stream left open (its first event read), or the refusal's response."""
+    response = stack.enter_context(
+        client.stream("GET", path, headers={"Accept": "text/event-stream"}, timeout=30)
+    )
+    if response.status_code == 200:
+        events = read_events(response)
+        assert next(events).json()["stage"] == "queued"
+        stack.callback(events.close)  # kept until then: closing it drops the connection
+    else:
+        response.read()
+    return response
+
+
+def eventually(condition: Callable[[], bool], timeout_s: float = 10) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_open_streams_are_capped_per_user_and_per_server(tmp_path: Path) -> None:
+    """Over the cap: 429 with Retry-After and a JSON error; a closed stream's place comes
+    back, and so does that of a stream the server ended. SQLite only: the count is kept
+    in the server process, the database plays no part in it."""
+    with open_world(
+        "sqlite", tmp_path, events_max_streams_per_user=2, events_max_streams=3
+    ) as world:
+        streams = world.server.app.state.limiters.streams
+        path = f"/api/v1/runs/{world.run_id}/events"
+        with ExitStack() as stack:
+            owner = stack.enter_context(world.client("owner"))
+            ta = stack.enter_context(world.client("ta"))
+            first = ExitStack()
+            assert open_stream(first, owner, path).status_code == 200
+            assert open_stream(stack, owner, path).status_code == 200
+            refused = open_stream(stack, owner, path)
+            assert refused.status_code == 429
+            assert int(refused.headers["retry-after"]) >= 1
+            assert refused.json()["error"] == "RateLimitedError"
+            assert "at most 2 at a time per user" in refused.json()["detail"]
+            # polling is not a stream: still answered
+            assert owner.get(path, params={"after": -1}).status_code == 200
+            assert open_stream(stack, ta, path).status_code == 200
+            full = open_stream(stack, ta, path)  # ta holds one, the server three
+            assert full.status_code == 429
+            assert "on this server" in full.json()["detail"]
+            assert streams.held() == 3
+            first.close()  # the client goes away: its place comes back
+            assert eventually(lambda: streams.held() == 2)
+            assert open_stream(stack, owner, path).status_code == 200
+            play_worker(world.platform, world.run_id, pause_s=0).join()
+            # every stream ends by itself after "done" and gives its place back
+            assert eventually(lambda: streams.held() == 0)

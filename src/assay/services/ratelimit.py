@@ -5,6 +5,10 @@ bucket of ``per_minute`` tokens refilled continuously; a request takes one, and 
 request finding the bucket empty is refused with the seconds until a token is
 back. The buckets live in memory: with several server processes behind a proxy
 each enforces its own limit (so the effective limit is per process).
+
+What stays open rather than arrives (live-progress streams) is limited by a
+``ConcurrencyLimiter``: at most so many held at once per key and in all, each
+given back when it ends. Also per process.
 """
 
 from __future__ import annotations
@@ -67,3 +71,62 @@ class RateLimiter:
         ]
         for key in full:
             del self._buckets[key]
+
+
+class ConcurrencyLimiter:
+    """At most ``per_key`` places held at once per key and ``total`` in all; thread-safe."""
+
+    def __init__(self, per_key: int, total: int, *, retry_after_s: float = 5.0) -> None:
+        if per_key < 1 or total < 1:
+            raise ValueError("per_key and total must be at least 1")
+        self.per_key = per_key
+        self.total = total
+        self.retry_after_s = retry_after_s
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str, what: str = "open streams") -> Place:
+        """A place for ``key``; RateLimitedError (with retry_after_s) when none is free."""
+        wait = max(1, math.ceil(self.retry_after_s))
+        with self._lock:
+            mine = self._held.get(key, 0)
+            if mine >= self.per_key:
+                raise RateLimitedError(
+                    f"too many {what}: at most {self.per_key} at a time per user; "
+                    f"close one or try again in {wait} s",
+                    retry_after_s=wait,
+                )
+            if sum(self._held.values()) >= self.total:
+                raise RateLimitedError(
+                    f"too many {what} on this server; try again in {wait} s",
+                    retry_after_s=wait,
+                )
+            self._held[key] = mine + 1
+        return Place(self, key)
+
+    def held(self, key: str | None = None) -> int:
+        """Places held by ``key``, or by everyone."""
+        with self._lock:
+            return self._held.get(key, 0) if key is not None else sum(self._held.values())
+
+    def _release(self, key: str) -> None:
+        with self._lock:
+            left = self._held.get(key, 0) - 1
+            if left > 0:
+                self._held[key] = left
+            else:
+                self._held.pop(key, None)
+
+
+class Place:
+    """One place held in a ``ConcurrencyLimiter``; ``release`` gives it back (once)."""
+
+    def __init__(self, limiter: ConcurrencyLimiter, key: str) -> None:
+        self._limiter = limiter
+        self._key = key
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._limiter._release(self._key)

@@ -1,4 +1,4 @@
-"""Request limits: body size (413) and per-user rate limits (429 with Retry-After).
+"""Request limits: body size (413), per-user rate limits and open streams (429, Retry-After).
 
 The body limit is ASGI middleware, so it covers every route: a declared
 ``Content-Length`` over ``settings.max_upload_bytes`` is refused before the body
@@ -6,7 +6,8 @@ is read, and a chunked body without one is counted as it arrives and refused
 when it passes the limit. Rate limits are token buckets in this process (see
 ``assay.services.ratelimit``), charged by ``deps.optional_actor`` (every request
 that authenticates, keyed by user, or by client address when anonymous) and by
-the submission routes (``SubmitLimitDep``).
+the submission routes (``SubmitLimitDep``). Open live-progress streams are counted
+per user and per process (``Limiters.streams``, taken in ``api.events``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.services import Platform
-from assay.services.ratelimit import RateLimiter
+from assay.services.ratelimit import ConcurrencyLimiter, RateLimiter
 
 
 class Limiters:
@@ -27,6 +28,9 @@ class Limiters:
         settings = platform.settings
         self.requests = RateLimiter(settings.rate_limit_per_minute)
         self.submissions = RateLimiter(settings.submit_rate_limit_per_minute)
+        self.streams = ConcurrencyLimiter(
+            settings.events_max_streams_per_user, settings.events_max_streams
+        )
 
 
 class BodyTooLargeError(HTTPException):

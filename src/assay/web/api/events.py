@@ -8,6 +8,11 @@ that gets ``204 No Content``, which tells ``EventSource`` to stop. With
 ``?after=N`` (or ``Accept: application/json``) the answer is one JSON page of
 the events after ``seq`` N instead.
 
+A user holds at most ``events_max_streams_per_user`` open streams in a process,
+and a process at most ``events_max_streams`` in all; one more is refused with
+429 and ``Retry-After`` before it starts (JSON pages are not counted). A stream
+gives its place back when it ends, however it ends (``HeldStream``).
+
 Streams learn of new events by polling the database (workers may be other
 processes): every ``events_poll_interval_s`` one query for all the open streams
 of the process asks which of their runs have newer events; only those streams
@@ -21,16 +26,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from assay.errors import InvalidRequestError
 from assay.services import Actor, Platform, progress
-from assay.web.deps import MAX_ID, ActorDep, IdPath, PlatformDep
+from assay.services.ratelimit import Place
+from assay.web.deps import MAX_ID, ActorDep, IdPath, PlatformDep, client_of, limiters, rate_key
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live progress"])
@@ -104,11 +111,34 @@ async def _answer(
     first = await run_in_threadpool(progress.event_page, platform, actor, run_id, after_seq)
     if first.finished and not first.events:
         return Response(status_code=204)
-    return EventSourceResponse(
-        _stream(RunWatch.of(request, platform), actor, first, after_seq),
-        ping=platform.settings.events_ping_s,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    place = limiters(request).streams.acquire(
+        rate_key(actor, client_of(request)), "open live-progress streams"
     )
+    try:
+        return HeldStream(
+            place,
+            _stream(RunWatch.of(request, platform), actor, first, after_seq),
+            ping=platform.settings.events_ping_s,
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+    except BaseException:
+        place.release()
+        raise
+
+
+class HeldStream(EventSourceResponse):
+    """An SSE response holding a place under the stream limits until it ends: the run
+    is over, the client went away, or the server stops."""
+
+    def __init__(self, place: Place, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.place = place
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.place.release()
 
 
 async def _stream(

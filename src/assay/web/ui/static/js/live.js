@@ -9,6 +9,7 @@
     done: "done", error: "done", cancelled: "done",
   };
   const ORDER = ["queued", "building", "testing", "done"];
+  const REFUSED_RETRY_MS = 10000;  // a stream refused at once (429: too many open): wait
   let source = null;
 
   function root() { return document.getElementById("submission-body"); }
@@ -72,6 +73,8 @@
     if (!body || !body.querySelector("[data-live]") || !window.EventSource) return;
     if (source) source.close();
     source = new EventSource(body.dataset.eventsUrl);
+    let opened = false;
+    source.onopen = function () { opened = true; };
     source.onmessage = function (message) {
       let ev;
       try { ev = JSON.parse(message.data); } catch (e) { return; }
@@ -84,9 +87,11 @@
     };
     source.onerror = function () {
       // The server ended the stream and answers 204 to the reconnect: the run is over.
+      // Refused before it ever opened (429: this user has too many streams open): the
+      // same, but later, so a page over the limit does not ask again and again.
       if (source && source.readyState === EventSource.CLOSED) {
         source = null;
-        refresh();
+        if (opened) refresh(); else window.setTimeout(refresh, REFUSED_RETRY_MS);
       }
     };
   }
