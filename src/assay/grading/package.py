@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from assay.errors import ConfigError, PackageError, UnknownEnvironmentError
+from assay.errors import ConfigError, PackageError, SubmissionError, UnknownEnvironmentError
 from assay.grading.archive import ArchiveLimits, extract_archive, is_archive
 from assay.grading.hookplan import HookPlan, read_plan
 from assay.grading.spec import AssignmentSpec, TestSpec
@@ -76,7 +76,7 @@ class AssignmentPackage:
     def path(self, relative: str, *, key: str | None = None, must_exist: bool = True) -> Path:
         """A file of the package; refuses paths that leave it (``..``, absolute, links out)."""
         rel = Path(relative)
-        if rel.is_absolute() or ".." in rel.parts:
+        if rel.is_absolute() or ".." in rel.parts or "\0" in relative:
             raise PackageError(
                 f"{relative!r} must be a path inside the package",
                 file=MANIFEST,
@@ -148,24 +148,35 @@ def load_package(source: str | Path) -> AssignmentPackage:
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if source.is_file() and is_archive(source):
         tmp = tempfile.TemporaryDirectory(prefix="assay-package-")
-        extract_archive(source, Path(tmp.name), PACKAGE_ARCHIVE_LIMITS)
-        root = Path(tmp.name)
-        entries = list(root.iterdir())
-        if not (root / MANIFEST).exists() and len(entries) == 1 and entries[0].is_dir():
-            root = entries[0]  # an archive of the package directory itself
-    elif source.is_dir():
-        root = source
-    else:
+    elif not source.is_dir():
         raise PackageError(
             f"{source} is neither a package directory nor an archive of one",
             fix="give the directory that holds assignment.toml",
         )
     try:
+        root = source if tmp is None else _extracted(source, Path(tmp.name))
         return _load_dir(root.resolve(), tmp)
-    except BaseException:
+    except BaseException as exc:  # the temporary directory goes with any failure
         if tmp is not None:
             tmp.cleanup()
+        if isinstance(exc, UnicodeDecodeError):
+            raise PackageError(
+                f"a text file of the package is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                fix="save the package's text files as UTF-8",
+            ) from exc
         raise
+
+
+def _extracted(archive: Path, dest: Path) -> Path:
+    """The package's root in ``archive``, extracted safely into ``dest``."""
+    try:
+        extract_archive(archive, dest, PACKAGE_ARCHIVE_LIMITS)
+    except SubmissionError as exc:  # links, '..', a bomb, not an archive: the package's fault
+        raise PackageError(exc.message) from exc
+    entries = list(dest.iterdir())
+    if not (dest / MANIFEST).exists() and len(entries) == 1 and entries[0].is_dir():
+        return entries[0]  # an archive of the package directory itself
+    return dest
 
 
 def _load_dir(root: Path, tmp: tempfile.TemporaryDirectory[str] | None) -> AssignmentPackage:
@@ -174,7 +185,7 @@ def _load_dir(root: Path, tmp: tempfile.TemporaryDirectory[str] | None) -> Assig
     manifest = root / MANIFEST
     if not manifest.is_file():
         raise PackageError(
-            f"no {MANIFEST} in {root}",
+            f"no {MANIFEST} in {'the archive' if tmp is not None else root}",
             fix="run `assay assignment init` or point at the package directory",
         )
     spec = parse_manifest(manifest.read_text(encoding="utf-8"))

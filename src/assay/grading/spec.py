@@ -90,7 +90,7 @@ class LimitsSpec(Strict):
 
 class AssignmentMeta(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    title: str = ""
+    title: Annotated[str, Field(max_length=200)] = ""  # the database's column holds 200
     statement: str = "statement.md"  # a Markdown file of the package
     environment: str = "python3"
     version: str = "1"

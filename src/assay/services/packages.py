@@ -7,12 +7,13 @@ import os
 import shutil
 import tarfile
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
 
-from assay.errors import InvalidRequestError, PackageError
+from assay.errors import FileNameError, InvalidRequestError, PackageError
 from assay.grading.archive import is_archive
+from assay.grading.filenames import check_name
 from assay.grading.package import AssignmentPackage, load_package
 from assay.grading.submission import SKIPPED_DIRS
 
@@ -60,8 +61,13 @@ def validate(data: bytes, filename: str = "package.tar.gz") -> PackageSummary:
     """Load an uploaded package archive; PackageError says what is wrong with it."""
     if len(data) > MAX_PACKAGE_BYTES:
         raise InvalidRequestError(f"a package may be at most {MAX_PACKAGE_BYTES} bytes")
+    name = PurePosixPath(filename.replace("\\", "/")).name or "package.tar.gz"
+    try:
+        check_name(name)  # the last part only: a client may send its own full path
+    except FileNameError as exc:
+        raise InvalidRequestError(f"the package's {exc.message}") from exc
     with tempfile.TemporaryDirectory(prefix="assay-upload-") as tmp:
-        path = Path(tmp) / (Path(filename).name or "package.tar.gz")
+        path = Path(tmp) / name
         path.write_bytes(data)
         if not is_archive(path):
             raise InvalidRequestError("upload the package as a .zip or .tar(.gz) archive")
