@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from assay.errors import SubmissionError
+from assay.grading import archive as archive_module
 from assay.grading.archive import ArchiveLimits, extract_archive, is_archive
 from assay.grading.submission import load_submission
 
@@ -318,3 +319,14 @@ def test_load_submission_uses_safe_extraction(tmp_path: Path) -> None:
         load_submission(archive)
     good = make_zip(tmp_path / "good.zip", [("main.py", b"print(1)\n", None)])
     assert load_submission(good).as_mapping() == {"main.py": b"print(1)\n"}
+
+
+def test_an_os_error_while_extracting_names_no_host_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(_path: Path, _writer: object) -> None:
+        raise OSError(28, "No space left on device", "/srv/assay/state/tmp/assay-upload-x/f")
+
+    monkeypatch.setattr(archive_module, "_extract_zip", failing)
+    message = refused(make_zip(tmp_path / "ok.zip", [("a.py", b"x", None)]), tmp_path)
+    assert message == "cannot extract ok.zip: No space left on device"

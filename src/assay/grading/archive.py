@@ -94,7 +94,8 @@ def extract_archive(path: Path, dest: Path, limits: ArchiveLimits) -> None:
     except (EOFError, zlib.error, lzma.LZMAError, NotImplementedError, ValueError) as exc:
         raise SubmissionError(f"{path.name} is damaged or truncated: {exc}") from exc
     except OSError as exc:
-        raise SubmissionError(f"cannot extract {path.name}: {exc}") from exc
+        # the strerror only: the exception's text names host paths
+        raise SubmissionError(f"cannot extract {path.name}: {exc.strerror}") from exc
 
 
 def _sniff(path: Path) -> str | None:
