@@ -31,7 +31,7 @@ REQUIRE_ENV = {"native": "ASSAY_REQUIRE_NATIVE", "docker": "ASSAY_REQUIRE_DOCKER
 NATIVE_HOST_UID = 64000  # the native backend's sandbox user, as the host sees it
 SANDBOX_UID = 1000  # the sandbox user, as the sandbox sees it (both backends)
 DOCKER_LABEL = "assay.sandbox=1"
-DOCKER_OWNER_LABEL = "assay.owner"  # "<hostname>:<pid>" of the process that opened it
+DOCKER_OWNER_LABEL = "assay.owner"  # "<hostname>:<pid>:<token>" of the process that opened it
 WORKSPACE = "/work"
 
 GRACE_S = 3.0  # a verdict must arrive within its limit plus this
@@ -171,22 +171,27 @@ def docker_client() -> Any:
 
 
 def docker_owner(pid: int | None = None) -> str:
-    """The owner label the Docker backend gives the containers of process ``pid``."""
+    """``<hostname>:<pid>``: how the owner labels of process ``pid``'s containers begin."""
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
 def docker_sandbox_containers(
     client: Any, *, owner: str | None = None, running_only: bool = False
 ) -> list[Any]:
-    """Sandbox containers, only those of one owning process if ``owner`` is given.
+    """Sandbox containers, only those of one owning process if ``owner`` (``docker_owner``,
+    which the label's token follows) is given.
 
     Other people's sandboxes on a shared host are not this test's business.
     """
-    labels = [DOCKER_LABEL] if owner is None else [DOCKER_LABEL, f"{DOCKER_OWNER_LABEL}={owner}"]
     containers: list[Any] = client.containers.list(
-        all=not running_only, filters={"label": labels}, ignore_removed=True
+        all=not running_only, filters={"label": [DOCKER_LABEL]}, ignore_removed=True
     )
-    return containers
+
+    def owned(container: Any) -> bool:
+        label = str(container.labels.get(DOCKER_OWNER_LABEL, ""))
+        return label == owner or label.startswith(f"{owner}:")
+
+    return containers if owner is None else [c for c in containers if owned(c)]
 
 
 def docker_processes(container: Any) -> set[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from assay.sandbox.environments import Environment
+from assay.sandbox.owner import SandboxOwner
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Limits, RunSpec
 
@@ -121,3 +122,26 @@ class SandboxBackend(ABC):
     @abstractmethod
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
         """Try each isolation feature on this host and say what is enforced."""
+
+    @abstractmethod
+    def remove_leftovers(self, owner: SandboxOwner) -> list[str]:
+        """Remove what the sandboxes of ``owner`` (a dead process) left; say what went.
+
+        Its processes are killed and its containers, cgroups and workspace mounts
+        removed, as far as this backend reaches: Docker containers on this backend's
+        daemon, whichever host started them; native sandboxes on this host only (one
+        on another machine stays until a process there cleans up). Never this
+        process's own sandboxes, nor, natively, those of a pid that is still alive
+        here (there only the pid names a sandbox: it may be a new process's).
+        """
+
+    def remove_stale(self) -> list[str]:
+        """Remove the sandboxes of this host's processes that are gone, as far as the
+        backend can tell by itself; say what went.
+
+        Native: those whose pid (in their names) no longer exists here. By default
+        nothing: a Docker container's owner may live in another pid namespace with
+        the same host name, so there only a death the workers' database declared
+        (``remove_leftovers``) is acted on between starts of the backend.
+        """
+        return []

@@ -29,6 +29,7 @@ from assay.sandbox.base import (
     WorkspaceEntry,
 )
 from assay.sandbox.environments import Environment
+from assay.sandbox.owner import SandboxOwner, this_process
 from assay.sandbox.result import RunResult, Termination
 from assay.sandbox.spec import RunSpec
 
@@ -121,9 +122,12 @@ def default_script(spec: RunSpec, workspace: FakeWorkspace) -> RunResult:
 class FakeSession(BackendSession):
     """One open fake sandbox; records every ``RunSpec`` it was given."""
 
-    def __init__(self, config: SessionConfig, script: RunScript) -> None:
+    def __init__(
+        self, config: SessionConfig, script: RunScript, owner: SandboxOwner | None = None
+    ) -> None:
         self.config = config
         self.script = script
+        self.owner = owner or this_process()
         self.workspace = FakeWorkspace()
         self.runs: list[RunSpec] = []
         self.closed = False
@@ -169,11 +173,21 @@ class FakeBackend(SandboxBackend):
     def __init__(self, script: RunScript = default_script) -> None:
         self.script = script
         self.sessions: list[FakeSession] = []
+        self.owner = this_process()  # whose the sessions opened from now on are
 
     def open_session(self, config: SessionConfig) -> FakeSession:
-        session = FakeSession(config, self.script)
+        session = FakeSession(config, self.script, self.owner)
         self.sessions.append(session)
         return session
 
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
         return [CheckItem("fake", CheckStatus.WARN, "runs nothing in isolation: tests only")]
+
+    def remove_leftovers(self, owner: SandboxOwner) -> list[str]:
+        """Close the sessions ``owner`` left open (never this process's own)."""
+        if owner == this_process():
+            return []
+        left = [n for n, s in enumerate(self.sessions) if s.owner == owner and not s.closed]
+        for number in left:
+            self.sessions[number].close()
+        return [f"fake session {number}" for number in left]

@@ -167,9 +167,11 @@ class DockerAPI:
         body = {"Memory": memory_bytes, "MemorySwap": memory_bytes, "PidsLimit": pids}
         self.http.request("POST", f"/containers/{container_id}/update", body)
 
-    def list_labelled(self, label: str) -> list[dict[str, Any]]:
+    def list_labelled(self, *labels: str) -> list[dict[str, Any]]:
+        """Containers, running or not, carrying every one of ``labels`` (``key=value``)."""
         with docker_errors("list sandbox containers"):
-            return [dict(c) for c in self.client.containers(all=True, filters={"label": label})]
+            found = self.client.containers(all=True, filters={"label": list(labels)})
+            return [dict(c) for c in found]
 
     # -- exec ------------------------------------------------------------------
     def exec_create(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import socket
 import threading
 import time
 
@@ -27,6 +26,7 @@ from assay.sandbox.docker.container import ContainerSpec
 from assay.sandbox.docker.pool import ContainerPool
 from assay.sandbox.docker.session import DockerSession
 from assay.sandbox.environments import Environment
+from assay.sandbox.owner import SandboxOwner, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,19 @@ class DockerBackend(SandboxBackend):
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
         return docker_checks(self, self.api, environment)
 
+    def remove_leftovers(self, owner: SandboxOwner) -> list[str]:
+        """Remove the containers ``owner`` started on this daemon, from any host: the
+        owner label (with its token) names one process, never a live one that
+        happens to share its host name and pid."""
+        if owner == this_process():
+            return []
+        api = self.api()
+        removed = []
+        for container in api.list_labelled(f"{LABEL}=1", f"{LABEL_OWNER}={owner}"):
+            api.remove(str(container["Id"]))
+            removed.append(f"container {str(container['Id'])[:12]}")
+        return removed
+
     def cleanup_stale(self, *, all_owners: bool = False) -> list[str]:
         """Remove leftover sandbox containers; their short ids.
 
@@ -111,12 +124,12 @@ class DockerBackend(SandboxBackend):
             api.close()
 
 
-def _owner_is_gone(owner: str) -> bool:
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+def _owner_is_gone(label: str) -> bool:
+    owner = SandboxOwner.parse(label)
+    if owner is None or not owner.on_this_host:
         return False  # another host's, or unknown: not ours to judge
     try:
-        os.kill(int(pid_text), 0)
+        os.kill(owner.pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:

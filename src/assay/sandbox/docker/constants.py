@@ -25,7 +25,7 @@ WORKSPACE_DIR = "/work"
 LABEL = "assay.sandbox"
 """Every container Assay starts carries this label (value ``"1"``)."""
 LABEL_OWNER = "assay.owner"
-"""``<hostname>:<pid>`` of the process that started the container."""
+"""``<hostname>:<pid>:<token>``: the process that started the container (``sandbox.owner``)."""
 LABEL_IMAGE = "assay.environment"
 """Images built by ``assay image build`` carry this label: the environment names."""
 

@@ -10,8 +10,6 @@ swap is off and the OOM killer stays on.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +23,7 @@ from assay.sandbox.docker.constants import IDLE_UID, LABEL, LABEL_OWNER, WORKSPA
 from assay.sandbox.docker.reaper import Reaper
 from assay.sandbox.docker.supervisor import RunContext
 from assay.sandbox.docker.workspace import Workspace
+from assay.sandbox.owner import this_process
 from assay.sandbox.spec import MIB
 
 logger = logging.getLogger(__name__)
@@ -57,10 +56,6 @@ class ContainerSpec:
             limits.workspace_bytes,
             config.network,
         )
-
-
-def owner_label() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def host_config_options(spec: ContainerSpec) -> dict[str, Any]:
@@ -139,7 +134,7 @@ class SandboxContainer:
 def start_container(api: DockerAPI, spec: ContainerSpec) -> SandboxContainer:
     """Create and start a sandbox container; remove it again if anything fails."""
     host_config = api.host_config(**host_config_options(spec))
-    labels = {LABEL: "1", LABEL_OWNER: owner_label()}
+    labels = {LABEL: "1", LABEL_OWNER: str(this_process())}
     container_id = api.create_container(
         spec.image,
         IDLE_COMMAND,

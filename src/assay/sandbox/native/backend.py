@@ -34,9 +34,11 @@ from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
 from assay.sandbox.native.scheduler import CpuScheduler, default_cores
 from assay.sandbox.native.slots import Slot, SlotPool
+from assay.sandbox.native.stale import remove_leftovers, remove_stale_sandboxes
 from assay.sandbox.native.stall import MAX_STALL_FACTOR
 from assay.sandbox.native.supervisor import Launch, Scheduled, supervise
 from assay.sandbox.native.workspace import Workspace, remove_stale
+from assay.sandbox.owner import SandboxOwner
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import MIB, RunSpec
 
@@ -294,3 +296,9 @@ class BwrapBackend(SandboxBackend):
             uid=self.settings.sandbox_uid,
             cgroup_parent=self.settings.cgroup_parent,
         )
+
+    def remove_leftovers(self, owner: SandboxOwner) -> list[str]:
+        return remove_leftovers(self.settings, owner)
+
+    def remove_stale(self) -> list[str]:
+        return remove_stale_sandboxes(self.settings)

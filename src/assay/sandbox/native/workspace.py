@@ -47,10 +47,11 @@ def _umount(target: Path) -> None:
             raise SandboxError(f"cannot unmount {target}: {os.strerror(err)}")
 
 
-def remove_stale(base: Path) -> list[Path]:
-    """Unmount and delete the workspaces of processes that died without closing them."""
+def remove_stale(base: Path, pid: int | None = None) -> list[Path]:
+    """Unmount and delete the workspaces of processes that died without closing them
+    (only those of ``pid`` if given)."""
     removed = []
-    for session_dir in base.glob("*-*"):
+    for session_dir in base.glob("*-*" if pid is None else f"{pid}-*"):
         owner = session_dir.name.partition("-")[0]
         if not owner.isdigit() or Path(f"/proc/{owner}").exists():
             continue
