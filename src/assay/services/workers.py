@@ -13,29 +13,32 @@ land or change without this one knowing it:
   ``error`` is staff-only text.
 
 The watchdog runs in every worker process and is safe with many running at once:
-each step is one conditional statement or works on rows it locked.
+each step is one conditional statement or works on rows it locked, and removing
+a dead worker's sandboxes is idempotent. A worker's id starts with the owner of
+its process's sandboxes (``sandbox.owner``), which is how a survivor finds what
+a dead worker left.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
 from assay.errors import QueueError, SandboxError
 from assay.queue import ClaimedJob
 from assay.sandbox.backends import get_backend
-from assay.sandbox.base import CheckStatus
-from assay.sandbox.native.stale import remove_stale_sandboxes
+from assay.sandbox.base import CheckStatus, SandboxBackend
+from assay.sandbox.owner import SandboxOwner, this_process
 from assay.services.platform import Platform
 from assay.storage.models import (
     Job,
@@ -47,6 +50,12 @@ from assay.storage.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# For this long after a worker is declared dead, every watchdog round tries to remove
+# its sandboxes: each survivor reaches its own host and Docker daemon, so the ones that
+# share the dead worker's succeed, whichever watchdog declared it dead.
+LEFTOVER_WINDOW = timedelta(minutes=10)
+_numbers = itertools.count()  # of the workers (pools) of this process
 
 RunHandler = Callable[[Platform, ClaimedJob, str], None]
 FailHandler = Callable[[Session, int, str], None]
@@ -110,6 +119,11 @@ def start_claimed(
     return ready
 
 
+def grading_backend(settings: Settings) -> SandboxBackend:
+    """The sandbox backend this process's workers grade with (shared, made on first use)."""
+    return get_backend(settings.grading_backend)
+
+
 def sandbox_problems(settings: Settings) -> list[str]:
     """What keeps this host from grading (empty: the sandbox works).
 
@@ -117,8 +131,7 @@ def sandbox_problems(settings: Settings) -> list[str]:
     otherwise take job after job and burn their attempts in seconds.
     """
     try:
-        backend = get_backend(settings.grading_backend)
-        items = backend.check()
+        items = grading_backend(settings).check()
     except SandboxError as exc:
         return [exc.message]
     return [
@@ -132,8 +145,14 @@ def sandbox_problems(settings: Settings) -> list[str]:
 
 
 def new_worker_id() -> str:
-    """``host:pid:random``: unique, and says where to look for its sandboxes."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """``host:pid:token:n``: the owner of this process's sandboxes and the number of
+    the worker in this process. Unique, and says whose sandboxes a dead worker left."""
+    return f"{this_process()}:{next(_numbers)}"
+
+
+def sandbox_owner(worker_id: str) -> SandboxOwner | None:
+    """Whose sandboxes the worker opened (its process's); None for ids of another form."""
+    return SandboxOwner.parse(worker_id.rpartition(":")[0])
 
 
 def register(platform: Platform, worker_id: str, slots: int) -> None:
@@ -186,27 +205,28 @@ class WatchdogReport:
     failed: list[int] = field(default_factory=list)  # job ids out of attempts
     dead_workers: list[str] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)  # job ids past job_timeout_s
-    stale_sandboxes: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)  # sandboxes of the dead, removed
 
     @property
     def anything(self) -> bool:
-        return any(
-            (self.requeued, self.failed, self.dead_workers, self.overdue, self.stale_sandboxes)
-        )
+        return any((self.requeued, self.failed, self.dead_workers, self.overdue, self.leftovers))
 
 
-def watchdog(platform: Platform, *, clean_sandboxes: bool = True) -> WatchdogReport:
-    """One round: re-queue, fail, mark dead, report overdue, clean this host's sandboxes."""
+def watchdog(platform: Platform, backend: SandboxBackend | None = None) -> WatchdogReport:
+    """One round: re-queue, fail, mark dead, report overdue; given the workers' sandbox
+    ``backend``, also remove the sandboxes of dead processes and dead workers that it
+    reaches."""
     report = WatchdogReport()
     report.requeued = platform.queue.requeue_expired()
     report.failed = fail_out_of_attempts(platform)
     report.dead_workers = mark_dead_workers(platform)
     report.overdue = overdue_jobs(platform)
-    if clean_sandboxes:
+    if backend is not None:
         try:
-            report.stale_sandboxes = remove_stale_sandboxes(platform.settings)
+            report.leftovers = backend.remove_stale()
         except (SandboxError, OSError) as exc:
             log.warning("stale sandbox cleanup failed: %s", exc)
+        report.leftovers += remove_leftovers(platform, backend)
     for job_id in report.requeued:
         log.warning("job %s re-queued: its worker stopped renewing the lease", job_id)
     for worker_id in report.dead_workers:
@@ -217,8 +237,8 @@ def watchdog(platform: Platform, *, clean_sandboxes: bool = True) -> WatchdogRep
             job_id,
             platform.settings.job_timeout_s,
         )
-    for path in report.stale_sandboxes:
-        log.info("removed a stale sandbox of a dead process: %s", path)
+    for what in report.leftovers:
+        log.info("removed a sandbox of a dead process: %s", what)
     return report
 
 
@@ -250,6 +270,37 @@ def mark_dead_workers(platform: Platform) -> list[str]:
             .returning(Worker.id)
         ).all()
     return [row[0] for row in rows]
+
+
+def remove_leftovers(platform: Platform, backend: SandboxBackend) -> list[str]:
+    """Remove what workers declared dead within ``LEFTOVER_WINDOW`` left, as far as
+    ``backend`` reaches (``SandboxBackend.remove_leftovers``).
+
+    Scoped by owner: one that still has a running worker, and this process, are
+    never touched. A worker declared dead only because its heartbeats stopped (a
+    database outage) loses its sandboxes too; its jobs were handed to others and
+    their results would be dropped anyway.
+    """
+    since = utcnow() - LEFTOVER_WINDOW
+    with platform.db.reading() as session:
+        rows = session.execute(
+            select(Worker.id, Worker.state).where(
+                or_(
+                    Worker.state == WorkerState.RUNNING,
+                    and_(Worker.state == WorkerState.DEAD, Worker.stopped_at >= since),
+                )
+            )
+        ).all()
+    owners = {worker_id: sandbox_owner(worker_id) for worker_id, _state in rows}
+    live = {owners[worker_id] for worker_id, state in rows if state == WorkerState.RUNNING}
+    dead = {owners[worker_id] for worker_id, state in rows if state == WorkerState.DEAD}
+    removed: list[str] = []
+    for owner in sorted((o for o in dead - live if o is not None), key=str):
+        try:
+            removed += backend.remove_leftovers(owner)
+        except (SandboxError, OSError) as exc:
+            log.warning("cannot remove the sandboxes of dead worker process %s: %s", owner, exc)
+    return removed
 
 
 def overdue_jobs(platform: Platform) -> list[int]:

@@ -7,7 +7,7 @@ pool makes one claim per poll interval however many slots it has (many slots
 are cheap: with the native CPU scheduler, a job that waits for a core costs a
 thread and its sandbox's workspace). A heartbeat thread records that the
 worker is alive and extends the leases of its running jobs; a watchdog thread
-re-queues the jobs of dead workers and cleans stale sandboxes (see
+re-queues the jobs of dead workers and removes the sandboxes they left (see
 ``services.workers.watchdog``).
 
 Lanes: bulk jobs (regrades) never take all the slots; one is always kept for
@@ -308,6 +308,6 @@ class WorkerPool:
         interval = self.platform.settings.watchdog_interval_s
         while not self._stopping.wait(interval):
             try:
-                workers.watchdog(self.platform)
+                workers.watchdog(self.platform, workers.grading_backend(self.platform.settings))
             except (SQLAlchemyError, AssayError) as exc:
                 log.warning("watchdog round failed: %s", exc)
