@@ -3,6 +3,12 @@
 Backend availability is probed once per (backend, environment) by opening a
 sandbox. ``HostGuard`` looks at the host from outside the sandbox: leftover
 sandbox processes, a canary file, the hostname, the clock, /dev/shm.
+
+Every check looks only at what the test itself started, so the suites pass
+beside another Assay (a developer's ``assay serve``, another checkout's tests):
+native sandbox processes in the job cgroups of this process (``job-<pid>-<n>``)
+or of a process the test names (a CLI run), Docker containers labelled with
+such an owner, /dev/shm files of the backend's sandbox user.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import secrets
 import socket
 import textwrap
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -139,28 +145,84 @@ def parse_env0(data: bytes) -> dict[str, str]:
 
 
 # -- the host, seen from outside --------------------------------------------------
-def native_sandbox_processes() -> list[str]:
-    """Host processes whose real uid is the native sandbox user.
+def _status(pid: str) -> dict[str, str] | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None  # exited meanwhile
+    return {
+        key: value.strip() for key, _, value in (line.partition(":") for line in text.splitlines())
+    }
 
+
+def _job_owner(pid: str) -> int | None:
+    """The pid whose native sandbox runs process ``pid``: the ``<owner>`` of the job
+    cgroup ``job-<owner>-<n>`` it is in (None if it is in none)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        for part in line.rpartition(":")[2].split("/"):
+            prefix, _, rest = part.partition("-")
+            owner = rest.partition("-")[0]
+            if prefix == "job" and owner.isdigit():
+                return int(owner)
+    return None
+
+
+def _descends_from(pid: str, owners: Collection[int]) -> bool:
+    """Whether ``pid`` is a descendant of one of ``owners`` (zombies have no cgroup)."""
+    for _ in range(64):  # deeper than any sandbox's process tree
+        status = _status(pid)
+        if status is None or not status.get("PPid", "0").isdigit():
+            return False
+        pid = status["PPid"]
+        if int(pid) in owners:
+            return True
+        if int(pid) <= 1:
+            return False
+    return False
+
+
+def native_sandbox_processes(owners: Collection[int] | None = None) -> list[str]:
+    """Processes of the native sandbox user that sandboxes of ``owners`` (pids;
+    default this process) started: in their job cgroups, or their descendants.
+
+    Other processes' sandboxes on the same host are not this test's business.
     Zombies already handed to the host's init are dead and no longer ours to
     reap (init may take a moment); any other zombie is a leak and counts.
     """
+    owners = {os.getpid()} if owners is None else set(owners)
     found: list[str] = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            status = Path(entry.path, "status").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        fields = _status(entry.name)
+        if fields is None:
+            continue
         uids = fields.get("Uid", "").split()
         if not uids or int(uids[0]) != NATIVE_HOST_UID:
             continue
-        state, ppid = fields.get("State", "?").strip(), fields.get("PPid", "?").strip()
+        if _job_owner(entry.name) not in owners and not _descends_from(entry.name, owners):
+            continue
+        state, ppid = fields.get("State", "?"), fields.get("PPid", "?")
         if state.startswith("Z") and ppid == "1":
             continue
-        found.append(f"pid {entry.name} {fields.get('Name', '?').strip()} [{state}] ppid {ppid}")
+        found.append(f"pid {entry.name} {fields.get('Name', '?')} [{state}] ppid {ppid}")
+    return found
+
+
+def sandbox_shm_files(uid: int) -> set[str]:
+    """Files in the host's /dev/shm that the sandbox user (host ``uid``) owns: only
+    a sandbox that reached the host's /dev/shm could have made one."""
+    found = set()
+    for path in Path("/dev/shm").iterdir():
+        try:
+            if path.lstat().st_uid == uid:
+                found.add(path.name)
+        except OSError:
+            continue  # removed meanwhile
     return found
 
 
@@ -235,7 +297,9 @@ class HostGuard:
         self._etc_hostname = Path("/etc/hostname").read_bytes()
         self._hostname = socket.gethostname()
         self._clock_offset = time.time() - time.monotonic()
-        self._shm = {p.name for p in Path("/dev/shm").iterdir()}
+        # The sandbox user as the host sees it (Docker maps no user namespace).
+        self._sandbox_uid = NATIVE_HOST_UID if backend == "native" else SANDBOX_UID
+        self._shm = sandbox_shm_files(self._sandbox_uid)
         self._docker: Any = None
         self._owner = docker_owner()
         self._known_containers: set[str] = set()
@@ -274,7 +338,7 @@ class HostGuard:
     def sandbox_processes(self) -> list[str]:
         """Sandbox processes on the host beyond the baseline."""
         if self._docker is None:
-            return native_sandbox_processes()
+            return native_sandbox_processes({os.getpid()})
         found: set[str] = set()
         for container in self._containers(running_only=True):
             found |= docker_processes(container)
@@ -289,12 +353,14 @@ class HostGuard:
     ) -> None:
         """Close the sandboxes; then no sandbox process or container may remain.
 
-        ``owner_pid``: check the containers of that process (e.g. a CLI run) instead.
+        ``owner_pid``: check the sandboxes of that process (e.g. a CLI run) instead
+        (natively: as well as this process's).
         """
         for box in boxes:
             box.close()
         if self._docker is None:
-            left = wait_until(native_sandbox_processes, timeout_s)
+            owners = {os.getpid()} if owner_pid is None else {os.getpid(), owner_pid}
+            left = wait_until(lambda: native_sandbox_processes(owners), timeout_s)
             assert not left, f"sandbox processes alive after close: {left}"
             return
         owner = docker_owner(owner_pid)
@@ -320,8 +386,8 @@ class HostGuard:
         assert socket.gethostname() == self._hostname, "host name changed"
         drift = abs(time.time() - time.monotonic() - self._clock_offset)
         assert drift < 1.0, f"host wall clock jumped by {drift:.1f}s"
-        new_shm = {p.name for p in Path("/dev/shm").iterdir()} - self._shm
-        assert not new_shm, f"new files in the host's /dev/shm: {sorted(new_shm)}"
+        new_shm = sandbox_shm_files(self._sandbox_uid) - self._shm
+        assert not new_shm, f"new sandbox files in the host's /dev/shm: {sorted(new_shm)}"
 
     def check(self, *boxes: Sandbox) -> None:
         """All host-side checks: no process left, close cleans up, host unchanged."""
