@@ -15,7 +15,6 @@ from assay.grading.engine import grade
 from assay.grading.outcome import BuildStatus, TestStatus, status_of_run
 from assay.grading.package import load_package, parse_manifest
 from assay.grading.report import ReportStatus
-from assay.grading.spec import Visibility
 from assay.grading.submission import Submission
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
 from assay.sandbox.result import RunResult, Termination
