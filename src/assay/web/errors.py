@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from assay.errors import (
@@ -88,6 +91,28 @@ async def internal_error_handler(request: Request, exc: Exception) -> JSONRespon
     )
 
 
+def _sendable(value: Any) -> Any:
+    """``value`` with bytes and strings made safe for a JSON answer in UTF-8 (invalid
+    UTF-8 and lone surrogates escaped)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_sendable(k): _sendable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sendable(v) for v in value]
+    return value
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, with the inputs it quotes made sendable (invalid UTF-8 in a body
+    or a lone surrogate escape in a JSON string made FastAPI's own handler fail: 500)."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    return JSONResponse({"detail": jsonable_encoder(_sendable(exc.errors()))}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, service_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, internal_error_handler)
