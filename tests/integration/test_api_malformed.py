@@ -61,3 +61,24 @@ def test_invalid_utf8_in_a_json_body_is_4xx(api: Api) -> None:
         execute = post_raw(teacher, "/execute", b'{"code": "\xff"}')
     assert patch.status_code in {400, 422}, patch.text
     assert execute.status_code in {400, 422}, execute.text
+
+
+def test_judge0_refuses_what_it_could_not_run(api: Api) -> None:
+    headers = {**JSON, "X-Auth-Token": api.tokens["alice"]}
+    with httpx.Client(base_url=api.url + "/judge0", headers=headers, timeout=30) as judge0:
+        surrogate = judge0.post(
+            "/submissions", content=b'{"source_code": ' + SURROGATE + b', "language_id": 71}'
+        )
+        assert surrogate.status_code == 422, surrogate.text
+        assert surrogate.json() == {"source_code": ["is not valid Unicode text"]}
+        nan = judge0.post(
+            "/submissions",
+            content=b'{"source_code": "print(1)", "language_id": 71, "cpu_time_limit": NaN}',
+        )
+        assert nan.status_code == 422, nan.text
+        assert nan.json() == {"cpu_time_limit": ["must be a number"]}
+        for field, language in (("command_line_arguments", 71), ("compiler_options", 50)):
+            body = {"source_code": "x", "language_id": language, field: "-a\u0000b"}
+            nul = judge0.post("/submissions", json=body)
+            assert nul.status_code == 422, nul.text
+            assert nul.json() == {field: ["must be text without control characters"]}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import shlex
 from datetime import datetime
 from typing import Any
@@ -228,7 +229,10 @@ def _field_bytes(value: str | None, name: str, encoded: bool, limit: int) -> byt
         except (binascii.Error, ValueError):
             raise Judge0Error({name: ["is not valid base64"]}) from None
     else:
-        data = value.encode()
+        try:
+            data = value.encode()
+        except UnicodeEncodeError:  # a lone surrogate escape in the JSON string
+            raise Judge0Error({name: ["is not valid Unicode text"]}) from None
     if len(data) > limit:
         raise Judge0Error({name: [f"is too long (maximum is {limit} bytes)"]})
     return data
@@ -238,7 +242,9 @@ def _number(body: SubmissionIn, name: str, errors: dict[str, list[str]]) -> Any:
     value = getattr(body, name)
     if value is None:
         return DEFAULTS[name]
-    if value < 0:
+    if not math.isfinite(value):  # NaN passes both comparisons below
+        errors.setdefault(name, []).append("must be a number")
+    elif value < 0:
         errors.setdefault(name, []).append("must be greater than or equal to 0")
     elif name in MAXIMA and value > MAXIMA[name]:
         errors.setdefault(name, []).append(f"must be less than or equal to {MAXIMA[name]}")
@@ -276,7 +282,9 @@ def normalise(body: SubmissionIn, encoded: bool) -> dict[str, Any]:
     for name in ("compiler_options", "command_line_arguments"):
         text = getattr(body, name)
         if text:
-            if len(text) > 512:
+            if not _printable(text):  # an argument with a NUL cannot be passed to a program
+                errors.setdefault(name, []).append("must be text without control characters")
+            elif len(text) > 512:
                 errors.setdefault(name, []).append("is too long (maximum is 512 characters)")
             else:
                 try:
@@ -303,6 +311,11 @@ def normalise(body: SubmissionIn, encoded: bool) -> dict[str, Any]:
         additional_files=None,
     )
     return stored
+
+
+def _printable(text: str) -> bool:
+    """No NUL or other control character (whitespace allowed), no lone surrogate."""
+    return all(c.isprintable() or c in "\t\n\r" for c in text)
 
 
 def create_submission(
