@@ -82,3 +82,18 @@ def test_judge0_refuses_what_it_could_not_run(api: Api) -> None:
             nul = judge0.post("/submissions", json=body)
             assert nul.status_code == 422, nul.text
             assert nul.json() == {field: ["must be text without control characters"]}
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_date_out_of_range_in_utc_is_400(api: Api, moment: str) -> None:
+    with api.client("teacher") as teacher:
+        answer = teacher.patch(f"/admin/assignments/{api.assignment_id}", json={"due_at": moment})
+        assert answer.status_code == 400, answer.text
+        assert "out of range" in answer.json()["detail"]
+        fine = teacher.patch(
+            f"/admin/assignments/{api.assignment_id}", json={"due_at": "9999-12-31T23:59:59Z"}
+        )
+        assert fine.status_code == 200, fine.text
+        assert fine.json()["due_at"] == "9999-12-31T23:59:59Z"
+        cleared = teacher.patch(f"/admin/assignments/{api.assignment_id}", json={"clear_due": True})
+        assert cleared.status_code == 200 and cleared.json()["due_at"] is None

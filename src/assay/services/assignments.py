@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -113,6 +113,7 @@ def create_assignment(
     publish: bool = False,
 ) -> AssignmentOut:
     """Create an assignment from an uploaded package (staff). Its name is the slug."""
+    release_at, due_at = _in_utc(release_at), _in_utc(due_at)
     summary = packages.validate(data, filename)
     slug = slug or summary.name
     with platform.db.session() as session:
@@ -176,6 +177,7 @@ def update_assignment(
     late_policy: LatePolicy | None = None,
     best_policy: BestPolicy | None = None,
 ) -> AssignmentOut:
+    release_at, due_at = _in_utc(release_at), _in_utc(due_at)
     with platform.db.session() as session:
         assignment = _get(session, actor, assignment_id, staff=True)
         changes: dict[str, Any] = {}
@@ -240,6 +242,19 @@ def get_for(
 ) -> Assignment:
     """For other services: the ORM assignment, access checked."""
     return _get(session, actor, assignment_id, staff=staff)
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    """A date as given, in UTC; refused without a time zone or out of range in UTC
+    (0001-01-01T00:00+14:00 is before the first representable moment)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidRequestError("give dates with a time zone (e.g. 2026-12-01T23:59:00Z)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequestError(f"{value.isoformat()} is out of range") from None
 
 
 def _check_dates(release_at: datetime | None, due_at: datetime | None) -> None:
