@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api_helpers import Api, seeded_api
+from api_helpers import Api, package_bytes, seeded_api
 from platform_helpers import DATABASE_KINDS
 
 JSON = {"Content-Type": "application/json"}
@@ -97,3 +97,16 @@ def test_a_date_out_of_range_in_utc_is_400(api: Api, moment: str) -> None:
         assert fine.json()["due_at"] == "9999-12-31T23:59:59Z"
         cleared = teacher.patch(f"/admin/assignments/{api.assignment_id}", json={"clear_due": True})
         assert cleared.status_code == 200 and cleared.json()["due_at"] is None
+
+
+@pytest.mark.parametrize("slug", ["a\u0000b", "tab\there", "new\n", "a/b", "x" * 65])
+def test_a_slug_outside_its_pattern_is_400(api: Api, slug: str) -> None:
+    with api.client("teacher") as teacher:
+        answer = teacher.post(
+            f"/admin/courses/{api.course_id}/assignments",
+            data={"slug": slug},
+            files={"package": ("python-io.tar.gz", package_bytes())},
+        )
+    assert answer.status_code in {400, 422}, answer.text
+    if answer.status_code == 400:  # 422: the form's own length limit
+        assert "a slug is 1-64 letters" in answer.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from assay.services.platform import Platform
 from assay.storage.blobs import put_blob
 from assay.storage.models import Assignment, AssignmentVersion, BestPolicy, Role, utcnow
 from assay.storage.upsert import insert_new
+
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as course codes; package names fit
 
 
 class LatePolicy(BaseModel):
@@ -114,6 +117,8 @@ def create_assignment(
 ) -> AssignmentOut:
     """Create an assignment from an uploaded package (staff). Its name is the slug."""
     release_at, due_at = _in_utc(release_at), _in_utc(due_at)
+    if slug is not None and not SLUG.fullmatch(slug):
+        raise InvalidRequestError("a slug is 1-64 letters, digits, '.', '_' or '-'")
     summary = packages.validate(data, filename)
     slug = slug or summary.name
     with platform.db.session() as session:
