@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from assay.sandbox import RunResult, Termination
+from assay.sandbox.native.stall import MAX_STALL_FACTOR
 from helpers import (
     GRACE_S,
     QUICK_LIMITS,
@@ -95,7 +96,12 @@ def test_fork_bomb(open_sandbox: SandboxFactory, host: HostGuard) -> None:
     box = open_sandbox(limits=LIMITS)
     result, elapsed = timed(lambda: py(box, FORK_BOMB))
     assert_termination(result, Termination.WALL_TIME_LIMIT)
-    assert elapsed < 3 + GRACE_S, f"verdict after {elapsed:.1f}s"
+    assert result.wall_time_s < 3 + GRACE_S, describe(result)  # the wall limit stopped it
+    # Time its processes waited for a CPU taken by other load on the host is not
+    # charged (the native backend's stall clock, at most MAX_STALL_FACTOR times the
+    # limit): on a busy host the verdict comes that much later, never unbounded.
+    bound_s = 3 * (1 + MAX_STALL_FACTOR) + GRACE_S
+    assert elapsed < bound_s, f"verdict after {elapsed:.1f}s: {describe(result)}"
     assert_exited_ok(box.run(["echo", "still usable"]))
     host.check(box)
 
