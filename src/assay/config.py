@@ -96,6 +96,14 @@ class Settings(BaseSettings):
             "PostgreSQL: postgresql+psycopg://user:password@host/dbname"
         ),
     )
+    sqlite_busy_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "SQLite: how long a write waits for another writer's lock before it gives up "
+            "(a request then gets 503 with Retry-After; reads never wait for a writer)."
+        ),
+    )
     secret_key: str = Field(
         default="",
         description=(

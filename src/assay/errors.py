@@ -110,6 +110,14 @@ class StorageError(AssayError):
     """The database failed or is not at the expected schema version."""
 
 
+class StorageUnavailableError(StorageError):
+    """The server cannot store anything now; nothing was stored: try again in a few seconds."""
+
+    def __init__(self, message: str | None = None, retry_after_s: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class QueueError(AssayError):
     """The job queue failed."""
 

@@ -79,7 +79,7 @@ def test_tokens_listed_and_revoked_tokens_stop_working(api: Api) -> None:
     with fresh, api.client("bob") as bob:
         assert fresh.get("/auth/me").json()["username"] == "alice"
         used = {t["id"]: t["last_used_at"] for t in fresh.get("/auth/tokens").json()}
-        assert used[made["id"]] is not None  # noted in memory, written before the list
+        assert used[made["id"]] is not None  # noted in memory (written behind), listed
         assert bob.delete(f"/auth/tokens/{made['id']}").status_code == 404  # not bob's
         assert fresh.delete(f"/auth/tokens/{made['id']}").status_code == 204
         gone = fresh.get("/auth/me")

@@ -71,7 +71,13 @@ def test_readyz_checks_database_schema_and_expected_workers(platform: Platform) 
         assert ready.status_code == 200, ready.text
         body = ready.json()
         assert body["ready"] is True
-        assert set(body["checks"]) == {"database", "schema", "workers"}
+        assert set(body["checks"]) == {
+            "database",
+            "schema",
+            "database_writes",
+            "state_dir",
+            "workers",
+        }
 
         # An embedded pool is expected (as `assay serve` says) but none runs: not ready.
         set_embedded_workers(server, 2)

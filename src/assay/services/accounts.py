@@ -124,7 +124,7 @@ def create_user(
 def get_user(platform: Platform, actor: Actor, user_id: int) -> UserOut:
     if not actor.is_admin and actor.user_id != user_id:
         raise NotFoundError("no such user")
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFoundError("no such user")
@@ -135,7 +135,7 @@ def find_user(platform: Platform, actor: Actor, username: str) -> UserOut:
     """A user by login name (administrators, or the user themselves)."""
     if not actor.is_admin and actor.username != username:
         raise NotFoundError(f"no user {username!r}")
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFoundError(f"no user {username!r}")
@@ -246,7 +246,7 @@ _TOKEN_LOOKUP = (
 
 def actor_from_token(platform: Platform, token: str, client: str = "") -> Actor:
     """The actor of an API token: one read (no write lock). ``last_used_at`` is noted
-    at most once a minute per token and written in batches (``tokenuse``)."""
+    at most once a minute per token and written behind (``writebehind``)."""
     with platform.db.reading() as session:
         row = session.execute(_TOKEN_LOOKUP, {"digest": _sha256(token)}).first()
     now = utcnow()
@@ -256,14 +256,15 @@ def actor_from_token(platform: Platform, token: str, client: str = "") -> Actor:
     if revoked or (expires_at is not None and expires_at < now) or not is_active:
         raise AuthenticationError("invalid or expired API token")
     if last_used is None or now - last_used > TOKEN_USE_RESOLUTION:
-        platform.token_uses.note(platform.db, token_id, now)
+        platform.write_behind.token_used(platform.db, token_id, now)
     return Actor(user_id=user_id, username=username, is_admin=is_admin, client=client)
 
 
 def list_tokens(platform: Platform, actor: Actor) -> list[TokenOut]:
-    """The actor's own tokens that are not revoked (the secrets are never shown again)."""
-    platform.token_uses.flush(platform.db)
-    with platform.db.session() as session:
+    """The actor's own tokens that are not revoked (the secrets are never shown again);
+    last uses not written yet are shown (a read never waits for the writer)."""
+    pending = platform.write_behind.token_uses()
+    with platform.db.reading() as session:
         rows = session.scalars(
             select(ApiToken)
             .where(ApiToken.user_id == actor.user_id, ApiToken.revoked.is_(False))
@@ -276,7 +277,10 @@ def list_tokens(platform: Platform, actor: Actor) -> list[TokenOut]:
                 prefix=t.prefix,
                 created_at=t.created_at,
                 expires_at=t.expires_at,
-                last_used_at=t.last_used_at,
+                last_used_at=max(
+                    (at for at in (t.last_used_at, pending.get(t.id)) if at is not None),
+                    default=None,
+                ),
             )
             for t in rows
         ]
@@ -286,7 +290,7 @@ def list_users(
     platform: Platform, actor: Actor, *, limit: int = 100, offset: int = 0
 ) -> list[UserOut]:
     require_admin(actor)
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         rows = session.scalars(select(User).order_by(User.id).limit(limit).offset(offset))
         return [user_out(u) for u in rows]
 

@@ -210,7 +210,7 @@ def wait_for(platform: Platform, tokens: list[str], timeout_s: float) -> None:
     """
     deadline = time.monotonic() + timeout_s
     while True:
-        with platform.db.session() as session:
+        with platform.db.reading() as session:
             pending = session.scalar(
                 select(Execution.id)
                 .where(
@@ -252,7 +252,7 @@ def execute(
 
 
 def get_execution(platform: Platform, actor: Actor, token: str) -> ExecuteOut | ExecutePending:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         execution = load_owned(session, actor, token, PICOBYTES)
         status = RunStatus(execution.status)
         result = execution.result

@@ -70,11 +70,11 @@ def _cell(value: object) -> str:
 
 
 def grades_csv(platform: Platform, actor: Actor, assignment_id: int) -> str:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         rows = best_rows(session, assignment)
         emails = _emails(session, rows)
-        audit.record(session, actor, "grades.export", f"assignment:{assignment.id}", format="csv")
+    audit.record_read(platform, actor, "grades.export", f"assignment:{assignment.id}", format="csv")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -86,7 +86,7 @@ def grades_csv(platform: Platform, actor: Actor, assignment_id: int) -> str:
 
 
 def grades_gradescope(platform: Platform, actor: Actor, assignment_id: int) -> GradescopeExport:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         rows = best_rows(session, assignment)
         emails = _emails(session, rows)
@@ -109,8 +109,8 @@ def grades_gradescope(platform: Platform, actor: Actor, assignment_id: int) -> G
                 )
             )
         version = assignment.current_version
-        audit.record(
-            session, actor, "grades.export", f"assignment:{assignment.id}", format="gradescope"
+        audit.record_read(
+            platform, actor, "grades.export", f"assignment:{assignment.id}", format="gradescope"
         )
         return GradescopeExport(
             assignment=assignment.slug,

@@ -388,7 +388,7 @@ def get_submission(
     platform: Platform, actor: Actor, token: str, *, encoded: bool, fields: str | None
 ) -> dict[str, Any]:
     names = select_fields(fields)
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         execution = execute.load_owned(session, actor, token, execute.JUDGE0)
         return _render(execution, names, encoded)
 
@@ -403,7 +403,7 @@ def get_batch(
     if len(wanted) > MAX_BATCH:
         raise Judge0Error({"tokens": [f"number of tokens must be <= {MAX_BATCH}"]})
     out: list[dict[str, Any] | None] = []
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         rows = {
             e.token: e
             for e in session.scalars(select(Execution).where(Execution.token.in_(wanted)))

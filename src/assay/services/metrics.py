@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from assay.errors import StorageError
 from assay.services import ops
 from assay.services.platform import Platform
 from assay.storage.models import GradingRun, Job, JobKind, JobStatus, Lane, RunStatus, utcnow
@@ -123,7 +124,7 @@ class DatabaseCollector(Collector):
         try:
             with self._lock, self.platform.db.reading() as session:
                 metrics = [*self._state(session), *self._events(session)]
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StorageError) as exc:
             log.warning("metrics: the database is unreachable: %s", exc)
             up.add_metric([], 0)
             return [up]

@@ -2,7 +2,9 @@
 
 Liveness needs nothing from here (the process answers). Readiness means this
 server can do its job now: the database answers, its schema is the one this code
-expects, and, when work is expected to be done (an embedded worker pool, or
+expects, a tiny write transaction commits within ``WRITE_PROBE_TIMEOUT_S`` (not
+busy beyond that, not full, not read-only), a small file can be written in the
+state directory, and, when work is expected to be done (an embedded worker pool, or
 ``ready_min_workers`` set for a distributed deployment), enough workers are alive.
 
 Why workers are not required by default in distributed mode: submissions are
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
@@ -23,9 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
-from assay.errors import StorageError
+from assay.errors import StorageError, StorageUnavailableError
 from assay.services.platform import Platform
 from assay.storage.models import Worker, WorkerState, utcnow
+from assay.storage.statedir import probe_writable
+
+WRITE_PROBE_TIMEOUT_S = 2.0  # longest a readiness check waits for the write lock
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
             session.execute(text("SELECT 1"))
             checks["database"] = Check(ok=True, detail=platform.db.engine.dialect.name)
             summary = worker_summary(session, platform.settings)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, StorageError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         checks["database"] = Check(ok=False, detail=f"unreachable: {detail}")
         return Readiness(ready=False, checks=checks)
@@ -91,9 +97,28 @@ def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
             if current
             else Check(ok=False, detail="not at the newest migration: run `assay serve` or migrate")
         )
+    checks.update(writable(platform))
     workers = f"{summary.alive} alive ({summary.busy}/{summary.slots} slots busy)"
     if min_workers > 0 and summary.alive < min_workers:
         checks["workers"] = Check(ok=False, detail=f"{workers}; {min_workers} expected")
     else:
         checks["workers"] = Check(ok=True, detail=workers)
     return Readiness(ready=all(c.ok for c in checks.values()), checks=checks)
+
+
+def writable(platform: Platform) -> dict[str, Check]:
+    """Whether the database and the state directory can be written now."""
+    checks: dict[str, Check] = {}
+    try:
+        platform.db.probe_write(WRITE_PROBE_TIMEOUT_S)
+    except StorageError as exc:
+        checks["database_writes"] = Check(ok=False, detail=exc.message)
+    else:
+        checks["database_writes"] = Check(ok=True, detail="a test write committed")
+    try:
+        probe_writable(Path(platform.settings.state_dir))
+    except StorageUnavailableError as exc:
+        checks["state_dir"] = Check(ok=False, detail=exc.message)
+    else:
+        checks["state_dir"] = Check(ok=True, detail="writable")
+    return checks

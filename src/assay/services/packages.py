@@ -16,6 +16,7 @@ from assay.grading.archive import is_archive
 from assay.grading.filenames import check_name
 from assay.grading.package import AssignmentPackage, load_package
 from assay.grading.submission import SKIPPED_DIRS
+from assay.storage.unavailable import disk_writes
 
 MAX_PACKAGE_BYTES = 64 * 1024 * 1024
 
@@ -79,23 +80,29 @@ def validate(data: bytes, filename: str = "package.tar.gz") -> PackageSummary:
 
 
 def unpacked(cache_dir: Path, digest: str, data: bytes) -> Path:
-    """The package archive ``digest`` extracted under ``cache_dir`` (once per digest)."""
+    """The package archive ``digest`` extracted under ``cache_dir`` (once per digest).
+
+    A cache directory that cannot be written now (full, read-only) raises
+    ``StorageUnavailableError``.
+    """
     target = cache_dir / digest
     if (target / ".complete").exists():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=cache_dir))
+    with disk_writes():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=cache_dir))
     try:
-        archive = staging / "package.tar.gz"
-        archive.write_bytes(data)
-        with load_package(archive) as package:
-            shutil.copytree(package.root, staging / "tree")
-        (staging / "tree" / ".complete").touch()
-        try:
-            (staging / "tree").rename(target)
-        except OSError:
-            if not (target / ".complete").exists():  # lost a race to another thread: fine
-                raise
+        with disk_writes():
+            archive = staging / "package.tar.gz"
+            archive.write_bytes(data)
+            with load_package(archive) as package:
+                shutil.copytree(package.root, staging / "tree")
+            (staging / "tree" / ".complete").touch()
+            try:
+                (staging / "tree").rename(target)
+            except OSError:
+                if not (target / ".complete").exists():  # lost a race to another thread
+                    raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

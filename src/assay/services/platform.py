@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assay.config import Settings
 from assay.queue import JobQueue
-from assay.services.tokenuse import TokenUses
+from assay.services.writebehind import WriteBehind
 from assay.storage.db import Database
 
 
@@ -17,11 +17,11 @@ class Platform:
     settings: Settings
     db: Database
     queue: JobQueue
-    token_uses: TokenUses = field(default_factory=TokenUses)
+    write_behind: WriteBehind = field(default_factory=WriteBehind)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Platform:
-        db = Database(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
         if migrate:
             db.migrate()
         queue = JobQueue(
@@ -41,5 +41,5 @@ class Platform:
         return path.read_text().strip()
 
     def close(self) -> None:
-        self.token_uses.flush(self.db)
+        self.write_behind.close(self.db)
         self.db.dispose()

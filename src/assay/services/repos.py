@@ -160,7 +160,7 @@ def link_repo(
 
 
 def list_links(platform: Platform, actor: Actor, assignment_id: int) -> list[RepoLinkOut]:
-    with platform.db.session() as session:
+    with platform.db.reading() as session:
         assignments.get_for(session, actor, assignment_id, staff=True)
         rows = session.execute(
             select(RepoLink, User.username)

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from assay.errors import GradingError
+from assay.errors import GradingError, StorageError
 from assay.grading.engine import grade
 from assay.grading.outcome import TestStatus
 from assay.grading.package import load_package
@@ -78,7 +78,7 @@ class EventProgress:
         try:
             with self.platform.db.session() as session:
                 progress.record_event(session, self.run_id, name, detail, current, total)
-        except SQLAlchemyError as exc:  # progress is best effort; the result is not
+        except (SQLAlchemyError, StorageError) as exc:  # progress is best effort, not the result
             log.warning("cannot record stage %s of run %s: %s", name, self.run_id, exc)
 
 

@@ -12,6 +12,11 @@ never wait for the writer nor block it, so status pages, event streams, token
 checks and report downloads do not queue behind a burst of submissions. A write
 in a reading session fails loudly ("attempt to write a readonly database").
 On PostgreSQL both are ordinary sessions of one pool.
+
+A write that cannot happen now (SQLite busy beyond ``busy_timeout_s``, a full disk,
+a read-only database, PostgreSQL unreachable: see ``storage.unavailable``) raises
+``StorageUnavailableError`` from ``session()``; its transaction was rolled back, so
+nothing of it is stored. ``probe_write`` tries a tiny write transaction (readiness).
 """
 
 from __future__ import annotations
@@ -27,26 +32,35 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assay.errors import InvalidRequestError, StorageError
+from assay.storage.unavailable import unavailable
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_S = 30.0  # the default of settings.sqlite_busy_timeout_s
 _REFUSED_VALUE = "a value the database cannot take (a NUL character, or a number out of range)"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.close()
+def _busy_timeout(dbapi_connection: Any, timeout_s: float) -> None:
+    dbapi_connection.execute(f"PRAGMA busy_timeout={max(1, round(timeout_s * 1000))}")
+
+
+def _sqlite_pragmas(busy_timeout_s: float) -> Any:
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+        _busy_timeout(dbapi_connection, busy_timeout_s)
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+
+    return apply
 
 
 class _WriterGate:
@@ -64,14 +78,16 @@ class _WriterGate:
     """
 
     KEY = "assay_writer_gate"
+    TIMEOUT_KEY = "assay_writer_gate_timeout_s"  # a shorter wait for one transaction
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float) -> None:
         self._lock = threading.Lock()
+        self.timeout_s = timeout_s
 
     def begin(self, conn: Any) -> None:
         # Take the write lock at BEGIN: two writers then queue instead of one failing
         # with "database is locked" when it upgrades a read transaction.
-        held = self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        held = self._lock.acquire(timeout=conn.info.get(self.TIMEOUT_KEY, self.timeout_s))
         conn.info[self.KEY] = held
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -90,8 +106,10 @@ class _WriterGate:
 
 
 def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # In WAL mode a reader never waits for a writer; the busy timeout only covers the
+    # rare moments a reader must wait (a connection recovering the WAL after a crash).
+    _busy_timeout(dbapi_connection, SQLITE_BUSY_TIMEOUT_S)
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA query_only=ON")
     cursor.close()
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -114,7 +132,7 @@ def make_reader_engine(url: str) -> Engine | None:
         return None
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
         pool_size=16,
         max_overflow=-1,
     )
@@ -123,7 +141,7 @@ def make_reader_engine(url: str) -> Engine | None:
     return engine
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path and path != ":memory:":
@@ -132,17 +150,12 @@ def make_engine(url: str) -> Engine:
         # with many job threads must never fail a write because the pool ran dry.
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
             pool_size=16,
             max_overflow=-1,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
-
-        @event.listens_for(engine, "connect")
-        def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-
-        gate = _WriterGate()
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
+        gate = _WriterGate(busy_timeout_s)
         event.listen(engine, "begin", gate.begin)
         event.listen(engine, "commit", gate.end)
         event.listen(engine, "rollback", gate.end)
@@ -154,9 +167,10 @@ def make_engine(url: str) -> Engine:
 class Database:
     """One database: ``with db.session() as s:`` commits on success, rolls back on error."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.busy_timeout_s = busy_timeout_s
+        self.engine = make_engine(url, busy_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.reader_engine = make_reader_engine(url)
         self._readers = sessionmaker(self.reader_engine or self.engine, expire_on_commit=False)
@@ -181,6 +195,13 @@ class Database:
             # in text, a number out of range): the request's fault, not ours.
             session.rollback()
             raise InvalidRequestError(_REFUSED_VALUE) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            session.rollback()
+            refused = unavailable(exc)
+            if refused is None:
+                raise
+            log.warning("a write transaction failed: %s", refused.message)
+            raise refused from exc
         except BaseException:
             session.rollback()
             raise
@@ -195,6 +216,11 @@ class Database:
             yield session
         except DataError as exc:
             raise InvalidRequestError(_REFUSED_VALUE) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            refused = unavailable(exc, writing=False)
+            if refused is None:
+                raise
+            raise refused from exc
         finally:
             # close() ends the transaction and detaches the objects WITHOUT expiring
             # them (a rollback would), so what was read stays usable afterwards.
@@ -217,11 +243,41 @@ class Database:
             raise StorageError(f"migrating the database failed: {exc}") from exc
 
     def is_current(self) -> bool:
-        """Whether the schema is at the newest migration (for /readyz)."""
+        """Whether the schema is at the newest migration (for /readyz; it only reads, so
+        on SQLite it does not wait for the writer)."""
         head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
-        with self.engine.connect() as connection:
+        with (self.reader_engine or self.engine).connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
         return current == head
+
+    def probe_write(self, timeout_s: float) -> None:
+        """Commit a tiny write transaction (one row rewritten as it was), waiting at most
+        about ``timeout_s`` for the write lock; ``StorageUnavailableError`` if it cannot
+        (cheap enough for every readiness check)."""
+        touch = text("UPDATE alembic_version SET version_num = version_num")
+        ms = max(1, round(timeout_s * 1000))
+        try:
+            with self.engine.connect() as connection:
+                if self.is_sqlite:
+                    dbapi = connection.connection.driver_connection
+                    connection.info[_WriterGate.TIMEOUT_KEY] = timeout_s
+                    _busy_timeout(dbapi, timeout_s)
+                    try:
+                        with connection.begin():
+                            connection.execute(touch)
+                    finally:
+                        connection.info.pop(_WriterGate.TIMEOUT_KEY, None)
+                        _busy_timeout(dbapi, self.busy_timeout_s)
+                else:
+                    with connection.begin():
+                        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+                        connection.execute(touch)
+        except (SQLAlchemyError, OSError) as exc:
+            refused = unavailable(exc)
+            if refused is None:
+                raise StorageError(f"a test write failed: {exc}") from exc
+            raise refused from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

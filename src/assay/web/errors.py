@@ -25,6 +25,7 @@ from assay.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServiceError,
+    StorageUnavailableError,
 )
 from assay.web.observability import REQUEST_ID_HEADER
 
@@ -91,6 +92,16 @@ async def internal_error_handler(request: Request, exc: Exception) -> JSONRespon
     )
 
 
+async def storage_unavailable_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Nothing can be stored now (database busy, full or read-only): 503, try again."""
+    assert isinstance(exc, StorageUnavailableError)  # noqa: S101 - registered for it only
+    return JSONResponse(
+        {"detail": exc.message, "error": type(exc).__name__},
+        status_code=503,
+        headers={"Retry-After": str(max(1, round(exc.retry_after_s)))},
+    )
+
+
 def _sendable(value: Any) -> Any:
     """``value`` with bytes and strings made safe for a JSON answer in UTF-8 (invalid
     UTF-8 and lone surrogates escaped)."""
@@ -115,4 +126,5 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StorageUnavailableError, storage_unavailable_handler)
     app.add_exception_handler(Exception, internal_error_handler)

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
-from assay.errors import AssayError
+from assay.errors import AssayError, StorageError
 from assay.logs import log_context
 from assay.queue import ClaimedJob
 from assay.services import workers
@@ -152,7 +152,7 @@ class WorkerPool:
             )
         try:
             workers.mark_stopped(self.platform, self.worker_id, jobs_done=self.jobs_done)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StorageError) as exc:
             log.warning("cannot mark worker %s stopped: %s", self.worker_id, exc)
         self._started = False
         log.info("worker %s stopped", self.worker_id)
@@ -301,7 +301,7 @@ class WorkerPool:
                     jobs_done=self.jobs_done,
                     job_ids=self._leased_job_ids(),
                 )
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, StorageError) as exc:
                 log.warning("heartbeat of worker %s failed: %s", self.worker_id, exc)
 
     def _watchdog_loop(self) -> None:

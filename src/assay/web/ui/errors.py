@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from assay.errors import AuthenticationError, ServiceError
+from assay.errors import AuthenticationError, ServiceError, StorageUnavailableError
 from assay.web import errors as api_errors
 from assay.web.observability import REQUEST_ID_HEADER
 from assay.web.ui.render import render
@@ -63,6 +63,25 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def storage_unavailable(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After: JSON for the API, a page for people."""
+    assert isinstance(exc, StorageUnavailableError)  # noqa: S101 - registered for it only
+    response = await api_errors.storage_unavailable_handler(request, exc)
+    if request.url.path.startswith(API_PATHS):
+        return response
+    page = render(
+        request,
+        "error.html",
+        status_code=503,
+        title="Please try again in a moment",
+        message=exc.message,
+        status=503,
+    )
+    page.headers["Retry-After"] = response.headers["Retry-After"]
+    return page
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(StorageUnavailableError, storage_unavailable)
     app.add_exception_handler(Exception, internal_error)
