@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,7 +72,8 @@ class _WriterGate:
     every waiter sleeps: writes crawl (a flood of submissions and worker events ran at
     about 20 transactions a second). Here a writer of this process that finishes
     hands the lock to the next one at once. Other processes still meet SQLite's busy
-    timeout; so does a writer that waited here longer than it (it then tries anyway).
+    timeout, shortened by the time waited here: a writer waits at most the timeout in
+    all (then "database is locked": StorageUnavailableError).
     (A first-come-first-served lock was tried: it stopped a burst of submissions from
     delaying claims, but made the flood slower overall, ratio 1.52-1.65 against 1.44
     with this lock, now that claims come in batches; see docs/performance.md.)
@@ -87,10 +89,20 @@ class _WriterGate:
     def begin(self, conn: Any) -> None:
         # Take the write lock at BEGIN: two writers then queue instead of one failing
         # with "database is locked" when it upgrades a read transaction.
-        held = self._lock.acquire(timeout=conn.info.get(self.TIMEOUT_KEY, self.timeout_s))
-        conn.info[self.KEY] = held
+        timeout_s = conn.info.get(self.TIMEOUT_KEY, self.timeout_s)
+        started = time.monotonic()
+        conn.info[self.KEY] = self._lock.acquire(timeout=timeout_s)
+        left_s = timeout_s - (time.monotonic() - started)
+        shorter = left_s < self.timeout_s - 0.05  # else the connection's own timeout
+        dbapi = conn.connection.driver_connection
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if shorter:
+                _busy_timeout(dbapi, max(left_s, 0.001))
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                if shorter:
+                    _busy_timeout(dbapi, self.timeout_s)
         except BaseException:
             self.end(conn)
             raise
@@ -259,15 +271,12 @@ class Database:
         try:
             with self.engine.connect() as connection:
                 if self.is_sqlite:
-                    dbapi = connection.connection.driver_connection
                     connection.info[_WriterGate.TIMEOUT_KEY] = timeout_s
-                    _busy_timeout(dbapi, timeout_s)
                     try:
                         with connection.begin():
                             connection.execute(touch)
                     finally:
                         connection.info.pop(_WriterGate.TIMEOUT_KEY, None)
-                        _busy_timeout(dbapi, self.busy_timeout_s)
                 else:
                     with connection.begin():
                         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
