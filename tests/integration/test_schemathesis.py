@@ -17,7 +17,7 @@ server so executions finish; those operations get fewer examples, each one may
 compile and run code in a sandbox.
 
 Bounded and repeatable: a fixed number of cases per operation, derandomized (the
-same cases every run), no shrinking; about 2.5 minutes for the six runs on two
+same cases every run), no shrinking; 1.5 to 2 minutes for the six runs on two
 cores. schemathesis' own pytest plugin (``from_fixture``) does not run under this
 pytest, so the test drives its Python API: each operation's Hypothesis strategy
 (``operation.as_strategy()``) under ``hypothesis.given``. A failure is reported as
