@@ -8,9 +8,12 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from api_helpers import Api, package_bytes, seeded_api, tar_of
+from api_helpers import PASSWORD, Api, package_bytes, seeded_api, tar_of
+from assay.services import Actor, accounts, courses
+from assay.storage.models import Role
 from platform_helpers import DATABASE_KINDS
 
 MANIFEST = b'[assignment]\nname = "odd"\n'
@@ -129,3 +132,20 @@ def test_the_example_package_is_still_accepted(api: Api) -> None:
             files={"package": ("python-io.tar.gz", package_bytes())},
         )
     assert answer.status_code == 201, answer.text
+
+
+def test_only_the_courses_staff_make_the_server_unpack_a_package(api: Api) -> None:
+    # staff of another course pass the admin zone; they must not reach the extraction
+    platform, system = api.platform, Actor.system()
+    user = accounts.create_user(platform, system, "other-ta", PASSWORD)
+    courses.enroll(platform, system, api.other_course_id, "other-ta", Role.TA)
+    token = accounts.create_token_for(platform, system, user.id, "tests").token
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=api.url + "/api/v1", headers=headers, timeout=30) as other_ta:
+        answer = other_ta.post(
+            f"/admin/courses/{api.course_id}/assignments",
+            files={"package": ("p.tar.gz", b"this is not an archive")},
+        )
+    # refused as an outsider (before: 400 "not a valid archive", the package was unpacked)
+    assert answer.status_code == 404, answer.text
+    assert "archive" not in answer.text

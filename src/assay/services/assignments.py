@@ -71,9 +71,15 @@ def assignment_out(session: Session, assignment: Assignment) -> AssignmentOut:
 
 
 def _add_version(
-    session: Session, actor: Actor, assignment: Assignment, data: bytes, filename: str
+    session: Session,
+    actor: Actor,
+    assignment: Assignment,
+    data: bytes,
+    filename: str,
+    *,
+    summary: packages.PackageSummary | None = None,
 ) -> AssignmentVersion:
-    summary = packages.validate(data, filename)
+    summary = summary or packages.validate(data, filename)
     # The assignment's row is locked first, so two uploads at once number their
     # versions one after the other instead of both taking the same next number.
     session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
@@ -119,6 +125,9 @@ def create_assignment(
     release_at, due_at = _in_utc(release_at), _in_utc(due_at)
     if slug is not None and not SLUG.fullmatch(slug):
         raise InvalidRequestError("a slug is 1-64 letters, digits, '.', '_' or '-'")
+    with platform.db.reading() as session:
+        # before the package is unpacked: only the course's staff make the server do that
+        require_staff(session, actor, course_id)
     summary = packages.validate(data, filename)
     slug = slug or summary.name
     with platform.db.session() as session:
@@ -146,7 +155,7 @@ def create_assignment(
                 f"the course already has an assignment {slug!r}; upload a new version of it"
             )
         assignment = session.get_one(Assignment, assignment_id)
-        _add_version(session, actor, assignment, data, filename)
+        _add_version(session, actor, assignment, data, filename, summary=summary)
         audit.record(session, actor, "assignment.create", f"assignment:{assignment.id}", slug=slug)
         return assignment_out(session, assignment)
 
