@@ -110,3 +110,12 @@ def test_a_slug_outside_its_pattern_is_400(api: Api, slug: str) -> None:
     assert answer.status_code in {400, 422}, answer.text
     if answer.status_code == 400:  # 422: the form's own length limit
         assert "a slug is 1-64 letters" in answer.json()["detail"]
+
+
+def test_a_name_with_a_trailing_newline_is_refused(api: Api) -> None:
+    # the patterns ended in $, which also matches before a final newline
+    with api.client("admin") as admin:
+        user = admin.post("/admin/users", json={"username": "mallory\n", "password": "x" * 12})
+        course = admin.post("/admin/courses", json={"code": "cs102\n", "name": "n"})
+    assert user.status_code in (400, 422), user.text
+    assert course.status_code in (400, 422), course.text

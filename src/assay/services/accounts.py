@@ -29,7 +29,7 @@ from assay.storage.models import ApiToken, LoginSession, User, utcnow
 from assay.storage.upsert import insert_new
 
 _hasher = PasswordHasher()
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "assay_"  # noqa: S105 - a label, not a secret
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often

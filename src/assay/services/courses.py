@@ -22,7 +22,7 @@ from assay.services.platform import Platform
 from assay.storage.models import Course, Enrollment, Role, User
 from assay.storage.upsert import insert_new, upsert
 
-COURSE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+COURSE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 class CourseOut(BaseModel):

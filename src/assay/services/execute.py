@@ -57,7 +57,7 @@ POLL_INTERVAL_S = 0.25
 RUN_FAILURES = frozenset(
     {TestStatus.TIMEOUT, TestStatus.MEMORY_LIMIT, TestStatus.OUTPUT_LIMIT, TestStatus.CRASHED}
 )
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _TRACEBACK_LINE = re.compile(r'File "/work/solution\.py", line (\d+)')
 _FATAL_AT = re.compile(r"\bat solution\.c:(\d+)")
 

@@ -35,7 +35,7 @@ from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import SubmittedFile
 
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
-COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _GIT_CONFIG = (
     "core.hooksPath=/dev/null",

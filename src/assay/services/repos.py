@@ -49,9 +49,9 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 NO_COMMIT = "0" * 40
-_REMOTE = re.compile(r"^(?:(?:file|git|http|https|ssh)://\S+|[\w.-]+@[\w.-]+:\S+|/\S+)$")
-_FULL_NAME = re.compile(r"^[\w.-]+(?:/[\w.-]+)+$")
-_BRANCH = re.compile(r"^[\w./-]{1,200}$")
+_REMOTE = re.compile(r"^(?:(?:file|git|http|https|ssh)://\S+|[\w.-]+@[\w.-]+:\S+|/\S+)\Z")
+_FULL_NAME = re.compile(r"^[\w.-]+(?:/[\w.-]+)+\Z")
+_BRANCH = re.compile(r"^[\w./-]{1,200}\Z")
 
 Action = Literal["queued", "seen", "skipped", "failed"]
 
