@@ -113,6 +113,9 @@ def test_readyz_and_metrics_when_the_database_is_unreachable(tmp_path: Path) -> 
         platform.close()
     assert ready.status_code == 503
     assert ready.json()["reasons"][0].startswith("database: unreachable")
+    # anyone may ask: the driver's words (host, port, user) stay in the server's log
+    for secret in ("127.0.0.1", "nobody", ":9", "connect"):
+        assert secret not in ready.text, ready.text
     assert value(samples, "assay_database_up") == 0
     assert health.status_code == 200  # alive, only not ready
 

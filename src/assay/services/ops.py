@@ -16,6 +16,7 @@ the workers are down would turn a delay into an outage. Alert on
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,8 @@ from assay.storage.models import Worker, WorkerState, utcnow
 from assay.storage.statedir import probe_writable
 
 WRITE_PROBE_TIMEOUT_S = 2.0  # longest a readiness check waits for the write lock
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,18 @@ def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
             checks["database"] = Check(ok=True, detail=platform.db.engine.dialect.name)
             summary = worker_summary(session, platform.settings)
     except (SQLAlchemyError, OSError, StorageError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        checks["database"] = Check(ok=False, detail=f"unreachable: {detail}")
+        # anyone may ask /readyz: the driver's text (host, user, paths) goes to the log only
+        log.warning("readiness: the database is unreachable", exc_info=exc)
+        detail = exc.message if isinstance(exc, StorageUnavailableError) else type(exc).__name__
+        checks["database"] = Check(ok=False, detail=f"unreachable: {detail} (see the server log)")
         return Readiness(ready=False, checks=checks)
     try:
         current = platform.db.is_current()
     except (SQLAlchemyError, StorageError) as exc:
-        checks["schema"] = Check(ok=False, detail=f"cannot read the schema version: {exc}")
+        log.warning("readiness: cannot read the schema version", exc_info=exc)
+        checks["schema"] = Check(
+            ok=False, detail=f"cannot read the schema version: {type(exc).__name__}"
+        )
     else:
         checks["schema"] = (
             Check(ok=True, detail="at the newest migration")
