@@ -77,11 +77,14 @@ async def check_csrf(request: Request, actor: Annotated[Actor, Depends(require_a
     """A state-changing page request: the session's CSRF token must come with it."""
     expected = getattr(request.state, "csrf_token", "") or ""
     sent = request.headers.get(CSRF_HEADER, "")
+    form = None
     if not sent:
-        form = await request.form()
+        form = await request.form()  # cached: the route reads this same form
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else ""
     if not expected or not sent or not secrets.compare_digest(sent, expected):
+        if form is not None:  # no route will: close its uploads' temporary files now
+            await form.close()
         raise PermissionDeniedError("the form expired or came from elsewhere; reload the page")
     return actor
 
