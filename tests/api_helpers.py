@@ -84,6 +84,16 @@ def seed(platform: Platform) -> dict[str, Any]:
     }
 
 
+def add_member(api: Api, username: str, course_id: int, role: Role) -> int:
+    """Another user, enrolled in a course with ``role``, with an API token in ``api.tokens``."""
+    system = Actor.system()
+    user = accounts.create_user(api.platform, system, username, PASSWORD)
+    courses.enroll(api.platform, system, course_id, username, role)
+    api.user_ids[username] = user.id
+    api.tokens[username] = accounts.create_token_for(api.platform, system, user.id, "tests").token
+    return user.id
+
+
 @contextmanager
 def seeded_api(kind: str, tmp_path: Path, **overrides: object) -> Iterator[Api]:
     with ExitStack() as stack:
