@@ -79,6 +79,7 @@ def settings_for(url: str, state_dir: Path, **overrides: object) -> Settings:
         "secret_key": "test-secret-key-0123456789",
         "worker_heartbeat_s": 0.5,
         "worker_lease_s": 5.0,
+        "git_allow_local": True,  # the git tests' remotes are local bare repositories
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

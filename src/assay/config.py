@@ -148,7 +148,8 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "How often each worker's watchdog re-queues jobs of dead workers, fails jobs "
-            "out of attempts, marks dead workers and cleans stale sandboxes on its host."
+            "out of attempts, marks dead workers and removes the sandboxes dead workers left "
+            "where its backend reaches (Docker: the same daemon; native: this host)."
         ),
     )
     job_timeout_s: float = Field(
@@ -199,6 +200,11 @@ class Settings(BaseSettings):
     oidc_client_secret: str = Field(default="", description="OIDC client secret.")
     github_webhook_secret: str = Field(
         default="", description="Shared secret of the GitHub push webhook (HMAC SHA-256)."
+    )
+    git_allow_local: bool = Field(
+        default=False,
+        description="Accept file:// and local-path git remotes (trials and tests: they let "
+        "any course's staff make the server read any git repository on it).",
     )
     git_clone_timeout_s: float = Field(default=60.0, gt=0, description="Limit of one clone.")
     git_max_repo_bytes: int = Field(

@@ -24,6 +24,8 @@ import pytest
 from sqlalchemy import func, select
 
 from api_helpers import Api, seeded_api
+from assay.errors import GitError
+from assay.services import git
 from assay.storage import filesets
 from assay.storage.blobs import get_blob
 from assay.storage.models import AuditEntry, RunEvent, Submission
@@ -450,3 +452,26 @@ def test_credentials_in_the_remote_never_show(
     assert any("***@127.0.0.1" in text for text in seen_text)
     files = stored_files(api, result["submission_id"])
     assert all(PASSWORD.encode() not in data for data, _exec in files.values())
+
+
+def test_local_remotes_are_refused_unless_the_operator_allows_them(tmp_path: Path) -> None:
+    # file:// and path remotes let any course's staff make the server read any git
+    # repository on it (another course's, the server's own): off by default
+    remote = Remote(tmp_path, "private")
+    commit = remote.commit({"secret.txt": "server-side data\n"}, "private")
+    with (
+        seeded_api("sqlite", tmp_path, git_allow_local=False) as api,
+        api.client("teacher") as teacher,
+    ):
+        for url in (remote.url, str(remote.bare)):
+            refused = teacher.post(
+                f"/admin/assignments/{api.assignment_id}/repos",
+                json={"username": "alice", "remote_url": url, "repo_full_name": "a/b"},
+            )
+            assert refused.status_code == 400, refused.text
+            assert "ASSAY_GIT_ALLOW_LOCAL" in refused.json()["detail"]
+    # a link stored while they were allowed is still not fetched once they are not
+    with pytest.raises(GitError, match="transport 'file' not allowed"):
+        git.fetch_commit(remote.url, commit, git.GitLimits(allow_local=False))
+    fetched = git.fetch_commit(remote.url, commit, git.GitLimits(allow_local=True))
+    assert [f.path for f in fetched.files.files] == ["secret.txt"]

@@ -34,7 +34,7 @@ from assay.errors import GitError
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import SubmittedFile
 
-ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+NETWORK_PROTOCOLS = "git:http:https:ssh"  # file (and local paths) only with allow_local
 COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _GIT_CONFIG = (
@@ -58,6 +58,7 @@ class GitLimits:
     max_repo_bytes: int = 64 * 1024 * 1024  # what a fetch may download
     max_files: int = 500
     max_total_bytes: int = 16 * 1024 * 1024  # of the files taken from the commit
+    allow_local: bool = False  # file:// and path remotes: any repository on this machine
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _credentials_out(remote_url: str) -> tuple[str, list[tuple[str, str]]]:
     return bare, [(f"http.{scope}.extraHeader", f"Authorization: Basic {token}")]
 
 
-def _environment(home: Path, config: list[tuple[str, str]]) -> dict[str, str]:
+def _environment(home: Path, config: list[tuple[str, str]], *, allow_local: bool) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": str(home),
@@ -161,7 +162,7 @@ def _environment(home: Path, config: list[tuple[str, str]]) -> dict[str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_TERMINAL_PROMPT": "0",
-        "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
+        "GIT_ALLOW_PROTOCOL": NETWORK_PROTOCOLS + (":file" if allow_local else ""),
         "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
         "GIT_CONFIG_COUNT": str(len(config)),
     }
@@ -189,7 +190,7 @@ def _git(
             process = subprocess.Popen(
                 [*command, *args],
                 cwd=home,
-                env=_environment(home, config or []),
+                env=_environment(home, config or [], allow_local=limits.allow_local),
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,

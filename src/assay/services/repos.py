@@ -118,6 +118,11 @@ def link_repo(
         raise InvalidRequestError(
             "give the remote as a file, git, http(s) or ssh URL, or as user@host:path"
         )
+    if is_local(remote_url) and not platform.settings.git_allow_local:
+        raise InvalidRequestError(
+            "this server takes no file:// or local-path remotes (they would let staff read "
+            "any git repository on it); an operator can allow them with ASSAY_GIT_ALLOW_LOCAL"
+        )
     full_name = (repo_full_name or _full_name_of(remote_url)).strip()
     if not _FULL_NAME.match(full_name) or len(full_name) > 300:
         raise InvalidRequestError("give the repository's full name as owner/name")
@@ -433,6 +438,11 @@ def _link_out(link: RepoLink, username: str) -> RepoLinkOut:
     )
 
 
+def is_local(remote_url: str) -> bool:
+    """A remote on this machine: ``file://`` or a path."""
+    return remote_url.startswith(("file:", "/"))
+
+
 def _full_name_of(remote_url: str) -> str:
     path = remote_url.rsplit(":", 1)[-1] if "://" not in remote_url else remote_url
     parts = [p for p in path.removesuffix("/").removesuffix(".git").split("/") if p]
@@ -445,6 +455,7 @@ def _limits(platform: Platform) -> git.GitLimits:
         max_repo_bytes=platform.settings.git_max_repo_bytes,
         max_files=submissions.MAX_SUBMISSION_FILES,
         max_total_bytes=submissions.MAX_SUBMISSION_BYTES,
+        allow_local=platform.settings.git_allow_local,
     )
 
 
