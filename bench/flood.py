@@ -124,7 +124,7 @@ def percentile(values: list[float], q: int) -> float:
 def run_direct(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
     """Grade in this process on ``workers`` threads, all submitted at once."""
     from assay.grading.engine import grade  # noqa: PLC0415 - only this mode needs it
-    from assay.grading.package import load_package  # noqa: PLC0415
+    from assay.grading.loader import load_package  # noqa: PLC0415
     from assay.grading.submission import load_submission  # noqa: PLC0415
 
     package = load_package(ASSIGNMENT)

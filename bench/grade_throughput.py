@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from assay.grading.engine import grade
-from assay.grading.package import AssignmentPackage, load_package
+from assay.grading.loader import load_package
+from assay.grading.package import AssignmentPackage
 from assay.grading.report import ReportStatus
 from assay.grading.submission import Submission, load_submission
 

@@ -20,7 +20,7 @@ import pytest
 
 from assay.grading.engine import grade
 from assay.grading.exports import to_gradescope
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.grading.report import GradeReport, ReportStatus, TestReport
 from assay.grading.spec import Visibility
 from assay.grading.submission import load_submission

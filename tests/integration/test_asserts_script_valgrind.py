@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assay.grading.engine import grade
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.grading.report import GradeReport, ReportStatus, TestReport
 from assay.grading.submission import Submission
 from helpers import require_backend

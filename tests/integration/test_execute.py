@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from assay.queue import ClaimedJob
-from assay.services import Actor, Platform, accounts, execute
+from assay.services import Actor, Platform, accounts, execute, execution_jobs
 from assay.services.execute import ExecuteRequest
 from assay.storage.models import Execution, Job, JobStatus, RunStatus
 from assay.worker.pool import WorkerPool
@@ -254,14 +254,14 @@ def test_handler_records_once_and_respects_ownership(tmp_path: Path) -> None:
                 row = session.get(Job, job.id)
                 assert row is not None
                 row.worker_id = "worker-b"
-            execute.run_execution_job(platform, job, "worker-a")
+            execution_jobs.run_execution_job(platform, job, "worker-a")
             with platform.db.session() as session:
                 stored = session.get(Execution, first_id)
                 assert stored is not None and stored.result is None
                 row = session.get(Job, job.id)
                 assert row is not None and row.status == JobStatus.RUNNING
                 row.worker_id = "worker-a"
-            execute.run_execution_job(platform, job, "worker-a")
+            execution_jobs.run_execution_job(platform, job, "worker-a")
             with platform.db.session() as session:
                 stored = session.get(Execution, first_id)
                 assert stored is not None and stored.status == RunStatus.GRADED

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from assay.grading.engine import grade
+from assay.grading.loader import load_package
 from assay.grading.outcome import BuildStatus, TestStatus
-from assay.grading.package import load_package
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.submission import Submission
 

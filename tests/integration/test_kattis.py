@@ -9,7 +9,7 @@ import pytest
 
 from assay.grading.engine import grade
 from assay.grading.kattis import import_kattis
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.spec import Visibility
 from assay.grading.submission import Submission

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from assay.grading.engine import grade
+from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
-from assay.grading.package import load_package
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.submission import Submission
 from helpers import require_backend

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from api_helpers import EXAMPLES, Api, seeded_api
 from assay.grading.engine import grade
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.grading.submission import load_submission
 from assay.storage.models import GradingRun, RunStatus, Submission
 from helpers import require_backend

@@ -36,7 +36,7 @@ from assay.grading.kinds.asserts_py import (
     parse_python_assert,
     probe_values,
 )
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.grading.spec import TestSpec
 
 

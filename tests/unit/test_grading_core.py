@@ -12,8 +12,9 @@ import pytest
 
 from assay.errors import PackageError, SandboxError
 from assay.grading.engine import grade
+from assay.grading.loader import load_package
 from assay.grading.outcome import BuildStatus, TestStatus, status_of_run
-from assay.grading.package import load_package, parse_manifest
+from assay.grading.package import parse_manifest
 from assay.grading.report import ReportStatus
 from assay.grading.submission import Submission
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result

@@ -15,7 +15,7 @@ from assay.grading import hooks
 from assay.grading.context import GradingContext
 from assay.grading.hookplan import read_plan
 from assay.grading.hookrun import LIMIT_KEYS, HookDialogue, collect, serve_run
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.grading.spec import Visibility
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
 from assay.sandbox.result import RunResult, Termination

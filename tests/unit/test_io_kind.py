@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from assay.errors import PackageError
 from assay.grading.checkers import CustomSpec, FloatSpec, WhitespaceSpec
 from assay.grading.kinds.io import IoOptions
-from assay.grading.package import AssignmentPackage, load_package
+from assay.grading.loader import load_package
+from assay.grading.package import AssignmentPackage
 
 HEAD = """
 [assignment]

@@ -10,7 +10,7 @@ import pytest
 from assay.errors import PackageError
 from assay.grading.kattis import import_kattis, toml_value
 from assay.grading.kattis_problem import default_checker
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

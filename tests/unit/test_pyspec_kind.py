@@ -27,8 +27,8 @@ from assay.grading.harness.spec_runner import (
     shared_key,
 )
 from assay.grading.kinds.pyspec_channel import HostKey, read_channel
+from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
-from assay.grading.package import load_package
 from assay.grading.report import GradeReport
 from assay.grading.submission import Submission
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result

@@ -10,8 +10,8 @@ import pytest
 from assay.errors import ConfigError
 from assay.grading import checking
 from assay.grading.checking import check_package
+from assay.grading.loader import load_package
 from assay.grading.outcome import BuildStatus, TestStatus
-from assay.grading.package import load_package
 from assay.grading.report import BuildReport, GradeReport, ReportStatus, TestReport
 from assay.grading.scaffold import LANGUAGES, scaffold_package
 from assay.grading.spec import Visibility

@@ -10,7 +10,7 @@ import pytest
 from assay.errors import PackageError
 from assay.grading.kinds.script import ScriptOptions, harness_files
 from assay.grading.kinds.valgrind import VALGRIND_MIN_MEMORY, ValgrindOptions, valgrind_limits
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.sandbox.spec import MIB, Limits
 
 

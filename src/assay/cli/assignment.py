@@ -24,7 +24,7 @@ from assay.cli.lazy import LazyCommand, lazy_group
 from assay.errors import AssayError, PackageError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.context import NullProgress, Progress
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.grading.scaffold import DEFAULT_TITLE, LANGUAGES, scaffold_package
 from assay.sandbox.backends import DEFAULT_BACKEND
 

@@ -25,8 +25,8 @@ from assay.errors import AssayError, ConfigError, GradingError, PackageError, Su
 from assay.grading.context import NullProgress, Progress
 from assay.grading.engine import grade
 from assay.grading.exports import to_gradescope, to_junit_xml
+from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
-from assay.grading.package import load_package
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.submission import load_submission
 from assay.sandbox.backends import BACKENDS, DEFAULT_BACKEND

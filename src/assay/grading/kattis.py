@@ -26,7 +26,8 @@ from assay.grading.kattis_problem import (
     kattis_error,
     read_problem,
 )
-from assay.grading.package import MANIFEST, load_package
+from assay.grading.loader import load_package
+from assay.grading.package import MANIFEST
 from assay.grading.spec import NAME_PATTERN
 
 SAMPLE_SHOWN_BYTES = 4096  # samples up to this size are quoted in the statement

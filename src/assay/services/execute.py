@@ -1,7 +1,7 @@
 """Code execution for integrators: picobytes' ``/execute`` and the queue job behind both APIs.
 
 A request is stored as an ``Execution`` and queued as a ``JobKind.EXECUTE`` job
-in one transaction; a worker runs it in the sandbox (``run_execution_job``) and
+in one transaction; a worker runs it in the sandbox (``execution_jobs``) and
 commits the result together with the job's completion. The HTTP call waits for
 that result for a bounded time (executions are short) and otherwise answers
 with the token to poll.
@@ -22,7 +22,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,12 +35,11 @@ from assay.grading import static
 from assay.grading.engine import grade
 from assay.grading.kinds.asserts_c import parse_c_assert
 from assay.grading.kinds.asserts_py import parse_python_assert
+from assay.grading.loader import load_package
 from assay.grading.outcome import BuildStatus, TestStatus
-from assay.grading.package import load_package
 from assay.grading.report import FindingModel, GradeReport, ReportStatus, TestReport
 from assay.grading.spec import StaticSpec
 from assay.grading.submission import Submission as FileSet
-from assay.queue import ClaimedJob
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import Execution, JobKind, Lane, RunStatus, utcnow
@@ -187,7 +185,7 @@ class ExecutePending(BaseModel):
 _finished = threading.Condition()
 
 
-def _notify_finished() -> None:
+def notify_finished() -> None:
     with _finished:
         _finished.notify_all()
 
@@ -266,35 +264,6 @@ def get_execution(platform: Platform, actor: Actor, token: str) -> ExecuteOut | 
 # --- the worker's side -----------------------------------------------------------------
 
 
-def run_execution_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
-    """Run one queued execution and record its result with the job's completion.
-
-    Raises on infrastructure failures (the pool retries, then calls
-    ``fail_execution_job``); the student's code failing is a result, never an error.
-    """
-    with platform.db.session() as session:
-        execution = session.get(Execution, job.target_id)
-        if execution is None:
-            platform.queue.finish(session, job.id, worker_id, error="execution not found")
-            return
-        if execution.status in (RunStatus.GRADED, RunStatus.ERROR, RunStatus.CANCELLED):
-            platform.queue.finish(session, job.id, worker_id)  # already recorded
-            return
-        execution.status = RunStatus.RUNNING
-        api, request = execution.api, dict(execution.request)
-    result = _runner(api)(platform, request)
-    with platform.db.session() as session:
-        if not platform.queue.finish(session, job.id, worker_id):
-            session.rollback()  # no longer ours: another worker records it
-            return
-        execution = session.get(Execution, job.target_id)
-        if execution is not None and execution.status not in (RunStatus.GRADED, RunStatus.ERROR):
-            execution.result = result
-            execution.status = RunStatus.GRADED
-            execution.finished_at = utcnow()
-    _notify_finished()
-
-
 def mark_execution_failed(session: Session, execution_id: int, error: str) -> None:
     """Record an infrastructure failure for good (inside the caller's transaction): the
     fail handler of EXECUTE jobs, for the pool (out of attempts) and the watchdog.
@@ -326,14 +295,6 @@ def internal_error_text(result: dict[str, Any] | None) -> str:
     if not isinstance(reference, str):
         return "internal error"
     return f"internal error, reference {reference}"
-
-
-def _runner(api: str) -> Callable[[Platform, dict[str, Any]], dict[str, Any]]:
-    if api == JUDGE0:
-        from assay.services.judge0 import run_judge0  # noqa: PLC0415 - judge0 imports us
-
-        return run_judge0
-    return run_picobytes
 
 
 def _picobytes_error(error: str) -> dict[str, Any]:

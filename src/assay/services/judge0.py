@@ -1,7 +1,7 @@
 """A Judge0 CE-compatible subset: submissions (single, batch), languages, statuses.
 
 Requests are stored as ``Execution`` rows (``api = "judge0"``) and run by the
-workers like every other execution (``services.execute.run_execution_job``);
+workers like every other execution (``services.execution_jobs.run_execution_job``);
 this module holds the Judge0 shapes, the status mapping and the run itself (one
 sandbox session: compile, then run with the given stdin and limits).
 

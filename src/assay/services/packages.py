@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from assay.errors import FileNameError, InvalidRequestError, PackageError
 from assay.grading.archive import is_archive
 from assay.grading.filenames import check_name
-from assay.grading.package import AssignmentPackage, load_package
+from assay.grading.loader import load_package
+from assay.grading.package import AssignmentPackage
 from assay.grading.submission import SKIPPED_DIRS
 from assay.storage.unavailable import disk_writes
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from assay.errors import AssayError, NotFoundError
 from assay.grading.checking import CheckReport, check_package
-from assay.grading.package import load_package
+from assay.grading.loader import load_package
 from assay.services import assignments, audit
 from assay.services.actor import Actor
 from assay.services.platform import Platform

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from assay.errors import GradingError, StorageError
 from assay.grading.engine import grade
+from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
-from assay.grading.package import load_package
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import SubmittedFile

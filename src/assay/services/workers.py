@@ -76,7 +76,7 @@ HANDLERS: dict[JobKind, HandlerNames] = {
         start="assay.services.runs:start_grading_runs",
     ),
     JobKind.EXECUTE: HandlerNames(
-        run="assay.services.execute:run_execution_job",
+        run="assay.services.execution_jobs:run_execution_job",
         fail="assay.services.execute:mark_execution_failed",
     ),
 }

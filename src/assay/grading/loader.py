@@ -1,0 +1,102 @@
+"""Loading a package: a directory (or an archive of one) into a validated ``AssignmentPackage``.
+
+``load_package`` validates everything it can before any student code runs:
+the TOML, every table and key, the environment, each test's kind options
+(through the kinds, which is why loading lives here and not in ``package``:
+the kinds build on the package type), ``grader.py``'s plan and the files
+they name. Errors name the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from assay.errors import ConfigError, PackageError, SubmissionError, UnknownEnvironmentError
+from assay.grading.archive import extract_archive, is_archive
+from assay.grading.hookplan import read_plan
+from assay.grading.kinds import get_kind
+from assay.grading.package import (
+    MANIFEST,
+    PACKAGE_ARCHIVE_LIMITS,
+    AssignmentPackage,
+    parse_manifest,
+)
+from assay.sandbox.environments import get_environment
+
+
+def load_package(source: str | Path) -> AssignmentPackage:
+    """Load and validate a package directory or archive (``.zip``, ``.tar.gz``...)."""
+    source = Path(source)
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if source.is_file() and is_archive(source):
+        tmp = tempfile.TemporaryDirectory(prefix="assay-package-")
+    elif not source.is_dir():
+        raise PackageError(
+            f"{source} is neither a package directory nor an archive of one",
+            fix="give the directory that holds assignment.toml",
+        )
+    try:
+        root = source if tmp is None else _extracted(source, Path(tmp.name))
+        return _load_dir(root.resolve(), tmp)
+    except BaseException as exc:  # the temporary directory goes with any failure
+        if tmp is not None:
+            tmp.cleanup()
+        if isinstance(exc, UnicodeDecodeError):
+            raise PackageError(
+                f"a text file of the package is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                fix="save the package's text files as UTF-8",
+            ) from exc
+        raise
+
+
+def _extracted(archive: Path, dest: Path) -> Path:
+    """The package's root in ``archive``, extracted safely into ``dest``."""
+    try:
+        extract_archive(archive, dest, PACKAGE_ARCHIVE_LIMITS)
+    except SubmissionError as exc:  # links, '..', a bomb, not an archive: the package's fault
+        raise PackageError(exc.message) from exc
+    entries = list(dest.iterdir())
+    if not (dest / MANIFEST).exists() and len(entries) == 1 and entries[0].is_dir():
+        return entries[0]  # an archive of the package directory itself
+    return dest
+
+
+def _load_dir(root: Path, tmp: tempfile.TemporaryDirectory[str] | None) -> AssignmentPackage:
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        raise PackageError(
+            f"no {MANIFEST} in {'the archive' if tmp is not None else root}",
+            fix="run `assay assignment init` or point at the package directory",
+        )
+    spec = parse_manifest(manifest.read_text(encoding="utf-8"))
+    try:
+        environment = get_environment(spec.assignment.environment)
+    except UnknownEnvironmentError as exc:
+        raise PackageError(
+            exc.message,
+            file=MANIFEST,
+            key="assignment.environment",
+            fix="use python3, c, cpp or java",
+        ) from exc
+    package = AssignmentPackage(
+        root=root, spec=spec, statement="", environment=environment, _tmp=tmp
+    )
+    statement = package.path(
+        spec.assignment.statement, key="assignment.statement", must_exist=False
+    )
+    package.statement = statement.read_text(encoding="utf-8") if statement.is_file() else ""
+    for index, test in enumerate(spec.tests):
+        kind = get_kind(test.kind, key=f"tests[{index}].kind")
+        package.options[test.name] = kind.parse(test, package, key=f"tests[{index}]")
+    hooks_file = package.path(spec.paths.hooks, key="paths.hooks", must_exist=False)
+    if hooks_file.is_file():
+        package.hooks = read_plan(hooks_file, spec.paths.hooks)
+    for index, bad in enumerate(spec.known_bad):
+        package.path(bad.path, key=f"known_bad[{index}].path")
+    for key, limits in (("limits", spec.limits), ("build.limits", spec.build.limits)):
+        try:
+            limits.apply(environment.default_limits)
+        except ConfigError as exc:
+            raise PackageError(exc.message, file=MANIFEST, key=key) from exc
+    return package
