@@ -47,7 +47,6 @@ class ClaimedJob:
     target_id: int
     attempt: int
     max_attempts: int
-    prepared: bool = False  # its handler's start step ran in the claiming transaction
 
 
 NOTIFY_AFTER_COMMIT = "assay_queue_notify"  # session.info flag set by enqueue

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
 from assay.services import assignments, courses
-from assay.services.access import STAFF, course_role, require_staff
+from assay.services.access import STAFF
 from assay.services.actor import Actor
 from assay.services.assignments import AssignmentOut
 from assay.services.courses import CourseOut, MemberOut
@@ -435,14 +435,3 @@ def _open_jobs(session: Session, actor: Actor, staff_of: list[int]) -> list[JobR
         )
         for job, submission_id in session.execute(query)
     ]
-
-
-def is_course_staff(platform: Platform, actor: Actor, course_id: int) -> bool:
-    """Whether the actor may use the staff pages of this course."""
-    with platform.db.reading() as session:
-        return course_role(session, actor, course_id) in STAFF
-
-
-def require_course_staff(platform: Platform, actor: Actor, course_id: int) -> None:
-    with platform.db.reading() as session:
-        require_staff(session, actor, course_id)

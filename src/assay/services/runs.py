@@ -15,10 +15,10 @@ attempt records ``started`` again (with its attempt number); the terminal
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -37,8 +37,6 @@ from assay.storage.blobs import get_blob
 from assay.storage.models import (
     AssignmentVersion,
     GradingRun,
-    Job,
-    JobStatus,
     RunStatus,
     Submission,
     utcnow,
@@ -83,8 +81,10 @@ class EventProgress:
 
 
 def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
-    """Grade the run ``job.target_id`` and record its one report (see module docstring)."""
-    work = _prepared(platform, job) if job.prepared else _start(platform, job, worker_id)
+    """Grade the run ``job.target_id`` and record its one report (see module docstring).
+
+    The run was marked running by ``start_grading_runs`` in the claiming transaction."""
+    work = _prepared(platform, job)
     if work is None:
         return
     report = _grade(platform, work)
@@ -117,7 +117,7 @@ def start_grading_runs(
             .execution_options(synchronize_session=False)
         )
     )
-    ready = [replace(job, prepared=True) for job in jobs if job.target_id in started]
+    ready = [job for job in jobs if job.target_id in started]
     for job in jobs:
         if job.target_id not in started:
             platform.queue.finish(session, job.id, worker_id)
@@ -132,13 +132,6 @@ def _attempt(job: ClaimedJob) -> str:
     return f"attempt {job.attempt}" if job.attempt > 1 else ""
 
 
-def _mark_started(session: Session, run: GradingRun, job: ClaimedJob, worker_id: str) -> None:
-    run.status = RunStatus.RUNNING
-    run.worker_id = worker_id
-    run.started_at = utcnow()
-    progress.record_event(session, run.id, progress.STARTED, _attempt(job))
-
-
 def _prepared(platform: Platform, job: ClaimedJob) -> _Work | None:
     """What to grade for a job whose run the claim already started."""
     with platform.db.reading() as session:
@@ -148,28 +141,6 @@ def _prepared(platform: Platform, job: ClaimedJob) -> _Work | None:
         submission = session.get(Submission, run.submission_id)
         version = session.get(AssignmentVersion, run.version_id)
         assert submission is not None and version is not None  # noqa: S101 - foreign keys
-        return _Work(run.id, version.package_sha256, submission.files_sha256)
-
-
-def _start(platform: Platform, job: ClaimedJob, worker_id: str) -> _Work | None:
-    """Mark the run running (event ``started``); None when there is nothing to grade."""
-    with platform.db.session() as session:
-        owned = session.scalar(
-            select(Job.id).where(
-                Job.id == job.id, Job.worker_id == worker_id, Job.status == JobStatus.RUNNING
-            )
-        )
-        if owned is None:
-            return None
-        run = session.get(GradingRun, job.target_id)
-        if run is None or run.status not in OPEN_STATUSES:
-            # cancelled (superseded) or already graded by an earlier attempt
-            platform.queue.finish(session, job.id, worker_id)
-            return None
-        submission = session.get(Submission, run.submission_id)
-        version = session.get(AssignmentVersion, run.version_id)
-        assert submission is not None and version is not None  # noqa: S101 - foreign keys
-        _mark_started(session, run, job, worker_id)
         return _Work(run.id, version.package_sha256, submission.files_sha256)
 
 

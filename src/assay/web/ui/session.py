@@ -18,7 +18,6 @@ from fastapi import Depends, Request
 
 from assay.errors import AuthenticationError, PermissionDeniedError
 from assay.services import Actor, accounts, courses
-from assay.services.accounts import UserOut
 from assay.web.deps import (
     CSRF_HEADER,
     SESSION_COOKIE,
@@ -125,11 +124,6 @@ def origin_of(url: str) -> str | None:
         return None
     host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{host}" + (f":{port}" if port not in (None, DEFAULT_PORTS[scheme]) else "")
-
-
-def current_user(request: Request) -> UserOut | None:
-    found: UserOut | None = getattr(request.state, "ui_user", None)
-    return found
 
 
 PageActorDep = Annotated[Actor | None, Depends(page_actor)]
