@@ -15,10 +15,16 @@ from assay.services import execute, judge0
 from assay.services.platform import Platform
 from assay.storage.models import Execution, RunStatus, utcnow
 
-RUNNERS: dict[str, Callable[[Platform, dict[str, Any]], dict[str, Any]]] = {
-    execute.PICOBYTES: execute.run_picobytes,
-    execute.JUDGE0: judge0.run_judge0,
-}
+Runner = Callable[[Platform, dict[str, Any]], dict[str, Any]]
+
+
+def runner_of(api: str) -> Runner:
+    """The API's runner, looked up when a job runs (so a replaced runner is the one used)."""
+    runners: dict[str, Runner] = {
+        execute.PICOBYTES: execute.run_picobytes,
+        execute.JUDGE0: judge0.run_judge0,
+    }
+    return runners[api]
 
 
 def run_execution_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
@@ -37,7 +43,7 @@ def run_execution_job(platform: Platform, job: ClaimedJob, worker_id: str) -> No
             return
         execution.status = RunStatus.RUNNING
         api, request = execution.api, dict(execution.request)
-    result = RUNNERS[api](platform, request)
+    result = runner_of(api)(platform, request)
     with platform.db.session() as session:
         if not platform.queue.finish(session, job.id, worker_id):
             session.rollback()  # no longer ours: another worker records it
