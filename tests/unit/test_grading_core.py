@@ -12,7 +12,7 @@ import pytest
 
 from assay.errors import PackageError, SandboxError
 from assay.grading.engine import grade
-from assay.grading.loader import load_package
+from assay.grading.loader import load_package, package_from_spec
 from assay.grading.outcome import BuildStatus, TestStatus, status_of_run
 from assay.grading.package import parse_manifest
 from assay.grading.report import ReportStatus
@@ -39,6 +39,27 @@ def write_package(root: Path, manifest: str, files: dict[str, str] | None = None
 
 
 # -- manifest validation ------------------------------------------------------
+
+
+def test_a_spec_built_in_memory_is_validated_like_a_manifest(tmp_path: Path) -> None:
+    manifest = """
+[assignment]
+name = "demo"
+environment = "python3"
+
+[[tests]]
+name = "calls"
+kind = "asserts"
+asserts = ["assert f(1) == 2"]
+"""
+    loaded = load_package(write_package(tmp_path / "toml", manifest))
+    built = package_from_spec(parse_manifest(manifest), tmp_path)
+    assert built.spec == loaded.spec and built.options == loaded.options
+    assert built.root == tmp_path.resolve() and built.environment == loaded.environment
+    bad = parse_manifest(manifest.replace("assert f(1) == 2", "f(1) ="))
+    with pytest.raises(PackageError) as caught:
+        package_from_spec(bad, tmp_path)
+    assert caught.value.key is not None and caught.value.key.startswith("tests[0].asserts")
 
 
 def test_invalid_toml_names_the_file_and_the_fix() -> None:

@@ -22,6 +22,7 @@ from assay.grading.package import (
     AssignmentPackage,
     parse_manifest,
 )
+from assay.grading.spec import AssignmentSpec
 from assay.sandbox.environments import get_environment
 
 
@@ -70,6 +71,22 @@ def _load_dir(root: Path, tmp: tempfile.TemporaryDirectory[str] | None) -> Assig
             fix="run `assay assignment init` or point at the package directory",
         )
     spec = parse_manifest(manifest.read_text(encoding="utf-8"))
+    return _validated(root, spec, tmp)
+
+
+def package_from_spec(spec: AssignmentSpec, root: str | Path) -> AssignmentPackage:
+    """A package built in memory: ``spec`` instead of ``root``'s ``assignment.toml``.
+
+    ``root`` holds the package's other files (support files, statement); nothing is
+    read from a manifest. Validated like ``load_package`` (environment, kinds'
+    options, hooks, limits); the caller owns ``root``.
+    """
+    return _validated(Path(root).resolve(), spec, None)
+
+
+def _validated(
+    root: Path, spec: AssignmentSpec, tmp: tempfile.TemporaryDirectory[str] | None
+) -> AssignmentPackage:
     try:
         environment = get_environment(spec.assignment.environment)
     except UnknownEnvironmentError as exc:

@@ -33,13 +33,26 @@ from sqlalchemy.orm import Session
 from assay.errors import GradingError, InvalidRequestError, NotFoundError
 from assay.grading import static
 from assay.grading.engine import grade
+from assay.grading.kinds.asserts import AssertsOptions
 from assay.grading.kinds.asserts_c import parse_c_assert
 from assay.grading.kinds.asserts_py import parse_python_assert
-from assay.grading.loader import load_package
+from assay.grading.kinds.base import KindOptions
+from assay.grading.kinds.script import ScriptOptions
+from assay.grading.kinds.valgrind import ValgrindOptions
+from assay.grading.loader import package_from_spec
 from assay.grading.outcome import BuildStatus, TestStatus
 from assay.grading.report import FindingModel, GradeReport, ReportStatus, TestReport
-from assay.grading.spec import StaticSpec
+from assay.grading.spec import (
+    AssignmentMeta,
+    AssignmentSpec,
+    BuildSpec,
+    LimitsSpec,
+    StaticEffect,
+    StaticSpec,
+    TestSpec,
+)
 from assay.grading.submission import Submission as FileSet
+from assay.sandbox.spec import parse_size
 from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import Execution, JobKind, Lane, RunStatus, utcnow
@@ -331,7 +344,7 @@ def run_picobytes(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
         {source: request.code.encode()},
     )
     report = _grade(
-        platform, request, _manifest(request, tests if not refused else [], run=not refused)
+        platform, request, _package(request, tests if not refused else [], run=not refused)
     )
     valgrind: GradeReport | None = None
     asserts = [t for t in report.tests if t.kind == "asserts"]
@@ -345,20 +358,20 @@ def run_picobytes(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
         ]
         checked = [text for _, text in sorted(ended, key=lambda pair: pair[0])]
         if checked:
-            valgrind = _grade(platform, request, _manifest(request, checked, valgrind=True))
+            valgrind = _grade(platform, request, _package(request, checked, valgrind=True))
     return _to_result(request, tests, report, valgrind).model_dump(mode="json")
 
 
-def _grade(platform: Platform, request: ExecuteRequest, manifest: _Manifest) -> GradeReport:
+def _grade(platform: Platform, request: ExecuteRequest, package: _Package) -> GradeReport:
     source = "solution.c" if request.language == "c" else "solution.py"
     with tempfile.TemporaryDirectory(prefix="assay-execute-") as tmp:
         root = Path(tmp)
-        for name, data in manifest.files.items():
+        for name, data in package.files.items():
             path = root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(data, encoding="utf-8")
         report = grade(
-            load_package(root),
+            package_from_spec(package.spec, root),
             FileSet.from_mapping({source: request.code}),
             backend=platform.settings.grading_backend,
         )
@@ -367,98 +380,83 @@ def _grade(platform: Platform, request: ExecuteRequest, manifest: _Manifest) -> 
     return report
 
 
-def _toml_list(items: list[str]) -> str:
-    return "[" + ", ".join(_toml_str(i) for i in items) + "]"
+@dataclass(frozen=True)
+class _Package:
+    """A request's assignment, in memory: the spec and its support files (path -> text)."""
+
+    spec: AssignmentSpec
+    files: dict[str, str]
 
 
-def _toml_str(text: str) -> str:
-    if not all(c.isascii() and c.isprintable() for c in text):
-        raise ValueError("only printable ASCII is written into generated manifests")
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_PYTHON_CHECK = (
+    "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')"
+)
 
 
-@dataclass
-class _Manifest:
-    files: dict[str, str]  # package path -> text
+def _test(name: str, kind: str, options: KindOptions, limits: LimitsSpec | None = None) -> TestSpec:
+    """A ``[[tests]]`` entry from a kind's typed options (only the options set)."""
+    return TestSpec(
+        name=name,
+        kind=kind,
+        limits=limits or LimitsSpec(),
+        **options.model_dump(exclude_unset=True),
+    )
 
 
-def _manifest(
+def _package(
     request: ExecuteRequest, tests: list[str], *, run: bool = True, valgrind: bool = False
-) -> _Manifest:
+) -> _Package:
     """The package of a request: the asserts (``run``), or valgrind over ``tests``."""
     c = request.language == "c"
     source = "solution.c" if c else "solution.py"
     per_test = min(request.perTestTimeout, request.timeout)
-    files: dict[str, str] = {}
-    lines = [
-        "[assignment]",
-        'name = "execute"',
-        'title = "Code execution request"',
-        f'environment = "{"c" if c else "python3"}"',
-        "",
-        "[limits]",
-        f"cpu_time_s = {per_test}",
-        f"wall_time_s = {per_test}",
-        'memory = "256M"',
-        "",
-        "[build]",
-        f"required_files = [{_toml_str(source)}]",
-        "limits = { cpu_time_s = 20, wall_time_s = 30 }",
-    ]
+    commands: list[tuple[str, ...]]
     if c:
-        commands = [_toml_list(["gcc", "-g", "-O0", "-Wall", "-c", source, "-o", "solution.o"])]
+        commands = [("gcc", "-g", "-O0", "-Wall", "-c", source, "-o", "solution.o")]
         if valgrind:
-            commands.append(
-                _toml_list(["gcc", "-g", "-O0", "-w", "-o", "vgmain", "vgmain.c", "-lm"])
-            )
-        lines.append(f"commands = [{', '.join(commands)}]")
+            commands.append(("gcc", "-g", "-O0", "-w", "-o", "vgmain", "vgmain.c", "-lm"))
     else:
-        check = (
-            "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')"
-        )
-        lines.append(f"commands = [{_toml_list(['python3', '-I', '-B', '-c', check, source])}]")
+        commands = [("python3", "-I", "-B", "-c", _PYTHON_CHECK, source)]
+    base = AssignmentSpec(
+        assignment=AssignmentMeta(
+            name="execute", title="Code execution request", environment="c" if c else "python3"
+        ),
+        limits=LimitsSpec(cpu_time_s=per_test, wall_time_s=per_test, memory=parse_size("256M")),
+        build=BuildSpec(
+            commands=tuple(commands),
+            required_files=(source,),
+            limits=LimitsSpec(cpu_time_s=20, wall_time_s=30),
+        ),
+    )
     if valgrind:
-        files["support/vgmain.c"] = _valgrind_main(tests)
         vg_wall = max(1, min(request.timeout, per_test * len(tests)))
-        lines += [
-            "",
-            "[[tests]]",
-            'name = "valgrind"',
-            'kind = "valgrind"',
-            'command = ["./vgmain"]',
-            'exit_code = "any"',
-            "time_factor = 3",
-            f"limits = {{ cpu_time_s = {vg_wall}, wall_time_s = {vg_wall} }}",
-        ]
-        files["assignment.toml"] = "\n".join(lines) + "\n"
-        return _Manifest(files)
+        memcheck = _test(
+            "valgrind",
+            "valgrind",
+            ValgrindOptions(command=("./vgmain",), exit_code="any", time_factor=3),
+            LimitsSpec(cpu_time_s=vg_wall, wall_time_s=vg_wall),
+        )
+        spec = base.model_copy(update={"tests": (memcheck,)})
+        return _Package(spec, {"support/vgmain.c": _valgrind_main(tests)})
+    static = StaticSpec()
     if request.whitelisted or request.blacklisted:
-        lines += ["", "[static]", 'effect = "fail_submission"', f"files = [{_toml_str(source)}]"]
-        if request.blacklisted:
-            lines.append(f"blacklist = {_toml_list(request.blacklisted)}")
-        if request.whitelisted:
-            lines.append(f"whitelist = {_toml_list(request.whitelisted)}")
+        static = StaticSpec(
+            blacklist=tuple(request.blacklisted or ()),
+            whitelist=tuple(request.whitelisted or ()),
+            effect=StaticEffect.FAIL_SUBMISSION,
+            files=(source,),
+        )
+    entries: tuple[TestSpec, ...] = ()
     if tests:
-        files["tests/asserts.txt"] = "\n".join(tests) + "\n"
-        lines += [
-            "",
-            "[[tests]]",
-            'name = "tests"',
-            'kind = "asserts"',
-            'asserts_file = "tests/asserts.txt"',
-        ]
-        if c:
-            lines.append(f"sources = [{_toml_str(source)}]")
+        asserts = (
+            AssertsOptions(asserts=tuple(tests), sources=(source,))
+            if c
+            else AssertsOptions(asserts=tuple(tests))
+        )
+        entries = (_test("tests", "asserts", asserts),)
     elif not c and run:
-        lines += [
-            "",
-            "[[tests]]",
-            'name = "run"',
-            'kind = "script"',
-            f'command = ["python3", {_toml_str(source)}]',
-        ]
-    files["assignment.toml"] = "\n".join(lines) + "\n"
-    return _Manifest(files)
+        entries = (_test("run", "script", ScriptOptions(command=("python3", source))),)
+    return _Package(base.model_copy(update={"static": static, "tests": entries}), {})
 
 
 def _valgrind_main(tests: list[str]) -> str:
