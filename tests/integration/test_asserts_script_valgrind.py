@@ -9,6 +9,7 @@ import pytest
 
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
+from assay.grading.outcome import FailureCause
 from assay.grading.report import GradeReport, ReportStatus, TestReport
 from assay.grading.submission import Submission
 from helpers import require_backend
@@ -191,8 +192,11 @@ def test_c_asserts_one_crash_fails_one_assert(tmp_path: Path) -> None:
     missing = tests["c :: assert(nosuch(1) == 2)"]
     assert missing.status == "failed"
     assert "does not compile" in missing.message and "nosuch" in missing.message
+    assert missing.cause is FailureCause.COMPILE  # typed, for callers (and never stored)
+    assert "cause" not in missing.model_dump(mode="json")
     sneaky = tests["c :: assert(sneaky() == 1)"]
     assert sneaky.status == "failed" and "exited with status 0" in sneaky.message
+    assert sneaky.cause is None and tests["c :: assert(segv(1) == 1)"].cause is None
 
 
 def test_cpp_asserts_with_a_header(tmp_path: Path) -> None:

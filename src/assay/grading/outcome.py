@@ -36,6 +36,12 @@ class BuildStatus(StrEnum):
     ERROR = "error"
 
 
+class FailureCause(StrEnum):
+    """Why a test failed, where grading knows it as a fact and not only as a message."""
+
+    COMPILE = "compile"  # the test's own program (e.g. C asserts) does not compile with the code
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
@@ -123,6 +129,7 @@ class TestOutcome:
     timing: Timing = field(default_factory=Timing)
     findings: tuple[Finding, ...] = ()
     tampered: bool = False
+    cause: FailureCause | None = None  # set by kinds that know why the test failed
 
     @classmethod
     def failed(cls, test: TestSpec, **fields: Any) -> TestOutcome:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.grading.outcome import (
     BuildStatus,
     Diagnostic,
+    FailureCause,
     Finding,
     StaticFinding,
     TestOutcome,
@@ -130,6 +131,9 @@ class TestReport(Model):
     timing: TimingModel = TimingModel()
     tampered: bool | None = None  # staff view only
     staff_detail: str | None = None  # staff view only
+    # in-process only, for callers of the engine: not serialised, so stored reports keep
+    # their shape
+    cause: FailureCause | None = Field(default=None, exclude=True)
 
     @classmethod
     def of(cls, o: TestOutcome) -> TestReport:
@@ -149,6 +153,7 @@ class TestReport(Model):
             timing=TimingModel.of(o.timing),
             tampered=o.tampered,
             staff_detail=o.staff_detail,
+            cause=o.cause,
         )
 
     def hide_contents(self) -> TestReport:
@@ -161,6 +166,7 @@ class TestReport(Model):
                 "findings": [],
                 "tampered": None,
                 "staff_detail": None,
+                "cause": None,
             }
         )
 

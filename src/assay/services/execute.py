@@ -40,7 +40,7 @@ from assay.grading.kinds.base import KindOptions
 from assay.grading.kinds.script import ScriptOptions
 from assay.grading.kinds.valgrind import ValgrindOptions
 from assay.grading.loader import package_from_spec
-from assay.grading.outcome import BuildStatus, TestStatus
+from assay.grading.outcome import BuildStatus, FailureCause, TestStatus
 from assay.grading.report import FindingModel, GradeReport, ReportStatus, TestReport
 from assay.grading.spec import (
     AssignmentMeta,
@@ -354,7 +354,7 @@ def run_picobytes(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
             (t.status is TestStatus.CRASHED, text)
             for text, t in zip(tests, asserts, strict=False)
             if t.status not in (TestStatus.TIMEOUT, TestStatus.MEMORY_LIMIT)
-            and "does not compile" not in t.message
+            and t.cause is not FailureCause.COMPILE
         ]
         checked = [text for _, text in sorted(ended, key=lambda pair: pair[0])]
         if checked:
@@ -505,7 +505,7 @@ def _to_result(
     asserts = [t for t in report.tests if t.kind == "asserts"]
     scripts = [t for t in report.tests if t.kind == "script"]
     failed = [i for i, t in enumerate(asserts, 1) if t.status is not TestStatus.PASSED]
-    tests_compiled = not any("does not compile" in t.message for t in asserts)
+    tests_compiled = not any(t.cause is FailureCause.COMPILE for t in asserts)
     output: list[str] = []
     if not compiler_ok:
         output.append(build.log)

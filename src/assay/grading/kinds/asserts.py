@@ -35,6 +35,7 @@ from assay.grading.kinds.asserts_py import (
 )
 from assay.grading.kinds.base import KindOptions, TestKind
 from assay.grading.outcome import (
+    FailureCause,
     TestOutcome,
     TestStatus,
     Timing,
@@ -287,7 +288,7 @@ def _run_c(
     for index, base in enumerate(bases):
         if index in failures or binary is None:
             message = failures.get(index, "the asserts could not be compiled")
-            outcomes.append(replace(base, message=message))
+            outcomes.append(replace(base, message=message, cause=FailureCause.COMPILE))
             continue
         nonce = secrets.token_hex(16)
         result = ctx.run_student([binary, str(index), nonce])
