@@ -28,6 +28,7 @@ from assay.grading.exports import to_gradescope, to_junit_xml
 from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport, ReportStatus
+from assay.grading.stages import Stage
 from assay.grading.submission import load_submission
 from assay.sandbox.backends import BACKENDS, DEFAULT_BACKEND
 from assay.sandbox.spec import format_size
@@ -46,10 +47,10 @@ STATUS_STYLE = {
     TestStatus.ERROR: "bold red reverse",
 }
 STAGE_LABELS = {
-    "setup": "setting up the sandbox",
-    "static": "static checks",
-    "building": "building",
-    "done": "done",
+    Stage.SETUP: "setting up the sandbox",
+    Stage.STATIC: "static checks",
+    Stage.BUILDING: "building",
+    Stage.DONE: "done",
 }
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -83,9 +84,9 @@ class ProgressDisplay:
         self.prefix = ""  # which submission, while ``assignment check`` grades several
 
     def stage(
-        self, name: str, detail: str = "", current: int | None = None, total: int | None = None
+        self, name: Stage, detail: str = "", current: int | None = None, total: int | None = None
     ) -> None:
-        if name == "checking":
+        if name == Stage.CHECKING:
             self.prefix = f"{safe(detail)} ({current} of {total}): "
             return
         label = STAGE_LABELS.get(name, name)

@@ -15,6 +15,7 @@ from assay.grading.context import Progress
 from assay.grading.engine import grade
 from assay.grading.package import AssignmentPackage
 from assay.grading.report import GradeReport, ReportStatus
+from assay.grading.stages import Stage
 from assay.grading.submission import load_submission
 from assay.sandbox.backends import DEFAULT_BACKEND
 
@@ -70,7 +71,7 @@ def check_package(
     entries = []
     for number, (label, relative, exact, key) in enumerate(targets, 1):
         if progress is not None:
-            progress.stage("checking", label, number, len(targets))
+            progress.stage(Stage.CHECKING, label, number, len(targets))
         is_solution = number == 1
         expectation = _expectation(is_solution, exact)
         try:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from assay.errors import WorkspacePathError
 from assay.grading.package import AssignmentPackage
+from assay.grading.stages import Stage
 from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
 from assay.sandbox.result import RunResult
 from assay.sandbox.session import Sandbox
@@ -21,13 +22,13 @@ class Progress(Protocol):
     """Receives the stages of a grading run as they happen (CLI display, service events)."""
 
     def stage(
-        self, name: str, detail: str = "", current: int | None = None, total: int | None = None
+        self, name: Stage, detail: str = "", current: int | None = None, total: int | None = None
     ) -> None: ...
 
 
 class NullProgress:
     def stage(
-        self, name: str, detail: str = "", current: int | None = None, total: int | None = None
+        self, name: Stage, detail: str = "", current: int | None = None, total: int | None = None
     ) -> None:
         """Ignore progress."""
 

@@ -46,6 +46,7 @@ from assay.grading.report import (
     Timings,
 )
 from assay.grading.spec import StaticEffect, TestSpec
+from assay.grading.stages import Stage
 from assay.grading.submission import Submission
 from assay.sandbox.backends import DEFAULT_BACKEND
 from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
@@ -108,7 +109,7 @@ class _Grading:
         started = time.monotonic()
         try:
             self._static_sources()
-            self.progress.stage("setup")
+            self.progress.stage(Stage.SETUP)
             box = Sandbox(
                 self.package.environment, backend=self.backend, limits=self.package.limits
             )
@@ -138,14 +139,14 @@ class _Grading:
         except AssayError as exc:
             log.exception("grading %s failed", self.package.spec.assignment.name)
             self.staff_error = f"{type(exc).__name__}: {exc.message}"
-        self.progress.stage("done")
+        self.progress.stage(Stage.DONE)
         return self._report(time.monotonic() - started)
 
     # -- stages --------------------------------------------------------------
     def _static_sources(self) -> None:
         spec = self.package.spec.static
         if spec.enabled:
-            self.progress.stage("static")
+            self.progress.stage(Stage.STATIC)
             self.static_findings += static.check_sources(
                 spec, self.package.environment.name, self.submission.as_mapping()
             )
@@ -172,7 +173,7 @@ class _Grading:
         hooks = self.package.hooks
         if not spec.commands and not (hooks and hooks.builds):
             return
-        self.progress.stage("building")
+        self.progress.stage(Stage.BUILDING)
         started = time.monotonic()
         self.build.status = BuildStatus.PASSED
         logs: list[str] = []
@@ -251,7 +252,7 @@ class _Grading:
     def _one_test(
         self, ctx: GradingContext, number: int, test: TestSpec, total: int
     ) -> list[TestOutcome]:
-        self.progress.stage("testing", test.name, number, total)
+        self.progress.stage(Stage.TESTING, test.name, number, total)
         kind = get_kind(test.kind)
         options = self.package.options[test.name]
         if self.build.status not in (BuildStatus.PASSED, BuildStatus.SKIPPED):
@@ -283,7 +284,7 @@ class _Grading:
 
         def progress(name: str) -> None:
             if name in numbers:
-                self.progress.stage("testing", name, numbers[name], total)
+                self.progress.stage(Stage.TESTING, name, numbers[name], total)
 
         ctx = replace(ctx, limits=self.package.limits)
         names = [t.name for t in planned]

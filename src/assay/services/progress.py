@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
+from assay.grading.stages import Stage
 from assay.services.access import STAFF, course_role
 from assay.services.actor import Actor
 from assay.services.platform import Platform
@@ -30,17 +31,8 @@ from assay.storage.models import (
     utcnow,
 )
 
-QUEUED = "queued"
-STARTED = "started"
-CLONING = "cloning"
-BUILDING = "building"
-TESTING = "testing"
-DONE = "done"
-ERROR = "error"
-CANCELLED = "cancelled"
-
 # After one of these no further event is recorded for the run: a stream may end.
-TERMINAL_STAGES = frozenset({DONE, ERROR, CANCELLED})
+TERMINAL_STAGES = frozenset({Stage.DONE, Stage.ERROR, Stage.CANCELLED})
 TERMINAL_STATUSES = frozenset({RunStatus.GRADED, RunStatus.ERROR, RunStatus.CANCELLED})
 
 MAX_DETAIL_CHARS = 500  # the column's width
@@ -76,7 +68,7 @@ class RunProgress(BaseModel):
 def record_event(  # noqa: PLR0917 - mirrors grading.context.Progress.stage
     session: Session,
     run_id: int,
-    stage: str,
+    stage: Stage,
     detail: str = "",
     current: int | None = None,
     total: int | None = None,
@@ -94,7 +86,7 @@ def record_event(  # noqa: PLR0917 - mirrors grading.context.Progress.stage
 @dataclass(frozen=True)
 class NewEvent:
     run_id: int
-    stage: str
+    stage: Stage
     detail: str = ""
     current: int | None = None
     total: int | None = None

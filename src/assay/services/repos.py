@@ -38,7 +38,8 @@ from assay.errors import (
     PermissionDeniedError,
     ServiceError,
 )
-from assay.services import assignments, audit, git, progress, submissions
+from assay.grading.stages import Stage
+from assay.services import assignments, audit, git, submissions
 from assay.services.access import require_member
 from assay.services.actor import Actor
 from assay.services.platform import Platform
@@ -323,7 +324,7 @@ def submit_commit(
                 user_id=link.user_id,
                 git_remote=remote,
                 git_commit=commit,
-                first_events=[(progress.CLONING, _cloned(fetched))],
+                first_events=[(Stage.CLONING, _cloned(fetched))],
             )
         except ServiceError as exc:
             return link.outcome(commit, "failed", exc.message)

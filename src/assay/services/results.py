@@ -31,6 +31,7 @@ from assay.storage.models import (
     GradingRun,
     Lane,
     Role,
+    RunReason,
     RunStatus,
     Submission,
     User,
@@ -241,7 +242,7 @@ def _regrade_run(
         session,
         submission,
         assignment,
-        reason="regrade",
+        reason=RunReason.REGRADE,
         lane=lane,
         dedupe_key=f"regrade:{submission.id}",
     )

@@ -27,6 +27,7 @@ from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport, ReportStatus
+from assay.grading.stages import Stage
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import SubmittedFile
 from assay.queue import ClaimedJob
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 # Stages of the engine that the worker records itself, with the result.
-ENGINE_STAGES_SKIPPED = frozenset({progress.DONE})
+ENGINE_STAGES_SKIPPED = frozenset({Stage.DONE})
 STUDENT_ERROR = "grading failed on our side, not because of your submission"
 
 
@@ -69,7 +70,7 @@ class EventProgress:
         self.run_id = run_id
 
     def stage(
-        self, name: str, detail: str = "", current: int | None = None, total: int | None = None
+        self, name: Stage, detail: str = "", current: int | None = None, total: int | None = None
     ) -> None:
         if name in ENGINE_STAGES_SKIPPED:
             return
@@ -123,7 +124,7 @@ def start_grading_runs(
             platform.queue.finish(session, job.id, worker_id)
     progress.record_events(
         session,
-        [progress.NewEvent(job.target_id, progress.STARTED, _attempt(job)) for job in ready],
+        [progress.NewEvent(job.target_id, Stage.STARTED, _attempt(job)) for job in ready],
     )
     return ready
 
@@ -192,10 +193,10 @@ def _record_report(
         return  # cancelled meanwhile: no report
     if graded:
         progress.record_event(
-            session, run_id, progress.DONE, f"{report.score:g} / {report.max_score:g}"
+            session, run_id, Stage.DONE, f"{report.score:g} / {report.max_score:g}"
         )
     else:
-        progress.record_event(session, run_id, progress.ERROR, STUDENT_ERROR)
+        progress.record_event(session, run_id, Stage.ERROR, STUDENT_ERROR)
 
 
 def fail_grading_run(session: Session, run_id: int, error: str) -> None:
@@ -209,5 +210,5 @@ def fail_grading_run(session: Session, run_id: int, error: str) -> None:
         .values(status=RunStatus.ERROR, error=error, finished_at=utcnow())
     )
     if result.rowcount:  # type: ignore[attr-defined]
-        progress.record_event(session, run_id, progress.ERROR, STUDENT_ERROR)
+        progress.record_event(session, run_id, Stage.ERROR, STUDENT_ERROR)
     log.error("grading run %s failed: %s", run_id, error)

@@ -23,6 +23,7 @@ from assay.errors import (
 )
 from assay.grading.archive import ArchiveLimits, is_archive
 from assay.grading.filenames import check_name
+from assay.grading.stages import Stage
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import load_submission
 from assay.services import assignments, audit, progress
@@ -37,6 +38,7 @@ from assay.storage.models import (
     JobKind,
     Lane,
     RunEvent,
+    RunReason,
     RunStatus,
     Submission,
     utcnow,
@@ -76,7 +78,7 @@ def submit(
     user_id: int | None = None,
     git_remote: str | None = None,
     git_commit: str | None = None,
-    first_events: Sequence[tuple[str, str]] = (),
+    first_events: Sequence[tuple[Stage, str]] = (),
 ) -> SubmissionOut:
     """Store the files and queue their grading; returns once both are committed.
 
@@ -124,7 +126,7 @@ def submit(
             session,
             submission,
             assignment,
-            reason="git" if git_commit else "submit",
+            reason=RunReason.GIT if git_commit else RunReason.SUBMIT,
             first_events=first_events,
         )
         audit.record(session, actor, "submission.create", f"submission:{submission.id}", run=run.id)
@@ -137,10 +139,10 @@ def queue_run(
     submission: Submission,
     assignment: Assignment,
     *,
-    reason: str,
+    reason: RunReason,
     lane: Lane = Lane.INTERACTIVE,
     dedupe_key: str | None = None,
-    first_events: Sequence[tuple[str, str]] = (),
+    first_events: Sequence[tuple[Stage, str]] = (),
 ) -> GradingRun:
     """A new grading run of ``submission`` against the current version, queued.
 
@@ -158,7 +160,7 @@ def queue_run(
     )
     session.add(run)
     session.flush()
-    session.add(RunEvent(run_id=run.id, seq=0, stage=progress.QUEUED, detail=reason))
+    session.add(RunEvent(run_id=run.id, seq=0, stage=Stage.QUEUED, detail=reason))
     for number, (stage, detail) in enumerate(first_events, start=1):
         session.add(
             RunEvent(
@@ -185,7 +187,7 @@ def queue_run(
         )
         for run_id in cancelled:
             progress.record_event(
-                session, run_id, progress.CANCELLED, f"superseded by submission {submission.id}"
+                session, run_id, Stage.CANCELLED, f"superseded by submission {submission.id}"
             )
     return run
 

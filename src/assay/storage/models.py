@@ -80,6 +80,14 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"  # superseded by a newer submission before it ran
 
 
+class RunReason(StrEnum):
+    """Why a grading run was queued (its first event's detail too)."""
+
+    SUBMIT = "submit"  # a submission uploaded or sent through the API
+    GIT = "git"  # a commit fetched from a linked repository
+    REGRADE = "regrade"  # staff regraded a submission
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -234,7 +242,7 @@ class GradingRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     version_id: Mapped[int] = mapped_column(ForeignKey("assignment_versions.id"))
-    reason: Mapped[str] = mapped_column(String(16), default="submit")  # submit|regrade|git
+    reason: Mapped[str] = mapped_column(String(16), default=RunReason.SUBMIT)
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
     score: Mapped[float | None] = mapped_column(Float, default=None)
     max_score: Mapped[float | None] = mapped_column(Float, default=None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from assay.grading.stages import Stage
 from assay.services import reportview
 from assay.web.deps import IdPath, PlatformDep, client_of, limiters, rate_key
 from assay.web.ui.render import render
@@ -19,7 +20,7 @@ from assay.web.ui.session import FormUserDep, UserDep
 
 router = APIRouter()
 
-STAGES = ("queued", "building", "testing", "done")
+STAGES = (Stage.QUEUED, Stage.BUILDING, Stage.TESTING, Stage.DONE)
 
 
 @router.get("/submissions/{submission_id}")
