@@ -28,6 +28,13 @@ from assay.sandbox import Limits, OutputPolicy, RunResult, Sandbox, Termination,
 from assay.sandbox.spec import KIB, MIB
 from assay.services import execute
 from assay.services.actor import Actor
+from assay.services.judge0_models import (
+    Judge0Request,
+    Judge0Result,
+    LanguageRef,
+    StatusOut,
+    SubmissionOut,
+)
 from assay.services.languages import LANGUAGES, Language, get_language
 from assay.services.platform import Platform
 from assay.storage.models import Execution, RunStatus
@@ -148,11 +155,6 @@ class BatchIn(BaseModel):
     submissions: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class StatusOut(BaseModel):
-    id: int
-    description: str
-
-
 def statuses() -> list[StatusOut]:
     return [StatusOut(id=i, description=d) for i, d in STATUSES.items()]
 
@@ -251,7 +253,7 @@ def _number(body: SubmissionIn, name: str, errors: dict[str, list[str]]) -> Any:
     return value
 
 
-def normalise(body: SubmissionIn, encoded: bool) -> dict[str, Any]:
+def normalise(body: SubmissionIn, encoded: bool) -> Judge0Request:
     """Validate like Judge0 (422 ``{field: [messages]}``) and return the stored request."""
     errors: dict[str, list[str]] = {}
     if not body.source_code:
@@ -260,7 +262,7 @@ def normalise(body: SubmissionIn, encoded: bool) -> dict[str, Any]:
         errors["language_id"] = ["can't be blank"]
     elif get_language(body.language_id) is None:
         errors["language_id"] = [f"language with id {body.language_id} doesn't exist"]
-    stored: dict[str, Any] = {
+    limits: dict[str, Any] = {
         name: _number(body, name, errors)
         for name in (
             "cpu_time_limit", "cpu_extra_time", "wall_time_limit", "memory_limit",
@@ -296,7 +298,9 @@ def normalise(body: SubmissionIn, encoded: bool) -> dict[str, Any]:
     source = _field_bytes(body.source_code, "source_code", encoded, MAX_SOURCE_BYTES)
     stdin = _field_bytes(body.stdin, "stdin", encoded, MAX_STDIN_BYTES)
     expected = _field_bytes(body.expected_output, "expected_output", encoded, MAX_STDIN_BYTES)
-    stored.update(
+    assert body.language_id is not None  # noqa: S101 - refused above when missing
+    return Judge0Request(
+        **limits,
         language_id=body.language_id,
         source_code=_b64(source or b""),
         stdin=_b64(stdin) if stdin is not None else None,
@@ -304,13 +308,7 @@ def normalise(body: SubmissionIn, encoded: bool) -> dict[str, Any]:
         compiler_options=body.compiler_options,
         command_line_arguments=body.command_line_arguments,
         redirect_stderr_to_stdout=bool(body.redirect_stderr_to_stdout),
-        enable_per_process_and_thread_time_limit=False,
-        enable_per_process_and_thread_memory_limit=False,
-        enable_network=False,
-        callback_url=None,
-        additional_files=None,
     )
-    return stored
 
 
 def _printable(text: str) -> bool:
@@ -325,10 +323,12 @@ def create_submission(
     """``POST /submissions``: ``{"token"}``, or with ``wait`` the finished submission."""
     request = normalise(_parse(body), encoded)
     with platform.db.session() as session:
-        token = execute.create_execution(session, platform, actor, execute.JUDGE0, request).token
+        token = execute.create_execution(
+            session, platform, actor, execute.JUDGE0, request.to_stored()
+        ).token
     if not wait:
         return {"token": token}
-    bound = request["wall_time_limit"] + COMPILE_LIMITS.wall_time_s + 15
+    bound = request.wall_time_limit + COMPILE_LIMITS.wall_time_s + 15
     execute.wait_for(platform, [token], min(bound, WAIT_BOUND_S))
     return get_submission(platform, actor, token, encoded=encoded, fields=fields)
 
@@ -353,7 +353,9 @@ def create_batch(
             except Judge0Error as exc:
                 out.append(exc.body())
                 continue
-            execution = execute.create_execution(session, platform, actor, execute.JUDGE0, request)
+            execution = execute.create_execution(
+                session, platform, actor, execute.JUDGE0, request.to_stored()
+            )
             out.append({"token": execution.token})
     return out
 
@@ -420,28 +422,30 @@ def get_batch(
 
 
 def _render(execution: Execution, names: tuple[str, ...], encoded: bool) -> dict[str, Any]:
-    request = execution.request
-    result = execution.result or {}
-    status_id = result.get("status_id")
-    if RunStatus(execution.status) is RunStatus.ERROR:  # our failure: no internals shown
-        result = internal_error_result(execute.internal_error_text(result))
-        status_id = 13
-    elif status_id is None:
-        status_id = 2 if RunStatus(execution.status) is RunStatus.RUNNING else 1
-    language = get_language(int(request["language_id"]))
-    values: dict[str, Any] = {
-        **{k: request.get(k) for k in request},
-        **result,
-        "token": execution.token,
-        "status_id": status_id,
-        "status": {"id": status_id, "description": STATUSES[status_id]},
-        "created_at": _time(execution.created_at),
-        "finished_at": _time(execution.finished_at),
-        "language": {"id": language.id, "name": language.name} if language else None,
-    }
+    """The fields ``names`` of a submission, in that order (text decoded unless ``encoded``)."""
+    request = Judge0Request.from_stored(execution.request)
+    status = RunStatus(execution.status)
+    if status is RunStatus.ERROR:  # our failure: no internals shown
+        result = internal_error_result(execute.internal_error_text(execution.result))
+    elif execution.result and execution.result.get("status_id") is not None:
+        result = Judge0Result.from_stored(execution.result)
+    else:  # not finished: nothing but the status yet
+        result = Judge0Result(status_id=2 if status is RunStatus.RUNNING else 1)
+    language = get_language(request.language_id)
+    shown = SubmissionOut.model_validate(
+        {
+            **request.to_stored(),
+            **result.to_stored(),
+            "token": execution.token,
+            "status": StatusOut(id=result.status_id, description=STATUSES[result.status_id]),
+            "created_at": _time(execution.created_at),
+            "finished_at": _time(execution.finished_at),
+            "language": LanguageRef(id=language.id, name=language.name) if language else None,
+        }
+    ).model_dump(mode="json")
     out: dict[str, Any] = {}
     for name in names:
-        value = values.get(name)
+        value = shown[name]
         if name in ENCODED_FIELDS and value is not None and not encoded:
             value = base64.b64decode(value).decode("utf-8", errors="replace")
         out[name] = value
@@ -457,63 +461,56 @@ def _time(moment: datetime | None) -> str | None:
 # --- the run (on a worker) -------------------------------------------------------------------
 
 
-def internal_error_result(error: str) -> dict[str, Any]:
-    return {
-        "status_id": 13,
-        "message": f"Internal Error: {error}"[:1000],
-        "stdout": None,
-        "stderr": None,
-        "compile_output": None,
-        "time": None,
-        "wall_time": None,
-        "memory": None,
-        "exit_code": None,
-        "exit_signal": None,
-    }
+def internal_error_result(error: str) -> Judge0Result:
+    return Judge0Result(status_id=13, message=f"Internal Error: {error}"[:1000])
 
 
-def run_judge0(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
+def run_judge0(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
     """Compile and run one submission in a fresh sandbox; returns the stored result."""
-    language = get_language(int(request["language_id"]))
+    return _run(platform, Judge0Request.from_stored(stored)).to_stored()
+
+
+def _run(platform: Platform, request: Judge0Request) -> Judge0Result:
+    language = get_language(request.language_id)
     if language is None:  # removed since it was queued
-        return internal_error_result(f"language {request['language_id']} is not available")
+        return internal_error_result(f"language {request.language_id} is not available")
     limits = _limits(language, request)
-    source = base64.b64decode(request["source_code"])
-    stdin = base64.b64decode(request["stdin"]) if request.get("stdin") else b""
+    source = base64.b64decode(request.source_code)
+    stdin = base64.b64decode(request.stdin) if request.stdin else b""
     with Sandbox(
         language.environment, backend=platform.settings.grading_backend, limits=limits
     ) as box:
         box.write_file(language.source_file, source)
         if language.compile_argv:
             compiled = box.run(
-                _compile_argv(language, request.get("compiler_options")),
+                _compile_argv(language, request.compiler_options),
                 limits=COMPILE_LIMITS.replace(workspace_bytes=limits.workspace_bytes),
                 output_policy=OutputPolicy.TRUNCATE,
             )
             if compiled.termination is not Termination.EXITED or compiled.exit_code != 0:
                 return _compile_error(compiled)
-        args = shlex.split(request.get("command_line_arguments") or "")
+        args = shlex.split(request.command_line_arguments or "")
         argv = list(language.run_argv) + args
-        if request.get("redirect_stderr_to_stdout"):
+        if request.redirect_stderr_to_stdout:
             argv = ["sh", "-c", 'exec "$@" 2>&1', "sh", *argv]
         run = box.run(argv, stdin=stdin, output_policy=OutputPolicy.KILL)
     return _verdict(run, request)
 
 
-def _limits(language: Language, request: dict[str, Any]) -> Limits:
+def _limits(language: Language, request: Judge0Request) -> Limits:
     env_defaults = get_environment(language.environment).default_limits
-    memory = max(int(request["memory_limit"]) * KIB, 16 * MIB)
-    pids = int(request["max_processes_and_or_threads"])
+    memory = max(int(request.memory_limit) * KIB, 16 * MIB)
+    pids = int(request.max_processes_and_or_threads)
     if language.environment == "java":  # the JVM reserves memory and threads of its own
         memory = max(memory, env_defaults.memory_bytes)
         pids = max(pids, env_defaults.pids)
     return Limits(
-        cpu_time_s=float(request["cpu_time_limit"]) + float(request["cpu_extra_time"]),
-        wall_time_s=max(float(request["wall_time_limit"]), 0.1),
+        cpu_time_s=float(request.cpu_time_limit) + float(request.cpu_extra_time),
+        wall_time_s=max(float(request.wall_time_limit), 0.1),
         memory_bytes=memory,
         pids=max(pids, 4),
-        stack_bytes=max(int(request["stack_limit"]) * KIB, 64 * KIB),
-        file_size_bytes=max(int(request["max_file_size"]) * KIB, KIB),
+        stack_bytes=max(int(request.stack_limit) * KIB, 64 * KIB),
+        file_size_bytes=max(int(request.max_file_size) * KIB, KIB),
         output_bytes=OUTPUT_LIMIT_BYTES,
     )
 
@@ -525,20 +522,15 @@ def _compile_argv(language: Language, options: str | None) -> list[str]:
     return argv
 
 
-def _compile_error(compiled: RunResult) -> dict[str, Any]:
+def _compile_error(compiled: RunResult) -> Judge0Result:
     text = compiled.stdout + compiled.stderr
     if compiled.termination is not Termination.EXITED:
         text += f"\ncompilation stopped: {compiled.termination.value}\n".encode()
-    return {
-        **internal_error_result(""),
-        "status_id": 6,
-        "message": None,
-        "compile_output": _b64(text),
-    }
+    return Judge0Result(status_id=6, message=None, compile_output=_b64(text))
 
 
-def _verdict(run: RunResult, request: dict[str, Any]) -> dict[str, Any]:
-    cpu_limit = float(request["cpu_time_limit"])
+def _verdict(run: RunResult, request: Judge0Request) -> Judge0Result:
+    cpu_limit = float(request.cpu_time_limit)
     status_id, message = 3, None
     exit_signal = run.signal if run.termination is Termination.SIGNALED else None
     # a run that ended within cpu_extra_time but used more than the limit is too slow too
@@ -556,22 +548,22 @@ def _verdict(run: RunResult, request: dict[str, Any]) -> dict[str, Any]:
         message = f"Exited with signal {run.signal}"
     elif run.exit_code != 0:
         status_id, message = 11, f"Exited with error status {run.exit_code}"
-    elif request.get("expected_output") is not None:
-        expected = base64.b64decode(request["expected_output"])
+    elif request.expected_output is not None:
+        expected = base64.b64decode(request.expected_output)
         if _normal(run.stdout) != _normal(expected):
             status_id = 4
-    return {
-        "status_id": status_id,
-        "message": message,
-        "stdout": _b64(run.stdout),
-        "stderr": _b64(run.stderr),
-        "compile_output": None,
-        "time": f"{run.cpu_time_s:.3f}",
-        "wall_time": f"{run.wall_time_s:.3f}",
-        "memory": run.peak_memory_bytes // KIB,
-        "exit_code": run.exit_code if run.termination is Termination.EXITED else None,
-        "exit_signal": exit_signal,
-    }
+    return Judge0Result(
+        status_id=status_id,
+        message=message,
+        stdout=_b64(run.stdout),
+        stderr=_b64(run.stderr),
+        compile_output=None,
+        time=f"{run.cpu_time_s:.3f}",
+        wall_time=f"{run.wall_time_s:.3f}",
+        memory=run.peak_memory_bytes // KIB,
+        exit_code=run.exit_code if run.termination is Termination.EXITED else None,
+        exit_signal=exit_signal,
+    )
 
 
 def _normal(text: bytes) -> bytes:

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 
 from assay.errors import AuthenticationError, NotFoundError
 from assay.services import Actor, accounts, judge0, languages
-from assay.services.judge0 import MAX_BATCH, Judge0Error, StatusOut, SubmissionIn
+from assay.services.judge0 import MAX_BATCH, Judge0Error, SubmissionIn
+from assay.services.judge0_models import StatusOut
 from assay.services.languages import LANGUAGES, LanguageDetail, LanguageOut
 from assay.web.deps import PlatformDep, client_of, optional_actor
 
