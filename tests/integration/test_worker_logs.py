@@ -59,10 +59,8 @@ def captured() -> Iterator[JsonLines]:
 def test_lines_logged_during_a_job_carry_its_context(
     tmp_path: Path, captured: JsonLines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    names = workers.HandlerNames(
-        run=f"{__name__}:logging_handler", fail=workers.HANDLERS[JobKind.GRADE].fail
-    )
-    monkeypatch.setitem(workers.HANDLERS, JobKind.GRADE, names)
+    handlers = workers.Handlers(run=logging_handler, fail=workers.HANDLERS[JobKind.GRADE].fail)
+    monkeypatch.setitem(workers.HANDLERS, JobKind.GRADE, handlers)
     with database_url("sqlite", tmp_path) as url:
         platform = Platform.open(settings_for(url, tmp_path / "state", worker_poll_s=0.1))
         try:

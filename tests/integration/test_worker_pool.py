@@ -105,7 +105,7 @@ def test_a_failing_handler_is_retried_then_recorded_as_error(
     (run_id,) = expected
     BROKEN_CALLS.clear()
     grade = workers.HANDLERS[JobKind.GRADE]
-    broken = workers.HandlerNames(run=f"{__name__}:broken_handler", fail=grade.fail)
+    broken = workers.Handlers(run=broken_handler, fail=grade.fail)
     monkeypatch.setitem(workers.HANDLERS, JobKind.GRADE, broken)
     with WorkerPool(platform, slots=1):
         wait_finished(platform, [run_id], timeout_s=20)

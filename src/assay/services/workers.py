@@ -1,8 +1,6 @@
 """Workers as the platform sees them: job handlers, registry, heartbeats, watchdog.
 
-A job handler is looked up by the job's kind in ``HANDLERS`` (``module:function``
-names, imported on first use like the sandbox backends), so a kind's module can
-land or change without this one knowing it:
+A job's handlers are looked up by the job's kind in ``HANDLERS``:
 
 - ``run(platform, job, worker_id) -> None`` does the job and records its result
   together with ``platform.queue.finish(session, job.id, worker_id)`` in ONE
@@ -21,7 +19,6 @@ a dead worker left.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import logging
 import os
@@ -34,11 +31,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
-from assay.errors import QueueError, SandboxError
+from assay.errors import SandboxError
 from assay.queue import ClaimedJob
 from assay.sandbox.backends import get_backend
 from assay.sandbox.base import CheckStatus, SandboxBackend
 from assay.sandbox.owner import SandboxOwner, this_process
+from assay.services import execute, execution_jobs, runs
 from assay.services.platform import Platform
 from assay.storage.models import (
     Job,
@@ -63,42 +61,33 @@ StartHandler = Callable[[Platform, Session, list[ClaimedJob], str], list[Claimed
 
 
 @dataclass(frozen=True)
-class HandlerNames:
-    run: str  # "module:function"
-    fail: str
-    start: str = ""  # optional: runs in the claiming transaction (see start_claimed)
+class Handlers:
+    run: RunHandler
+    fail: FailHandler
+    start: StartHandler | None = None  # runs in the claiming transaction (see start_claimed)
 
 
-HANDLERS: dict[JobKind, HandlerNames] = {
-    JobKind.GRADE: HandlerNames(
-        run="assay.services.runs:run_grading_job",
-        fail="assay.services.runs:fail_grading_run",
-        start="assay.services.runs:start_grading_runs",
+HANDLERS: dict[JobKind, Handlers] = {
+    JobKind.GRADE: Handlers(
+        run=runs.run_grading_job,
+        fail=runs.fail_grading_run,
+        start=runs.start_grading_runs,
     ),
-    JobKind.EXECUTE: HandlerNames(
-        run="assay.services.execution_jobs:run_execution_job",
-        fail="assay.services.execute:mark_execution_failed",
+    JobKind.EXECUTE: Handlers(
+        run=execution_jobs.run_execution_job,
+        fail=execute.mark_execution_failed,
     ),
 }
 
 
-def _load(name: str) -> Callable[..., None]:
-    module_name, _, attr = name.partition(":")
-    try:
-        function: Callable[..., None] = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise QueueError(f"job handler {name} is not available: {exc}") from exc
-    return function
-
-
 def run_handler(kind: JobKind) -> RunHandler:
-    """What does a job of ``kind``; QueueError if its module is missing."""
-    return _load(HANDLERS[kind].run)
+    """What does a job of ``kind``."""
+    return HANDLERS[kind].run
 
 
 def fail_handler(kind: JobKind) -> FailHandler:
     """What records that a job of ``kind`` failed for good."""
-    return _load(HANDLERS[kind].fail)
+    return HANDLERS[kind].fail
 
 
 def start_claimed(
@@ -110,11 +99,10 @@ def start_claimed(
     ready: list[ClaimedJob] = []
     for kind in dict.fromkeys(job.kind for job in jobs):
         group = [job for job in jobs if job.kind is kind]
-        name = HANDLERS[kind].start
-        if not name:
+        starter = HANDLERS[kind].start
+        if starter is None:
             ready.extend(group)
             continue
-        starter: StartHandler = _load(name)  # type: ignore[assignment]
         ready.extend(starter(platform, session, group, worker_id))
     return ready
 
