@@ -48,6 +48,13 @@ def limited(result):
     result.passed = run.timed_out and run.cpu_time_s < 2
 
 
+@test("slow", points=0)
+def slow(result):
+    import time
+    time.sleep(0.5)
+    result.passed = True
+
+
 @test("broken hook", points=1)
 def broken(result):
     raise RuntimeError("instructor bug")
@@ -72,6 +79,8 @@ def test_build_and_test_hooks_run_in_their_own_sandbox(tmp_path: Path, backend_n
     assert rows["sees the build"].status is TestStatus.PASSED
     assert (rows["half credit"].status, rows["half credit"].score) == (TestStatus.FAILED, 2)
     assert rows["per-run limits"].status is TestStatus.PASSED
+    # each hook's own time, as the runner measured it
+    assert rows["slow"].timing.wall_s >= 0.5 > rows["half credit"].timing.wall_s
     assert rows["broken hook"].status is TestStatus.ERROR
     assert "instructor bug" in (rows["broken hook"].staff_detail or "")
     assert report.score == 2 + 1 + 2 + 1

@@ -107,7 +107,7 @@ def test_results_are_collected_however_the_stream_is_split() -> None:
     talk = dialogue()
     data = lines(
         {"type": "loaded"},
-        {"type": "test", "name": "a", "passed": True, "message": "ok", "score": 0.5},
+        {"type": "test", "name": "a", "passed": True, "message": "ok", "score": 0.5, "wall_s": 1.5},
         {"type": "test", "name": "b", "error": "Traceback: boom"},
         {"type": "done"},
     )
@@ -117,6 +117,7 @@ def test_results_are_collected_however_the_stream_is_split() -> None:
     assert phase.failure is None
     assert phase.tests["a"].passed and phase.tests["a"].score == 0.5
     assert phase.tests["a"].text == "ok"
+    assert phase.tests["a"].wall_s == 1.5
     assert phase.tests["b"].error == "Traceback: boom"
 
 

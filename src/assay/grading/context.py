@@ -18,6 +18,32 @@ from assay.sandbox.session import Sandbox
 from assay.sandbox.spec import Limits, OutputPolicy, StdinSource
 
 
+def harness_entries(
+    folder: str, files: Mapping[str, bytes], *, executable: Collection[str] = ()
+) -> list[WorkspaceEntry]:
+    """``files`` (relative paths) under ``folder``, all owned by the sandbox's root and
+    read-only (``executable``: those that may also be run), with their directories."""
+    entries = [WorkspaceEntry(folder, EntryKind.DIR, mode=0o755, owner_root=True)]
+    dirs: set[str] = set()
+    for rel, data in files.items():
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            sub = "/".join([folder, *parts[:depth]])
+            if sub not in dirs:
+                dirs.add(sub)
+                entries.append(WorkspaceEntry(sub, EntryKind.DIR, mode=0o755, owner_root=True))
+        entries.append(
+            WorkspaceEntry(
+                f"{folder}/{rel}",
+                EntryKind.FILE,
+                data,
+                mode=0o555 if rel in executable else 0o444,
+                owner_root=True,
+            )
+        )
+    return entries
+
+
 class Progress(Protocol):
     """Receives the stages of a grading run as they happen (CLI display, service events)."""
 
@@ -79,21 +105,7 @@ class GradingContext:
         directory's workspace path (relative to ``/work``).
         """
         name = f".assay-{secrets.token_hex(8)}"
-        entries = [WorkspaceEntry(name, EntryKind.DIR, mode=0o755, owner_root=True)]
-        for rel, data in files.items():
-            parts = rel.split("/")
-            for depth in range(1, len(parts)):
-                sub = "/".join([name, *parts[:depth]])
-                entries.append(WorkspaceEntry(sub, EntryKind.DIR, mode=0o755, owner_root=True))
-            entries.append(
-                WorkspaceEntry(
-                    f"{name}/{rel}",
-                    EntryKind.FILE,
-                    data,
-                    mode=0o555 if rel in executable else 0o444,
-                    owner_root=True,
-                )
-            )
+        entries = harness_entries(name, files, executable=executable)
         self.sandbox.add_entries(entries)
         return name
 

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 BUILD_LOG_LIMIT = 256 * 1024
 INTERNAL_ERROR = "grading failed on our side, not because of your submission; it will be retried"
+TEST_FAILED_ON_OUR_SIDE = "this test could not be run (an internal error, not your fault)"
 
 
 class _Build:
@@ -266,7 +267,7 @@ class _Grading:
                 TestOutcome.failed(
                     test,
                     status=TestStatus.ERROR,
-                    message="this test could not be run (an internal error, not your fault)",
+                    message=TEST_FAILED_ON_OUR_SIDE,
                     staff_detail=f"{type(exc).__name__}: {exc.message}",
                 )
             ]
@@ -280,7 +281,6 @@ class _Grading:
                 replace(_hook_base(t), message=f"not run: {self.build.failure}") for t in planned
             ]
         numbers = {t.name: number for number, t in enumerate(planned, before + 1)}
-        started = time.monotonic()
 
         def progress(name: str) -> None:
             if name in numbers:
@@ -294,8 +294,7 @@ class _Grading:
         except AssayError as exc:
             log.exception("the hook sandbox of %s failed", self.package.spec.assignment.name)
             phase = PhaseResult(failure=f"{type(exc).__name__}: {exc.message}")
-        wall = (time.monotonic() - started) / max(1, len(planned))
-        return [_hook_outcome(t, phase.tests.get(t.name), phase.failure, wall) for t in planned]
+        return [_hook_outcome(t, phase.tests.get(t.name), phase.failure) for t in planned]
 
     # -- report --------------------------------------------------------------
     def _report(self, total_s: float) -> GradeReport:
@@ -368,9 +367,6 @@ class _Grading:
         return report, deducted, fail_all
 
 
-HOOK_FAILED = "this test could not be run (an internal error, not your fault)"
-
-
 def _hook_base(planned: PlannedTest) -> TestOutcome:
     return TestOutcome(
         planned.name,
@@ -384,7 +380,7 @@ def _hook_base(planned: PlannedTest) -> TestOutcome:
 
 
 def _hook_outcome(
-    planned: PlannedTest, result: HookResult | None, failure: str | None, wall_s: float
+    planned: PlannedTest, result: HookResult | None, failure: str | None
 ) -> TestOutcome:
     """A hook test's outcome: its failure (or the runner's) is an error of ours."""
     base = _hook_base(planned)
@@ -394,7 +390,9 @@ def _hook_outcome(
             if result is not None and result.error is not None
             else failure or "the hook runner did not report this test"
         )
-        return replace(base, status=TestStatus.ERROR, message=HOOK_FAILED, staff_detail=detail)
+        return replace(
+            base, status=TestStatus.ERROR, message=TEST_FAILED_ON_OUR_SIDE, staff_detail=detail
+        )
     score = result.score if result.score is not None else (planned.points if result.passed else 0.0)
     return _clamped(
         replace(
@@ -403,7 +401,7 @@ def _hook_outcome(
             score=score,
             message=result.text,
             output=result.output,
-            timing=Timing(wall_s=wall_s),
+            timing=Timing(wall_s=result.wall_s),
         )
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import queue
@@ -26,10 +27,9 @@ from importlib import resources
 from typing import Any
 
 from assay.errors import AssayError
-from assay.grading.context import GradingContext
+from assay.grading.context import GradingContext, harness_entries
 from assay.grading.outcome import decode, describe_run
 from assay.grading.package import AssignmentPackage
-from assay.sandbox.base import EntryKind, WorkspaceEntry
 from assay.sandbox.hostfiles import entries_from_host
 from assay.sandbox.result import RunResult
 from assay.sandbox.session import Sandbox
@@ -64,6 +64,7 @@ class HookResult:
     text: str = ""  # a build hook's log, a test hook's message
     output: str = ""
     score: float | None = None
+    wall_s: float = 0.0  # how long the hook ran, as the runner measured it
     error: str | None = None
 
 
@@ -262,14 +263,21 @@ def _build_result(message: Mapping[str, Any]) -> HookResult:
 def _test_result(message: Mapping[str, Any]) -> HookResult:
     if isinstance(message.get("error"), str):
         return HookResult(error=_text(message["error"]))
-    score = message.get("score")
-    valid = isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
+    score, wall = _number(message.get("score")), _number(message.get("wall_s"))
     return HookResult(
         passed=message.get("passed") is True,
         text=_text(message.get("message")),
         output=_text(message.get("output")),
-        score=float(score) if valid else None,  # type: ignore[arg-type]
+        score=score,
+        wall_s=max(0.0, wall or 0.0),
     )
+
+
+def _number(value: object) -> float | None:
+    """A finite number sent by the runner, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def collect(dialogue: HookDialogue, run: RunResult, expected: Sequence[str]) -> PhaseResult:
@@ -295,11 +303,10 @@ def collect(dialogue: HookDialogue, run: RunResult, expected: Sequence[str]) -> 
         phase.failure = f"the hook runner {describe_run(run)} before it was done" + (
             f"; its standard error ends with:\n{stderr}" if stderr.strip() else ""
         )
-    if dialogue.notes or dialogue.lines.dropped:
-        notes = [
-            *dialogue.notes,
-            *([f"{dialogue.lines.dropped} over-long line(s)"] * bool(dialogue.lines.dropped)),
-        ]
+    notes = list(dialogue.notes)
+    if dialogue.lines.dropped:
+        notes.append(f"{dialogue.lines.dropped} over-long line(s)")
+    if notes:
         phase.failure = (phase.failure + "\n" if phase.failure else "") + (
             "the hook runner's channel carried: " + "; ".join(notes[:5])
         )
@@ -311,6 +318,10 @@ class HookSandbox:
 
     def __init__(self, package: AssignmentPackage, ctx: GradingContext, tests: int) -> None:
         self.package = package
+        package_entries = list(
+            entries_from_host(package.root, ".", owner_root=True, read_only=True)
+        )
+        package_bytes = sum(len(entry.data) for entry in package_entries)
         base = package.limits
         self.limits = Limits(
             cpu_time_s=max(30.0, base.cpu_time_s * (tests + 1)),
@@ -319,14 +330,12 @@ class HookSandbox:
             pids=64,
             output_bytes=HOOK_OUTPUT_BYTES,
             file_size_bytes=base.file_size_bytes,
-            workspace_bytes=base.workspace_bytes + _size(package) + 16 * MIB,
+            workspace_bytes=base.workspace_bytes + package_bytes + 16 * MIB,
         )
         self.box = Sandbox("python3", backend=ctx.backend, limits=self.limits).open()
         try:
-            self.box.add_entries(
-                list(entries_from_host(package.root, ".", owner_root=True, read_only=True))
-            )
-            self.box.add_entries(_runner_entries())
+            self.box.add_entries(package_entries)
+            self.box.add_entries(harness_entries(RUNNER_DIR, _runner_files()))
         except BaseException:
             self.box.close()
             raise
@@ -351,41 +360,14 @@ class HookSandbox:
         self.box.close()
 
 
-def _size(package: AssignmentPackage) -> int:
-    return sum(
-        p.stat().st_size for p in package.root.rglob("*") if p.is_file() and not p.is_symlink()
-    )
-
-
-def _runner_entries() -> list[WorkspaceEntry]:
-    harness = resources.files("assay.grading.harness")
-    api = resources.files("assay.grading").joinpath("hooks.py").read_bytes()
-    entries = [
-        WorkspaceEntry(RUNNER_DIR, EntryKind.DIR, mode=0o755, owner_root=True),
-        WorkspaceEntry(
-            f"{RUNNER_DIR}/{RUNNER}",
-            EntryKind.FILE,
-            harness.joinpath(RUNNER).read_bytes(),
-            mode=0o444,
-            owner_root=True,
-        ),
-    ]
-    for folder in ("assay", "assay/grading"):
-        entries.append(
-            WorkspaceEntry(f"{RUNNER_DIR}/{folder}", EntryKind.DIR, mode=0o755, owner_root=True)
-        )
-        entries.append(
-            WorkspaceEntry(
-                f"{RUNNER_DIR}/{folder}/__init__.py",
-                EntryKind.FILE,
-                b"",
-                mode=0o444,
-                owner_root=True,
-            )
-        )
-    entries.append(
-        WorkspaceEntry(
-            f"{RUNNER_DIR}/assay/grading/hooks.py", EntryKind.FILE, api, mode=0o444, owner_root=True
-        )
-    )
-    return entries
+@functools.cache
+def _runner_files() -> dict[str, bytes]:
+    """The runner and the hooks API ``grader.py`` imports (read once per process)."""
+    return {
+        RUNNER: resources.files("assay.grading.harness").joinpath(RUNNER).read_bytes(),
+        "assay/__init__.py": b"",
+        "assay/grading/__init__.py": b"",
+        "assay/grading/hooks.py": resources.files("assay.grading")
+        .joinpath("hooks.py")
+        .read_bytes(),
+    }

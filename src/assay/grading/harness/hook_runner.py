@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import traceback
 from typing import Any, BinaryIO
 
@@ -115,6 +116,7 @@ def _tests(hooks: Any, registry: Any, names: list[str], channel: StreamChannel) 
             )
             continue
         result = hooks.TestResult()
+        started = time.monotonic()
         try:
             registered.function(result)
         except Exception:  # noqa: BLE001 - reported to the engine as the hook's failure
@@ -129,6 +131,7 @@ def _tests(hooks: Any, registry: Any, names: list[str], channel: StreamChannel) 
                 "message": _text(result.message),
                 "output": _text(result.output),
                 "score": None if score is None else float(score),
+                "wall_s": time.monotonic() - started,
             }
         )
 
