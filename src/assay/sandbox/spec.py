@@ -130,6 +130,11 @@ class RunSpec:
     as_root: bool = False
     output_policy: OutputPolicy = OutputPolicy.KILL
 
+    @property
+    def dialogue(self) -> Dialogue | None:
+        """Standard input as a dialogue with the host, if it is one."""
+        return self.stdin if isinstance(self.stdin, Dialogue) else None
+
     def __post_init__(self) -> None:
         if not self.argv:
             raise ConfigError("a command needs at least one argument")

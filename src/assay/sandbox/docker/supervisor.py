@@ -21,7 +21,7 @@ from assay.sandbox.docker.reaper import Reaper
 from assay.sandbox.docker.streams import OutputCollector
 from assay.sandbox.docker.verdict import exec_argv, run_user
 from assay.sandbox.result import RunResult
-from assay.sandbox.spec import Dialogue, RunSpec
+from assay.sandbox.spec import RunSpec
 from assay.sandbox.verdict import KillReason, RunFacts, decide
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class _Run:
         self.ctx = ctx
         self.spec = spec
         self.user = run_user(spec)
-        self.dialogue = spec.stdin if isinstance(spec.stdin, Dialogue) else None
+        self.dialogue = spec.dialogue
         self.output = OutputCollector(
             spec.limits.output_bytes,
             spec.output_policy,

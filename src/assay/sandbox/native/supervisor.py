@@ -157,8 +157,7 @@ class _Replies:
             os.close(self.write_fd)
 
     def end(self) -> None:
-        if not self.thread.is_alive():
-            return
+        """After the run: the replies stop within REPLIES_JOIN_S or the run fails."""
         self.dialogue.hang_up()
         self.thread.join(REPLIES_JOIN_S)
         if self.thread.is_alive():
@@ -166,7 +165,7 @@ class _Replies:
 
 
 def _stdin_fd(spec: RunSpec) -> int:
-    if spec.stdin is None or isinstance(spec.stdin, Dialogue):
+    if spec.stdin is None or isinstance(spec.stdin, Dialogue):  # a dialogue: _Replies' pipe
         return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     if isinstance(spec.stdin, Path):
         try:
@@ -199,7 +198,7 @@ def supervise(
     """
     limits = spec.limits
     cgroup = slot.cgroup
-    dialogue = spec.stdin if isinstance(spec.stdin, Dialogue) else None
+    dialogue = spec.dialogue
     replies = _Replies(dialogue) if dialogue is not None else None
     stdin_fd = replies.read_fd if replies is not None else _stdin_fd(spec)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -255,7 +254,9 @@ def supervise(
         while streams.open and time.monotonic() < drained_by:
             streams.pump(0.1)
         if replies is not None:
-            replies.end()
+            ending: _Replies = replies
+            replies = None  # ended here: the finally below has nothing left to do
+            ending.end()
         status.read()
         return _verdict(
             proc.returncode,
@@ -268,8 +269,8 @@ def supervise(
         )
     finally:
         streams.close()
-        if replies is not None:
-            replies.end()  # a second call (after a normal end) returns at once
+        if replies is not None:  # the run failed: stop the replies, keep its exception
+            replies.dialogue.hang_up()
 
 
 def _watch(
