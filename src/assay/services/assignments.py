@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,12 +13,11 @@ from assay.errors import ConflictError, InvalidRequestError, NotFoundError
 from assay.services import audit, packages
 from assay.services.access import STAFF, require_member, require_staff
 from assay.services.actor import Actor
+from assay.services.courses import COURSE_CODE
 from assay.services.platform import Platform
 from assay.storage.blobs import put_blob
 from assay.storage.models import Assignment, AssignmentVersion, BestPolicy, Role, utcnow
 from assay.storage.upsert import insert_new
-
-SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as course codes; package names fit
 
 
 class LatePolicy(BaseModel):
@@ -75,11 +73,8 @@ def _add_version(
     actor: Actor,
     assignment: Assignment,
     data: bytes,
-    filename: str,
-    *,
-    summary: packages.PackageSummary | None = None,
+    summary: packages.PackageSummary,
 ) -> AssignmentVersion:
-    summary = summary or packages.validate(data, filename)
     # The assignment's row is locked first, so two uploads at once number their
     # versions one after the other instead of both taking the same next number.
     session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
@@ -123,11 +118,12 @@ def create_assignment(
 ) -> AssignmentOut:
     """Create an assignment from an uploaded package (staff). Its name is the slug."""
     release_at, due_at = _in_utc(release_at), _in_utc(due_at)
-    if slug is not None and not SLUG.fullmatch(slug):
+    if slug is not None and not COURSE_CODE.match(slug):  # package names fit it too
         raise InvalidRequestError("a slug is 1-64 letters, digits, '.', '_' or '-'")
     with platform.db.reading() as session:
         # before the package is unpacked: only the course's staff make the server do that
         require_staff(session, actor, course_id)
+    # unpacked and checked before the write transaction, which would hold SQLite's lock
     summary = packages.validate(data, filename)
     slug = slug or summary.name
     with platform.db.session() as session:
@@ -155,7 +151,7 @@ def create_assignment(
                 f"the course already has an assignment {slug!r}; upload a new version of it"
             )
         assignment = session.get_one(Assignment, assignment_id)
-        _add_version(session, actor, assignment, data, filename, summary=summary)
+        _add_version(session, actor, assignment, data, summary)
         audit.record(session, actor, "assignment.create", f"assignment:{assignment.id}", slug=slug)
         return assignment_out(session, assignment)
 
@@ -164,9 +160,13 @@ def upload_version(
     platform: Platform, actor: Actor, assignment_id: int, data: bytes, filename: str
 ) -> AssignmentOut:
     """A new package version; new submissions are graded against it (staff)."""
+    with platform.db.reading() as session:
+        _get(session, actor, assignment_id, staff=True)  # staff only make the server unpack it
+    # unpacked and checked before the write transaction, which would hold SQLite's lock
+    summary = packages.validate(data, filename)
     with platform.db.session() as session:
         assignment = _get(session, actor, assignment_id, staff=True)
-        version = _add_version(session, actor, assignment, data, filename)
+        version = _add_version(session, actor, assignment, data, summary)
         audit.record(
             session,
             actor,
@@ -272,8 +272,6 @@ def _in_utc(value: datetime | None) -> datetime | None:
 
 
 def _check_dates(release_at: datetime | None, due_at: datetime | None) -> None:
-    for value in (release_at, due_at):
-        if value is not None and value.tzinfo is None:
-            raise InvalidRequestError("give dates with a time zone (e.g. 2026-12-01T23:59:00Z)")
+    """Dates as ``_in_utc`` made them (or as stored: aware, in UTC) in a sensible order."""
     if release_at is not None and due_at is not None and due_at < release_at:
         raise InvalidRequestError("the due date is before the release date")
