@@ -132,9 +132,13 @@ def _starter_dir(platform: Platform, actor: Actor, assignment_id: int) -> Path |
         if version is None:
             return None
         digest = version.package_sha256
-        cache = Path(platform.settings.state_dir) / "packages"
-        data = None if (cache / digest / ".complete").exists() else get_blob(session, digest)
-    root = cache / digest if data is None else packages.unpacked(cache, digest, data)
+    cache = Path(platform.settings.state_dir) / "packages"
+
+    def read() -> bytes:
+        with platform.db.reading() as session:
+            return get_blob(session, digest)
+
+    root = packages.unpacked(cache, digest, read)
     spec = parse_manifest((root / MANIFEST).read_text(encoding="utf-8"))
     top = root.resolve()
     starter = (root / spec.paths.starter).resolve()

@@ -7,6 +7,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
@@ -80,8 +81,9 @@ def validate(data: bytes, filename: str = "package.tar.gz") -> PackageSummary:
             raise InvalidRequestError(f"invalid package: {exc.message}") from exc
 
 
-def unpacked(cache_dir: Path, digest: str, data: bytes) -> Path:
-    """The package archive ``digest`` extracted under ``cache_dir`` (once per digest).
+def unpacked(cache_dir: Path, digest: str, read: Callable[[], bytes]) -> Path:
+    """The package archive ``digest`` extracted under ``cache_dir`` (once per digest);
+    ``read`` gives the archive's bytes, and is called only when it is not there yet.
 
     A cache directory that cannot be written now (full, read-only) raises
     ``StorageUnavailableError``.
@@ -95,7 +97,7 @@ def unpacked(cache_dir: Path, digest: str, data: bytes) -> Path:
     try:
         with disk_writes():
             archive = staging / "package.tar.gz"
-            archive.write_bytes(data)
+            archive.write_bytes(read())
             with load_package(archive) as package:
                 shutil.copytree(package.root, staging / "tree")
             (staging / "tree" / ".complete").touch()

@@ -146,11 +146,12 @@ def _prepared(platform: Platform, job: ClaimedJob) -> _Work | None:
 
 
 def _grade(platform: Platform, work: _Work) -> GradeReport:
-    with platform.db.reading() as session:
-        package_data = get_blob(session, work.package_sha256)
-        files_data = get_blob(session, work.files_sha256)
+    files_data = _read_blob(platform, work.files_sha256)
     cache = Path(platform.settings.state_dir) / "packages"
-    root = packages.unpacked(cache, work.package_sha256, package_data)
+    # the package (up to 64 MiB) is read from the database only when not yet unpacked here
+    root = packages.unpacked(
+        cache, work.package_sha256, lambda: _read_blob(platform, work.package_sha256)
+    )
     files = FileSet(
         tuple(SubmittedFile(f.path, f.data, f.executable) for f in filesets.unpack(files_data))
     )
@@ -161,6 +162,11 @@ def _grade(platform: Platform, work: _Work) -> GradeReport:
             backend=platform.settings.grading_backend,
             progress=EventProgress(platform, work.run_id),
         )
+
+
+def _read_blob(platform: Platform, digest: str) -> bytes:
+    with platform.db.reading() as session:
+        return get_blob(session, digest)
 
 
 def _report_values(report: GradeReport) -> dict[str, object]:
