@@ -239,9 +239,9 @@ def _check_files(files: FileSet) -> None:
         _check_name(file.path)
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str) -> str:
     try:
-        check_name(name)
+        return check_name(name)
     except FileNameError as exc:
         raise InvalidRequestError(exc.message) from exc
 
@@ -275,16 +275,14 @@ def files_from_uploads(uploads: list[tuple[str, bytes]]) -> FileSet:
     """
     if not uploads:
         raise InvalidRequestError("upload at least one file (form field 'files')")
-    for name, _data in uploads:
-        if not name:
-            raise InvalidRequestError("every uploaded file needs a file name")
-        _check_name(name)
+    if not all(name for name, _data in uploads):
+        raise InvalidRequestError("every uploaded file needs a file name")
     if len(uploads) == 1:
         name, data = uploads[0]
         if len(data) > MAX_SUBMISSION_BYTES:
             raise PayloadTooLargeError(f"a submission may be at most {MAX_SUBMISSION_BYTES} bytes")
         with tempfile.TemporaryDirectory(prefix="assay-upload-") as tmp:
-            path = Path(tmp) / PurePosixPath(check_name(name)).name
+            path = Path(tmp) / PurePosixPath(_check_name(name)).name
             path.write_bytes(data)
             if is_archive(path):
                 try:
