@@ -92,16 +92,7 @@ MAXIMA: dict[str, Any] = {
 COMPILE_LIMITS = Limits(cpu_time_s=15, wall_time_s=30, memory_bytes=1024 * MIB, pids=128)
 
 # every field ``fields=*`` returns, in Judge0's order
-ALL_FIELDS = (
-    "source_code", "language_id", "stdin", "expected_output", "stdout", "status_id",
-    "created_at", "finished_at", "time", "memory", "stderr", "token", "number_of_runs",
-    "cpu_time_limit", "cpu_extra_time", "wall_time_limit", "memory_limit", "stack_limit",
-    "max_processes_and_or_threads", "enable_per_process_and_thread_time_limit",
-    "enable_per_process_and_thread_memory_limit", "max_file_size", "compile_output",
-    "exit_code", "exit_signal", "message", "wall_time", "compiler_options",
-    "command_line_arguments", "redirect_stderr_to_stdout", "callback_url",
-    "additional_files", "enable_network", "status", "language",
-)  # fmt: skip
+ALL_FIELDS = tuple(SubmissionOut.model_fields)  # Judge0's order, one list of them
 DEFAULT_FIELDS = (
     "stdout", "time", "memory", "stderr", "token", "compile_output", "message", "status",
 )  # fmt: skip
