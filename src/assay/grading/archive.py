@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
 from assay.errors import FileNameError, SubmissionError
-from assay.grading.filenames import shown, split_name
+from assay.grading.filenames import MAX_DEPTH, shown, split_name
 
 CHUNK_BYTES = 64 * 1024  # small, so the per-entry count fires before the stream budget
 HEADER_ALLOWANCE_BYTES = 4096  # tar headers (incl. long names) allowed per entry
@@ -44,7 +44,7 @@ class ArchiveLimits:
     max_total_bytes: int  # all files, decompressed
     max_entries: int  # files and directories
     max_file_bytes: int | None = None  # one file, decompressed (None: only the total)
-    max_depth: int = 32  # path components
+    max_depth: int = MAX_DEPTH  # path components (the name rule's bound: at most that)
 
 
 def is_archive(path: Path) -> bool:
