@@ -29,7 +29,9 @@ from typing import Any
 import httpx
 
 from assay.config import Settings
-from assay.services import Actor, Platform, accounts, assignments, courses, packages
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses, packages
+from assay.services.identity import accounts
 from assay.storage.models import Role
 from flood import ASSIGNMENT, KINDS, Outcome
 

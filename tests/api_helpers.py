@@ -18,7 +18,9 @@ from typing import Any
 
 import httpx
 
-from assay.services import Actor, Platform, accounts, assignments, courses, packages
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses, packages
+from assay.services.identity import accounts
 from assay.storage.models import Role
 from platform_helpers import LiveServer, database_url, settings_for
 

@@ -19,8 +19,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from assay.grading.submission import load_submission
-from assay.services import Actor, Platform, accounts, assignments, courses, submissions
-from assay.services.packages import pack_directory
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses
+from assay.services.catalog.packages import pack_directory
+from assay.services.identity import accounts
+from assay.services.intake import submissions
 from assay.storage.models import GradingRun, Job, JobStatus, Role, RunEvent, RunStatus
 
 ROOT = Path(__file__).resolve().parents[1]

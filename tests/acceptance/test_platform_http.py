@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assay.services import Actor, Platform, accounts
+from assay.services import Actor, Platform
+from assay.services.identity import accounts
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
 from platform_helpers import DATABASE_KINDS, LiveServer, database_url, settings_for

@@ -17,8 +17,11 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from api_helpers import EXAMPLES, PASSWORD, Api
 from assay.grading.submission import load_submission
-from assay.services import Actor, accounts, assignments, courses, submissions
-from assay.services.assignments import LatePolicy
+from assay.services import Actor
+from assay.services.catalog import assignments, courses
+from assay.services.catalog.assignments import LatePolicy
+from assay.services.identity import accounts
+from assay.services.intake import submissions
 from assay.storage.models import Role
 from browser.conftest import login, screenshot
 from worker_helpers import run_statuses, wait_finished

@@ -16,7 +16,11 @@ from playwright.sync_api import Dialog, Download, Page, expect
 
 from api_helpers import EXAMPLES, PASSWORD, Api, package_bytes
 from assay.grading.submission import load_submission
-from assay.services import Actor, accounts, assignments, courses, packages, results, submissions
+from assay.services import Actor
+from assay.services.catalog import assignments, courses, packages
+from assay.services.identity import accounts
+from assay.services.intake import submissions
+from assay.services.reporting import results
 from assay.storage.models import Role, RunStatus
 from browser.conftest import login, screenshot
 

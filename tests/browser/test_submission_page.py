@@ -16,7 +16,8 @@ import pytest
 from playwright.sync_api import Dialog, FilePayload, Page, expect
 
 from api_helpers import EXAMPLES, Api, package_bytes
-from assay.services import Actor, assignments
+from assay.services import Actor
+from assay.services.catalog import assignments
 from browser.conftest import login, screenshot
 
 pytestmark = [pytest.mark.native, pytest.mark.slow]

@@ -18,9 +18,13 @@ from assay.errors import NotFoundError, PermissionDeniedError
 from assay.grading.outcome import BuildStatus, TestStatus
 from assay.grading.report import BuildReport, GradeReport, ReportStatus, TestReport
 from assay.grading.spec import Visibility
-from assay.services import Actor, accounts, analytics, assignments, courses, submissions
-from assay.services.analytics import SubmissionRow, Unit
-from assay.services.assignments import LatePolicy
+from assay.services import Actor
+from assay.services.catalog import assignments, courses
+from assay.services.catalog.assignments import LatePolicy
+from assay.services.identity import accounts
+from assay.services.intake import submissions
+from assay.services.reporting import analytics
+from assay.services.reporting.analytics import SubmissionRow, Unit
 from assay.storage.models import GradingRun, Role, RunStatus
 from platform_helpers import DATABASE_KINDS
 

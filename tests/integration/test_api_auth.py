@@ -23,7 +23,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from api_helpers import PASSWORD, Api, seeded_api
-from assay.services import submissions
+from assay.services.intake import submissions
 from platform_helpers import DATABASE_KINDS
 
 

@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from api_helpers import PASSWORD, Api, package_bytes, seeded_api, tar_of
-from assay.services import Actor, accounts, courses
+from assay.services import Actor
+from assay.services.catalog import courses
+from assay.services.identity import accounts
 from assay.storage.models import Role
 from platform_helpers import DATABASE_KINDS
 

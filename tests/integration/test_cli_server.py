@@ -20,7 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assay.services import Actor, Platform, accounts, courses
+from assay.services import Actor, Platform
+from assay.services.catalog import courses
+from assay.services.identity import accounts
 from assay.storage.models import Role
 from assay.worker.pool import WorkerPool
 from helpers import require_backend

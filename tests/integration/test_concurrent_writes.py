@@ -23,7 +23,10 @@ from sqlalchemy import func, select
 
 from api_helpers import EXAMPLES, Api, package_bytes, seeded_api
 from assay.errors import ConflictError
-from assay.services import Actor, accounts, assignments, courses, oidc, repos
+from assay.services import Actor
+from assay.services.catalog import assignments, courses
+from assay.services.identity import accounts, oidc
+from assay.services.intake import repos
 from assay.storage.models import (
     AssignmentVersion,
     Blob,

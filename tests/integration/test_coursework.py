@@ -14,8 +14,11 @@ import pytest
 
 from api_helpers import EXAMPLES, Api, package_bytes, seeded_api
 from assay.errors import NotFoundError
-from assay.services import Actor, assignments, coursework, packages, submissions
-from assay.services.assignments import LatePolicy
+from assay.services import Actor
+from assay.services.catalog import assignments, packages
+from assay.services.catalog.assignments import LatePolicy
+from assay.services.intake import submissions
+from assay.services.reporting import coursework
 from assay.storage.models import utcnow
 from assay.web.ui.pages.assignments import late_text, statement_html
 from platform_helpers import DATABASE_KINDS

@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from assay.queue import ClaimedJob
-from assay.services import Actor, Platform, accounts, execute, execution_jobs
-from assay.services.execute import ExecuteRequest
+from assay.services import Actor, Platform
+from assay.services.execution import execute, execution_jobs
+from assay.services.execution.execute import ExecuteRequest
+from assay.services.identity import accounts
 from assay.storage.models import Execution, Job, JobStatus, RunStatus
 from assay.worker.pool import WorkerPool
 from helpers import require_backend

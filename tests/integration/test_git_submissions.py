@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from api_helpers import Api, seeded_api
 from assay.errors import GitError
-from assay.services import git
+from assay.services.intake import git
 from assay.storage import filesets
 from assay.storage.blobs import get_blob
 from assay.storage.models import AuditEntry, RunEvent, Submission

@@ -18,17 +18,11 @@ from sqlalchemy import select
 from api_helpers import EXAMPLES, seed
 from assay.errors import NotFoundError, PermissionDeniedError
 from assay.grading.submission import load_submission
-from assay.services import (
-    Actor,
-    Platform,
-    accounts,
-    assignments,
-    courses,
-    gradebook,
-    packages,
-    refcheck,
-    submissions,
-)
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses, packages, refcheck
+from assay.services.identity import accounts
+from assay.services.intake import submissions
+from assay.services.reporting import gradebook
 from assay.storage.models import GradingRun, Role, RunStatus, utcnow
 from helpers import require_backend
 from platform_helpers import DATABASE_KINDS, database_url, settings_for

@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from assay.services import Actor, Platform, accounts, execute, judge0, languages
+from assay.services import Actor, Platform
+from assay.services.execution import execute, judge0, languages
+from assay.services.identity import accounts
 from assay.web.ui.pages import auth
 from assay.worker.pool import WorkerPool
 from platform_helpers import LiveServer, database_url, settings_for

@@ -12,8 +12,11 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
-from assay.services import Actor, Platform, accounts, assignments, courses, packages, submissions
-from assay.services.submissions import files_from_mapping
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses, packages
+from assay.services.identity import accounts
+from assay.services.intake import submissions
+from assay.services.intake.submissions import files_from_mapping
 from assay.storage.models import GradingRun, Role, RunStatus
 from assay.worker.pool import WorkerPool
 from helpers import require_backend

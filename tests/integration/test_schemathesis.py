@@ -42,7 +42,8 @@ from schemathesis.core.result import Err
 from sqlalchemy import func, select
 
 from api_helpers import Api, seeded_api
-from assay.services import Actor, accounts
+from assay.services import Actor
+from assay.services.identity import accounts
 from assay.storage.models import Execution, RunStatus
 from assay.worker.pool import WorkerPool
 from helpers import require_backend

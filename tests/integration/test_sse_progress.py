@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from assay.errors import NotFoundError
-from assay.services import Actor, Platform, accounts, assignments, courses, progress, submissions
-from assay.services.packages import pack_directory
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses
+from assay.services.catalog.packages import pack_directory
+from assay.services.identity import accounts
+from assay.services.intake import progress, submissions
 from assay.storage.models import Role
 from platform_helpers import DATABASE_KINDS, database_url, settings_for
 

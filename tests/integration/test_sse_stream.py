@@ -12,8 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assay.services import Actor, Platform, accounts, assignments, courses, progress, submissions
-from assay.services.packages import pack_directory
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses
+from assay.services.catalog.packages import pack_directory
+from assay.services.identity import accounts
+from assay.services.intake import progress, submissions
 from assay.storage.models import GradingRun, Role, RunStatus
 from platform_helpers import DATABASE_KINDS, LiveServer, database_url, settings_for
 from sse_client import follow, read_events

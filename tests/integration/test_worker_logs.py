@@ -13,7 +13,8 @@ import pytest
 from assay.errors import SandboxError
 from assay.logs import JsonFormatter
 from assay.queue import ClaimedJob
-from assay.services import Platform, workers
+from assay.services import Platform
+from assay.services.intake import workers
 from assay.storage.models import JobKind
 from assay.worker.pool import WorkerPool
 from platform_helpers import database_url, settings_for

@@ -16,7 +16,10 @@ from assay.config import Settings
 from assay.errors import SandboxError
 from assay.grading.submission import load_submission
 from assay.queue import ClaimedJob
-from assay.services import Actor, Platform, accounts, courses, runs, submissions, workers
+from assay.services import Actor, Platform
+from assay.services.catalog import courses
+from assay.services.identity import accounts
+from assay.services.intake import runs, submissions, workers
 from assay.storage.models import (
     GradingRun,
     Job,

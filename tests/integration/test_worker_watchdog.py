@@ -30,8 +30,11 @@ from assay.sandbox.native.stale import remove_stale_sandboxes
 from assay.sandbox.native.workspace import _mount_tmpfs
 from assay.sandbox.owner import SandboxOwner, this_process
 from assay.sandbox.spec import Limits
-from assay.services import Actor, Platform, accounts, assignments, courses, submissions, workers
-from assay.services.packages import pack_directory
+from assay.services import Actor, Platform
+from assay.services.catalog import assignments, courses
+from assay.services.catalog.packages import pack_directory
+from assay.services.identity import accounts
+from assay.services.intake import submissions, workers
 from assay.storage.models import (
     GradingRun,
     Job,

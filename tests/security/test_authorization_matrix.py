@@ -23,8 +23,12 @@ from sqlalchemy import update
 from starlette.routing import Mount
 
 from api_helpers import EXAMPLES, Api, add_member, seeded_api
-from assay.services import Actor, Platform, accounts, courses, execute, judge0, repos, submissions
-from assay.services.packages import pack_directory
+from assay.services import Actor, Platform
+from assay.services.catalog import courses
+from assay.services.catalog.packages import pack_directory
+from assay.services.execution import execute, judge0
+from assay.services.identity import accounts
+from assay.services.intake import repos, submissions
 from assay.storage.models import GradingRun, Role, RunStatus
 from assay.web.app import create_app
 from platform_helpers import DATABASE_KINDS, database_url, settings_for

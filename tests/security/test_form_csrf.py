@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api_helpers import Api, seeded_api
-from assay.services import accounts
+from assay.services.identity import accounts
 
 
 @pytest.fixture

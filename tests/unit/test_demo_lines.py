@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assay.services.demo import DemoAccount, DemoInfo
+from assay.cli.demo import DemoAccount, DemoInfo
 from assay.storage.models import Role
 
 SECRET = "generated"  # stands for what seed_demo generates

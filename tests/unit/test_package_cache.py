@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assay.services import packages
+from assay.services.catalog import packages
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "assignments" / "python-io"
 

@@ -6,8 +6,8 @@ import io
 import zipfile
 from pathlib import Path
 
-from assay.services import packages
-from assay.services.reportview import MAX_DIFF_LINES, DiffLine, _inputs_of_package, line_diff
+from assay.services.catalog import packages
+from assay.web.ui.reportview import MAX_DIFF_LINES, DiffLine, _inputs_of_package, line_diff
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "assignments"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assay.errors import RateLimitedError
-from assay.services.ratelimit import ConcurrencyLimiter
+from assay.web.ratelimit import ConcurrencyLimiter
 
 
 def test_places_per_key_and_in_all_are_limited_and_given_back_once() -> None:

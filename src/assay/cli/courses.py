@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from assay.cli.local import local_platform
-from assay.services import courses
+from assay.services.catalog import courses
 from assay.storage.models import Role
 
 app = typer.Typer(help="Manage courses (on this machine's database).", no_args_is_help=True)

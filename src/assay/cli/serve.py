@@ -11,11 +11,11 @@ import typer
 import uvicorn
 
 from assay.cli.console import fail
+from assay.cli.demo import seed_demo
 from assay.config import get_settings
 from assay.errors import ConfigError
 from assay.logs import configure_logging
 from assay.services import Platform
-from assay.services.demo import seed_demo
 from assay.web.app import create_app
 from assay.worker.pool import WorkerPool
 

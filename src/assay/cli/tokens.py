@@ -8,7 +8,7 @@ import typer
 
 from assay.cli.console import err
 from assay.cli.local import local_platform
-from assay.services import accounts
+from assay.services.identity import accounts
 
 app = typer.Typer(help="Manage API tokens (on this machine's database).", no_args_is_help=True)
 

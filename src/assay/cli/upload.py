@@ -17,7 +17,7 @@ from assay.cli.client import ApiClient, ApiError, ServerOpt, TokenOpt
 from assay.cli.console import EXIT_INFRASTRUCTURE, EXIT_USAGE, err
 from assay.errors import AssayError, InvalidRequestError
 from assay.grading.archive import is_archive
-from assay.services.packages import pack_directory, validate
+from assay.services.catalog.packages import pack_directory, validate
 
 CONFLICT = 409
 

@@ -10,7 +10,7 @@ import typer
 from assay.cli.console import fail
 from assay.cli.local import local_platform
 from assay.errors import InvalidRequestError
-from assay.services import accounts
+from assay.services.identity import accounts
 
 app = typer.Typer(help="Manage accounts (on this machine's database).", no_args_is_help=True)
 

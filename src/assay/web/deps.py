@@ -20,7 +20,9 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request, Response
 
 from assay.errors import AuthenticationError, PermissionDeniedError
-from assay.services import Actor, Platform, accounts, courses
+from assay.services import Actor, Platform
+from assay.services.catalog import courses
+from assay.services.identity import accounts
 from assay.web.limits import Limiters
 
 SESSION_COOKIE = "assay_session"

@@ -4,7 +4,7 @@ The body limit is ASGI middleware, so it covers every route: a declared
 ``Content-Length`` over ``settings.max_upload_bytes`` is refused before the body
 is read, and a chunked body without one is counted as it arrives and refused
 when it passes the limit. Rate limits are token buckets in this process (see
-``assay.services.ratelimit``), charged by ``deps.optional_actor`` (every request
+``assay.web.ratelimit``), charged by ``deps.optional_actor`` (every request
 that authenticates, keyed by user, or by client address when anonymous) and by
 the submission routes (``SubmitLimitDep``). Open live-progress streams are counted
 per user and per process (``Limiters.streams``, taken in ``api.events``).
@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.services import Platform
-from assay.services.ratelimit import ConcurrencyLimiter, RateLimiter
+from assay.web.ratelimit import ConcurrencyLimiter, RateLimiter
 
 
 class Limiters:

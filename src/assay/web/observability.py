@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.logs import log_context
 from assay.services import Platform
-from assay.services.metrics import DatabaseCollector
+from assay.web.metrics import DatabaseCollector
 
 log = logging.getLogger("assay.web.access")
 

@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from assay.config import Settings
 from assay.errors import SandboxUnavailableError, StorageError
-from assay.services import Platform, workers
+from assay.services import Platform
+from assay.services.intake import workers
 from assay.worker.pool import WorkerPool
 
 log = logging.getLogger(__name__)

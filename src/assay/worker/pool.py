@@ -36,7 +36,7 @@ from assay.config import Settings
 from assay.errors import AssayError, StorageError
 from assay.logs import log_context
 from assay.queue import ClaimedJob
-from assay.services import workers
+from assay.services.intake import workers
 from assay.services.platform import Platform
 from assay.storage.models import Lane
 

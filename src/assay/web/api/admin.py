@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from assay.services import accounts, audit
-from assay.services.accounts import UserOut
-from assay.services.audit import AuditOut
+from assay.services.identity import accounts, audit
+from assay.services.identity.accounts import UserOut
+from assay.services.identity.audit import AuditOut
 from assay.web.api import assignments, courses, submissions
 from assay.web.deps import PlatformDep, StaffDep, staff_zone
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from assay.services import analytics
-from assay.services.analytics import AnalyticsOut, Unit
+from assay.services.reporting import analytics
+from assay.services.reporting.analytics import AnalyticsOut, Unit
 from assay.web.deps import IdPath, PlatformDep, StaffDep, staff_zone
 
 router = APIRouter(prefix="/admin", tags=["admin: analytics"], dependencies=[Depends(staff_zone)])

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 
 from assay.errors import InvalidRequestError
-from assay.services import assignments
-from assay.services.assignments import AssignmentOut, LatePolicy
+from assay.services.catalog import assignments
+from assay.services.catalog.assignments import AssignmentOut, LatePolicy
 from assay.storage.models import BestPolicy
 from assay.web.deps import ActorDep, IdPath, PlatformDep, StaffDep
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from assay.services import accounts, oidc
-from assay.services.accounts import NewToken, TokenOut, UserOut
+from assay.services.identity import accounts, oidc
+from assay.services.identity.accounts import NewToken, TokenOut, UserOut
 from assay.web.deps import (
     SESSION_COOKIE,
     ActorDep,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from assay.services import courses
-from assay.services.courses import CourseOut, MemberOut
+from assay.services.catalog import courses
+from assay.services.catalog.courses import CourseOut, MemberOut
 from assay.storage.models import Role
 from assay.web.deps import ActorDep, IdPath, PlatformDep, StaffDep
 

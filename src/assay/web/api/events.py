@@ -35,9 +35,10 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
 from assay.errors import InvalidRequestError
-from assay.services import Actor, Platform, progress
-from assay.services.ratelimit import Place
+from assay.services import Actor, Platform
+from assay.services.intake import progress
 from assay.web.deps import MAX_ID, ActorDep, IdPath, PlatformDep, client_of, limiters, rate_key
+from assay.web.ratelimit import Place
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live progress"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from assay.services import execute
-from assay.services.execute import ExecuteOut, ExecutePending, ExecuteRequest
+from assay.services.execution import execute
+from assay.services.execution.execute import ExecuteOut, ExecutePending, ExecuteRequest
 from assay.web.deps import ActorDep, PlatformDep
 
 router = APIRouter(tags=["code execution"])

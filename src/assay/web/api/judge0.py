@@ -13,10 +13,12 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from assay.errors import AuthenticationError, NotFoundError
-from assay.services import Actor, accounts, judge0, languages
-from assay.services.judge0 import MAX_BATCH, Judge0Error, SubmissionIn
-from assay.services.judge0_models import StatusOut
-from assay.services.languages import LANGUAGES, LanguageDetail, LanguageOut
+from assay.services import Actor
+from assay.services.execution import judge0, languages
+from assay.services.execution.judge0 import MAX_BATCH, Judge0Error, SubmissionIn
+from assay.services.execution.judge0_models import StatusOut
+from assay.services.execution.languages import LANGUAGES, LanguageDetail, LanguageOut
+from assay.services.identity import accounts
 from assay.web.deps import PlatformDep, client_of, optional_actor
 
 router = APIRouter(tags=["judge0"])

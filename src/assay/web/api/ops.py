@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from assay.services import ops
+from assay.services.operations import ops
 from assay.web.deps import PlatformDep
 
 router = APIRouter(include_in_schema=False)

@@ -16,10 +16,11 @@ from starlette.datastructures import UploadFile
 
 from assay.errors import InvalidRequestError
 from assay.grading.submission import Submission as FileSet
-from assay.services import exports, results, submissions
-from assay.services.exports import GradescopeExport
-from assay.services.results import BestOut, RegradeOut, ReportOut, SubmissionFilter
-from assay.services.submissions import MAX_SUBMISSION_FILES, SubmissionOut
+from assay.services.intake import submissions
+from assay.services.intake.submissions import MAX_SUBMISSION_FILES, SubmissionOut
+from assay.services.reporting import exports, results
+from assay.services.reporting.exports import GradescopeExport
+from assay.services.reporting.results import BestOut, RegradeOut, ReportOut, SubmissionFilter
 from assay.storage.models import RunStatus
 from assay.web.deps import (
     ActorDep,

@@ -17,8 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from assay.services import repos
-from assay.services.repos import CommitOutcome, RepoLinkOut, WebhookOutcome
+from assay.services.intake import repos
+from assay.services.intake.repos import CommitOutcome, RepoLinkOut, WebhookOutcome
 from assay.web.deps import IdPath, PlatformDep, StaffDep, staff_zone
 
 router = APIRouter(tags=["git"])

@@ -17,7 +17,9 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 
 from assay.errors import AuthenticationError, PermissionDeniedError
-from assay.services import Actor, accounts, courses
+from assay.services import Actor
+from assay.services.catalog import courses
+from assay.services.identity import accounts
 from assay.web.deps import (
     CSRF_HEADER,
     SESSION_COOKIE,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from assay.services import analytics
-from assay.services.analytics import Unit
+from assay.services.reporting import analytics
+from assay.services.reporting.analytics import Unit
 from assay.web.deps import IdPath, PlatformDep
 from assay.web.ui.render import render
 from assay.web.ui.session import UserDep

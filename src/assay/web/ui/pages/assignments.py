@@ -21,10 +21,12 @@ from starlette.datastructures import UploadFile
 
 from assay.errors import InvalidRequestError, PayloadTooLargeError, RateLimitedError
 from assay.grading.submission import Submission as FileSet
-from assay.services import Actor, Platform, coursework, submissions
-from assay.services.assignments import LatePolicy
-from assay.services.coursework import EditorFile
-from assay.services.submissions import MAX_SUBMISSION_FILES
+from assay.services import Actor, Platform
+from assay.services.catalog.assignments import LatePolicy
+from assay.services.intake import submissions
+from assay.services.intake.submissions import MAX_SUBMISSION_FILES
+from assay.services.reporting import coursework
+from assay.services.reporting.coursework import EditorFile
 from assay.web.deps import IdPath, PlatformDep, client_of, intake_gate, limiters, rate_key
 from assay.web.ui.render import render
 from assay.web.ui.session import FormUserDep, UserDep

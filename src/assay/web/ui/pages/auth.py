@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AuthenticationError, RateLimitedError
-from assay.services import accounts
+from assay.services.identity import accounts
 from assay.web.deps import (
     SESSION_COOKIE,
     ClientLimitDep,

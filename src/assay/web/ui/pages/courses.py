@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from assay.services import courses, coursework
+from assay.services.catalog import courses
+from assay.services.reporting import coursework
 from assay.web.deps import IdPath, PlatformDep
 from assay.web.ui.render import render
 from assay.web.ui.session import UserDep

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.grading.stages import Stage
-from assay.services import reportview
 from assay.web.deps import IdPath, PlatformDep, client_of, limiters, rate_key
+from assay.web.ui import reportview
 from assay.web.ui.render import render
 from assay.web.ui.session import FormUserDep, UserDep
 

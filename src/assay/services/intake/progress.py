@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
 from assay.grading.stages import Stage
-from assay.services.access import STAFF, course_role
 from assay.services.actor import Actor
+from assay.services.identity.access import STAFF, course_role
 from assay.services.platform import Platform
 from assay.storage.models import (
     Assignment,

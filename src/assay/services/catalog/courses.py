@@ -9,15 +9,15 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from assay.errors import ConflictError, InvalidRequestError, NotFoundError
-from assay.services import audit
-from assay.services.access import (
+from assay.services.actor import Actor
+from assay.services.identity import audit
+from assay.services.identity.access import (
     course_role,
     require_admin,
     require_instructor,
     require_member,
     require_staff,
 )
-from assay.services.actor import Actor
 from assay.services.platform import Platform
 from assay.storage.models import Course, Enrollment, Role, User
 from assay.storage.upsert import insert_new, upsert

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from assay.grading.exports import to_gradescope
 from assay.grading.report import GradeReport
-from assay.services import assignments, audit
 from assay.services.actor import Actor
+from assay.services.catalog import assignments
+from assay.services.identity import audit
 from assay.services.platform import Platform
-from assay.services.results import BestOut, best_rows
+from assay.services.reporting.results import BestOut, best_rows
 from assay.storage.models import GradingRun, User
 
 CSV_COLUMNS = (

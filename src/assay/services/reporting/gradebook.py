@@ -18,13 +18,13 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
-from assay.services import assignments, courses
-from assay.services.access import STAFF
 from assay.services.actor import Actor
-from assay.services.assignments import AssignmentOut
-from assay.services.courses import CourseOut, MemberOut
+from assay.services.catalog import assignments, courses
+from assay.services.catalog.assignments import AssignmentOut
+from assay.services.catalog.courses import CourseOut, MemberOut
+from assay.services.identity.access import STAFF
 from assay.services.platform import Platform
-from assay.services.results import PENDING, BestOut, best_rows
+from assay.services.reporting.results import PENDING, BestOut, best_rows
 from assay.storage.models import (
     Assignment,
     Enrollment,

@@ -27,8 +27,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from assay.errors import AssayError, NotFoundError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.loader import load_package
-from assay.services import assignments, audit
 from assay.services.actor import Actor
+from assay.services.catalog import assignments
+from assay.services.identity import audit
 from assay.services.platform import Platform
 from assay.storage.blobs import get_blob
 from assay.storage.models import AssignmentVersion, User, utcnow

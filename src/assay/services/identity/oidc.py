@@ -36,8 +36,8 @@ from sqlalchemy import select
 
 from assay.config import Settings
 from assay.errors import AuthenticationError, NotFoundError
-from assay.services import accounts, audit
 from assay.services.actor import Actor
+from assay.services.identity import accounts, audit
 from assay.services.platform import Platform
 from assay.storage.models import User
 from assay.storage.upsert import insert_new

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assay.services.access import require_admin
 from assay.services.actor import Actor
+from assay.services.identity.access import require_admin
 from assay.services.platform import Platform
 from assay.storage.models import AuditEntry, utcnow
 

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import ConflictError, InvalidRequestError, NotFoundError
-from assay.services import audit, packages
-from assay.services.access import STAFF, require_member, require_staff
 from assay.services.actor import Actor
-from assay.services.courses import COURSE_CODE
+from assay.services.catalog import packages
+from assay.services.catalog.courses import COURSE_CODE
+from assay.services.identity import audit
+from assay.services.identity.access import STAFF, require_member, require_staff
 from assay.services.platform import Platform
 from assay.storage.blobs import put_blob
 from assay.storage.models import Assignment, AssignmentVersion, BestPolicy, Role, utcnow

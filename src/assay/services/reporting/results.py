@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from assay.errors import InvalidRequestError, NotFoundError
 from assay.grading.report import GradeReport
-from assay.services import assignments, audit
-from assay.services.access import STAFF, course_role, require_staff
 from assay.services.actor import Actor
+from assay.services.catalog import assignments
+from assay.services.identity import audit
+from assay.services.identity.access import STAFF, course_role, require_staff
+from assay.services.intake.submissions import SubmissionOut, queue_run, submission_out
 from assay.services.platform import Platform
-from assay.services.submissions import SubmissionOut, queue_run, submission_out
 from assay.storage.models import (
     Assignment,
     BestPolicy,

@@ -26,16 +26,16 @@ from assay import __version__
 from assay.errors import NotFoundError, ServiceError
 from assay.sandbox import Limits, OutputPolicy, RunResult, Sandbox, Termination, get_environment
 from assay.sandbox.spec import KIB, MIB
-from assay.services import execute
 from assay.services.actor import Actor
-from assay.services.judge0_models import (
+from assay.services.execution import execute
+from assay.services.execution.judge0_models import (
     Judge0Request,
     Judge0Result,
     LanguageRef,
     StatusOut,
     SubmissionOut,
 )
-from assay.services.languages import LANGUAGES, Language, get_language
+from assay.services.execution.languages import LANGUAGES, Language, get_language
 from assay.services.platform import Platform
 from assay.storage.models import Execution, RunStatus
 

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from assay.errors import AuthenticationError, ConfigError, ConflictError
-from assay.services import accounts, assignments, courses, packages
 from assay.services.actor import Actor
+from assay.services.catalog import assignments, courses, packages
+from assay.services.identity import accounts
 from assay.services.platform import Platform
 from assay.storage.models import Assignment, Role, utcnow
 

@@ -31,7 +31,8 @@ from assay.grading.stages import Stage
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import SubmittedFile
 from assay.queue import ClaimedJob
-from assay.services import packages, progress
+from assay.services.catalog import packages
+from assay.services.intake import progress
 from assay.services.platform import Platform
 from assay.storage import filesets
 from assay.storage.blobs import get_blob

@@ -39,9 +39,11 @@ from assay.errors import (
     ServiceError,
 )
 from assay.grading.stages import Stage
-from assay.services import assignments, audit, git, submissions
-from assay.services.access import require_member
 from assay.services.actor import Actor
+from assay.services.catalog import assignments
+from assay.services.identity import audit
+from assay.services.identity.access import require_member
+from assay.services.intake import git, submissions
 from assay.services.platform import Platform
 from assay.storage.models import Assignment, RepoLink, Submission, User, utcnow
 from assay.storage.upsert import upsert

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport, TestReport
-from assay.services import assignments
-from assay.services.access import STAFF
 from assay.services.actor import Actor
+from assay.services.catalog import assignments
+from assay.services.identity.access import STAFF
 from assay.services.platform import Platform
-from assay.services.results import best_rows
+from assay.services.reporting.results import best_rows
 from assay.storage.models import (
     Assignment,
     Course,

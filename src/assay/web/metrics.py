@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assay.errors import StorageError
-from assay.services import ops
+from assay.services.operations import ops
 from assay.services.platform import Platform
 from assay.storage.models import GradingRun, Job, JobKind, JobStatus, Lane, RunStatus, utcnow
 

@@ -36,7 +36,8 @@ from assay.queue import ClaimedJob
 from assay.sandbox.backends import get_backend
 from assay.sandbox.base import CheckStatus, SandboxBackend
 from assay.sandbox.owner import SandboxOwner, this_process
-from assay.services import execute, execution_jobs, runs
+from assay.services.execution import execute, execution_jobs
+from assay.services.intake import runs
 from assay.services.platform import Platform
 from assay.storage.models import (
     Job,

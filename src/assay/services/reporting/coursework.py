@@ -21,14 +21,15 @@ from sqlalchemy import select
 from assay.errors import NotFoundError
 from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.submission import SKIPPED_DIRS
-from assay.services import assignments, courses, packages, results
-from assay.services.access import STAFF
 from assay.services.actor import Actor
-from assay.services.assignments import AssignmentOut
-from assay.services.courses import CourseOut
+from assay.services.catalog import assignments, courses, packages
+from assay.services.catalog.assignments import AssignmentOut
+from assay.services.catalog.courses import CourseOut
+from assay.services.identity.access import STAFF
+from assay.services.intake.submissions import SubmissionOut
 from assay.services.platform import Platform
-from assay.services.results import BestOut, SubmissionFilter
-from assay.services.submissions import SubmissionOut
+from assay.services.reporting import results
+from assay.services.reporting.results import BestOut, SubmissionFilter
 from assay.storage import filesets
 from assay.storage.blobs import get_blob
 from assay.storage.models import AssignmentVersion, RunStatus, Submission, utcnow

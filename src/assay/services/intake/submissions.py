@@ -26,9 +26,11 @@ from assay.grading.filenames import check_name
 from assay.grading.stages import Stage
 from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import load_submission
-from assay.services import assignments, audit, progress
-from assay.services.access import STAFF, course_role, submission_owner
 from assay.services.actor import Actor
+from assay.services.catalog import assignments
+from assay.services.identity import audit
+from assay.services.identity.access import STAFF, course_role, submission_owner
+from assay.services.intake import progress
 from assay.services.platform import Platform
 from assay.storage import filesets
 from assay.storage.blobs import put_blob_hashed

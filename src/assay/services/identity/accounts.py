@@ -21,9 +21,9 @@ from assay.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from assay.services import audit
-from assay.services.access import require_admin
 from assay.services.actor import Actor
+from assay.services.identity import audit
+from assay.services.identity.access import require_admin
 from assay.services.platform import Platform
 from assay.storage.models import ApiToken, LoginSession, User, utcnow
 from assay.storage.upsert import insert_new

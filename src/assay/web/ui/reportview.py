@@ -26,12 +26,14 @@ from assay.errors import InvalidRequestError, PackageError
 from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.report import TestReport
 from assay.grading.spec import Visibility
-from assay.services import assignments, progress, results
 from assay.services.actor import Actor
+from assay.services.catalog import assignments
+from assay.services.intake import progress
+from assay.services.intake.progress import EventOut
+from assay.services.intake.submissions import SubmissionOut, submission_out
 from assay.services.platform import Platform
-from assay.services.progress import EventOut
-from assay.services.results import ReportOut
-from assay.services.submissions import SubmissionOut, submission_out
+from assay.services.reporting import results
+from assay.services.reporting.results import ReportOut
 from assay.storage import filesets
 from assay.storage.blobs import get_blob
 from assay.storage.models import (

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assay.queue import ClaimedJob
-from assay.services import execute, judge0
+from assay.services.execution import execute, judge0
 from assay.services.platform import Platform
 from assay.storage.models import Execution, RunStatus, utcnow
 

@@ -1,0 +1,1 @@
+"""The operator's view of the platform: health, readiness and queue figures."""
