@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from assay.sandbox.owner import SandboxOwner, this_process
-from assay.services import workers
+from assay.services.intake import workers
 
 
 def test_an_owner_is_written_and_read_back() -> None:
