@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from assay.queue import ClaimedJob
 from assay.services import Actor, Platform
-from assay.services.execution import execute, execution_jobs
-from assay.services.execution.execute import ExecuteRequest
+from assay.services.execution import core, execute
+from assay.services.execution.picobytes import ExecuteRequest
 from assay.services.identity import accounts
 from assay.storage.models import Execution, Job, JobStatus, RunStatus
 from assay.worker.pool import WorkerPool
@@ -245,8 +245,8 @@ def test_handler_records_once_and_respects_ownership(tmp_path: Path) -> None:
                 code="def f():\n    return 1\n", tests="assert f() == 1", language="python"
             )
             with platform.db.session() as session:
-                first = execute.create_execution(
-                    session, platform, actor, execute.PICOBYTES, request.model_dump(mode="json")
+                first = core.create_execution(
+                    session, platform, actor, core.Api.PICOBYTES, request.model_dump(mode="json")
                 )
                 first_id = first.id
             job = platform.queue.claim("worker-a")
@@ -256,14 +256,14 @@ def test_handler_records_once_and_respects_ownership(tmp_path: Path) -> None:
                 row = session.get(Job, job.id)
                 assert row is not None
                 row.worker_id = "worker-b"
-            execution_jobs.run_execution_job(platform, job, "worker-a")
+            core.run_execution_job(platform, job, "worker-a")
             with platform.db.session() as session:
                 stored = session.get(Execution, first_id)
                 assert stored is not None and stored.result is None
                 row = session.get(Job, job.id)
                 assert row is not None and row.status == JobStatus.RUNNING
                 row.worker_id = "worker-a"
-            execution_jobs.run_execution_job(platform, job, "worker-a")
+            core.run_execution_job(platform, job, "worker-a")
             with platform.db.session() as session:
                 stored = session.get(Execution, first_id)
                 assert stored is not None and stored.status == RunStatus.GRADED
@@ -272,11 +272,11 @@ def test_handler_records_once_and_respects_ownership(tmp_path: Path) -> None:
                 assert row is not None and row.status == JobStatus.DONE
             # failing for good records an internal error the API can show
             with platform.db.session() as session:
-                second = execute.create_execution(
-                    session, platform, actor, execute.PICOBYTES, request.model_dump(mode="json")
+                second = core.create_execution(
+                    session, platform, actor, core.Api.PICOBYTES, request.model_dump(mode="json")
                 )
                 second_token = second.token
-                execute.mark_execution_failed(session, second.id, "sandbox exploded")
+                core.mark_execution_failed(session, second.id, "sandbox exploded")
             out = execute.get_execution(platform, actor, second_token)
             assert out.status == RunStatus.ERROR
             assert isinstance(out, execute.ExecuteOut) and "on our side" in out.output

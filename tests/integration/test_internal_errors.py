@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from assay.services import Actor, Platform
-from assay.services.execution import execute, judge0, languages
+from assay.services.execution import judge0_run, languages, picobytes
 from assay.services.identity import accounts
 from assay.web.ui.pages import auth
 from assay.worker.pool import WorkerPool
@@ -78,7 +78,7 @@ def test_picobytes_execution_failing_on_our_side_shows_a_reference(
     live: Live, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.ERROR)
-    monkeypatch.setattr(execute, "run_picobytes", disk_full)
+    monkeypatch.setattr(picobytes, "run", disk_full)
     with live.client("/api/v1") as client:
         answer = client.post("/execute", json={"code": "def f(): return 1", "language": "python"})
         assert answer.status_code == 200, answer.text
@@ -94,7 +94,7 @@ def test_judge0_execution_failing_on_our_side_shows_a_reference(
     live: Live, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.ERROR)
-    monkeypatch.setattr(judge0, "run_judge0", disk_full)
+    monkeypatch.setattr(judge0_run, "run", disk_full)
     with live.client("/judge0") as client:
         answer = client.post(
             "/submissions",

@@ -26,7 +26,7 @@ from api_helpers import EXAMPLES, Api, add_member, seeded_api
 from assay.services import Actor, Platform
 from assay.services.catalog import courses
 from assay.services.catalog.packages import pack_directory
-from assay.services.execution import execute, judge0
+from assay.services.execution import core, judge0
 from assay.services.identity import accounts
 from assay.services.intake import repos, submissions
 from assay.storage.models import GradingRun, Role, RunStatus
@@ -155,8 +155,8 @@ def world(
         made.submission_id, made.run_id = submitted.id, submitted.run_id
         with api.platform.db.session() as session:
             request = {"code": "int one(void) { return 1; }", "tests": "assert(one() == 1)"}
-            made.execute_token = execute.create_execution(
-                session, api.platform, alice, execute.PICOBYTES, request
+            made.execute_token = core.create_execution(
+                session, api.platform, alice, core.Api.PICOBYTES, request
             ).token
         body = {"source_code": "print(1)", "language_id": 71}
         created = judge0.create_submission(api.platform, alice, body, encoded=False, wait=False)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 
-from assay.services.execution.judge0 import (
-    ALL_FIELDS,
-    SubmissionIn,
-    internal_error_result,
-    normalise,
-)
+from assay.services.execution.judge0 import ALL_FIELDS, SubmissionIn, normalise
 from assay.services.execution.judge0_models import Judge0Request, Judge0Result, SubmissionOut
+from assay.services.execution.judge0_run import internal_error_result
 
 STORED_REQUEST_KEYS = [
     "cpu_time_limit", "cpu_extra_time", "wall_time_limit", "memory_limit", "stack_limit",

@@ -1,9 +1,9 @@
-"""A Judge0 CE-compatible subset: submissions (single, batch), languages, statuses.
+"""A Judge0 CE-compatible subset over the execution core: submissions (single, batch),
+languages, statuses.
 
-Requests are stored as ``Execution`` rows (``api = "judge0"``) and run by the
-workers like every other execution (``services.execution_jobs.run_execution_job``);
-this module holds the Judge0 shapes, the status mapping and the run itself (one
-sandbox session: compile, then run with the given stdin and limits).
+This module validates requests as Judge0 does, hands them to the core (which stores,
+queues, waits for and runs them, and shows each only to its owner) and renders what
+the core reads back in Judge0's shape. The run itself is ``judge0_run``.
 
 Text fields are stored base64-encoded, so what a program printed survives
 byte for byte whatever the client asks for later (``base64_encoded=false``
@@ -20,14 +20,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 
 from assay import __version__
-from assay.errors import NotFoundError, ServiceError
-from assay.sandbox import Limits, OutputPolicy, RunResult, Sandbox, Termination, get_environment
-from assay.sandbox.spec import KIB, MIB
+from assay.errors import ServiceError
 from assay.services.actor import Actor
-from assay.services.execution import execute
+from assay.services.execution import core
+from assay.services.execution.core import Api, ExecutionView
 from assay.services.execution.judge0_models import (
     Judge0Request,
     Judge0Result,
@@ -35,16 +33,16 @@ from assay.services.execution.judge0_models import (
     StatusOut,
     SubmissionOut,
 )
-from assay.services.execution.languages import LANGUAGES, Language, get_language
+from assay.services.execution.judge0_run import COMPILE_LIMITS, internal_error_result
+from assay.services.execution.languages import LANGUAGES, get_language
 from assay.services.platform import Platform
-from assay.storage.models import Execution, RunStatus
+from assay.storage.models import RunStatus
 
 JUDGE0_VERSION = "1.13.1"  # the API version we follow (clients map language aliases by it)
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_STDIN_BYTES = 4 * 1024 * 1024
 MAX_BATCH = 20
 WAIT_BOUND_S = 60.0
-OUTPUT_LIMIT_BYTES = 1 * MIB
 
 STATUSES: dict[int, str] = {
     1: "In Queue",
@@ -62,7 +60,6 @@ STATUSES: dict[int, str] = {
     13: "Internal Error",
     14: "Exec Format Error",
 }
-_SIGNAL_STATUS = {11: 7, 25: 8, 8: 9, 6: 10}
 
 # Judge0's defaults and maxima (CE configuration), in Judge0's units
 DEFAULTS: dict[str, Any] = {
@@ -89,7 +86,6 @@ MAXIMA: dict[str, Any] = {
     "max_file_size": 4096,
     "number_of_runs": 20,
 }
-COMPILE_LIMITS = Limits(cpu_time_s=15, wall_time_s=30, memory_bytes=1024 * MIB, pids=128)
 
 # every field ``fields=*`` returns, in Judge0's order
 ALL_FIELDS = tuple(SubmissionOut.model_fields)  # Judge0's order, one list of them
@@ -313,14 +309,11 @@ def create_submission(
 ) -> dict[str, Any]:  # fmt: skip
     """``POST /submissions``: ``{"token"}``, or with ``wait`` the finished submission."""
     request = normalise(_parse(body), encoded)
-    with platform.db.session() as session:
-        token = execute.create_execution(
-            session, platform, actor, execute.JUDGE0, request.to_stored()
-        ).token
+    [token] = core.submit(platform, actor, Api.JUDGE0, [request.to_stored()])
     if not wait:
         return {"token": token}
     bound = request.wall_time_limit + COMPILE_LIMITS.wall_time_s + 15
-    execute.wait_for(platform, [token], min(bound, WAIT_BOUND_S))
+    core.wait_for(platform, [token], min(bound, WAIT_BOUND_S))
     return get_submission(platform, actor, token, encoded=encoded, fields=fields)
 
 
@@ -336,19 +329,15 @@ def create_batch(
         raise Judge0Error({"submissions": ["can't be blank"]})
     if len(batch.submissions) > MAX_BATCH:
         raise Judge0Error({"submissions": [f"size of array must be <= {MAX_BATCH}"]})
-    out: list[dict[str, Any]] = []
-    with platform.db.session() as session:
-        for item in batch.submissions:
-            try:
-                request = normalise(_parse(item), encoded)
-            except Judge0Error as exc:
-                out.append(exc.body())
-                continue
-            execution = execute.create_execution(
-                session, platform, actor, execute.JUDGE0, request.to_stored()
-            )
-            out.append({"token": execution.token})
-    return out
+    checked: list[Judge0Request | Judge0Error] = []
+    for item in batch.submissions:
+        try:
+            checked.append(normalise(_parse(item), encoded))
+        except Judge0Error as exc:
+            checked.append(exc)
+    valid = [r.to_stored() for r in checked if isinstance(r, Judge0Request)]
+    tokens = iter(core.submit(platform, actor, Api.JUDGE0, valid))
+    return [r.body() if isinstance(r, Judge0Error) else {"token": next(tokens)} for r in checked]
 
 
 def _parse(body: dict[str, Any]) -> SubmissionIn:
@@ -381,9 +370,7 @@ def get_submission(
     platform: Platform, actor: Actor, token: str, *, encoded: bool, fields: str | None
 ) -> dict[str, Any]:
     names = select_fields(fields)
-    with platform.db.reading() as session:
-        execution = execute.load_owned(session, actor, token, execute.JUDGE0)
-        return _render(execution, names, encoded)
+    return _render(core.read(platform, actor, token, Api.JUDGE0), names, encoded)
 
 
 def get_batch(
@@ -395,33 +382,21 @@ def get_batch(
         raise Judge0Error({"tokens": ["can't be blank"]})
     if len(wanted) > MAX_BATCH:
         raise Judge0Error({"tokens": [f"number of tokens must be <= {MAX_BATCH}"]})
-    out: list[dict[str, Any] | None] = []
-    with platform.db.reading() as session:
-        rows = {
-            e.token: e
-            for e in session.scalars(select(Execution).where(Execution.token.in_(wanted)))
-        }
-        for token in wanted:
-            try:
-                execution = execute.load_owned(session, actor, token, execute.JUDGE0)
-            except NotFoundError:
-                out.append(None)  # Judge0 answers null for a token it does not know
-                continue
-            assert execution is rows[token]  # noqa: S101 - same session, same row
-            out.append(_render(execution, names, encoded))
-    return {"submissions": out}
+    executions = core.read_many(platform, actor, wanted, Api.JUDGE0)
+    return {  # Judge0 answers null for a token it does not know
+        "submissions": [None if e is None else _render(e, names, encoded) for e in executions]
+    }
 
 
-def _render(execution: Execution, names: tuple[str, ...], encoded: bool) -> dict[str, Any]:
+def _render(execution: ExecutionView, names: tuple[str, ...], encoded: bool) -> dict[str, Any]:
     """The fields ``names`` of a submission, in that order (text decoded unless ``encoded``)."""
     request = Judge0Request.from_stored(execution.request)
-    status = RunStatus(execution.status)
-    if status is RunStatus.ERROR:  # our failure: no internals shown
-        result = internal_error_result(execute.internal_error_text(execution.result))
+    if execution.error_text is not None:  # our failure: no internals shown
+        result = internal_error_result(execution.error_text)
     elif execution.result and execution.result.get("status_id") is not None:
         result = Judge0Result.from_stored(execution.result)
     else:  # not finished: nothing but the status yet
-        result = Judge0Result(status_id=2 if status is RunStatus.RUNNING else 1)
+        result = Judge0Result(status_id=2 if execution.status is RunStatus.RUNNING else 1)
     language = get_language(request.language_id)
     shown = SubmissionOut.model_validate(
         {
@@ -447,116 +422,3 @@ def _time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-# --- the run (on a worker) -------------------------------------------------------------------
-
-
-def internal_error_result(error: str) -> Judge0Result:
-    return Judge0Result(status_id=13, message=f"Internal Error: {error}"[:1000])
-
-
-def run_judge0(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
-    """Compile and run one submission in a fresh sandbox; returns the stored result."""
-    return _run(platform, Judge0Request.from_stored(stored)).to_stored()
-
-
-def _run(platform: Platform, request: Judge0Request) -> Judge0Result:
-    language = get_language(request.language_id)
-    if language is None:  # removed since it was queued
-        return internal_error_result(f"language {request.language_id} is not available")
-    limits = _limits(language, request)
-    source = base64.b64decode(request.source_code)
-    stdin = base64.b64decode(request.stdin) if request.stdin else b""
-    with Sandbox(
-        language.environment, backend=platform.settings.grading_backend, limits=limits
-    ) as box:
-        box.write_file(language.source_file, source)
-        if language.compile_argv:
-            compiled = box.run(
-                _compile_argv(language, request.compiler_options),
-                limits=COMPILE_LIMITS.replace(workspace_bytes=limits.workspace_bytes),
-                output_policy=OutputPolicy.TRUNCATE,
-            )
-            if compiled.termination is not Termination.EXITED or compiled.exit_code != 0:
-                return _compile_error(compiled)
-        args = shlex.split(request.command_line_arguments or "")
-        argv = list(language.run_argv) + args
-        if request.redirect_stderr_to_stdout:
-            argv = ["sh", "-c", 'exec "$@" 2>&1', "sh", *argv]
-        run = box.run(argv, stdin=stdin, output_policy=OutputPolicy.KILL)
-    return _verdict(run, request)
-
-
-def _limits(language: Language, request: Judge0Request) -> Limits:
-    env_defaults = get_environment(language.environment).default_limits
-    memory = max(int(request.memory_limit) * KIB, 16 * MIB)
-    pids = int(request.max_processes_and_or_threads)
-    if language.environment == "java":  # the JVM reserves memory and threads of its own
-        memory = max(memory, env_defaults.memory_bytes)
-        pids = max(pids, env_defaults.pids)
-    return Limits(
-        cpu_time_s=float(request.cpu_time_limit) + float(request.cpu_extra_time),
-        wall_time_s=max(float(request.wall_time_limit), 0.1),
-        memory_bytes=memory,
-        pids=max(pids, 4),
-        stack_bytes=max(int(request.stack_limit) * KIB, 64 * KIB),
-        file_size_bytes=max(int(request.max_file_size) * KIB, KIB),
-        output_bytes=OUTPUT_LIMIT_BYTES,
-    )
-
-
-def _compile_argv(language: Language, options: str | None) -> list[str]:
-    argv = list(language.compile_argv)
-    if options and language.accepts_compiler_options:
-        argv[1:1] = shlex.split(options)
-    return argv
-
-
-def _compile_error(compiled: RunResult) -> Judge0Result:
-    text = compiled.stdout + compiled.stderr
-    if compiled.termination is not Termination.EXITED:
-        text += f"\ncompilation stopped: {compiled.termination.value}\n".encode()
-    return Judge0Result(status_id=6, message=None, compile_output=_b64(text))
-
-
-def _verdict(run: RunResult, request: Judge0Request) -> Judge0Result:
-    cpu_limit = float(request.cpu_time_limit)
-    status_id, message = 3, None
-    exit_signal = run.signal if run.termination is Termination.SIGNALED else None
-    # a run that ended within cpu_extra_time but used more than the limit is too slow too
-    timed_out = run.termination in (Termination.CPU_TIME_LIMIT, Termination.WALL_TIME_LIMIT)
-    if timed_out or run.cpu_time_s > cpu_limit:
-        status_id, message = 5, "Time limit exceeded"
-    elif run.termination is Termination.MEMORY_LIMIT:
-        status_id, message = 12, "Memory limit exceeded"
-        exit_signal = 9
-    elif run.termination is Termination.OUTPUT_LIMIT:
-        status_id, message = 8, "Output limit exceeded"
-        exit_signal = 25
-    elif run.termination is Termination.SIGNALED:
-        status_id = _SIGNAL_STATUS.get(run.signal or 0, 12)
-        message = f"Exited with signal {run.signal}"
-    elif run.exit_code != 0:
-        status_id, message = 11, f"Exited with error status {run.exit_code}"
-    elif request.expected_output is not None:
-        expected = base64.b64decode(request.expected_output)
-        if _normal(run.stdout) != _normal(expected):
-            status_id = 4
-    return Judge0Result(
-        status_id=status_id,
-        message=message,
-        stdout=_b64(run.stdout),
-        stderr=_b64(run.stderr),
-        compile_output=None,
-        time=f"{run.cpu_time_s:.3f}",
-        wall_time=f"{run.wall_time_s:.3f}",
-        memory=run.peak_memory_bytes // KIB,
-        exit_code=run.exit_code if run.termination is Termination.EXITED else None,
-        exit_signal=exit_signal,
-    )
-
-
-def _normal(text: bytes) -> bytes:
-    """Judge0 compares outputs with line endings unified and surrounding whitespace stripped."""
-    return text.replace(b"\r\n", b"\n").strip()

@@ -36,7 +36,7 @@ from assay.queue import ClaimedJob
 from assay.sandbox.backends import get_backend
 from assay.sandbox.base import CheckStatus, SandboxBackend
 from assay.sandbox.owner import SandboxOwner, this_process
-from assay.services.execution import execute, execution_jobs
+from assay.services.execution import core
 from assay.services.intake import runs
 from assay.services.platform import Platform
 from assay.storage.models import (
@@ -75,8 +75,8 @@ HANDLERS: dict[JobKind, Handlers] = {
         start=runs.start_grading_runs,
     ),
     JobKind.EXECUTE: Handlers(
-        run=execution_jobs.run_execution_job,
-        fail=execute.mark_execution_failed,
+        run=core.run_execution_job,
+        fail=core.mark_execution_failed,
     ),
 }
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from assay.services.execution import execute
-from assay.services.execution.execute import ExecuteOut, ExecutePending, ExecuteRequest
+from assay.services.execution.execute import ExecuteOut, ExecutePending
+from assay.services.execution.picobytes import ExecuteRequest
 from assay.web.deps import ActorDep, PlatformDep
 
 router = APIRouter(tags=["code execution"])
