@@ -90,7 +90,7 @@ class SubmissionError(GradingError):
 
 
 class FileNameError(SubmissionError):
-    """A file name is refused (the rule is in ``assay.grading.filenames``).
+    """A file name is refused (the rule is in ``assay.files.names``).
 
     ``shown`` is the name quoted for a message (a long one cut short); ``why``
     completes a sentence about it ("is an absolute path").
@@ -100,6 +100,10 @@ class FileNameError(SubmissionError):
         super().__init__(f"file name {shown} {why}")
         self.shown = shown
         self.why = why
+
+
+class FileSetTooLargeError(SubmissionError):
+    """A set of files is past the ceiling of every submission (``assay.files.fileset``)."""
 
 
 class HookError(GradingError):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assay.files.fileset import FileSet
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.outcome import BuildStatus, TestStatus
 from assay.grading.report import GradeReport, ReportStatus
-from assay.grading.submission import Submission
 
 HOOKS = """
 import os
@@ -67,7 +67,7 @@ def graded(tmp_path: Path, grader: str, backend: str, files: dict[str, str]) -> 
     (tmp_path / "assignment.toml").write_text('[assignment]\nname = "hooks"\n')
     (tmp_path / "grader.py").write_text(grader)
     with load_package(tmp_path) as package:
-        return grade(package, Submission.from_mapping(files), backend=backend)
+        return grade(package, FileSet.from_mapping(files), backend=backend)
 
 
 def test_build_and_test_hooks_run_in_their_own_sandbox(tmp_path: Path, backend_name: str) -> None:

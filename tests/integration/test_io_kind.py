@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from assay.files.fileset import FileSet
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.report import GradeReport, ReportStatus, TestReport
-from assay.grading.submission import Submission
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -131,7 +131,7 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(package_dir: Path, main_py: str) -> GradeReport:
     require_backend("native")
     with load_package(package_dir) as package:
-        return grade(package, Submission.from_mapping({"main.py": main_py}), backend="native")
+        return grade(package, FileSet.from_mapping({"main.py": main_py}), backend="native")
 
 
 def by_name(report: GradeReport) -> dict[str, TestReport]:
@@ -199,7 +199,7 @@ def test_missing_output_file_and_stale_files_do_not_count(package_dir: Path) -> 
     lazy = GOOD.replace("shutil.copy(sys.argv[2], sys.argv[3])", "pass")
     require_backend("native")
     with load_package(package_dir) as package:
-        submission = Submission.from_mapping({"main.py": lazy, "out.txt": "line one\nline two\n"})
+        submission = FileSet.from_mapping({"main.py": lazy, "out.txt": "line one\nline two\n"})
         report = grade(package, submission, backend="native")
     test = by_name(report)["args-and-files"]
     assert test.status.value == "failed"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from assay.errors import FileNameError, SubmissionError
+from assay.files.fileset import FileSet
+from assay.files.names import MAX_COMPONENT_BYTES, MAX_PATH_BYTES, check_name, split_name
 from assay.grading.archive import ArchiveLimits, extract_archive
-from assay.grading.filenames import MAX_COMPONENT_BYTES, MAX_PATH_BYTES, check_name, split_name
-from assay.grading.submission import Submission
 
 LONG = "a" * 5000 + ".py"
 
@@ -73,11 +73,11 @@ def test_archives_may_use_dot_and_empty_components() -> None:
 
 def test_json_and_multipart_files_follow_the_rule() -> None:
     with pytest.raises(FileNameError, match="at most 1024 bytes"):
-        Submission.from_mapping({LONG: "x"})
+        FileSet.from_mapping({LONG: "x"})
     with pytest.raises(FileNameError, match="NUL"):
-        Submission.from_mapping({"a\x00.py": "x"})
+        FileSet.from_mapping({"a\x00.py": "x"})
     with pytest.raises(SubmissionError, match="names the same file"):
-        Submission.from_mapping({"a/b.py": "1", "a\\b.py": "2"})
+        FileSet.from_mapping({"a/b.py": "1", "a\\b.py": "2"})
 
 
 def test_archive_entries_follow_the_rule(tmp_path: Path) -> None:

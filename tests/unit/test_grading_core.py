@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from assay.errors import PackageError, SandboxError
+from assay.files.fileset import FileSet
 from assay.grading.engine import grade
 from assay.grading.loader import load_package, package_from_spec
 from assay.grading.outcome import BuildStatus, TestStatus, status_of_run
 from assay.grading.package import parse_manifest
 from assay.grading.report import ReportStatus
-from assay.grading.submission import Submission
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
 from assay.sandbox.result import RunResult, Termination
 from assay.sandbox.spec import RunSpec
@@ -223,7 +223,7 @@ def test_build_failure_fails_every_test_with_the_reason(tmp_path: Path) -> None:
     root = write_package(tmp_path / "p", manifest, {"grader.py": HOOKS})
     with load_package(root) as package:
         report = grade(
-            package, Submission.from_mapping({"main.c": "x"}), backend=FakeBackend(scripted)
+            package, FileSet.from_mapping({"main.c": "x"}), backend=FakeBackend(scripted)
         )
     assert report.build.status is BuildStatus.FAILED
     assert report.score == 0
@@ -238,7 +238,7 @@ def test_missing_required_file_fails_the_build(tmp_path: Path) -> None:
     manifest = MINIMAL + "[build]\nrequired_files = ['solution.py']\n"
     root = write_package(tmp_path / "p", manifest)
     with load_package(root) as package:
-        report = grade(package, Submission.from_mapping({"other.py": "x"}), backend=FakeBackend())
+        report = grade(package, FileSet.from_mapping({"other.py": "x"}), backend=FakeBackend())
     assert report.build.status is BuildStatus.FAILED
     assert "solution.py" in report.build.log
 
@@ -247,9 +247,7 @@ def test_infrastructure_failure_is_an_error_report_not_a_zero(tmp_path: Path) ->
     manifest = MINIMAL + "[build]\ncommands = [['explode']]\n"
     root = write_package(tmp_path / "p", manifest)
     with load_package(root) as package:
-        report = grade(
-            package, Submission.from_mapping({"a.py": "x"}), backend=FakeBackend(scripted)
-        )
+        report = grade(package, FileSet.from_mapping({"a.py": "x"}), backend=FakeBackend(scripted))
     assert report.status is ReportStatus.ERROR
     assert report.error is not None
     assert "sandbox died" in (report.staff_error or "")
@@ -260,7 +258,7 @@ def test_support_files_are_root_owned_and_win(tmp_path: Path) -> None:
     root = write_package(tmp_path / "p", MINIMAL, {"support/Makefile": "all:\n"})
     backend = FakeBackend()
     with load_package(root) as package:
-        grade(package, Submission.from_mapping({"Makefile": "evil", "a.c": "x"}), backend=backend)
+        grade(package, FileSet.from_mapping({"Makefile": "evil", "a.c": "x"}), backend=backend)
     workspace = backend.sessions[0].workspace
     makefile = workspace.entries["Makefile"]
     assert makefile.data == b"all:\n"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from assay.errors import PackageError
+from assay.files.fileset import FileSet
 from assay.grading.engine import grade
 from assay.grading.harness.spec_runner import (
     GENERATOR,
@@ -30,7 +31,6 @@ from assay.grading.kinds.pyspec_channel import HostKey, read_channel
 from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport
-from assay.grading.submission import Submission
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
 from assay.sandbox.result import RunResult, Termination
 from assay.sandbox.spec import RunSpec
@@ -160,7 +160,7 @@ def _fake_runner(
 
 def _grade(tmp_path: Path, backend: FakeBackend, options: str = "") -> GradeReport:
     with load_package(_package(tmp_path / "pkg", options)) as package:
-        return grade(package, Submission.from_mapping({"solution.py": CORRECT}), backend=backend)
+        return grade(package, FileSet.from_mapping({"solution.py": CORRECT}), backend=backend)
 
 
 def _statuses(report: GradeReport) -> dict[str, TestStatus]:
@@ -307,7 +307,7 @@ def test_a_failed_build_gives_one_row_per_spec_test(tmp_path: Path) -> None:
     manifest = manifest.replace("[[tests]]", "[build]\nrequired_files = ['solution.py']\n[[tests]]")
     (root / "assignment.toml").write_text(manifest)
     with load_package(root) as package:
-        report = grade(package, Submission.from_mapping({"other.py": "x"}), backend=FakeBackend())
+        report = grade(package, FileSet.from_mapping({"other.py": "x"}), backend=FakeBackend())
     assert [t.name for t in report.tests] == [
         "unit :: test_small",
         "unit :: test_zero",
@@ -422,7 +422,7 @@ def test_files_next_to_the_spec_are_put_next_to_it(tmp_path: Path) -> None:
     (root / "tests" / "helpers.py").write_text("X = 1\n")
     backend, seen = _fake_runner(CORRECT)
     with load_package(root) as package:
-        grade(package, Submission.from_mapping({"solution.py": CORRECT}), backend=backend)
+        grade(package, FileSet.from_mapping({"solution.py": CORRECT}), backend=backend)
     spec, workspace = seen[0]
     harness = spec.argv[-1].removeprefix("/work/")
     assert workspace.read(f"{harness}/spec/data/input.txt") == b"42\n"

@@ -2,7 +2,7 @@
 
 Only regular files and directories are extracted. Links, devices, FIFOs and
 duplicate names are refused, and so are names that break the rule of
-``assay.grading.filenames`` (absolute, ``..``, NUL and control characters, a
+``assay.files.names`` (absolute, ``..``, NUL and control characters, a
 component over 255 bytes, a path over 1024). Sizes are counted on the
 decompressed bytes as they are written, never taken from the archive's headers,
 so a zip bomb or a lying header stops at the limit. Backslashes in names are
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
 from assay.errors import FileNameError, SubmissionError
-from assay.grading.filenames import MAX_DEPTH, shown, split_name
+from assay.files.names import MAX_DEPTH, shown, split_name
 
 CHUNK_BYTES = 64 * 1024  # small, so the per-entry count fires before the stream budget
 HEADER_ALLOWANCE_BYTES = 4096  # tar headers (incl. long names) allowed per entry

@@ -1,7 +1,7 @@
-"""A student's submission: files read from a directory, a single file or an archive.
+"""A student's submission read from a directory, a single file or an archive.
 
-Everything is read into memory with size and count limits before grading;
-links, devices and names that break ``assay.grading.filenames``' rule (too long,
+Everything is read into a ``FileSet`` with size and count limits before grading;
+links, devices and names that break ``assay.files.names``' rule (too long,
 control characters, absolute, ``..``) are refused, and ``.git`` is dropped (its
 history and credentials never enter the sandbox).
 """
@@ -11,49 +11,18 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from assay.errors import SubmissionError
+from assay.files.fileset import MAX_FILES, MAX_TOTAL_BYTES, File, FileSet
+from assay.files.names import check_name
 from assay.grading.archive import ArchiveLimits, extract_archive, is_archive
-from assay.grading.filenames import check_name, shown
 
 SKIPPED_DIRS = frozenset({".git", "__pycache__", ".hg", ".svn"})
-DEFAULT_LIMITS = ArchiveLimits(max_total_bytes=64 * 1024 * 1024, max_entries=2000)
+DEFAULT_LIMITS = ArchiveLimits(max_total_bytes=MAX_TOTAL_BYTES, max_entries=MAX_FILES)
 
 
-@dataclass(frozen=True)
-class SubmittedFile:
-    path: str  # relative, POSIX, normalised
-    data: bytes
-    executable: bool = False
-
-
-@dataclass(frozen=True)
-class Submission:
-    files: tuple[SubmittedFile, ...]
-
-    @classmethod
-    def from_mapping(cls, files: Mapping[str, bytes | str]) -> Submission:
-        """A submission from in-memory files (API uploads, tests)."""
-        out: dict[str, SubmittedFile] = {}
-        for path, data in sorted(files.items()):
-            name = check_name(path)
-            if name in out:
-                raise SubmissionError(f"{shown(path)} names the same file as another one")
-            out[name] = SubmittedFile(name, data.encode() if isinstance(data, str) else data)
-        return cls(tuple(out.values()))
-
-    def as_mapping(self) -> dict[str, bytes]:
-        return {f.path: f.data for f in self.files}
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(len(f.data) for f in self.files)
-
-
-def load_submission(source: str | Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Submission:
+def load_submission(source: str | Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> FileSet:
     """Read a submission directory, single file, or zip/tar archive of one."""
     source = Path(source)
     try:
@@ -74,11 +43,11 @@ def load_submission(source: str | Path, limits: ArchiveLimits = DEFAULT_LIMITS) 
         raise SubmissionError(
             f"{source.name} is {st.st_size} bytes; the limit is {limits.max_total_bytes}"
         )
-    return Submission((SubmittedFile(source.name, source.read_bytes(), bool(st.st_mode & 0o111)),))
+    return FileSet((File(source.name, source.read_bytes(), bool(st.st_mode & 0o111)),))
 
 
-def _load_dir(root: Path, limits: ArchiveLimits) -> Submission:
-    files: list[SubmittedFile] = []
+def _load_dir(root: Path, limits: ArchiveLimits) -> FileSet:
+    files: list[File] = []
     total = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
@@ -100,7 +69,7 @@ def _load_dir(root: Path, limits: ArchiveLimits) -> Submission:
                 )
             if len(files) + 1 > limits.max_entries:
                 raise SubmissionError(f"the submission has more than {limits.max_entries} files")
-            files.append(SubmittedFile(rel, full.read_bytes(), bool(st.st_mode & 0o111)))
+            files.append(File(rel, full.read_bytes(), bool(st.st_mode & 0o111)))
     if not files:
         raise SubmissionError(f"{root} contains no files")
-    return Submission(tuple(files))
+    return FileSet(tuple(files))

@@ -1,4 +1,4 @@
-"""Sets of files (a submission) stored as one normalised tar in a blob.
+"""File sets (a submission) stored as one normalised tar in a blob.
 
 Normalised: members sorted by path, no owners, times or directories, mode 0644
 or 0755, so the same files always give the same bytes, and ``content_hash``
@@ -10,18 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-from collections.abc import Iterable
-from dataclasses import dataclass
+
+from assay.files.fileset import File, FileSet
 
 
-@dataclass(frozen=True)
-class StoredFile:
-    path: str  # relative POSIX path, already checked safe by the caller
-    data: bytes
-    executable: bool = False
-
-
-def pack(files: Iterable[StoredFile]) -> bytes:
+def pack(files: FileSet) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for item in sorted(files, key=lambda f: f.path):
@@ -33,8 +26,9 @@ def pack(files: Iterable[StoredFile]) -> bytes:
     return buffer.getvalue()
 
 
-def unpack(data: bytes) -> list[StoredFile]:
-    out: list[StoredFile] = []
+def unpack(data: bytes) -> FileSet:
+    """The files ``pack`` stored (in path order); their names pass the rule again."""
+    out: list[File] = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
         for member in archive:
             if not member.isfile():
@@ -42,11 +36,11 @@ def unpack(data: bytes) -> list[StoredFile]:
             handle = archive.extractfile(member)
             if handle is None:
                 continue
-            out.append(StoredFile(member.name, handle.read(), bool(member.mode & 0o111)))
-    return out
+            out.append(File(member.name, handle.read(), bool(member.mode & 0o111)))
+    return FileSet(tuple(out))
 
 
-def content_hash(files: Iterable[StoredFile]) -> str:
+def content_hash(files: FileSet) -> str:
     digest = hashlib.sha256()
     for item in sorted(files, key=lambda f: f.path):
         digest.update(item.path.encode() + b"\0")

@@ -13,8 +13,8 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel
 
 from assay.errors import FileNameError, InvalidRequestError, PackageError
+from assay.files.names import check_name
 from assay.grading.archive import is_archive
-from assay.grading.filenames import check_name
 from assay.grading.loader import load_package
 from assay.grading.package import AssignmentPackage
 from assay.grading.submission import SKIPPED_DIRS

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.errors import GradingError, InvalidRequestError
+from assay.files.fileset import FileSet
 from assay.grading import static
 from assay.grading.engine import grade
 from assay.grading.kinds.asserts import AssertsOptions
@@ -40,7 +41,6 @@ from assay.grading.spec import (
     StaticSpec,
     TestSpec,
 )
-from assay.grading.submission import Submission as FileSet
 from assay.sandbox.spec import parse_size
 from assay.services.platform import Platform
 

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from assay.errors import GitError
-from assay.grading.submission import Submission as FileSet
-from assay.grading.submission import SubmittedFile
+from assay.errors import GitError, SubmissionError
+from assay.files.fileset import File, FileSet
 
 NETWORK_PROTOCOLS = "git:http:https:ssh"  # file (and local paths) only with allow_local
 COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
@@ -275,9 +274,12 @@ def _read_tree(repo: Path, commit: str, limits: GitLimits) -> tuple[FileSet, tup
         if got_id != object_id:
             raise GitError("git cat-file answered out of order")
         start = header_end + 1
-        files.append(SubmittedFile(path, blobs[start : start + int(size)], executable))
+        files.append((path, blobs[start : start + int(size)], executable))
         offset = start + int(size) + 1
-    return FileSet(tuple(files)), tuple(skipped)
+    try:  # the names of a commit follow the rule of every other submission
+        return FileSet(tuple(File(*found) for found in files)), tuple(skipped)
+    except SubmissionError as exc:
+        raise GitError(exc.message) from exc
 
 
 def _unsafe(parts: list[str]) -> bool:

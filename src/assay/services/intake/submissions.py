@@ -17,14 +17,15 @@ from sqlalchemy.orm import Session
 
 from assay.errors import (
     FileNameError,
+    FileSetTooLargeError,
     InvalidRequestError,
     PayloadTooLargeError,
     SubmissionError,
 )
+from assay.files.fileset import FileSet
+from assay.files.names import check_name
 from assay.grading.archive import ArchiveLimits, is_archive
-from assay.grading.filenames import check_name
 from assay.grading.stages import Stage
-from assay.grading.submission import Submission as FileSet
 from assay.grading.submission import load_submission
 from assay.services.actor import Actor
 from assay.services.catalog import assignments
@@ -93,12 +94,11 @@ def submit(
     that is still waiting in the queue.
     """
     _check_files(files)
-    stored = [filesets.StoredFile(f.path, f.data, f.executable) for f in files.files]
     # The work that needs no write lock happens before it: packing and hashing the
     # files, and the checks (access, role, deadline), which only read.
-    packed = filesets.pack(stored)
+    packed = filesets.pack(files)
     packed_sha256 = hashlib.sha256(packed).hexdigest()
-    content_sha256 = filesets.content_hash(stored)
+    content_sha256 = filesets.content_hash(files)
     with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id)
         role = course_role(session, actor, assignment.course_id)
@@ -230,15 +230,17 @@ def accepts_late(assignment: Assignment, late: int) -> bool:
 
 
 def _check_files(files: FileSet) -> None:
-    """Count, size and names (git commits come here unchecked), as 4xx refusals."""
+    """Count and size, as 4xx refusals (a FileSet's names were checked when it was built)."""
     if not files.files:
         raise InvalidRequestError("the submission has no files")
-    if len(files.files) > MAX_SUBMISSION_FILES:
-        raise PayloadTooLargeError(f"a submission may have at most {MAX_SUBMISSION_FILES} files")
-    if files.total_bytes > MAX_SUBMISSION_BYTES:
-        raise PayloadTooLargeError(f"a submission may be at most {MAX_SUBMISSION_BYTES} bytes")
-    for file in files.files:
-        _check_name(file.path)
+    if len(files.files) > MAX_SUBMISSION_FILES or files.total_bytes > MAX_SUBMISSION_BYTES:
+        raise PayloadTooLargeError(_too_large(len(files.files)))
+
+
+def _too_large(count: int) -> str:
+    if count > MAX_SUBMISSION_FILES:
+        return f"a submission may have at most {MAX_SUBMISSION_FILES} files"
+    return f"a submission may be at most {MAX_SUBMISSION_BYTES} bytes"
 
 
 def _check_name(name: str) -> str:
@@ -252,6 +254,8 @@ def files_from_mapping(files: dict[str, bytes | str]) -> FileSet:
     """Files given as path -> content (JSON submissions); unsafe paths refused."""
     try:
         return FileSet.from_mapping(files)
+    except FileSetTooLargeError as exc:  # past every file set's ceiling is past ours
+        raise PayloadTooLargeError(_too_large(len(files))) from exc
     except SubmissionError as exc:
         raise InvalidRequestError(exc.message) from exc
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from assay.errors import InvalidRequestError
-from assay.grading.submission import Submission as FileSet
+from assay.files.fileset import FileSet
 from assay.services.intake import submissions
 from assay.services.intake.submissions import MAX_SUBMISSION_FILES, SubmissionOut
 from assay.services.reporting import exports, results

@@ -284,7 +284,7 @@ def _source_files(data: bytes, report: ReportOut) -> tuple[list[SourceFile], dic
     files: list[SourceFile] = []
     anchors: dict[str, str] = {}
     marks = _marks(report)
-    for number, stored in enumerate(filesets.unpack(data)[:MAX_FILES_SHOWN], start=1):
+    for number, stored in enumerate(filesets.unpack(data).files[:MAX_FILES_SHOWN], start=1):
         lines: list[str] | None = None
         if len(stored.data) <= MAX_FILE_BYTES and b"\0" not in stored.data:
             lines = stored.data.decode("utf-8", errors="replace").splitlines()

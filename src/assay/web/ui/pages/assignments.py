@@ -20,7 +20,7 @@ from markupsafe import Markup
 from starlette.datastructures import UploadFile
 
 from assay.errors import InvalidRequestError, PayloadTooLargeError, RateLimitedError
-from assay.grading.submission import Submission as FileSet
+from assay.files.fileset import FileSet
 from assay.services import Actor, Platform
 from assay.services.catalog.assignments import LatePolicy
 from assay.services.intake import submissions
