@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_GRADING_PARALLEL_RUNS = 2  # for callers of the grading engine without settings
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSAY_", env_file=None, extra="ignore")
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
         ),
     )
     grading_parallel_runs: int = Field(
-        default=2,
+        default=DEFAULT_GRADING_PARALLEL_RUNS,
         ge=1,
         description=(
             "Independent tests of one submission (io tests without files) run this many at "

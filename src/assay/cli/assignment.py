@@ -15,7 +15,7 @@ from assay.cli.console import err, fail
 from assay.cli.grade import (
     BackendOpt,
     ProgressDisplay,
-    check_backend,
+    grading_options,
     input_error,
     progress_bar,
     safe,
@@ -71,7 +71,7 @@ def check(
 ) -> None:
     """Validate the package, grade its reference solution (full marks) and known-bad ones."""
     try:
-        check_backend(backend)
+        sandbox, parallel_runs = grading_options(backend)
         try:
             package = load_package(directory)
         except PackageError as exc:
@@ -79,7 +79,7 @@ def check(
             raise typer.Exit(EXIT_CHECK_FAILED) from None
         with package, progress_bar() as bar:
             display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
-            report = check_package(package, backend, progress=display)
+            report = check_package(package, sandbox, parallel_runs=parallel_runs, progress=display)
     except AssayError as exc:
         raise fail(exc) from None
     print_check(report, Console())

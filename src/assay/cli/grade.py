@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from assay.cli.console import EXIT_USAGE, err, fail
+from assay.config import get_settings
 from assay.errors import AssayError, ConfigError, GradingError, PackageError, SubmissionError
 from assay.grading.context import NullProgress, Progress
 from assay.grading.engine import grade
@@ -30,7 +31,8 @@ from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.stages import Stage
 from assay.grading.submission import load_submission
-from assay.sandbox.backends import BACKENDS, DEFAULT_BACKEND
+from assay.sandbox.backends import BACKENDS, DEFAULT_BACKEND, make_backend
+from assay.sandbox.base import SandboxBackend
 from assay.sandbox.spec import format_size
 
 EXIT_GRADED = 0
@@ -73,6 +75,14 @@ def input_error(exc: AssayError) -> typer.Exit:
 def check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise ConfigError(f"--backend: unknown backend {backend!r}; use {', '.join(BACKENDS)}")
+
+
+def grading_options(backend: str) -> tuple[SandboxBackend, int]:
+    """The backend ``--backend`` names, made from the settings read here (an entry
+    point), and the tests run at a time (``grading_parallel_runs``)."""
+    check_backend(backend)
+    settings = get_settings()
+    return make_backend(backend, settings), settings.grading_parallel_runs
 
 
 class ProgressDisplay:
@@ -131,7 +141,7 @@ def grade_command(
 ) -> None:
     """Grade SUBMISSION against the ASSIGNMENT package."""
     try:
-        check_backend(backend)
+        sandbox, parallel_runs = grading_options(backend)
         try:
             package = load_package(assignment)
         except PackageError as exc:
@@ -143,7 +153,14 @@ def grade_command(
                 raise input_error(exc) from None
             with progress_bar() as bar:
                 display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
-                report = grade(package, loaded, backend=backend, progress=display, seed=seed)
+                report = grade(
+                    package,
+                    loaded,
+                    backend=sandbox,
+                    parallel_runs=parallel_runs,
+                    progress=display,
+                    seed=seed,
+                )
         shown = report.student_view() if student_view else report
         _write_exports(report, shown, gradescope, junit)
     except AssayError as exc:

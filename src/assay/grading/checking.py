@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assay.config import DEFAULT_GRADING_PARALLEL_RUNS
 from assay.errors import PackageError, SubmissionError
 from assay.grading.context import Progress
 from assay.grading.engine import grade
@@ -18,6 +19,7 @@ from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.stages import Stage
 from assay.grading.submission import load_submission
 from assay.sandbox.backends import DEFAULT_BACKEND
+from assay.sandbox.base import SandboxBackend
 
 SCORE_TOLERANCE = 1e-6
 
@@ -54,12 +56,14 @@ class CheckReport:
 
 def check_package(
     package: AssignmentPackage,
-    backend: str = DEFAULT_BACKEND,
+    backend: SandboxBackend | str = DEFAULT_BACKEND,
     *,
+    parallel_runs: int = DEFAULT_GRADING_PARALLEL_RUNS,
     progress: Progress | None = None,
     seed: int | None = 0,
 ) -> CheckReport:
-    """Grade the reference solution and every known-bad submission of ``package``."""
+    """Grade the reference solution and every known-bad submission of ``package``
+    (``backend`` and ``parallel_runs`` as for ``engine.grade``)."""
     problems = []
     if package.max_score <= 0:
         problems.append("the package has no points to earn: add [[tests]] with points")
@@ -79,7 +83,14 @@ def check_package(
         except (PackageError, SubmissionError) as exc:
             entries.append(CheckEntry(label, expectation, None, f"cannot load: {exc.message}"))
             continue
-        report = grade(package, submission, backend=backend, progress=progress, seed=seed)
+        report = grade(
+            package,
+            submission,
+            backend=backend,
+            parallel_runs=parallel_runs,
+            progress=progress,
+            seed=seed,
+        )
         entries.append(CheckEntry(label, expectation, report, _problem(report, is_solution, exact)))
     return CheckReport(
         package.spec.assignment.name, package.max_score, tuple(entries), tuple(problems)

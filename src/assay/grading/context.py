@@ -70,7 +70,7 @@ class GradingContext:
 
     package: AssignmentPackage
     sandbox: Sandbox
-    backend: str | SandboxBackend
+    backend: SandboxBackend
     limits: Limits
     rng: random.Random = field(default_factory=random.Random)
     progress: Progress = field(default_factory=NullProgress)

@@ -14,9 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from assay.config import get_settings
+from assay.config import DEFAULT_GRADING_PARALLEL_RUNS
 from assay.errors import AssayError
-from assay.files.fileset import FileSet
 from assay.grading import static
 from assay.grading.context import GradingContext, NullProgress, Progress
 from assay.grading.diagnostics import parse_diagnostics
@@ -48,7 +47,8 @@ from assay.grading.report import (
 )
 from assay.grading.spec import StaticEffect, TestSpec
 from assay.grading.stages import Stage
-from assay.sandbox.backends import DEFAULT_BACKEND
+from assay.grading.submission import Submission
+from assay.sandbox.backends import DEFAULT_BACKEND, get_backend
 from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
 from assay.sandbox.hostfiles import entries_from_host
 from assay.sandbox.session import Sandbox
@@ -71,28 +71,43 @@ class _Build:
 
 def grade(
     package: AssignmentPackage,
-    submission: FileSet,
+    submission: Submission,
     *,
-    backend: str | SandboxBackend = DEFAULT_BACKEND,
+    backend: SandboxBackend | str = DEFAULT_BACKEND,
+    parallel_runs: int = DEFAULT_GRADING_PARALLEL_RUNS,
     progress: Progress | None = None,
     seed: int | None = None,
 ) -> GradeReport:
-    """Grade one submission against a loaded package."""
-    return _Grading(package, submission, backend, progress or NullProgress(), seed).run()
+    """Grade one submission against a loaded package.
+
+    ``backend``: the caller's backend object (the platform's), or a name for the
+    process's shared one (``sandbox.backends.get_backend``). ``parallel_runs``:
+    independent tests run this many at a time where the sandbox allows it
+    (``settings.grading_parallel_runs``, passed in by the caller).
+    """
+    if not isinstance(backend, SandboxBackend):
+        backend = get_backend(backend)
+    grading = _Grading(
+        package, submission, backend, progress or NullProgress(), seed, parallel_runs=parallel_runs
+    )
+    return grading.run()
 
 
 class _Grading:
     def __init__(
         self,
         package: AssignmentPackage,
-        submission: FileSet,
-        backend: str | SandboxBackend,
+        submission: Submission,
+        backend: SandboxBackend,
         progress: Progress,
         seed: int | None,
+        *,
+        parallel_runs: int,
     ) -> None:
         self.package = package
         self.submission = submission
         self.backend = backend
+        self.parallel_runs = parallel_runs
         self.progress = progress
         self.rng = random.Random(seed)  # noqa: S311 - shuffling tests, not cryptography
         self.build = _Build()
@@ -101,10 +116,6 @@ class _Grading:
         self.timings = {"setup": 0.0, "build": 0.0, "tests": 0.0}
         self.staff_error: str | None = None
         self.hook_box: HookSandbox | None = None
-
-    @property
-    def backend_name(self) -> str:
-        return self.backend if isinstance(self.backend, str) else self.backend.name
 
     def run(self) -> GradeReport:
         started = time.monotonic()
@@ -227,7 +238,7 @@ class _Grading:
         hook_tests = list(hooks.tests) if hooks else []
         total = len(tests) + len(hook_tests)
         started = time.monotonic()
-        parallel = get_settings().grading_parallel_runs if ctx.sandbox.concurrent_runs else 1
+        parallel = self.parallel_runs if ctx.sandbox.concurrent_runs else 1
         with ThreadPoolExecutor(parallel, thread_name_prefix="assay-test") as pool:
             index = 0
             while index < len(tests):
@@ -326,7 +337,7 @@ class _Grading:
             tampered=any(o.tampered for o in outcomes),
             error=INTERNAL_ERROR if infra_failed else None,
             staff_error=self.staff_error,
-            backend=self.backend_name,
+            backend=self.backend.name,
             environment=self.package.environment.name,
             timings=Timings(
                 total_s=round(total_s, 6),

@@ -1,4 +1,10 @@
-"""The platform: the handles every service needs, made once per process."""
+"""The platform: the handles every service needs, made once per process.
+
+Its settings are what the entry point read (``assay serve``, ``assay worker``, the
+CLI, the web app's caller) and are handed down from here. The sandbox backend is
+handed down as an object too (grading, the watchdog, the worker's sandbox check):
+``backend``, the process's one instance of ``settings.grading_backend``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from pathlib import Path
 
 from assay.config import Settings
 from assay.queue import JobQueue
+from assay.sandbox.backends import get_backend
+from assay.sandbox.base import SandboxBackend
 from assay.services.writebehind import WriteBehind
 from assay.storage.db import Database
 
@@ -28,6 +36,19 @@ class Platform:
             db, lease_s=settings.worker_lease_s, max_attempts=settings.job_max_attempts
         )
         return cls(settings=settings, db=db, queue=queue)
+
+    @property
+    def backend(self) -> SandboxBackend:
+        """The sandbox backend of ``settings.grading_backend`` (an unknown name raises
+        ``UnknownBackendError`` here, on first use, not when the platform opens).
+
+        One instance per process (``sandbox.backends.get_backend``), made on first use
+        with the process's settings: its CPU scheduler and ready slots are the
+        process's, shared with whatever else names the backend (the execution API,
+        the compat layer), and the sandboxes' state directory must be one the sandbox
+        user can reach (a test platform's temporary state directory is not).
+        """
+        return get_backend(self.settings.grading_backend)
 
     def secret_key(self) -> str:
         """The configured secret, or one generated once and kept in the state directory."""

@@ -50,12 +50,21 @@ def run_worker(settings: Settings, *, slots: int | None = None) -> None:
     Raises SandboxUnavailableError, before claiming anything, if this host cannot
     run the sandbox.
     """
-    problems = workers.sandbox_problems(settings)
-    if problems:
-        raise SandboxUnavailableError(
-            f"this host cannot run the {settings.grading_backend} sandbox: " + "; ".join(problems),
-            fix="`assay sandbox check` shows each feature",
-        )
+    platform = Platform.open(settings, migrate=False)  # connects on first use only
+    try:
+        problems = workers.sandbox_problems(platform.backend)
+        if problems:
+            raise SandboxUnavailableError(
+                f"this host cannot run the {settings.grading_backend} sandbox: "
+                + "; ".join(problems),
+                fix="`assay sandbox check` shows each feature",
+            )
+        _serve(platform, slots)
+    finally:
+        platform.close()
+
+
+def _serve(platform: Platform, slots: int | None) -> None:
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -64,12 +73,8 @@ def run_worker(settings: Settings, *, slots: int | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    platform = Platform.open(settings, migrate=False)
-    try:
-        if not wait_for_schema(platform, stop):
-            return
-        pool = WorkerPool(platform, slots).start()
-        stop.wait()
-        pool.stop(timeout=settings.worker_stop_timeout_s)
-    finally:
-        platform.close()
+    if not wait_for_schema(platform, stop):
+        return
+    pool = WorkerPool(platform, slots).start()
+    stop.wait()
+    pool.stop(timeout=platform.settings.worker_stop_timeout_s)

@@ -308,6 +308,6 @@ class WorkerPool:
         interval = self.platform.settings.watchdog_interval_s
         while not self._stopping.wait(interval):
             try:
-                workers.watchdog(self.platform, workers.grading_backend(self.platform.settings))
+                workers.watchdog(self.platform, self.platform.backend)
             except (SQLAlchemyError, AssayError) as exc:
                 log.warning("watchdog round failed: %s", exc)

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 
-from assay.config import get_settings
+from assay.config import Settings
 from assay.errors import SandboxError
 from assay.sandbox import forks
 from assay.sandbox.base import CheckItem, SandboxBackend, SessionConfig
@@ -36,10 +36,14 @@ STOPPED_GRACE_S = 300  # a live owner may be between creating and starting a con
 class DockerBackend(SandboxBackend):
     name = "docker"
 
-    def __init__(self, docker_host: str | None = None, pool_size: int | None = None) -> None:
-        settings = get_settings()
-        self.docker_host = docker_host if docker_host is not None else settings.docker_url
-        self.pool_size = settings.docker_pool_size if pool_size is None else pool_size
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DockerBackend:
+        return cls(settings.docker_url, settings.docker_pool_size)
+
+    def __init__(self, docker_host: str | None = None, pool_size: int = 2) -> None:
+        """``docker_host`` None: DOCKER_HOST or the local socket (Docker's own rule)."""
+        self.docker_host = docker_host
+        self.pool_size = pool_size
         self._lock = threading.Lock()
         self._api: DockerAPI | None = None
         self._pool: ContainerPool | None = None

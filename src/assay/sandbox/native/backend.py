@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from assay.config import Settings, get_settings
+from assay.config import Settings
 from assay.errors import SandboxClosedError, SandboxError, SandboxUnavailableError
 from assay.sandbox import forks
 from assay.sandbox.base import (
@@ -146,8 +146,12 @@ class BwrapBackend(SandboxBackend):
 
     name = "native"
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BwrapBackend:
+        return cls(settings)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._ready = False
         self._init_lock = threading.Lock()
         self._bwrap = ""

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from assay.errors import AssayError, NotFoundError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.loader import load_package
+from assay.sandbox.base import SandboxBackend
 from assay.services.actor import Actor
 from assay.services.catalog import assignments
 from assay.services.identity import audit
@@ -150,7 +151,7 @@ def _run_and_store(platform: Platform, version_id: int, running: ReferenceCheck)
             version = session.get(AssignmentVersion, version_id)
             assert version is not None  # noqa: S101 - _begin found it
             data = get_blob(session, version.package_sha256)
-        report = _grade(data, platform.settings.grading_backend)
+        report = _grade(data, platform.backend, platform.settings.grading_parallel_runs)
         result = _from_report(report, running.started_at)
     except AssayError as exc:
         result = _failed(running, exc.message)
@@ -167,12 +168,12 @@ def _run_and_store(platform: Platform, version_id: int, running: ReferenceCheck)
     return result
 
 
-def _grade(data: bytes, backend: str) -> CheckReport:
+def _grade(data: bytes, backend: SandboxBackend, parallel_runs: int) -> CheckReport:
     with tempfile.TemporaryDirectory(prefix="assay-refcheck-") as tmp:
         archive = Path(tmp) / "package.tar.gz"
         archive.write_bytes(data)
         with load_package(archive) as package:
-            return check_package(package, backend)
+            return check_package(package, backend, parallel_runs=parallel_runs)
 
 
 def _from_report(report: CheckReport, started_at: datetime) -> ReferenceCheck:

@@ -30,10 +30,8 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from assay.config import Settings
 from assay.errors import SandboxError
 from assay.queue import ClaimedJob
-from assay.sandbox.backends import get_backend
 from assay.sandbox.base import CheckStatus, SandboxBackend
 from assay.sandbox.owner import SandboxOwner, this_process
 from assay.services.execution import core
@@ -108,19 +106,14 @@ def start_claimed(
     return ready
 
 
-def grading_backend(settings: Settings) -> SandboxBackend:
-    """The sandbox backend this process's workers grade with (shared, made on first use)."""
-    return get_backend(settings.grading_backend)
-
-
-def sandbox_problems(settings: Settings) -> list[str]:
+def sandbox_problems(backend: SandboxBackend) -> list[str]:
     """What keeps this host from grading (empty: the sandbox works).
 
     A worker checks before it claims anything: one that cannot sandbox would
     otherwise take job after job and burn their attempts in seconds.
     """
     try:
-        items = grading_backend(settings).check()
+        items = backend.check()
     except SandboxError as exc:
         return [exc.message]
     return [
