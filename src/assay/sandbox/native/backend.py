@@ -30,8 +30,9 @@ from assay.sandbox.environments import Environment
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.cgroups import CgroupDriver, JobLimits, detect_driver
 from assay.sandbox.native.check import native_checks
-from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
+from assay.sandbox.native.command import SANDBOX_UID, RootLayout, build_etc, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
+from assay.sandbox.native.prepared import AnchorConfig, NamespacePool, SessionNamespaces
 from assay.sandbox.native.scheduler import CpuScheduler, default_cores
 from assay.sandbox.native.slots import Slot, SlotPool
 from assay.sandbox.native.stale import remove_leftovers, remove_stale_sandboxes
@@ -48,6 +49,8 @@ TMP_MAX_BYTES = 64 * MIB
 # The launcher, bubblewrap's outer process and the namespace's init live in the
 # job's pids cgroup too; Limits.pids counts only the program's processes.
 BWRAP_PROCESSES = 3
+PREPARED_PROCESSES = 2  # a prepared run (prepared.py): the launcher and the init
+PREPARED_READY = 2  # sessions' namespaces kept ready (a fresh sandbox waits for none)
 # The fds the launcher gives bubblewrap after stdin, stdout and stderr.
 LAUNCH_SECCOMP_FD = 3
 LAUNCH_STATUS_FD = 4
@@ -68,6 +71,7 @@ class BwrapSession(BackendSession):
         self._lock = threading.Condition()
         self._running: list[float] = []  # the wall limits of the runs in flight
         self._inherited = False
+        self._namespaces: SessionNamespaces | None = None  # taken at the first prepared run
         settings = backend.settings
         self.workspace: Workspace | None = Workspace(
             settings.state_dir / "sandboxes",
@@ -118,9 +122,14 @@ class BwrapSession(BackendSession):
             if self.workspace is None:
                 raise self._closed_error()
             workspace = self.workspace
+            namespaces = None
+            if prepared(spec):
+                if self._namespaces is None:
+                    self._namespaces = self.backend.take_namespaces()
+                namespaces = self._namespaces
             self._running.append(spec.limits.wall_time_s)
         try:
-            return self.backend.run_in(workspace, spec)
+            return self.backend.run_in(workspace, spec, namespaces)
         finally:
             with self._lock:
                 self._running.remove(spec.limits.wall_time_s)
@@ -131,6 +140,9 @@ class BwrapSession(BackendSession):
             self._wait_idle()
             self.workspace = None
             self._finalizer()
+            namespaces, self._namespaces = self._namespaces, None
+        if namespaces is not None:
+            namespaces.close()
 
     def after_fork_in_child(self) -> None:
         """The workspace is the parent's: closed here, never unmounted by the child."""
@@ -139,6 +151,15 @@ class BwrapSession(BackendSession):
         self._running = []
         self._inherited = self.workspace is not None
         self.workspace = None
+        if self._namespaces is not None:  # the child's copies of the fds
+            self._namespaces.close()
+            self._namespaces = None
+
+
+def prepared(spec: RunSpec) -> bool:
+    """Whether a run goes in its session's prepared namespaces (``prepared.py``):
+    all but those with network access or as root, which get a bubblewrap each."""
+    return not spec.network and not spec.as_root
 
 
 class BwrapBackend(SandboxBackend):
@@ -159,6 +180,7 @@ class BwrapBackend(SandboxBackend):
         self._slots: SlotPool | None = None
         self._pool_args: tuple[Path, CgroupDriver] | None = None  # to make slots anew
         self._seccomp = Path()
+        self._anchors: NamespacePool | None = None
         self.scheduler: CpuScheduler | None = None
         if self.settings.native_cpu_scheduling:
             self.scheduler = CpuScheduler(
@@ -175,6 +197,7 @@ class BwrapBackend(SandboxBackend):
         """
         self._init_lock = threading.Lock()
         self._slots = None
+        self._anchors = None
 
     def _prepare(self) -> tuple[str, SlotPool, RootLayout]:
         with self._init_lock:
@@ -200,6 +223,14 @@ class BwrapBackend(SandboxBackend):
                 self._layout = RootLayout.from_host(etc)
                 self._pool_args = (launcher, driver)
                 self._slots = SlotPool(launcher, driver, self.settings.native_ready_slots)
+                self._anchor_config = AnchorConfig(
+                    bwrap,
+                    self._layout,
+                    launcher,
+                    self._seccomp,
+                    self.settings.sandbox_uid,
+                    self.settings.sandbox_gid,
+                )
                 atexit.register(self.shutdown)
                 self._bwrap = bwrap
                 self._ready = True
@@ -213,10 +244,22 @@ class BwrapBackend(SandboxBackend):
         self._prepare()
         return BwrapSession(self, config)
 
-    def run_in(self, workspace: Workspace, spec: RunSpec) -> RunResult:
+    def take_namespaces(self) -> SessionNamespaces:
+        """A session's prepared namespaces (ready ones first: see ``NamespacePool``)."""
+        self._prepare()
+        with self._init_lock:
+            if self._anchors is None:
+                self._anchors = NamespacePool(self._anchor_config, PREPARED_READY)
+            anchors = self._anchors
+        return anchors.take()
+
+    def run_in(
+        self, workspace: Workspace, spec: RunSpec, namespaces: SessionNamespaces | None = None
+    ) -> RunResult:
         bwrap, slots, layout = self._prepare()
         limits = spec.limits
-        job_limits = JobLimits(limits.memory_bytes, limits.pids + BWRAP_PROCESSES)
+        extra = PREPARED_PROCESSES if namespaces is not None else BWRAP_PROCESSES
+        job_limits = JobLimits(limits.memory_bytes, limits.pids + extra)
         scheduled = None
         if self.scheduler is not None:  # may wait here: the wall clock has not started
             scheduled = Scheduled(self.scheduler, self.scheduler.admit(limits.memory_bytes))
@@ -233,6 +276,7 @@ class BwrapBackend(SandboxBackend):
                 layout=layout,
                 job_limits=job_limits,
                 scheduled=scheduled,
+                namespaces=namespaces,
             )
         finally:
             # Out of the scheduler first (idempotent): it must not touch a released cgroup.
@@ -251,10 +295,28 @@ class BwrapBackend(SandboxBackend):
         layout: RootLayout,
         job_limits: JobLimits,
         scheduled: Scheduled | None,
+        namespaces: SessionNamespaces | None,
     ) -> RunResult:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         try:
             seccomp_fd = seccomp.filter_fd(self._seccomp)
+            if namespaces is not None:
+                launch = _prepared_launch(
+                    workspace,
+                    spec,
+                    namespaces,
+                    job_limits=job_limits,
+                    seccomp_fd=seccomp_fd,
+                    status_w=status_w,
+                )
+                return supervise(
+                    slot,
+                    launch,
+                    spec,
+                    status_r,
+                    scheduled,
+                    excuse_stalls=self.settings.native_wall_excludes_cpu_wait,
+                )
             argv = bwrap_argv(
                 bwrap,
                 layout,
@@ -288,9 +350,12 @@ class BwrapBackend(SandboxBackend):
         """Let the parked launchers go and remove their cgroups."""
         with self._init_lock:
             slots, self._slots = self._slots, None
+            anchors, self._anchors = self._anchors, None
             self._ready = False
         if slots is not None:
             slots.close()
+        if anchors is not None:
+            anchors.close()
 
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
         return native_checks(
@@ -306,3 +371,37 @@ class BwrapBackend(SandboxBackend):
 
     def remove_stale(self) -> list[str]:
         return remove_stale_sandboxes(self.settings)
+
+
+def _prepared_launch(
+    workspace: Workspace,
+    spec: RunSpec,
+    namespaces: SessionNamespaces,
+    *,
+    job_limits: JobLimits,
+    seccomp_fd: int,
+    status_w: int,
+) -> Launch:
+    """A run in the session's prepared namespaces: the launcher's fds 3-9 and fields
+    (``prepared.h``); the uid and gid are the sandbox user's inside."""
+    fds = [seccomp_fd, status_w]
+    try:
+        fds += namespaces.dup_fds()
+        fds.append(
+            os.open(workspace.path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        )
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    tmp_bytes = min(TMP_MAX_BYTES, spec.limits.workspace_bytes)
+    cwd = "/work" if spec.cwd == "." else f"/work/{spec.cwd}"
+    return Launch(
+        list(spec.argv),
+        dict(spec.env),
+        tuple(fds),
+        SANDBOX_UID,
+        SANDBOX_UID,
+        job_limits,
+        fields=("P", f"W{cwd}", f"T{tmp_bytes}"),
+    )

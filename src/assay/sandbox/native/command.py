@@ -148,3 +148,53 @@ def bwrap_argv(
         *spec.argv,
     ]
     return argv
+
+
+def anchor_argv(
+    bwrap: str, layout: RootLayout, *, seccomp_fd: int, program_fd: int, sock_fd: int
+) -> list[str]:
+    """bubblewrap building a session's prepared namespaces (``prepared.py``).
+
+    The same user, mount, network and uts namespaces as ``bwrap_argv``'s, with
+    what is each run's own left out: a run mounts the workspace on ``/work``,
+    and a fresh /proc, /tmp and /dev/shm. /dev is read-only (a run must not
+    leave files there for the next). The payload is the launcher (``program_fd``,
+    run through /proc/self/fd: it is not in the sandbox's root) in anchor mode,
+    which sends the namespaces to ``sock_fd`` and exits.
+    """
+    return [
+        bwrap,
+        "--unshare-user",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-net",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--hostname",
+        HOSTNAME,
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        *layout.args,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--dir",
+        "/tmp",
+        "--dir",
+        "/work",
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--seccomp",
+        str(seccomp_fd),
+        "--",
+        f"/proc/self/fd/{program_fd}",
+        "--anchor",
+        str(sock_fd),
+    ]

@@ -21,7 +21,11 @@
  * descendant, exits with the program's status once none is left, and dies
  * with the supervisor thread that started it (PR_SET_PDEATHSIG).
  *
+ * A request with a P field runs the program in a session's prepared
+ * namespaces instead (see prepared.h): no bubblewrap on the run's path.
+ *
  * usage: assay-launch -s SOCKET_FD [-c CGROUP_PROCS_FILE]...
+ *        assay-launch --anchor SOCKET_FD   (inside a session's bubblewrap)
  * exit status 121: the launcher itself failed (message on stderr).
  */
 #define _GNU_SOURCE
@@ -40,6 +44,10 @@
 #include <unistd.h>
 
 #define FAILED 121
+static void die(const char *what, const char *arg);
+static void invalid(const char *what, const char *arg);
+static unsigned long long number(const char *text);
+#include "prepared.h"
 #define MAX_FDS 16
 #define MAX_PAYLOAD (16u << 20)
 
@@ -157,6 +165,8 @@ static int supervise_child(char **argv, char **envp) {
 
 int main(int argc, char **argv) {
     int sock = -1;
+    if (argc == 3 && strcmp(argv[1], "--anchor") == 0)
+        return send_namespaces((int)number(argv[2]));
     pid_t supervisor = getppid();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         die("prctl", NULL);
@@ -179,6 +189,7 @@ int main(int argc, char **argv) {
     int nfds;
     char *payload = receive(sock, &length, &nfds);
     long uid = -1, gid = -1;
+    struct prepared prep = {0};
     size_t nargs = 0, nenv = 0;
     for (char *p = payload; p < payload + length; p += strlen(p) + 1) {
         nargs += *p == 'A';
@@ -197,6 +208,9 @@ int main(int argc, char **argv) {
         case 'R': set_limit(p + 1); break;
         case 'E': env[nenv++] = p + 1; break;
         case 'A': args[nargs++] = p + 1; break;
+        case 'P': prep.on = 1; break;
+        case 'W': prep.cwd = p + 1; break;
+        case 'T': prep.tmp_bytes = number(p + 1); break;
         default: invalid("bad request field", p);
         }
     }
@@ -205,6 +219,8 @@ int main(int argc, char **argv) {
     /* Parked by a low-priority thread; the run itself gets normal priority. */
     if (setpriority(PRIO_PROCESS, 0, 0) != 0)
         die("cannot reset priority", NULL);
+    if (prep.on)
+        return run_prepared(&prep, nfds, args, env, uid, gid, supervisor);
     if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
         die("cannot drop privileges", NULL);
     if (getuid() == 0 || geteuid() == 0)

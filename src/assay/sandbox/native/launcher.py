@@ -1,7 +1,9 @@
 """The native launcher: a tiny C program that joins cgroups, sets rlimits,
-drops to the sandbox uid and execs bubblewrap.
+drops to the sandbox uid and execs bubblewrap, or runs the program in a
+session's prepared namespaces (``prepared.h``).
 
-It is compiled from ``launcher.c`` on first use (cached by the source's hash)
+It is compiled from ``launcher.c`` and ``prepared.h`` on first use (cached by
+the sources' hash)
 so the supervisor can spawn with vfork; forking the Python process with a
 ``preexec_fn`` costs milliseconds per run, and is unsafe with threads.
 """
@@ -13,6 +15,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -23,14 +26,19 @@ log = logging.getLogger(__name__)
 COMPILE_TIMEOUT_S = 120.0  # a 200-line C file; a compiler this slow is broken
 
 
-def _source() -> bytes:
-    return resources.files("assay.sandbox.native").joinpath("launcher.c").read_bytes()
+SOURCES = ("launcher.c", "prepared.h")  # launcher.c includes prepared.h
+
+
+def _sources() -> dict[str, bytes]:
+    package = resources.files("assay.sandbox.native")
+    return {name: package.joinpath(name).read_bytes() for name in SOURCES}
 
 
 def build_launcher(bin_dir: Path) -> Path:
     """The compiled launcher, building it if needed."""
-    source = _source()
-    target = bin_dir / f"assay-launch-{hashlib.sha256(source).hexdigest()[:12]}"
+    sources = _sources()
+    digest = hashlib.sha256(b"\0".join(sources[name] for name in SOURCES)).hexdigest()
+    target = bin_dir / f"assay-launch-{digest[:12]}"
     if target.exists():
         return target
     compiler = shutil.which("cc") or shutil.which("gcc")
@@ -39,9 +47,15 @@ def build_launcher(bin_dir: Path) -> Path:
             "no C compiler to build the sandbox launcher", fix="apt-get install gcc libc6-dev"
         )
     bin_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
-    src = bin_dir / f"{target.name}.c"
-    src.write_bytes(source)
-    tmp = bin_dir / f".{target.name}.{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=bin_dir) as build_dir:
+        for name, data in sources.items():
+            (Path(build_dir) / name).write_bytes(data)
+        _compile(compiler, Path(build_dir) / SOURCES[0], target)
+    return target
+
+
+def _compile(compiler: str, src: Path, target: Path) -> None:
+    tmp = target.parent / f".{target.name}.{os.getpid()}"
     try:
         proc = subprocess.run(
             [compiler, "-O2", "-Wall", "-Werror", "-o", str(tmp), str(src)],
@@ -58,4 +72,3 @@ def build_launcher(bin_dir: Path) -> Path:
         raise SandboxError(f"cannot compile the launcher: {proc.stderr.decode(errors='replace')}")
     tmp.chmod(0o755)
     tmp.replace(target)
-    return target

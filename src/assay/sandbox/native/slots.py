@@ -90,11 +90,12 @@ class Slot:
         uid: int,
         gid: int,
         limits: JobLimits,
+        extra_fields: Sequence[str] = (),
     ) -> None:
         """Hand the launcher its run: fds become 0, 1, 2, 3... in the launcher."""
         if limits != self.limits:
             self.cgroup.set_limits(limits)
-        fields = [f"U{uid}", f"G{gid}"]
+        fields = [f"U{uid}", f"G{gid}", *extra_fields]
         fields += [f"R{which}:{soft}:{hard}" for which, (soft, hard) in rlimits]
         fields += [f"E{key}={value}" for key, value in env.items()]
         fields += [f"A{arg}" for arg in argv]

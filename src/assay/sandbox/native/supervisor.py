@@ -47,12 +47,13 @@ REPLIES_JOIN_S = 5.0  # a dialogue's replies end within this after its hang-up
 class Launch:
     """What the launcher of a slot is asked to run."""
 
-    argv: list[str]  # bubblewrap's command line
+    argv: list[str]  # bubblewrap's command line, or the program's (prepared)
     env: dict[str, str]
     extra_fds: tuple[int, ...]  # become fds 3, 4, ... in the launcher and bubblewrap
     uid: int
     gid: int
     limits: JobLimits
+    fields: tuple[str, ...] = ()  # more request fields (a prepared run's: launcher.c)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def supervise(
                 uid=launch.uid,
                 gid=launch.gid,
                 limits=launch.limits,
+                extra_fields=launch.fields,
             )
         finally:
             # The launcher has its copies; ours would keep the pipes from ending.

@@ -1,0 +1,289 @@
+"""A session's prepared namespaces: bubblewrap's set-up done once per session.
+
+bubblewrap makes a user namespace (uid 1000 inside is the host's sandbox uid),
+a network namespace with only loopback, a uts namespace and a mount namespace
+with the read-only root (``command.anchor_argv``). Its payload, the launcher in
+anchor mode, sends those four namespaces' fds back over a socketpair and exits:
+no process lives on inside them, and only this process's fds keep them.
+
+Each later run of the session is started by a parked launcher (root, already
+in the run's fresh cgroup), which enters them and makes the rest per run
+(``prepared.h``): its own pid, mount, ipc and cgroup namespaces, the workspace
+on /work, a fresh /proc, /tmp and /dev/shm, the sandbox user without any
+capability, no_new_privs and the seccomp filter. Runs with network access or
+as root are not prepared: they get a bubblewrap of their own, as before.
+
+The fds come from inside a sandbox, so they are checked before use: each must
+be a namespace of the expected type; the user namespace the inner of
+bubblewrap's two, both made by the sandbox uid, the outer a child of ours; the
+other three owned by the outer one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import socket
+import struct
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from assay.errors import SandboxError
+from assay.sandbox import forks
+from assay.sandbox.native import seccomp
+from assay.sandbox.native.command import RootLayout, anchor_argv
+from assay.sandbox.native.slots import IDLE_WAIT_S, REFILL_NICE
+
+log = logging.getLogger(__name__)
+
+ANCHOR_WAIT_S = 10.0  # bubblewrap sets a sandbox up in milliseconds; this is a backstop
+NS_GET_USERNS = 0xB701
+NS_GET_PARENT = 0xB702
+NS_GET_NSTYPE = 0xB703
+NS_GET_OWNER_UID = 0xB704
+CLONE_NEWUSER = 0x10000000
+# The order the launcher sends them in, and prepared.h expects them in.
+NAMESPACES = (
+    ("user", CLONE_NEWUSER),
+    ("mnt", 0x00020000),
+    ("net", 0x40000000),
+    ("uts", 0x04000000),
+)
+
+
+@dataclass(frozen=True)
+class AnchorConfig:
+    """What building a session's namespaces needs (fixed per backend)."""
+
+    bwrap: str
+    layout: RootLayout
+    launcher: Path
+    seccomp_path: Path
+    uid: int
+    gid: int
+
+
+class SessionNamespaces:
+    """The fds of a session's user, mount, network and uts namespaces."""
+
+    def __init__(self, fds: tuple[int, ...]) -> None:
+        self._fds: tuple[int, ...] | None = fds
+
+    @classmethod
+    def build(cls, config: AnchorConfig) -> SessionNamespaces:
+        return cls(_validated(_anchor(config), config.uid))
+
+    def dup_fds(self) -> tuple[int, ...]:
+        """Copies for one run's launcher (the run closes them; ours stay)."""
+        if self._fds is None:
+            raise SandboxError("the session's namespaces are closed")
+        return tuple(os.dup(fd) for fd in self._fds)
+
+    def close(self) -> None:
+        fds, self._fds = self._fds, None
+        for fd in fds or ():
+            os.close(fd)
+
+
+def _anchor(config: AnchorConfig) -> list[int]:
+    """Run bubblewrap with the anchor payload; the fds it sent."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    program = os.open(config.launcher, os.O_RDONLY | os.O_CLOEXEC)
+    filter_fd = seccomp.filter_fd(config.seccomp_path)
+    argv = anchor_argv(
+        config.bwrap,
+        config.layout,
+        seccomp_fd=filter_fd,
+        program_fd=program,
+        sock_fd=theirs.fileno(),
+    )
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={},
+            cwd="/",
+            user=config.uid,
+            group=config.gid,
+            extra_groups=[],
+            pass_fds=(filter_fd, program, theirs.fileno()),  # kept at these numbers
+        )
+    except OSError as exc:
+        ours.close()
+        raise SandboxError(f"cannot start bubblewrap for a session: {exc}") from exc
+    finally:
+        theirs.close()
+        os.close(program)
+        os.close(filter_fd)
+    try:
+        received = _receive(ours, proc)
+        try:
+            proc.wait(ANCHOR_WAIT_S)
+        except subprocess.TimeoutExpired:
+            for fd in received:
+                os.close(fd)
+            raise SandboxError("a session's bubblewrap did not exit") from None
+    finally:
+        ours.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    return received
+
+
+def _receive(sock: socket.socket, proc: subprocess.Popen[bytes]) -> list[int]:
+    """The anchor's one message: a byte and the namespaces' fds (bounded in time)."""
+    sock.settimeout(ANCHOR_WAIT_S)
+    try:
+        message, received, flags, _ = socket.recv_fds(sock, 1, len(NAMESPACES))
+    except OSError as exc:  # TimeoutError included
+        raise SandboxError(f"a session's namespaces did not arrive: {exc}") from exc
+    if message != b"N" or flags & socket.MSG_CTRUNC or len(received) != len(NAMESPACES):
+        for fd in received:
+            os.close(fd)
+        raise SandboxError(f"a session's bubblewrap failed: {_stderr(proc)}")
+    return received
+
+
+def _stderr(proc: subprocess.Popen[bytes]) -> str:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(1.0)
+    if proc.stderr is None or proc.poll() is None:
+        return ""
+    return proc.stderr.read(4096).decode(errors="replace").strip()
+
+
+def _validated(fds: list[int], uid: int) -> tuple[int, ...]:
+    """The fds, once each is the namespace it should be (else all closed, an error)."""
+    try:
+        _check(fds, uid)
+    except BaseException as exc:
+        for fd in fds:
+            os.close(fd)
+        if isinstance(exc, OSError):
+            raise SandboxError(f"a session's namespaces cannot be checked: {exc}") from exc
+        raise
+    return tuple(fds)
+
+
+def _check(fds: list[int], uid: int) -> None:
+    for fd, (name, nstype) in zip(fds, NAMESPACES, strict=True):
+        if fcntl.ioctl(fd, NS_GET_NSTYPE) != nstype:
+            raise SandboxError(f"a session's {name} namespace fd is not one")
+    # bubblewrap nests two user namespaces (the outer one maps root, to mount
+    # devpts): the sandbox user's is the inner one, the others the outer one's.
+    inner = fds[0]
+    outer = fcntl.ioctl(inner, NS_GET_PARENT)
+    try:
+        for userns in (inner, outer):
+            owner = bytearray(4)
+            fcntl.ioctl(userns, NS_GET_OWNER_UID, owner)
+            if struct.unpack("=I", owner)[0] != uid:
+                raise SandboxError("a session's user namespace is not the sandbox user's")
+        if _owner_identity(outer, NS_GET_PARENT) != _identity_of("/proc/self/ns/user"):
+            raise SandboxError("a session's user namespace is not a grandchild of ours")
+        for fd, (name, _) in zip(fds[1:], NAMESPACES[1:], strict=True):
+            if _owner_identity(fd, NS_GET_USERNS) != _identity(outer):
+                raise SandboxError(f"a session's {name} namespace is not its user namespace's")
+    finally:
+        os.close(outer)
+
+
+def _owner_identity(fd: int, request: int) -> tuple[int, int]:
+    """The identity of the namespace an ioctl gives for ``fd`` (its parent or owner)."""
+    related = fcntl.ioctl(fd, request)
+    try:
+        return _identity(related)
+    finally:
+        os.close(related)
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _identity_of(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+class NamespacePool:
+    """Keeps ``size`` sessions' namespaces ready, built by a background thread.
+
+    Namespaces hold nothing of a session until its first run (the workspace is
+    mounted per run), so they can be made ahead of time like the slots: a
+    fresh sandbox then pays for no bubblewrap at all. Each is given to one
+    session only. A forked child lets go of the parent's (``forks``).
+    """
+
+    def __init__(self, config: AnchorConfig, size: int) -> None:
+        self.config, self.size = config, size
+        self._ready: list[SessionNamespaces] = []
+        self._wanted = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        if size > 0:
+            self._thread = threading.Thread(target=self._refill, name="assay-anchors", daemon=True)
+            self._thread.start()
+        forks.register(self)
+
+    def take(self) -> SessionNamespaces:
+        with self._wanted:
+            if self._ready:
+                self._wanted.notify()
+                return self._ready.pop()
+        return SessionNamespaces.build(self.config)
+
+    def _refill(self) -> None:
+        with contextlib.suppress(OSError):  # below the runs' priority, like the slots' refill
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), REFILL_NICE)
+        while True:
+            with self._wanted:
+                while not self._closed and len(self._ready) >= self.size:
+                    self._wanted.wait(IDLE_WAIT_S)
+                if self._closed:
+                    return
+            try:
+                namespaces = SessionNamespaces.build(self.config)
+            except SandboxError as exc:
+                log.warning("cannot prepare a session's namespaces: %s", exc)
+                with self._wanted:
+                    self._wanted.wait(1.0)
+                continue
+            with self._wanted:
+                if self.closed:  # closed while they were being made
+                    namespaces.close()
+                    return
+                self._ready.append(namespaces)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        with self._wanted:
+            self._closed = True
+            ready, self._ready = self._ready, []
+            self._wanted.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5.0)
+        for namespaces in ready:
+            namespaces.close()
+
+    def after_fork_in_child(self) -> None:
+        """The parent's namespaces are not ours: closed here; the pool is closed."""
+        self._wanted = threading.Condition()
+        self._closed = True
+        self._thread = None
+        for namespaces in self._ready:
+            namespaces.close()
+        self._ready = []
