@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from assay.config import DEFAULT_GRADING_PARALLEL_RUNS
 from assay.errors import AssayError
+from assay.files.fileset import FileSet
 from assay.grading import static
 from assay.grading.context import GradingContext, NullProgress, Progress
 from assay.grading.diagnostics import parse_diagnostics
@@ -47,7 +48,6 @@ from assay.grading.report import (
 )
 from assay.grading.spec import StaticEffect, TestSpec
 from assay.grading.stages import Stage
-from assay.grading.submission import Submission
 from assay.sandbox.backends import DEFAULT_BACKEND, get_backend
 from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
 from assay.sandbox.hostfiles import entries_from_host
@@ -71,7 +71,7 @@ class _Build:
 
 def grade(
     package: AssignmentPackage,
-    submission: Submission,
+    submission: FileSet,
     *,
     backend: SandboxBackend | str = DEFAULT_BACKEND,
     parallel_runs: int = DEFAULT_GRADING_PARALLEL_RUNS,
@@ -97,7 +97,7 @@ class _Grading:
     def __init__(
         self,
         package: AssignmentPackage,
-        submission: Submission,
+        submission: FileSet,
         backend: SandboxBackend,
         progress: Progress,
         seed: int | None,

@@ -28,8 +28,6 @@ from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.stages import Stage
-from assay.grading.submission import Submission as FileSet
-from assay.grading.submission import SubmittedFile
 from assay.queue import ClaimedJob
 from assay.services.catalog import packages
 from assay.services.intake import progress
@@ -153,9 +151,7 @@ def _grade(platform: Platform, work: _Work) -> GradeReport:
     root = packages.unpacked(
         cache, work.package_sha256, lambda: _read_blob(platform, work.package_sha256)
     )
-    files = FileSet(
-        tuple(SubmittedFile(f.path, f.data, f.executable) for f in filesets.unpack(files_data))
-    )
+    files = filesets.unpack(files_data)
     with load_package(root) as package:
         return grade(
             package,
