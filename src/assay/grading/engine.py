@@ -329,8 +329,8 @@ class _Grading:
             build=BuildReport(
                 status=self.build.status,
                 log=self.build.log,
-                diagnostics=[DiagnosticModel.of(d) for d in self.build.diagnostics],
-                timing=TimingModel.of(self.build.timing),
+                diagnostics=[DiagnosticModel.model_validate(d) for d in self.build.diagnostics],
+                timing=TimingModel.model_validate(self.build.timing),
             ),
             tests=[TestReport.of(o) for o in outcomes],
             static=static_report,
@@ -372,7 +372,7 @@ class _Grading:
                         )
         report = StaticReport(
             effect=spec.effect,
-            findings=[StaticFindingModel.of(f) for f in findings],
+            findings=[StaticFindingModel.model_validate(f) for f in findings],
             deducted=deducted,
         )
         return report, deducted, fail_all

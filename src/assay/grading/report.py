@@ -1,5 +1,11 @@
 """``GradeReport``: the documented JSON result of grading one submission.
 
+The models are the JSON's shape (field order, the student view's ``None``s);
+each is built from its outcome type in ``assay.grading.outcome`` by pydantic,
+reading the fields of the same name (``from_attributes``), never by a copy
+written out by hand. Numbers are rounded as they enter a model (times to 6
+decimals, scores to 4), so a stored report loads to the same values.
+
 The full report is the staff view. ``student_view`` removes what students
 must not see: the contents of hidden tests (and of ``after_due`` tests before
 the deadline), staff-only details and the tamper flag. See docs/reports.md.
@@ -11,18 +17,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assay.grading.outcome import (
-    BuildStatus,
-    Diagnostic,
-    FailureCause,
-    Finding,
-    StaticFinding,
-    TestOutcome,
-    TestStatus,
-    Timing,
-)
+from assay.grading.outcome import BuildStatus, FailureCause, TestOutcome, TestStatus
 from assay.grading.spec import StaticEffect, Visibility
 
 SCHEMA_VERSION = 1
@@ -34,7 +31,7 @@ class ReportStatus(StrEnum):
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class TimingModel(Model):
@@ -42,13 +39,10 @@ class TimingModel(Model):
     cpu_s: float = 0.0
     peak_memory_bytes: int = 0
 
+    @field_validator("wall_s", "cpu_s")
     @classmethod
-    def of(cls, timing: Timing) -> TimingModel:
-        return cls(
-            wall_s=round(timing.wall_s, 6),
-            cpu_s=round(timing.cpu_s, 6),
-            peak_memory_bytes=timing.peak_memory_bytes,
-        )
+    def _rounded(cls, value: float) -> float:
+        return round(value, 6)
 
 
 class DiagnosticModel(Model):
@@ -59,17 +53,6 @@ class DiagnosticModel(Model):
     message: str
     tool: str = ""
 
-    @classmethod
-    def of(cls, d: Diagnostic) -> DiagnosticModel:
-        return cls(
-            file=d.file,
-            line=d.line,
-            column=d.column,
-            severity=d.severity.value,
-            message=d.message,
-            tool=d.tool,
-        )
-
 
 class FindingModel(Model):
     kind: str
@@ -79,17 +62,6 @@ class FindingModel(Model):
     bytes: int | None = None
     stack: list[str] = Field(default_factory=list)
 
-    @classmethod
-    def of(cls, f: Finding) -> FindingModel:
-        return cls(
-            kind=f.kind,
-            message=f.message,
-            file=f.file,
-            line=f.line,
-            bytes=f.bytes,
-            stack=list(f.stack),
-        )
-
 
 class StaticFindingModel(Model):
     name: str
@@ -98,12 +70,6 @@ class StaticFindingModel(Model):
     file: str | None = None
     line: int | None = None
     column: int | None = None
-
-    @classmethod
-    def of(cls, f: StaticFinding) -> StaticFindingModel:
-        return cls(
-            name=f.name, rule=f.rule, message=f.message, file=f.file, line=f.line, column=f.column
-        )
 
 
 class BuildReport(Model):
@@ -135,26 +101,14 @@ class TestReport(Model):
     # their shape
     cause: FailureCause | None = Field(default=None, exclude=True)
 
+    @field_validator("score", "max_score")
     @classmethod
-    def of(cls, o: TestOutcome) -> TestReport:
-        return cls(
-            name=o.name,
-            kind=o.kind,
-            group=o.group,
-            status=o.status,
-            score=round(o.score, 4),
-            max_score=round(o.max_score, 4),
-            visibility=o.visibility,
-            message=o.message,
-            output=o.output,
-            expected=o.expected,
-            actual=o.actual,
-            findings=[FindingModel.of(f) for f in o.findings],
-            timing=TimingModel.of(o.timing),
-            tampered=o.tampered,
-            staff_detail=o.staff_detail,
-            cause=o.cause,
-        )
+    def _rounded(cls, value: float) -> float:
+        return round(value, 4)
+
+    @classmethod
+    def of(cls, outcome: TestOutcome) -> TestReport:
+        return cls.model_validate(outcome)
 
     def hide_contents(self) -> TestReport:
         return self.model_copy(
