@@ -226,7 +226,7 @@ class BwrapBackend(SandboxBackend):
                 self._anchor_config = AnchorConfig(
                     bwrap,
                     self._layout,
-                    launcher,
+                    self.settings.state_dir / "bin",
                     self._seccomp,
                     self.settings.sandbox_uid,
                     self.settings.sandbox_gid,

@@ -36,6 +36,7 @@ from assay.errors import SandboxError
 from assay.sandbox import forks
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.command import RootLayout, anchor_argv
+from assay.sandbox.native.launcher import build_launcher
 from assay.sandbox.native.slots import IDLE_WAIT_S, REFILL_NICE
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class AnchorConfig:
 
     bwrap: str
     layout: RootLayout
-    launcher: Path
+    bin_dir: Path  # where the launcher (the anchor's payload) is built and cached
     seccomp_path: Path
     uid: int
     gid: int
@@ -92,7 +93,7 @@ class SessionNamespaces:
 def _anchor(config: AnchorConfig) -> list[int]:
     """Run bubblewrap with the anchor payload; the fds it sent."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    program = os.open(config.launcher, os.O_RDONLY | os.O_CLOEXEC)
+    program = os.open(build_launcher(config.bin_dir), os.O_RDONLY | os.O_CLOEXEC)
     filter_fd = seccomp.filter_fd(config.seccomp_path)
     argv = anchor_argv(
         config.bwrap,
