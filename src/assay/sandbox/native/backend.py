@@ -124,7 +124,7 @@ class BwrapSession(BackendSession):
             workspace = self.workspace
             namespaces = None
             if prepared(spec):
-                if self._namespaces is None:
+                if self._namespaces is None:  # until there are, bubblewrap per run
                     self._namespaces = self.backend.take_namespaces()
                 namespaces = self._namespaces
             self._running.append(spec.limits.wall_time_s)
@@ -244,8 +244,8 @@ class BwrapBackend(SandboxBackend):
         self._prepare()
         return BwrapSession(self, config)
 
-    def take_namespaces(self) -> SessionNamespaces:
-        """A session's prepared namespaces (ready ones first: see ``NamespacePool``)."""
+    def take_namespaces(self) -> SessionNamespaces | None:
+        """Ready namespaces for a session, if there are (see ``NamespacePool``)."""
         self._prepare()
         with self._init_lock:
             if self._anchors is None:

@@ -223,7 +223,9 @@ class NamespacePool:
     Namespaces hold nothing of a session until its first run (the workspace is
     mounted per run), so they can be made ahead of time like the slots: a
     fresh sandbox then pays for no bubblewrap at all. Each is given to one
-    session only. A forked child lets go of the parent's (``forks``).
+    session only. When none is ready, the run gets a bubblewrap of its own and
+    the session asks again at its next run. A forked child lets go of the
+    parent's (``forks``).
     """
 
     def __init__(self, config: AnchorConfig, size: int) -> None:
@@ -237,12 +239,12 @@ class NamespacePool:
             self._thread.start()
         forks.register(self)
 
-    def take(self) -> SessionNamespaces:
+    def take(self) -> SessionNamespaces | None:
+        """Ready namespaces, or None (never waits: building takes longer than a run
+        with a bubblewrap of its own, which the caller then does)."""
         with self._wanted:
-            if self._ready:
-                self._wanted.notify()
-                return self._ready.pop()
-        return SessionNamespaces.build(self.config)
+            self._wanted.notify()
+            return self._ready.pop() if self._ready else None
 
     def _refill(self) -> None:
         with contextlib.suppress(OSError):  # below the runs' priority, like the slots' refill
