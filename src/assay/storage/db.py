@@ -17,6 +17,8 @@ A write that cannot happen now (SQLite busy beyond ``busy_timeout_s``, a full di
 a read-only database, PostgreSQL unreachable: see ``storage.unavailable``) raises
 ``StorageUnavailableError`` from ``session()``; its transaction was rolled back, so
 nothing of it is stored. ``probe_write`` tries a tiny write transaction (readiness).
+Every SQLAlchemy error leaves this module as one of ``assay.errors``' storage errors
+(``storage.unavailable.storage_errors``, the one mapping): code above catches those.
 """
 
 from __future__ import annotations
@@ -34,17 +36,16 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from assay.errors import InvalidRequestError, StorageError
-from assay.storage.unavailable import unavailable
+from assay.errors import StorageError
+from assay.storage.unavailable import storage_errors
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0  # the default of settings.sqlite_busy_timeout_s
-_REFUSED_VALUE = "a value the database cannot take (a NUL character, or a number out of range)"
 
 
 def _busy_timeout(dbapi_connection: Any, timeout_s: float) -> None:
@@ -200,23 +201,13 @@ class Database:
     def session(self) -> Iterator[Session]:
         session = self._sessions()
         try:
-            yield session
-            session.commit()
-        except DataError as exc:
-            # The database refused a value the caller gave (PostgreSQL: a NUL character
-            # in text, a number out of range): the request's fault, not ours.
-            session.rollback()
-            raise InvalidRequestError(_REFUSED_VALUE) from exc
-        except (SQLAlchemyError, OSError) as exc:
-            session.rollback()
-            refused = unavailable(exc)
-            if refused is None:
-                raise
-            log.warning("a write transaction failed: %s", refused.message)
-            raise refused from exc
-        except BaseException:
-            session.rollback()
-            raise
+            with storage_errors(what="a write transaction", log_refusals=True):
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
         finally:
             session.close()
 
@@ -225,14 +216,8 @@ class Database:
         """A session that only reads (see the module docstring); nothing is committed."""
         session = self._readers()
         try:
-            yield session
-        except DataError as exc:
-            raise InvalidRequestError(_REFUSED_VALUE) from exc
-        except (SQLAlchemyError, OSError) as exc:
-            refused = unavailable(exc, writing=False)
-            if refused is None:
-                raise
-            raise refused from exc
+            with storage_errors(writing=False, what="a read"):
+                yield session
         finally:
             # close() ends the transaction and detaches the objects WITHOUT expiring
             # them (a rollback would), so what was read stays usable afterwards.
@@ -258,7 +243,10 @@ class Database:
         """Whether the schema is at the newest migration (for /readyz; it only reads, so
         on SQLite it does not wait for the writer)."""
         head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
-        with (self.reader_engine or self.engine).connect() as connection:
+        with (
+            storage_errors(writing=False, what="reading the schema version"),
+            (self.reader_engine or self.engine).connect() as connection,
+        ):
             current = MigrationContext.configure(connection).get_current_revision()
         return current == head
 
@@ -268,25 +256,19 @@ class Database:
         (cheap enough for every readiness check)."""
         touch = text("UPDATE alembic_version SET version_num = version_num")
         ms = max(1, round(timeout_s * 1000))
-        try:
-            with self.engine.connect() as connection:
-                if self.is_sqlite:
-                    connection.info[_WriterGate.TIMEOUT_KEY] = timeout_s
-                    try:
-                        with connection.begin():
-                            connection.execute(touch)
-                    finally:
-                        connection.info.pop(_WriterGate.TIMEOUT_KEY, None)
-                else:
+        with storage_errors(what="a test write"), self.engine.connect() as connection:
+            if self.is_sqlite:
+                connection.info[_WriterGate.TIMEOUT_KEY] = timeout_s
+                try:
                     with connection.begin():
-                        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
-                        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
                         connection.execute(touch)
-        except (SQLAlchemyError, OSError) as exc:
-            refused = unavailable(exc)
-            if refused is None:
-                raise StorageError(f"a test write failed: {exc}") from exc
-            raise refused from exc
+                finally:
+                    connection.info.pop(_WriterGate.TIMEOUT_KEY, None)
+            else:
+                with connection.begin():
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+                    connection.execute(touch)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,28 +1,42 @@
-"""Which failures of the database or the disk mean "cannot store this now".
+"""Foreign failures of the database and the disk as Assay's storage errors.
 
-They become ``StorageUnavailableError`` (503 with ``Retry-After`` in the web layer):
-SQLite busy beyond its timeout or locked, a full disk, a read-only database or file
+``storage_errors()`` is the one place where they are mapped (``Database``'s sessions,
+its schema and write probes, and blob writes to disk go through it), so code above
+storage catches ``assay.errors`` only:
+
+- a value the database refused (``DataError``: a NUL character, a number out of
+  range) is the request's fault: ``InvalidRequestError``;
+- "cannot store this now" becomes ``StorageUnavailableError`` (see below);
+- any other SQLAlchemy error is ``StorageError`` (a bug or a schema problem; the
+  original is its ``__cause__``);
+- any other ``OSError`` passes unchanged (not the storage's).
+
+"Cannot store this now" (``StorageUnavailableError``, 503 with ``Retry-After`` in the
+web layer): SQLite busy beyond its timeout or locked, a full disk, a read-only database or file
 system, a write that the disk refused; PostgreSQL unreachable, out of disk or
-connections, read-only (a standby), or a lock or serialization conflict. Anything
-else is a bug or a schema problem and is left alone. Messages name the cause only:
-no paths, no SQL.
+connections, read-only (a standby), or a lock or serialization conflict. Their
+messages name the cause only: no paths, no SQL.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from assay.errors import StorageUnavailableError
+from assay.errors import AssayError, InvalidRequestError, StorageError, StorageUnavailableError
+
+log = logging.getLogger(__name__)
 
 BUSY = "the database is busy (another process holds its write lock)"
 FULL = "the disk is full"
 READ_ONLY = "the database or its disk is read-only"
+REFUSED_VALUE = "a value the database cannot take (a NUL character, or a number out of range)"
 
 # sqlite3 errors carry the SQLite result code's name (extended: SQLITE_BUSY_SNAPSHOT)
 _SQLITE = {
@@ -84,14 +98,42 @@ def unavailable(exc: BaseException, *, writing: bool = True) -> StorageUnavailab
     return StorageUnavailableError(f"{reason}: {tail}")
 
 
+def translate(
+    exc: BaseException, *, writing: bool = True, what: str = "a database operation"
+) -> AssayError | None:
+    """Assay's exception for ``exc`` met at the storage boundary, or None for one that
+    is not the storage's (an ``OSError`` other than a full or read-only disk)."""
+    if isinstance(exc, DataError):
+        return InvalidRequestError(REFUSED_VALUE)
+    refused = unavailable(exc, writing=writing)
+    if refused is not None:
+        return refused
+    if isinstance(exc, SQLAlchemyError):
+        return StorageError(f"{what} failed: {exc}")
+    return None
+
+
+@contextmanager
+def storage_errors(
+    *, writing: bool = True, what: str = "a database operation", log_refusals: bool = False
+) -> Iterator[None]:
+    """SQLAlchemy's and the disk's exceptions raised in the block, as Assay's (see the
+    module docstring). ``writing`` False: a read-only session (see ``cause``);
+    ``log_refusals``: log a ``StorageUnavailableError`` as a warning when it is made."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        mapped = translate(exc, writing=writing, what=what)
+        if mapped is None:
+            raise
+        if log_refusals and isinstance(mapped, StorageUnavailableError):
+            log.warning("%s failed: %s", what, mapped.message)
+        raise mapped from exc
+
+
 @contextmanager
 def disk_writes() -> Iterator[None]:
     """Files written in the block: a full or read-only disk raises
     ``StorageUnavailableError`` (other ``OSError``s pass unchanged)."""
-    try:
+    with storage_errors(what="a write to disk"):
         yield
-    except OSError as exc:
-        refused = unavailable(exc)
-        if refused is None:
-            raise
-        raise refused from exc

@@ -30,7 +30,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assay.errors import StorageError
@@ -124,7 +123,7 @@ class DatabaseCollector(Collector):
         try:
             with self._lock, self.platform.db.reading() as session:
                 metrics = [*self._state(session), *self._events(session)]
-        except (SQLAlchemyError, StorageError) as exc:
+        except StorageError as exc:
             log.warning("metrics: the database is unreachable: %s", exc)
             up.add_metric([], 0)
             return [up]

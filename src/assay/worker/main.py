@@ -14,8 +14,6 @@ import signal
 import threading
 from types import FrameType
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from assay.config import Settings
 from assay.errors import SandboxUnavailableError, StorageError
 from assay.services import Platform
@@ -35,7 +33,7 @@ def wait_for_schema(platform: Platform, stop: threading.Event) -> bool:
             if platform.db.is_current():
                 return True
             reason = "the database schema is not current (start `assay serve` to migrate it)"
-        except (SQLAlchemyError, StorageError) as exc:
+        except StorageError as exc:
             reason = f"the database is not reachable: {exc}"
         if not warned:
             log.warning("waiting: %s", reason)

@@ -29,7 +29,6 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
@@ -152,7 +151,7 @@ class WorkerPool:
             )
         try:
             workers.mark_stopped(self.platform, self.worker_id, jobs_done=self.jobs_done)
-        except (SQLAlchemyError, StorageError) as exc:
+        except StorageError as exc:
             log.warning("cannot mark worker %s stopped: %s", self.worker_id, exc)
         self._started = False
         log.info("worker %s stopped", self.worker_id)
@@ -241,7 +240,7 @@ class WorkerPool:
             jobs = self.platform.queue.claim_many(
                 self.worker_id, limit, bulk_limit=bulk_room, on_claimed=start
             )
-        except (SQLAlchemyError, AssayError) as exc:
+        except AssayError as exc:
             log.warning("cannot claim jobs: %s", exc)
             self._stopping.wait(self.platform.settings.worker_poll_s)
             return []
@@ -285,7 +284,7 @@ class WorkerPool:
             with self.platform.db.session() as session:
                 if queue.finish(session, job.id, self.worker_id, error=error):
                     workers.fail_handler(job.kind)(session, job.target_id, error)
-        except (SQLAlchemyError, AssayError):
+        except AssayError:
             log.exception("cannot record job %s's failure (left to its lease)", job.id)
 
     # --- heartbeat and watchdog -----------------------------------------------------
@@ -301,7 +300,7 @@ class WorkerPool:
                     jobs_done=self.jobs_done,
                     job_ids=self._leased_job_ids(),
                 )
-            except (SQLAlchemyError, StorageError) as exc:
+            except StorageError as exc:
                 log.warning("heartbeat of worker %s failed: %s", self.worker_id, exc)
 
     def _watchdog_loop(self) -> None:
@@ -309,5 +308,5 @@ class WorkerPool:
         while not self._stopping.wait(interval):
             try:
                 workers.watchdog(self.platform, self.platform.backend)
-            except (SQLAlchemyError, AssayError) as exc:
+            except AssayError as exc:
                 log.warning("watchdog round failed: %s", exc)

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from assay.errors import AssayError, NotFoundError
 from assay.grading.checking import CheckReport, check_package
@@ -163,7 +162,7 @@ def _run_and_store(platform: Platform, version_id: int, running: ReferenceCheck)
             version = session.get(AssignmentVersion, version_id)
             if version is not None:
                 _store(version, result)
-    except (SQLAlchemyError, AssayError):  # the platform closed under us (shutdown)
+    except AssayError:  # the platform closed under us (shutdown)
         log.warning("could not store the reference check of version %s", version_id)
     return result
 

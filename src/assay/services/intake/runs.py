@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assay.errors import GradingError, StorageError
@@ -76,7 +75,7 @@ class EventProgress:
         try:
             with self.platform.db.session() as session:
                 progress.record_event(session, self.run_id, name, detail, current, total)
-        except (SQLAlchemyError, StorageError) as exc:  # progress is best effort, not the result
+        except StorageError as exc:  # progress is best effort, not the result
             log.warning("cannot record stage %s of run %s: %s", name, self.run_id, exc)
 
 

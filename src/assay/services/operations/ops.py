@@ -23,7 +23,6 @@ from pathlib import Path
 
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
@@ -86,18 +85,18 @@ def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
             session.execute(text("SELECT 1"))
             checks["database"] = Check(ok=True, detail=platform.db.engine.dialect.name)
             summary = worker_summary(session, platform.settings)
-    except (SQLAlchemyError, OSError, StorageError) as exc:
+    except (OSError, StorageError) as exc:
         # anyone may ask /readyz: the driver's text (host, user, paths) goes to the log only
         log.warning("readiness: the database is unreachable", exc_info=exc)
-        detail = exc.message if isinstance(exc, StorageUnavailableError) else type(exc).__name__
+        detail = exc.message if isinstance(exc, StorageUnavailableError) else _cause_name(exc)
         checks["database"] = Check(ok=False, detail=f"unreachable: {detail} (see the server log)")
         return Readiness(ready=False, checks=checks)
     try:
         current = platform.db.is_current()
-    except (SQLAlchemyError, StorageError) as exc:
+    except StorageError as exc:
         log.warning("readiness: cannot read the schema version", exc_info=exc)
         checks["schema"] = Check(
-            ok=False, detail=f"cannot read the schema version: {type(exc).__name__}"
+            ok=False, detail=f"cannot read the schema version: {_cause_name(exc)}"
         )
     else:
         checks["schema"] = (
@@ -112,6 +111,13 @@ def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
     else:
         checks["workers"] = Check(ok=True, detail=workers)
     return Readiness(ready=all(c.ok for c in checks.values()), checks=checks)
+
+
+def _cause_name(exc: Exception) -> str:
+    """What failed, by class name only: the driver's, for a storage error that wraps
+    one (its text may name hosts, users and paths)."""
+    cause = exc.__cause__ if isinstance(exc, StorageError) else None
+    return type(cause or exc).__name__
 
 
 def writable(platform: Platform) -> dict[str, Check]:
