@@ -1,8 +1,10 @@
 """Sandbox overhead: the same trivial Python program bare, native and docker.
 
 Prints p50/p90 wall time per mode and the overhead over the bare program
-measured in the same run, the modes interleaved (these machines are noisy:
-compare within a run),
+measured in the same run (milliseconds and ratio), the modes interleaved
+(these machines are noisy: compare within a run). Two sandbox modes: runs 2..n
+of one session (its first run is made before timing starts) and a fresh
+sandbox per run (open, one run, close),
 then runs 100 sandboxed runs concurrently and reports throughput.
 
     .venv/bin/python bench/sandbox_overhead.py [--runs 50] [--concurrent 100]
@@ -91,7 +93,7 @@ def main() -> int:
 
     backends = [b for b in args.backends.split(",") if b]
     print(f"program: {' '.join(PROGRAM)}   runs per mode: {args.runs}")
-    print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16}")
+    print(f"{'mode':42} {'p50 ms':>8} {'p90 ms':>8} {'p50 overhead ms':>16} {'ratio':>6}")
     available = []
     for backend in backends:
         # One phase per backend and mode, each with its own interleaved bare
@@ -106,7 +108,7 @@ def main() -> int:
                 continue
             available.append(backend)
             phases: list[dict[str, Callable[[], None]]] = [
-                {"bare (baseline)": bare, f"{backend} (run in a started sandbox)": in_session(box)},
+                {"bare (baseline)": bare, f"{backend} (runs 2..n of a session)": in_session(box)},
                 {
                     "bare (baseline)": bare,
                     f"{backend} (fresh sandbox per run)": fresh_sandbox(backend),
@@ -117,7 +119,10 @@ def main() -> int:
                 bare_p50, _ = percentiles(rows[0][1])
                 for name, samples in rows:
                     p50, p90 = percentiles(samples)
-                    print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f}")
+                    print(
+                        f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f} "
+                        f"{p50 / bare_p50:6.2f}"
+                    )
     for backend in available:
         try:
             elapsed, ok = concurrent(backend, args.concurrent)
