@@ -20,11 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from assay.files.fileset import FileSet
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.package import AssignmentPackage
 from assay.grading.report import ReportStatus
-from assay.grading.submission import Submission, load_submission
+from assay.grading.submission import load_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "assignments" / "python-io"
@@ -65,7 +66,7 @@ BARE_ENV = {
 }
 
 
-def run_graded(package: AssignmentPackage, submission: Submission, backend: str) -> float:
+def run_graded(package: AssignmentPackage, submission: FileSet, backend: str) -> float:
     started = time.perf_counter()
     report = grade(package, submission, backend=backend)
     elapsed = time.perf_counter() - started
