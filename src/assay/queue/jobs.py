@@ -28,31 +28,17 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Update, and_, bindparam, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from assay.queue.base import ClaimedJob, ClaimHook
 from assay.storage.db import Database
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    id: int
-    kind: JobKind
-    lane: Lane
-    target_id: int
-    attempt: int
-    max_attempts: int
-
-
 NOTIFY_AFTER_COMMIT = "assay_queue_notify"  # session.info flag set by enqueue
-
-# Runs inside the claiming transaction; returns the claimed jobs that are still to run.
-ClaimHook = Callable[[Session, list[ClaimedJob]], list[ClaimedJob]]
+REQUEUED_ERROR = "worker lost (lease expired); re-queued"
 
 
 class JobQueue:
@@ -267,7 +253,7 @@ class JobQueue:
                     status=JobStatus.QUEUED,
                     worker_id=None,
                     lease_expires_at=None,
-                    error="worker lost (lease expired); re-queued",
+                    error=REQUEUED_ERROR,
                 )
                 .returning(Job.id)
             ).all()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assay.config import Settings
-from assay.queue import JobQueue
+from assay.queue import JobQueue, JobQueueProtocol
 from assay.sandbox.backends import get_backend
 from assay.sandbox.base import SandboxBackend
 from assay.services.writebehind import WriteBehind
@@ -24,7 +24,7 @@ from assay.storage.db import Database
 class Platform:
     settings: Settings
     db: Database
-    queue: JobQueue
+    queue: JobQueueProtocol  # the database's (open); an InMemoryJobQueue in unit tests
     write_behind: WriteBehind = field(default_factory=WriteBehind)
 
     @classmethod

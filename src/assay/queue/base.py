@@ -1,0 +1,84 @@
+"""What a job queue offers its users (workers, the watchdog, producers, pages).
+
+``JobQueue`` (``jobs.py``) keeps jobs as database rows; ``InMemoryJobQueue``
+(``memory.py``) keeps them in a list, for fast unit tests of the queue's users
+(procrastinate's habit: a real in-memory implementation, not a mock). One contract
+suite (tests/unit/test_queue_contract.py) runs the same assertions against both,
+so the in-memory one cannot drift from the real one.
+
+Methods taking a ``session`` act inside the caller's transaction on the database
+queue; the in-memory queue ignores it (its changes take effect at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from assay.storage.models import Job, JobKind, Lane
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: JobKind
+    lane: Lane
+    target_id: int
+    attempt: int
+    max_attempts: int
+
+
+# Runs inside the claiming transaction; returns the claimed jobs that are still to run.
+ClaimHook = Callable[[Session, list[ClaimedJob]], list[ClaimedJob]]
+
+
+class JobQueueProtocol(Protocol):
+    """The queue's interface (see ``jobs.JobQueue`` for what each method promises)."""
+
+    lease: timedelta  # how long a claim or a heartbeat keeps a job its worker's
+
+    def notify(self) -> None: ...
+
+    def generation(self) -> int: ...
+
+    def wait(self, seen: int, timeout_s: float) -> None: ...
+
+    def enqueue(
+        self,
+        session: Session,
+        kind: JobKind,
+        target_id: int,
+        *,
+        lane: Lane = Lane.INTERACTIVE,
+        course_id: int | None = None,
+        dedupe_key: str | None = None,
+    ) -> tuple[Job, list[int]]: ...
+
+    def claim(self, worker_id: str, *, allow_bulk: bool = True) -> ClaimedJob | None: ...
+
+    def claim_many(
+        self,
+        worker_id: str,
+        limit: int,
+        *,
+        bulk_limit: int | None = None,
+        on_claimed: ClaimHook | None = None,
+    ) -> list[ClaimedJob]: ...
+
+    def extend_leases(self, worker_id: str, job_ids: list[int]) -> None: ...
+
+    def finish(self, session: Session, job_id: int, worker_id: str, *, error: str = "") -> bool: ...
+
+    def release(self, job_id: int, worker_id: str, *, error: str) -> bool: ...
+
+    def requeue_expired(self, now: datetime | None = None) -> list[int]: ...
+
+    def expired_out_of_attempts(
+        self, session: Session, now: datetime | None = None
+    ) -> list[Job]: ...
+
+    def depth(self, session: Session) -> dict[str, int]: ...
