@@ -126,14 +126,15 @@ def run_direct(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
     from assay.grading.engine import grade  # noqa: PLC0415 - only this mode needs it
     from assay.grading.loader import load_package  # noqa: PLC0415
     from assay.grading.submission import load_submission  # noqa: PLC0415
+    from assay.sandbox.backends import get_backend  # noqa: PLC0415
 
     package = load_package(ASSIGNMENT)
     submissions = {kind: load_submission(path) for kind, path in KINDS.items()}
-    grade(package, submissions["correct"], backend="native")  # warm up the backend
+    grade(package, submissions["correct"], backend=get_backend("native"))  # warm up the backend
     outcomes = [Outcome(kind) for kind in kinds]
 
     def one(outcome: Outcome) -> None:
-        report = grade(package, submissions[outcome.kind], backend="native")
+        report = grade(package, submissions[outcome.kind], backend=get_backend("native"))
         outcome.done = time.monotonic()
         outcome.report = report.model_dump(mode="json")
 

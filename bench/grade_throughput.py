@@ -26,6 +26,7 @@ from assay.grading.loader import load_package
 from assay.grading.package import AssignmentPackage
 from assay.grading.report import ReportStatus
 from assay.grading.submission import load_submission
+from assay.sandbox.backends import get_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "assignments" / "python-io"
@@ -68,7 +69,7 @@ BARE_ENV = {
 
 def run_graded(package: AssignmentPackage, submission: FileSet, backend: str) -> float:
     started = time.perf_counter()
-    report = grade(package, submission, backend=backend)
+    report = grade(package, submission, backend=get_backend(backend))
     elapsed = time.perf_counter() - started
     if report.status is not ReportStatus.GRADED or not report.full_marks:
         sys.exit(f"the reference solution did not get full marks: {report.to_json()}")

@@ -24,6 +24,7 @@ from assay.grading.loader import load_package
 from assay.grading.report import GradeReport, ReportStatus, TestReport
 from assay.grading.spec import Visibility
 from assay.grading.submission import load_submission
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = [pytest.mark.native, pytest.mark.slow]
@@ -93,7 +94,7 @@ def _grade(case: Case) -> GradeReport | BaseException:
     try:
         with load_package(EXAMPLES / case.example) as package:
             submission = load_submission(EXAMPLES / case.example / case.submission)
-            return grade(package, submission, backend="native", seed=SEED)
+            return grade(package, submission, backend=get_backend("native"), seed=SEED)
     except Exception as exc:  # noqa: BLE001 - reported by the test of this case
         return exc
 

@@ -12,6 +12,7 @@ from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.outcome import FailureCause
 from assay.grading.report import GradeReport, ReportStatus, TestReport
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -30,7 +31,9 @@ def _package(root: Path, manifest: str, files: dict[str, str] | None = None) -> 
 def _grade(root: Path, submission: dict[str, str], environment: str = "python3") -> GradeReport:
     require_backend("native", environment)
     with load_package(root) as package:
-        return grade(package, FileSet.from_mapping(submission), backend="native", seed=1)
+        return grade(
+            package, FileSet.from_mapping(submission), backend=get_backend("native"), seed=1
+        )
 
 
 def _by_name(report: GradeReport) -> dict[str, TestReport]:

@@ -14,6 +14,7 @@ from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import ReportStatus
 from assay.sandbox import Sandbox
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -66,7 +67,9 @@ def test_io_tests_run_concurrently_keep_their_order_and_verdicts(tmp_path: Path)
     (tmp_path / "assignment.toml").write_text(manifest)
     wrong_on_odd = "n = int(input())\nprint(n * 2 if n % 2 == 0 else n)\n"
     with load_package(tmp_path) as package:
-        report = grade(package, FileSet.from_mapping({"d.py": wrong_on_odd}), backend="native")
+        report = grade(
+            package, FileSet.from_mapping({"d.py": wrong_on_odd}), backend=get_backend("native")
+        )
     assert report.status is ReportStatus.GRADED
     assert [t.name for t in report.tests] == [f"t{i}" for i in range(6)]
     assert [t.status for t in report.tests] == [
@@ -103,7 +106,9 @@ limits = { memory = "32M" }
         "print('done')\n"
     )
     with load_package(tmp_path) as package:
-        report = grade(package, FileSet.from_mapping({"spin.py": spin}), backend="native")
+        report = grade(
+            package, FileSet.from_mapping({"spin.py": spin}), backend=get_backend("native")
+        )
     rows = {t.name: t for t in report.tests}
     assert rows["tight"].status is TestStatus.TIMEOUT
     assert rows["memory"].status is TestStatus.MEMORY_LIMIT
@@ -128,7 +133,7 @@ def test_hook_run_student_goes_through_the_sandbox(tmp_path: Path) -> None:
     (tmp_path / "assignment.toml").write_text('[assignment]\nname = "hooks"\n')
     (tmp_path / "grader.py").write_text(HOOKS)
     with load_package(tmp_path) as package:
-        report = grade(package, FileSet.from_mapping({"a.py": ""}), backend="native")
+        report = grade(package, FileSet.from_mapping({"a.py": ""}), backend=get_backend("native"))
     [row] = report.tests
     assert row.status is TestStatus.PASSED, row.output
     assert report.score == 3

@@ -10,6 +10,7 @@ from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.outcome import BuildStatus, TestStatus
 from assay.grading.report import GradeReport, ReportStatus
+from assay.sandbox.backends import get_backend
 
 HOOKS = """
 import os
@@ -67,7 +68,7 @@ def graded(tmp_path: Path, grader: str, backend: str, files: dict[str, str]) -> 
     (tmp_path / "assignment.toml").write_text('[assignment]\nname = "hooks"\n')
     (tmp_path / "grader.py").write_text(grader)
     with load_package(tmp_path) as package:
-        return grade(package, FileSet.from_mapping(files), backend=backend)
+        return grade(package, FileSet.from_mapping(files), backend=get_backend(backend))
 
 
 def test_build_and_test_hooks_run_in_their_own_sandbox(tmp_path: Path, backend_name: str) -> None:

@@ -11,6 +11,7 @@ from assay.files.fileset import FileSet
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.report import GradeReport, ReportStatus, TestReport
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -131,7 +132,9 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(package_dir: Path, main_py: str) -> GradeReport:
     require_backend("native")
     with load_package(package_dir) as package:
-        return grade(package, FileSet.from_mapping({"main.py": main_py}), backend="native")
+        return grade(
+            package, FileSet.from_mapping({"main.py": main_py}), backend=get_backend("native")
+        )
 
 
 def by_name(report: GradeReport) -> dict[str, TestReport]:
@@ -200,7 +203,7 @@ def test_missing_output_file_and_stale_files_do_not_count(package_dir: Path) -> 
     require_backend("native")
     with load_package(package_dir) as package:
         submission = FileSet.from_mapping({"main.py": lazy, "out.txt": "line one\nline two\n"})
-        report = grade(package, submission, backend="native")
+        report = grade(package, submission, backend=get_backend("native"))
     test = by_name(report)["args-and-files"]
     assert test.status.value == "failed"
     assert test.message == (

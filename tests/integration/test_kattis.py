@@ -13,6 +13,7 @@ from assay.grading.kattis import import_kattis
 from assay.grading.loader import load_package
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.spec import Visibility
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -72,7 +73,9 @@ def write_problem(root: Path, problem_yaml: str, *, validator: bool = False) -> 
 def grade_main(package_dir: Path, main_py: str) -> GradeReport:
     require_backend("native")
     with load_package(package_dir) as package:
-        report = grade(package, FileSet.from_mapping({"main.py": main_py}), backend="native")
+        report = grade(
+            package, FileSet.from_mapping({"main.py": main_py}), backend=get_backend("native")
+        )
     assert report.status is ReportStatus.GRADED, report.staff_error
     return report
 

@@ -19,6 +19,7 @@ from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport, ReportStatus
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -126,7 +127,7 @@ def _package(root: Path, kind: str, *, anti_tamper: bool = True) -> Path:
 def _grade(tmp_path: Path, kind: str, files: dict[str, str], **options: bool) -> GradeReport:
     require_backend("native")
     package = load_package(_package(tmp_path / "package", kind, **options))
-    return grade(package, FileSet.from_mapping(files), backend="native")
+    return grade(package, FileSet.from_mapping(files), backend=get_backend("native"))
 
 
 def _by_name(report: GradeReport) -> dict[str, str]:
@@ -533,6 +534,8 @@ def test_the_docker_backend_grades_the_same(
 ) -> None:
     require_backend("docker", "python3")
     package = load_package(_package(tmp_path / "package", kind))
-    report = grade(package, FileSet.from_mapping({"solution.py": solution}), backend="docker")
+    report = grade(
+        package, FileSet.from_mapping({"solution.py": solution}), backend=get_backend("docker")
+    )
     assert report.status is ReportStatus.GRADED, report.staff_error
     assert (report.score, report.tampered) == expected

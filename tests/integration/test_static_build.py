@@ -11,6 +11,7 @@ from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.outcome import BuildStatus, TestStatus
 from assay.grading.report import GradeReport, ReportStatus
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -71,7 +72,7 @@ def _native() -> None:
 def _grade(tmp_path: Path, manifest: str, files: dict[str, str]) -> GradeReport:
     (tmp_path / "assignment.toml").write_text(manifest)
     with load_package(tmp_path) as package:
-        return grade(package, FileSet.from_mapping(files), backend="native", seed=1)
+        return grade(package, FileSet.from_mapping(files), backend=get_backend("native"), seed=1)
 
 
 def _c(tmp_path: Path, main: str, static: str = 'effect = "fail_submission"') -> GradeReport:

@@ -15,6 +15,7 @@ from api_helpers import EXAMPLES, Api, seeded_api
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.submission import load_submission
+from assay.sandbox.backends import get_backend
 from assay.storage.models import GradingRun, RunStatus, Submission
 from helpers import require_backend
 from platform_helpers import DATABASE_KINDS
@@ -182,7 +183,9 @@ def test_reports_never_show_hidden_test_contents_to_students(api: Api) -> None:
     submission = alice_submission(api)
     package = EXAMPLES / "python-io"
     with load_package(package) as loaded:
-        report = grade(loaded, load_submission(package / "bad" / "wrong-answer"), backend="native")
+        report = grade(
+            loaded, load_submission(package / "bad" / "wrong-answer"), backend=get_backend("native")
+        )
     assert report.score == 7.0
     with api.platform.db.session() as session:
         run = session.scalars(

@@ -15,6 +15,7 @@ from assay.grading.outcome import BuildStatus, TestStatus
 from assay.grading.report import BuildReport, GradeReport, ReportStatus, TestReport
 from assay.grading.scaffold import LANGUAGES, scaffold_package
 from assay.grading.spec import Visibility
+from assay.sandbox.backends import get_backend
 
 
 @pytest.mark.parametrize("language", list(LANGUAGES))
@@ -108,7 +109,7 @@ def run_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scores: dict[str,
 
     monkeypatch.setattr(checking, "grade", fake_grade)
     with load_package(path) as package:
-        return check_package(package, "native")
+        return check_package(package, get_backend("native"))
 
 
 def test_check_passes_when_expectations_hold(

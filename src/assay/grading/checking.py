@@ -18,7 +18,6 @@ from assay.grading.package import AssignmentPackage
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.stages import Stage
 from assay.grading.submission import load_submission
-from assay.sandbox.backends import DEFAULT_BACKEND
 from assay.sandbox.base import SandboxBackend
 
 SCORE_TOLERANCE = 1e-6
@@ -56,7 +55,7 @@ class CheckReport:
 
 def check_package(
     package: AssignmentPackage,
-    backend: SandboxBackend | str = DEFAULT_BACKEND,
+    backend: SandboxBackend,
     *,
     parallel_runs: int = DEFAULT_GRADING_PARALLEL_RUNS,
     progress: Progress | None = None,

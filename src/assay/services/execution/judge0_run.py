@@ -43,9 +43,7 @@ def _run(platform: Platform, request: Judge0Request) -> Judge0Result:
     limits = _limits(language, request)
     source = base64.b64decode(request.source_code)
     stdin = base64.b64decode(request.stdin) if request.stdin else b""
-    with Sandbox(
-        language.environment, backend=platform.settings.grading_backend, limits=limits
-    ) as box:
+    with Sandbox(language.environment, backend=platform.backend, limits=limits) as box:
         box.write_file(language.source_file, source)
         if language.compile_argv:
             compiled = box.run(
