@@ -21,7 +21,8 @@ import pytest
 from assay.grading.engine import grade
 from assay.grading.exports import to_gradescope
 from assay.grading.loader import load_package
-from assay.grading.report import GradeReport, ReportStatus, TestReport
+from assay.grading.outcome import TestOutcome
+from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.spec import Visibility
 from assay.grading.submission import load_submission
 from assay.sandbox.backends import get_backend
@@ -230,7 +231,7 @@ def test_always_equal_values_earn_only_honest_points(
 
 
 # -- hidden tests ----------------------------------------------------------------
-def _texts(test: TestReport) -> list[str]:
+def _texts(test: TestOutcome) -> list[str]:
     values = [test.message, test.output, test.expected, test.actual, test.staff_detail]
     values += [f.message for f in test.findings]
     return [v.strip() for v in values if v and len(v.strip()) >= 8]

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from api_helpers import PASSWORD, Api, seeded_api
 from assay.errors import NotFoundError, PermissionDeniedError
-from assay.grading.outcome import BuildStatus, TestStatus
-from assay.grading.report import BuildReport, GradeReport, ReportStatus, TestReport
+from assay.grading.outcome import BuildStatus, TestOutcome, TestStatus
+from assay.grading.report import BuildReport, GradeReport, ReportStatus
 from assay.grading.spec import Visibility
 from assay.services import Actor
 from assay.services.catalog import assignments, courses
@@ -58,7 +58,7 @@ def submit_at(
 
 def grade(api: Api, run_id: int, passed: set[str]) -> None:
     tests = [
-        TestReport(
+        TestOutcome(
             name=name,
             status=TestStatus.PASSED if name in passed else TestStatus.FAILED,
             score=points if name in passed else 0.0,

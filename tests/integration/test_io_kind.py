@@ -10,7 +10,8 @@ import pytest
 from assay.files.fileset import FileSet
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
-from assay.grading.report import GradeReport, ReportStatus, TestReport
+from assay.grading.outcome import TestOutcome
+from assay.grading.report import GradeReport, ReportStatus
 from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
@@ -137,7 +138,7 @@ def run(package_dir: Path, main_py: str) -> GradeReport:
         )
 
 
-def by_name(report: GradeReport) -> dict[str, TestReport]:
+def by_name(report: GradeReport) -> dict[str, TestOutcome]:
     return {t.name: t for t in report.tests}
 
 
@@ -219,7 +220,7 @@ def test_a_failing_checker_is_an_error_not_the_students_fault(package_dir: Path)
     assert "not because of your submission" in test.message
     assert "exited with status 1" in (test.staff_detail or "")
     assert report.status is ReportStatus.ERROR
-    assert "staff_detail" not in report.student_view().tests[0].model_dump(exclude_none=True)
+    assert "staff_detail" not in report.student_view().model_dump(exclude_none=True)["tests"][0]
 
 
 def test_a_checker_that_does_not_compile_is_an_error(package_dir: Path, tmp_path: Path) -> None:

@@ -6,18 +6,15 @@ import json
 import xml.etree.ElementTree as ET
 
 from assay.grading.exports import to_gradescope, to_junit_xml, xml_text
-from assay.grading.outcome import BuildStatus, TestStatus
-from assay.grading.report import (
-    BuildReport,
-    DiagnosticModel,
-    GradeReport,
-    ReportStatus,
-    StaticFindingModel,
-    StaticReport,
-    TestReport,
-    TimingModel,
-    Timings,
+from assay.grading.outcome import (
+    BuildStatus,
+    Diagnostic,
+    StaticFinding,
+    TestOutcome,
+    TestStatus,
+    Timing,
 )
+from assay.grading.report import BuildReport, GradeReport, ReportStatus, StaticReport, Timings
 from assay.grading.spec import StaticEffect, Visibility
 
 SECRET = "SECRET-HIDDEN-INPUT-42"
@@ -27,7 +24,7 @@ NASTY = 'a\x00b\x1b[31mred\x07 <tag> & "quote" \ud800 end'
 
 def sample_report(**changes: object) -> GradeReport:
     tests = [
-        TestReport(
+        TestOutcome(
             name="sample 1",
             kind="io",
             status=TestStatus.PASSED,
@@ -35,9 +32,9 @@ def sample_report(**changes: object) -> GradeReport:
             max_score=2,
             visibility=Visibility.VISIBLE,
             output="3\n",
-            timing=TimingModel(wall_s=0.25),
+            timing=Timing(wall_s=0.25),
         ),
-        TestReport(
+        TestOutcome(
             name="sample 2",
             kind="io",
             group="samples",
@@ -50,7 +47,7 @@ def sample_report(**changes: object) -> GradeReport:
             actual="8\n",
             output=NASTY,
         ),
-        TestReport(
+        TestOutcome(
             name="secret big",
             kind="io",
             status=TestStatus.FAILED,
@@ -64,7 +61,7 @@ def sample_report(**changes: object) -> GradeReport:
             tampered=True,
             staff_detail=STAFF,
         ),
-        TestReport(
+        TestOutcome(
             name="after due slow",
             kind="io",
             status=TestStatus.TIMEOUT,
@@ -73,7 +70,7 @@ def sample_report(**changes: object) -> GradeReport:
             visibility=Visibility.AFTER_DUE,
             message="time limit exceeded (2.00 s wall)",
         ),
-        TestReport(
+        TestOutcome(
             name="checker broke",
             kind="io",
             status=TestStatus.ERROR,
@@ -93,16 +90,14 @@ def sample_report(**changes: object) -> GradeReport:
             status=BuildStatus.PASSED,
             log="$ python3 -m py_compile main.py\n",
             diagnostics=[
-                DiagnosticModel(
-                    file="main.py", line=3, column=5, severity="warning", message="unused x"
-                )
+                Diagnostic(file="main.py", line=3, column=5, severity="warning", message="unused x")
             ],
         ),
         "tests": tests,
         "static": StaticReport(
             effect=StaticEffect.DEDUCT,
             findings=[
-                StaticFindingModel(
+                StaticFinding(
                     name="eval",
                     rule="blacklist",
                     message="eval is not allowed",
@@ -276,7 +271,7 @@ def test_junit_of_the_student_view_hides_hidden_contents() -> None:
 
 
 def test_junit_failed_build_skips_tests_and_error_report_adds_a_grading_error() -> None:
-    not_run = TestReport(
+    not_run = TestOutcome(
         name="t1",
         status=TestStatus.FAILED,
         score=0,

@@ -28,17 +28,7 @@ from assay.grading.outcome import (
     TestStatus,
     Timing,
 )
-from assay.grading.report import (
-    BuildReport,
-    DiagnosticModel,
-    GradeReport,
-    ReportStatus,
-    StaticFindingModel,
-    StaticReport,
-    TestReport,
-    TimingModel,
-    Timings,
-)
+from assay.grading.report import BuildReport, GradeReport, ReportStatus, StaticReport, Timings
 from assay.grading.spec import StaticEffect, Visibility
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "reports"
@@ -133,10 +123,7 @@ def random_report(seed: int) -> GradeReport:
     if rng.random() < 0.6:
         static = StaticReport(
             effect=rng.choice(list(StaticEffect)),
-            findings=[
-                StaticFindingModel.model_validate(_static_finding(rng))
-                for _ in range(rng.randint(0, 3))
-            ],
+            findings=[_static_finding(rng) for _ in range(rng.randint(0, 3))],
             deducted=_points(rng),
         )
     return GradeReport(
@@ -148,10 +135,10 @@ def random_report(seed: int) -> GradeReport:
         build=BuildReport(
             status=rng.choice(list(BuildStatus)),
             log=_text(rng, 40),
-            diagnostics=[DiagnosticModel.model_validate(d) for d in diagnostics],
-            timing=TimingModel.model_validate(build_timing),
+            diagnostics=diagnostics,
+            timing=build_timing,
         ),
-        tests=[TestReport.of(o) for o in outcomes],
+        tests=outcomes,
         static=static,
         tampered=rng.random() < 0.3,
         error=_maybe(rng, _text(rng)),

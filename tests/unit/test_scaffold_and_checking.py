@@ -11,8 +11,8 @@ from assay.errors import ConfigError
 from assay.grading import checking
 from assay.grading.checking import check_package
 from assay.grading.loader import load_package
-from assay.grading.outcome import BuildStatus, TestStatus
-from assay.grading.report import BuildReport, GradeReport, ReportStatus, TestReport
+from assay.grading.outcome import BuildStatus, TestOutcome, TestStatus
+from assay.grading.report import BuildReport, GradeReport, ReportStatus
 from assay.grading.scaffold import LANGUAGES, scaffold_package
 from assay.grading.spec import Visibility
 from assay.sandbox.backends import get_backend
@@ -78,7 +78,7 @@ def test_an_existing_directory_is_never_overwritten(tmp_path: Path) -> None:
 def report(
     score: float, status: ReportStatus = ReportStatus.GRADED, **extra: object
 ) -> GradeReport:
-    test = TestReport(
+    test = TestOutcome(
         name="sample",
         status=TestStatus.PASSED if score == 4 else TestStatus.FAILED,
         score=score,

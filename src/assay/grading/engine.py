@@ -35,17 +35,7 @@ from assay.grading.outcome import (
     status_of_run,
 )
 from assay.grading.package import AssignmentPackage
-from assay.grading.report import (
-    BuildReport,
-    DiagnosticModel,
-    GradeReport,
-    ReportStatus,
-    StaticFindingModel,
-    StaticReport,
-    TestReport,
-    TimingModel,
-    Timings,
-)
+from assay.grading.report import BuildReport, GradeReport, ReportStatus, StaticReport, Timings
 from assay.grading.spec import StaticEffect, TestSpec
 from assay.grading.stages import Stage
 from assay.sandbox.backends import DEFAULT_BACKEND, get_backend
@@ -329,10 +319,10 @@ class _Grading:
             build=BuildReport(
                 status=self.build.status,
                 log=self.build.log,
-                diagnostics=[DiagnosticModel.model_validate(d) for d in self.build.diagnostics],
-                timing=TimingModel.model_validate(self.build.timing),
+                diagnostics=self.build.diagnostics,
+                timing=self.build.timing,
             ),
-            tests=[TestReport.of(o) for o in outcomes],
+            tests=outcomes,
             static=static_report,
             tampered=any(o.tampered for o in outcomes),
             error=INTERNAL_ERROR if infra_failed else None,
@@ -372,7 +362,7 @@ class _Grading:
                         )
         report = StaticReport(
             effect=spec.effect,
-            findings=[StaticFindingModel.model_validate(f) for f in findings],
+            findings=findings,
             deducted=deducted,
         )
         return report, deducted, fail_all
@@ -380,10 +370,10 @@ class _Grading:
 
 def _hook_base(planned: PlannedTest) -> TestOutcome:
     return TestOutcome(
-        planned.name,
-        TestStatus.FAILED,
-        0.0,
-        planned.points,
+        name=planned.name,
+        status=TestStatus.FAILED,
+        score=0.0,
+        max_score=planned.points,
         kind="hook",
         visibility=planned.visibility,
         group=planned.group,

@@ -12,8 +12,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from assay.grading.outcome import TestStatus
-from assay.grading.report import BuildReport, GradeReport, ReportStatus, TestReport
+from assay.grading.outcome import TestOutcome, TestStatus
+from assay.grading.report import BuildReport, GradeReport, ReportStatus
 from assay.grading.spec import Visibility
 
 GRADESCOPE_VISIBILITY = {
@@ -71,13 +71,13 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
     }
 
 
-def _verdict(test: TestReport) -> str:
+def _verdict(test: TestOutcome) -> str:
     if test.status in {TestStatus.PASSED, TestStatus.FAILED}:
         return test.status.value
     return f"failed ({test.status.value.replace('_', ' ')})"
 
 
-def _test_text(test: TestReport) -> str:
+def _test_text(test: TestOutcome) -> str:
     parts = [_verdict(test)]
     if test.message:
         parts.append(test.message)
@@ -181,7 +181,7 @@ def _build_case(report: GradeReport) -> list[ET.Element]:
     return [case]
 
 
-def _test_case(report: GradeReport, test: TestReport) -> ET.Element:
+def _test_case(report: GradeReport, test: TestOutcome) -> ET.Element:
     case = _case(
         report.assignment, test.group or test.kind or "tests", test.name, test.timing.wall_s
     )

@@ -1,15 +1,24 @@
 """What grading stages produce: outcomes, diagnostics, findings, timings.
 
-Frozen dataclasses inside the engine; ``assay.grading.report`` turns them into
-the documented JSON. Text that came out of a sandbox is untrusted: it is kept
-as (bounded) text and never interpreted.
+Frozen dataclasses inside the engine, and the very entries of the documented
+JSON (``assay.grading.report`` holds them as they are): each field is declared
+once, here, in the JSON's order. What the JSON adds is pydantic metadata, read
+only when a value enters a report or a stored report is loaded (the dataclasses
+are revalidated then): times are rounded to 6 decimals and scores to 4, and
+``TestOutcome.cause`` is never serialised. Constructing one in the engine
+validates nothing and rounds nothing, so sums of timings stay exact.
+
+Text that came out of a sandbox is untrusted: it is kept as (bounded) text and
+never interpreted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, ConfigDict, Field, with_config
 
 from assay.grading.spec import TestSpec, Visibility
 from assay.sandbox.result import RunResult, Termination
@@ -48,12 +57,28 @@ class Severity(StrEnum):
     NOTE = "note"
 
 
+def _seconds(value: float) -> float:
+    return round(value, 6)
+
+
+def _points(value: float) -> float:
+    return round(value, 4)
+
+
+Seconds = Annotated[float, AfterValidator(_seconds)]  # 6 decimals in a report
+Points = Annotated[float, AfterValidator(_points)]  # 4 decimals in a report
+
+# in a report, an outcome is validated again (values coerced and rounded), never taken as is
+_IN_A_REPORT = ConfigDict(revalidate_instances="always")
+
+
+@with_config(_IN_A_REPORT)
 @dataclass(frozen=True)
 class Timing:
     """Resources one stage used (summed over its runs)."""
 
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
+    wall_s: Seconds = 0.0
+    cpu_s: Seconds = 0.0
     peak_memory_bytes: int = 0
 
     @classmethod
@@ -68,6 +93,7 @@ class Timing:
         )
 
 
+@with_config(_IN_A_REPORT)
 @dataclass(frozen=True)
 class Diagnostic:
     """A compiler or interpreter message mapped to a place in the student's files."""
@@ -80,6 +106,7 @@ class Diagnostic:
     tool: str = ""
 
 
+@with_config(_IN_A_REPORT)
 @dataclass(frozen=True)
 class Finding:
     """Something a checker tool found (valgrind: a leak, an invalid read)."""
@@ -92,6 +119,7 @@ class Finding:
     stack: tuple[str, ...] = ()
 
 
+@with_config(_IN_A_REPORT)
 @dataclass(frozen=True)
 class StaticFinding:
     """A use of a blacklisted (or not whitelisted) function or import."""
@@ -104,41 +132,45 @@ class StaticFinding:
     column: int | None = None
 
 
-@dataclass(frozen=True)
+@with_config(_IN_A_REPORT)
+@dataclass(frozen=True, kw_only=True)
 class TestOutcome:
     """The result of one test (a test kind may yield several, e.g. one per spec test).
 
     ``message`` and ``output`` are what the student may see of a visible test;
-    ``staff_detail`` never reaches students.
+    ``staff_detail`` never reaches students. The fields are in the report's
+    order; ``tampered`` and ``staff_detail`` are ``None`` only in a student view.
     """
 
     __test__: ClassVar[bool] = False
 
     name: str
-    status: TestStatus
-    score: float
-    max_score: float
     kind: str = ""
-    visibility: Visibility = Visibility.VISIBLE
     group: str = ""
+    status: TestStatus
+    score: Points
+    max_score: Points
+    visibility: Visibility = Visibility.VISIBLE
     message: str = ""
     output: str = ""
     expected: str | None = None
     actual: str | None = None
-    staff_detail: str = ""
-    timing: Timing = field(default_factory=Timing)
     findings: tuple[Finding, ...] = ()
-    tampered: bool = False
-    cause: FailureCause | None = None  # set by kinds that know why the test failed
+    timing: Timing = field(default_factory=Timing)
+    tampered: bool | None = False  # staff view only
+    staff_detail: str | None = ""  # staff view only
+    # set by kinds that know why the test failed; for callers of the engine only, never
+    # serialised, so stored reports keep their shape
+    cause: Annotated[FailureCause | None, Field(exclude=True)] = None
 
     @classmethod
     def failed(cls, test: TestSpec, **fields: Any) -> TestOutcome:
         """A failed, 0-point outcome of ``test``: where every kind starts, ``fields`` changed."""
         base = cls(
-            test.name,
-            TestStatus.FAILED,
-            0.0,
-            test.points,
+            name=test.name,
+            status=TestStatus.FAILED,
+            score=0.0,
+            max_score=test.points,
             kind=test.kind,
             visibility=test.visibility,
             group=test.group,

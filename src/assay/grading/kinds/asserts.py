@@ -203,10 +203,10 @@ def _outcomes(test: TestSpec, options: AssertsOptions) -> list[TestOutcome]:
             name += f" (#{seen[name]})"
         out.append(
             TestOutcome(
-                name,
-                TestStatus.FAILED,
-                0.0,
-                share,
+                name=name,
+                status=TestStatus.FAILED,
+                score=0.0,
+                max_score=share,
                 kind="asserts",
                 visibility=test.visibility,
                 group=test.group,

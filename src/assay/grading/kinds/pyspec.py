@@ -178,10 +178,10 @@ class _PySpecKind(TestKind[PySpecOptions]):
 
     def _row(self, test: TestSpec, share: float, name: str) -> TestOutcome:
         return TestOutcome(
-            f"{test.name} :: {name}",
-            TestStatus.FAILED,
-            0.0,
-            share,
+            name=f"{test.name} :: {name}",
+            status=TestStatus.FAILED,
+            score=0.0,
+            max_score=share,
             kind=self.name,
             visibility=test.visibility,
             group=test.group,
@@ -301,7 +301,7 @@ def _channel_verdict(
                 score=0.0,
                 message="failed" if o.passed else o.message,
                 tampered=True,
-                staff_detail="\n".join([forged, *notes, o.staff_detail]).strip(),
+                staff_detail="\n".join([forged, *notes, o.staff_detail or ""]).strip(),
             )
             for o in outcomes
         ]

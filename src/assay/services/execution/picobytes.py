@@ -30,8 +30,8 @@ from assay.grading.kinds.base import KindOptions
 from assay.grading.kinds.script import ScriptOptions
 from assay.grading.kinds.valgrind import ValgrindOptions
 from assay.grading.loader import package_from_spec
-from assay.grading.outcome import BuildStatus, FailureCause, TestStatus
-from assay.grading.report import FindingModel, GradeReport, ReportStatus, TestReport
+from assay.grading.outcome import BuildStatus, FailureCause, Finding, TestOutcome, TestStatus
+from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.spec import (
     AssignmentMeta,
     AssignmentSpec,
@@ -394,7 +394,7 @@ def _to_result(
     )
 
 
-def _valgrind_findings(report: GradeReport | None) -> list[FindingModel]:
+def _valgrind_findings(report: GradeReport | None) -> list[Finding]:
     if report is None:
         return []
     return [f for t in report.tests if t.kind == "valgrind" for f in t.findings]
@@ -416,7 +416,7 @@ def _valgrind_text(report: GradeReport | None, compiler_ok: bool) -> str:
     return f"valgrind: {run.message}"
 
 
-def _runtime_lines(test: TestReport, number: int | None) -> list[str]:
+def _runtime_lines(test: TestOutcome, number: int | None) -> list[str]:
     """Where in the student's code a failing test went wrong, when the failure says so."""
     suffix = f" (test {number})" if number is not None else ""
     lines: list[str] = []

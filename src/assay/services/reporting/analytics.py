@@ -22,8 +22,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from assay.grading.outcome import TestStatus
-from assay.grading.report import GradeReport, TestReport
+from assay.grading.outcome import TestOutcome, TestStatus
+from assay.grading.report import GradeReport
 from assay.services.actor import Actor
 from assay.services.catalog import assignments
 from assay.services.identity.access import STAFF
@@ -253,7 +253,7 @@ def pass_rates(reports: Iterable[GradeReport]) -> list[TestPassRate]:
     package changed between versions) counts only the students whose report has it.
     Ties go to the test with the lower mean score, then by name.
     """
-    found: dict[tuple[str, str], list[TestReport]] = defaultdict(list)
+    found: dict[tuple[str, str], list[TestOutcome]] = defaultdict(list)
     for report in reports:
         for test in report.tests:
             found[(test.group, test.name)].append(test)

@@ -23,8 +23,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from assay.errors import InvalidRequestError, PackageError
+from assay.grading.outcome import TestOutcome
 from assay.grading.package import MANIFEST, parse_manifest
-from assay.grading.report import TestReport
 from assay.grading.spec import Visibility
 from assay.services.actor import Actor
 from assay.services.catalog import assignments
@@ -78,7 +78,7 @@ class TestInput(BaseModel):
 class TestView(BaseModel):
     __test__ = False
 
-    report: TestReport
+    report: TestOutcome
     shown: bool  # the reader may see its contents (False: pass/fail only)
     input: TestInput | None = None
     diff: list[DiffLine] = []
