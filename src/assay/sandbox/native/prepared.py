@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -37,7 +38,7 @@ from assay.sandbox import forks
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.command import RootLayout, anchor_argv
 from assay.sandbox.native.launcher import build_launcher
-from assay.sandbox.native.slots import IDLE_WAIT_S, REFILL_NICE
+from assay.sandbox.native.slots import IDLE_WAIT_S, REFILL_NICE, send_request
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ NS_GET_NSTYPE = 0xB703
 NS_GET_OWNER_UID = 0xB704
 CLONE_NEWUSER = 0x10000000
 # The order the launcher sends them in, and prepared.h expects them in.
+ANCHOR_FDS = (3, 4, 5)  # the filter, the payload (the launcher), the socket to answer on
 NAMESPACES = (
     ("user", CLONE_NEWUSER),
     ("mnt", 0x00020000),
@@ -91,39 +93,58 @@ class SessionNamespaces:
 
 
 def _anchor(config: AnchorConfig) -> list[int]:
-    """Run bubblewrap with the anchor payload; the fds it sent."""
+    """Run bubblewrap with the anchor payload; the fds it sent.
+
+    bubblewrap is started by a launcher (no cgroup: it lives for milliseconds),
+    which drops to the sandbox uid and stays its parent and subreaper, as for a
+    run: spawning it from this process needs no fork of Python with a uid change.
+    """
+    launcher = build_launcher(config.bin_dir)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    program = os.open(build_launcher(config.bin_dir), os.O_RDONLY | os.O_CLOEXEC)
-    filter_fd = seccomp.filter_fd(config.seccomp_path)
-    argv = anchor_argv(
-        config.bwrap,
-        config.layout,
-        seccomp_fd=filter_fd,
-        program_fd=program,
-        sock_fd=theirs.fileno(),
-    )
+    control, control_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    opened = [err_w]
     try:
+        opened.append(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+        opened.append(seccomp.filter_fd(config.seccomp_path))
+        opened.append(os.open(launcher, os.O_RDONLY | os.O_CLOEXEC))
+        _, null, filter_fd, program = opened
         proc = subprocess.Popen(
-            argv,
+            [str(launcher), "-s", str(control_theirs.fileno())],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=err_w,
             env={},
+            pass_fds=(control_theirs.fileno(),),
             cwd="/",
-            user=config.uid,
-            group=config.gid,
-            extra_groups=[],
-            pass_fds=(filter_fd, program, theirs.fileno()),  # kept at these numbers
         )
     except OSError as exc:
-        ours.close()
-        raise SandboxError(f"cannot start bubblewrap for a session: {exc}") from exc
-    finally:
-        theirs.close()
-        os.close(program)
-        os.close(filter_fd)
+        for fd in (err_r, *opened):
+            os.close(fd)
+        for sock in (ours, theirs, control, control_theirs):
+            sock.close()
+        raise SandboxError(f"cannot start a launcher for a session: {exc}") from exc
+    control_theirs.close()
     try:
-        received = _receive(ours, proc)
+        # fds 0-5 in the launcher and bubblewrap: the numbers anchor_argv names
+        fds = (null, null, err_w, filter_fd, program, theirs.fileno())
+        argv = anchor_argv(
+            config.bwrap,
+            config.layout,
+            seccomp_fd=ANCHOR_FDS[0],
+            program_fd=ANCHOR_FDS[1],
+            sock_fd=ANCHOR_FDS[2],
+        )
+        try:
+            send_request(control, [f"U{config.uid}", f"G{config.gid}"], env={}, argv=argv, fds=fds)
+        except OSError as exc:
+            raise SandboxError(f"a session's launcher took no request: {exc}") from exc
+        finally:
+            for fd in opened:
+                os.close(fd)
+            theirs.close()
+            control.close()
+        received = _receive(ours, err_r)
         try:
             proc.wait(ANCHOR_WAIT_S)
         except subprocess.TimeoutExpired:
@@ -135,12 +156,11 @@ def _anchor(config: AnchorConfig) -> list[int]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        os.close(err_r)
     return received
 
 
-def _receive(sock: socket.socket, proc: subprocess.Popen[bytes]) -> list[int]:
+def _receive(sock: socket.socket, err_fd: int) -> list[int]:
     """The anchor's one message: a byte and the namespaces' fds (bounded in time)."""
     sock.settimeout(ANCHOR_WAIT_S)
     try:
@@ -150,16 +170,17 @@ def _receive(sock: socket.socket, proc: subprocess.Popen[bytes]) -> list[int]:
     if message != b"N" or flags & socket.MSG_CTRUNC or len(received) != len(NAMESPACES):
         for fd in received:
             os.close(fd)
-        raise SandboxError(f"a session's bubblewrap failed: {_stderr(proc)}")
+        raise SandboxError(f"a session's bubblewrap failed: {_said(err_fd)}")
     return received
 
 
-def _stderr(proc: subprocess.Popen[bytes]) -> str:
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(1.0)
-    if proc.stderr is None or proc.poll() is None:
-        return ""
-    return proc.stderr.read(4096).decode(errors="replace").strip()
+def _said(fd: int) -> str:
+    """What bubblewrap or the launcher wrote to stderr (bounded, never blocks long)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    if not poller.poll(1000):
+        return "(nothing said)"
+    return os.read(fd, 4096).decode(errors="replace").strip()
 
 
 def _validated(fds: list[int], uid: int) -> tuple[int, ...]:

@@ -97,13 +97,8 @@ class Slot:
             self.cgroup.set_limits(limits)
         fields = [f"U{uid}", f"G{gid}", *extra_fields]
         fields += [f"R{which}:{soft}:{hard}" for which, (soft, hard) in rlimits]
-        fields += [f"E{key}={value}" for key, value in env.items()]
-        fields += [f"A{arg}" for arg in argv]
-        payload = b"".join(f.encode() + b"\0" for f in fields)
         try:
-            self.sock.settimeout(SEND_TIMEOUT_S)
-            socket.send_fds(self.sock, [struct.pack("=I", len(payload))], list(fds))
-            self.sock.sendall(payload)
+            send_request(self.sock, fields, env=env, argv=argv, fds=fds)
         except TimeoutError as exc:
             raise SandboxError(
                 f"the sandbox launcher (pid {self.proc.pid}) took no request "
@@ -172,6 +167,23 @@ class Slot:
         if self.proc.stderr is not None:
             self.proc.stderr.close()
         self.proc.returncode = NOT_OURS  # never polled or reaped (a reused pid) here
+
+
+def send_request(
+    sock: socket.socket,
+    fields: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    argv: Sequence[str],
+    fds: Sequence[int],
+) -> None:
+    """A launcher's request (``launcher.c``): ``fds`` become its 0, 1, 2, 3..."""
+    fields = [*fields, *(f"E{key}={value}" for key, value in env.items())]
+    fields += [f"A{arg}" for arg in argv]
+    payload = b"".join(f.encode() + b"\0" for f in fields)
+    sock.settimeout(SEND_TIMEOUT_S)
+    socket.send_fds(sock, [struct.pack("=I", len(payload))], list(fds))
+    sock.sendall(payload)
 
 
 class SlotPool:
