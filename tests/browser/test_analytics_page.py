@@ -16,10 +16,10 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from api_helpers import EXAMPLES, PASSWORD, Api
+from assay.grading.scoring import LatePolicy
 from assay.grading.submission import load_submission
 from assay.services import Actor
 from assay.services.catalog import assignments, courses
-from assay.services.catalog.assignments import LatePolicy
 from assay.services.identity import accounts
 from assay.services.intake import submissions
 from assay.storage.models import Role

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from api_helpers import EXAMPLES, Api, package_bytes
+from assay.grading.scoring import LatePolicy
 from assay.services import Actor
 from assay.services.catalog import assignments
-from assay.services.catalog.assignments import LatePolicy
 from assay.storage.models import utcnow
 from browser.conftest import login, screenshot
 

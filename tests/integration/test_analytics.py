@@ -17,10 +17,10 @@ from api_helpers import PASSWORD, Api, seeded_api
 from assay.errors import NotFoundError, PermissionDeniedError
 from assay.grading.outcome import BuildStatus, TestOutcome, TestStatus
 from assay.grading.report import BuildReport, GradeReport, ReportStatus
+from assay.grading.scoring import LatePolicy
 from assay.grading.spec import Visibility
 from assay.services import Actor
 from assay.services.catalog import assignments, courses
-from assay.services.catalog.assignments import LatePolicy
 from assay.services.identity import accounts
 from assay.services.intake import submissions
 from assay.services.reporting import analytics

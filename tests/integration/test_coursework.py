@@ -14,9 +14,9 @@ import pytest
 
 from api_helpers import EXAMPLES, Api, package_bytes, seeded_api
 from assay.errors import NotFoundError
+from assay.grading.scoring import LatePolicy
 from assay.services import Actor
 from assay.services.catalog import assignments, packages
-from assay.services.catalog.assignments import LatePolicy
 from assay.services.intake import submissions
 from assay.services.reporting import coursework
 from assay.storage.models import utcnow

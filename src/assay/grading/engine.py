@@ -17,7 +17,7 @@ from dataclasses import replace
 from assay.config import DEFAULT_GRADING_PARALLEL_RUNS
 from assay.errors import AssayError
 from assay.files.fileset import FileSet
-from assay.grading import static
+from assay.grading import scoring, static
 from assay.grading.context import GradingContext, NullProgress, Progress
 from assay.grading.diagnostics import parse_diagnostics
 from assay.grading.hookplan import PlannedTest
@@ -36,7 +36,7 @@ from assay.grading.outcome import (
 )
 from assay.grading.package import AssignmentPackage
 from assay.grading.report import BuildReport, GradeReport, ReportStatus, StaticReport, Timings
-from assay.grading.spec import StaticEffect, TestSpec
+from assay.grading.spec import TestSpec
 from assay.grading.stages import Stage
 from assay.sandbox.backends import DEFAULT_BACKEND, get_backend
 from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
@@ -272,7 +272,7 @@ class _Grading:
                     staff_detail=f"{type(exc).__name__}: {exc.message}",
                 )
             ]
-        return [_clamped(o) for o in outcomes]
+        return [scoring.clamped(o) for o in outcomes]
 
     def _hook_tests(
         self, ctx: GradingContext, planned: list[PlannedTest], before: int, total: int
@@ -299,22 +299,23 @@ class _Grading:
 
     # -- report --------------------------------------------------------------
     def _report(self, total_s: float) -> GradeReport:
-        outcomes = list(self.outcomes)
-        static_report, deducted, fail_all = self._apply_static(outcomes)
+        spec = self.package.spec.static
+        findings = self.static_findings if spec.enabled else []
+        verdict = scoring.apply_static(spec, findings, self.outcomes)
+        outcomes = verdict.outcomes
         max_score = self.package.max_score
-        score = 0.0 if fail_all else max(0.0, sum(o.score for o in outcomes) - deducted)
         infra_failed = (
             self.staff_error is not None
             or self.build.status is BuildStatus.ERROR
             or any(o.status is TestStatus.ERROR for o in outcomes)
         )
-        if self.staff_error is not None and not outcomes:
-            score = 0.0
         return GradeReport(
             assignment=self.package.spec.assignment.name,
             assignment_version=self.package.spec.assignment.version,
             status=ReportStatus.ERROR if infra_failed else ReportStatus.GRADED,
-            score=round(min(score, max_score), 4),
+            score=scoring.submission_score(
+                outcomes, max_score, deducted=verdict.deducted, fail_all=verdict.fail_all
+            ),
             max_score=round(max_score, 4),
             build=BuildReport(
                 status=self.build.status,
@@ -323,7 +324,11 @@ class _Grading:
                 timing=self.build.timing,
             ),
             tests=outcomes,
-            static=static_report,
+            static=(
+                StaticReport(effect=spec.effect, findings=findings, deducted=verdict.deducted)
+                if spec.enabled
+                else None
+            ),
             tampered=any(o.tampered for o in outcomes),
             error=INTERNAL_ERROR if infra_failed else None,
             staff_error=self.staff_error,
@@ -336,36 +341,6 @@ class _Grading:
                 tests_s=round(self.timings["tests"], 6),
             ),
         )
-
-    def _apply_static(self, outcomes: list[TestOutcome]) -> tuple[StaticReport | None, float, bool]:
-        spec = self.package.spec.static
-        if not spec.enabled:
-            return None, 0.0, False
-        findings = self.static_findings
-        deducted = 0.0
-        fail_all = False
-        if findings:
-            if spec.effect is StaticEffect.DEDUCT:
-                deducted = spec.deduct_points * len({f.name for f in findings})
-            elif spec.effect is StaticEffect.FAIL_SUBMISSION:
-                fail_all = True
-            else:
-                names = set(spec.tests)
-                summary = "uses forbidden names: " + ", ".join(sorted({f.name for f in findings}))
-                for i, o in enumerate(outcomes):
-                    if not names or o.name in names or o.name.split(" :: ")[0] in names:
-                        outcomes[i] = replace(
-                            o,
-                            status=TestStatus.FAILED if o.passed else o.status,
-                            score=0.0,
-                            message=(o.message + "\n" if o.message else "") + summary,
-                        )
-        report = StaticReport(
-            effect=spec.effect,
-            findings=findings,
-            deducted=deducted,
-        )
-        return report, deducted, fail_all
 
 
 def _hook_base(planned: PlannedTest) -> TestOutcome:
@@ -395,7 +370,7 @@ def _hook_outcome(
             base, status=TestStatus.ERROR, message=TEST_FAILED_ON_OUR_SIDE, staff_detail=detail
         )
     score = result.score if result.score is not None else (planned.points if result.passed else 0.0)
-    return _clamped(
+    return scoring.clamped(
         replace(
             base,
             status=TestStatus.PASSED if result.passed else TestStatus.FAILED,

@@ -64,14 +64,6 @@ class Role(StrEnum):
     INSTRUCTOR = "instructor"
 
 
-class BestPolicy(StrEnum):
-    """Which submission counts for a student's grade."""
-
-    MOST_PASSED = "most_passed"  # most tests passed, then the most recent (Anubis)
-    LATEST = "latest"
-    HIGHEST = "highest"  # highest score, then the most recent
-
-
 class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -172,7 +164,8 @@ class Assignment(Base):
     due_at: Mapped[datetime | None] = mapped_column(default=None)
     # {"grace_minutes": int, "penalty_per_day": float (fraction), "max_late_days": int}
     late_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    best_policy: Mapped[str] = mapped_column(String(16), default=BestPolicy.MOST_PASSED)
+    # a grading.scoring.BestPolicy value (storage sits below grading)
+    best_policy: Mapped[str] = mapped_column(String(16), default="most_passed")
     # Not a foreign key: it would close a cycle with assignment_versions.assignment_id
     # (services only ever set it to a version of this assignment).
     current_version_id: Mapped[int | None] = mapped_column(Integer, default=None)

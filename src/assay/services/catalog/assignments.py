@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import ConflictError, InvalidRequestError, NotFoundError
+from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.services.actor import Actor
 from assay.services.catalog import packages
 from assay.services.catalog.courses import COURSE_CODE
@@ -17,18 +18,8 @@ from assay.services.identity import audit
 from assay.services.identity.access import STAFF, require_member, require_staff
 from assay.services.platform import Platform
 from assay.storage.blobs import put_blob
-from assay.storage.models import Assignment, AssignmentVersion, BestPolicy, Role, utcnow
+from assay.storage.models import Assignment, AssignmentVersion, Role, utcnow
 from assay.storage.upsert import insert_new
-
-
-class LatePolicy(BaseModel):
-    """Late submissions: within the grace period they count as on time; after it each
-    started day late costs ``penalty_per_day`` of the score, and after ``max_late_days``
-    submissions are refused (0 = no late submissions after the grace period)."""
-
-    grace_minutes: int = Field(default=0, ge=0)
-    penalty_per_day: float = Field(default=0.0, ge=0.0, le=1.0)
-    max_late_days: int | None = Field(default=None, ge=0)
 
 
 class AssignmentOut(BaseModel):
@@ -48,6 +39,11 @@ class AssignmentOut(BaseModel):
     statement: str
 
 
+def late_policy(assignment: Assignment) -> LatePolicy:
+    """The assignment's stored late policy (the defaults where none is stored)."""
+    return LatePolicy.model_validate(assignment.late_policy or {})
+
+
 def assignment_out(session: Session, assignment: Assignment) -> AssignmentOut:
     version = assignment.current_version
     summary: dict[str, Any] = version.check.get("summary", {}) if version is not None else {}
@@ -59,7 +55,7 @@ def assignment_out(session: Session, assignment: Assignment) -> AssignmentOut:
         published=assignment.published,
         release_at=assignment.release_at,
         due_at=assignment.due_at,
-        late_policy=LatePolicy.model_validate(assignment.late_policy or {}),
+        late_policy=late_policy(assignment),
         best_policy=BestPolicy(assignment.best_policy),
         version=version.number if version is not None else None,
         max_score=version.max_score if version is not None else 0.0,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import math
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,6 +23,7 @@ from assay.errors import (
 )
 from assay.files.fileset import FileSet
 from assay.files.names import check_name
+from assay.grading import scoring
 from assay.grading.archive import ArchiveLimits, is_archive
 from assay.grading.stages import Stage
 from assay.grading.submission import load_submission
@@ -214,19 +214,12 @@ def submission_out(submission: Submission, run: GradingRun) -> SubmissionOut:
 
 
 def late_minutes(assignment: Assignment, at: datetime) -> int:
-    """Minutes after the due date plus grace (0 = on time)."""
-    if assignment.due_at is None:
-        return 0
-    grace = int((assignment.late_policy or {}).get("grace_minutes", 0))
-    over = (at - assignment.due_at).total_seconds() / 60 - grace
-    return max(0, math.ceil(over))
+    """Minutes after the due date plus grace (0 = on time): ``scoring.late_minutes``."""
+    return scoring.late_minutes(assignment.due_at, at, assignments.late_policy(assignment))
 
 
 def accepts_late(assignment: Assignment, late: int) -> bool:
-    if late == 0:
-        return True
-    max_days = (assignment.late_policy or {}).get("max_late_days")
-    return max_days is not None and late <= int(max_days) * 24 * 60
+    return scoring.accepts_late(late, assignments.late_policy(assignment))
 
 
 def _check_files(files: FileSet) -> None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from assay.errors import NotFoundError
+from assay.grading import scoring
 from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.submission import SKIPPED_DIRS
 from assay.services.actor import Actor
@@ -98,18 +99,12 @@ def course_overview(platform: Platform, actor: Actor, course_id: int) -> CourseO
 
 def closes_at(assignment: AssignmentOut) -> datetime | None:
     """When submissions stop counting: due + grace + the last late day (None: never)."""
-    if assignment.due_at is None:
-        return None
-    policy = assignment.late_policy
-    return assignment.due_at + timedelta(
-        minutes=policy.grace_minutes, days=policy.max_late_days or 0
-    )
+    return scoring.closes_at(assignment.due_at, assignment.late_policy)
 
 
 def is_closed(assignment: AssignmentOut, at: datetime | None = None) -> bool:
     """The rule of ``results.is_closed``, on the public model."""
-    closes = closes_at(assignment)
-    return closes is not None and (at or utcnow()) >= closes
+    return scoring.is_closed(assignment.due_at, assignment.late_policy, at or utcnow())
 
 
 def _order(standing: AssignmentStanding) -> tuple[int, float, int]:

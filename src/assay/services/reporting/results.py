@@ -9,16 +9,17 @@ their courses.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidRequestError, NotFoundError
+from assay.grading import scoring
 from assay.grading.report import GradeReport
+from assay.grading.scoring import BestPolicy, choose_best
 from assay.services.actor import Actor
 from assay.services.catalog import assignments
 from assay.services.identity import audit
@@ -27,7 +28,6 @@ from assay.services.intake.submissions import SubmissionOut, queue_run, submissi
 from assay.services.platform import Platform
 from assay.storage.models import (
     Assignment,
-    BestPolicy,
     Enrollment,
     GradingRun,
     Lane,
@@ -146,14 +146,8 @@ def get_report(
 
 def is_closed(assignment: Assignment, at: datetime | None = None) -> bool:
     """Whether no more submissions count: past due + grace + the last late day."""
-    if assignment.due_at is None:
-        return False
-    policy = assignment.late_policy or {}
-    closes = assignment.due_at + timedelta(
-        minutes=int(policy.get("grace_minutes", 0)),
-        days=int(policy.get("max_late_days") or 0),
-    )
-    return (at or utcnow()) >= closes
+    policy = assignments.late_policy(assignment)
+    return scoring.is_closed(assignment.due_at, policy, at or utcnow())
 
 
 @dataclass(frozen=True)
@@ -287,37 +281,23 @@ def regrade_all(platform: Platform, actor: Actor, assignment_id: int) -> Regrade
 
 @dataclass(frozen=True)
 class _Graded:
+    """A submission with its latest graded run: a ``scoring.Attempt``."""
+
     submission: Submission
     run: GradingRun
     penalty: float
 
     @property
-    def counted(self) -> float:
-        return round((self.run.score or 0.0) * (1.0 - self.penalty), 4)
+    def order(self) -> int:
+        return self.submission.id
 
+    @property
+    def tests_passed(self) -> int:
+        return self.run.tests_passed or 0
 
-def late_penalty(assignment: Assignment, late_minutes: int) -> float:
-    """Fraction of the score a late submission loses: per started day late, at most 1."""
-    if late_minutes <= 0:
-        return 0.0
-    per_day = float((assignment.late_policy or {}).get("penalty_per_day", 0.0))
-    return min(1.0, per_day * math.ceil(late_minutes / (24 * 60)))
-
-
-def choose_best(policy: BestPolicy, graded: list[_Graded]) -> _Graded | None:
-    """most_passed: most tests passed, then the most recent (Anubis); latest: the most
-    recent; highest: the highest counted score, then the most recent."""
-    if not graded:
-        return None
-
-    def key(g: _Graded) -> tuple[float, int]:
-        if policy is BestPolicy.MOST_PASSED:
-            return float(g.run.tests_passed or 0), g.submission.id
-        if policy is BestPolicy.HIGHEST:
-            return g.counted, g.submission.id
-        return 0.0, g.submission.id
-
-    return max(graded, key=key)
+    @property
+    def counted_score(self) -> float:
+        return scoring.counted_score(self.run.score, self.penalty)
 
 
 def _with_latest_run(
@@ -340,8 +320,10 @@ def _graded_runs(session: Session, assignment: Assignment, user_id: int | None) 
     )
     if user_id is not None:
         query = query.where(Submission.user_id == user_id)
+    policy = assignments.late_policy(assignment)
     return [
-        _Graded(s, r, late_penalty(assignment, s.late_minutes)) for s, r in session.execute(query)
+        _Graded(s, r, scoring.late_penalty(s.late_minutes, policy))
+        for s, r in session.execute(query)
     ]
 
 
@@ -369,7 +351,7 @@ def _best_out(
             "max_score": r.max_score,
             "late_minutes": s.late_minutes,
             "late_penalty": best.penalty,
-            "counted_score": best.counted,
+            "counted_score": best.counted_score,
             "tampered": r.tampered if staff else None,
         }
     )

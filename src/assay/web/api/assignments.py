@@ -10,9 +10,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 
 from assay.errors import InvalidRequestError
+from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.services.catalog import assignments
-from assay.services.catalog.assignments import AssignmentOut, LatePolicy
-from assay.storage.models import BestPolicy
+from assay.services.catalog.assignments import AssignmentOut
 from assay.web.deps import ActorDep, IdPath, PlatformDep, StaffDep
 
 router = APIRouter(tags=["assignments"])

@@ -21,8 +21,8 @@ from starlette.datastructures import UploadFile
 
 from assay.errors import InvalidRequestError, PayloadTooLargeError, RateLimitedError
 from assay.files.fileset import FileSet
+from assay.grading.scoring import LatePolicy
 from assay.services import Actor, Platform
-from assay.services.catalog.assignments import LatePolicy
 from assay.services.intake import submissions
 from assay.services.intake.submissions import MAX_SUBMISSION_FILES
 from assay.services.reporting import coursework

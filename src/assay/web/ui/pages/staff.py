@@ -16,11 +16,10 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from assay.errors import InvalidRequestError
+from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.services import Actor, Platform
 from assay.services.catalog import assignments, courses, refcheck
-from assay.services.catalog.assignments import LatePolicy
 from assay.services.reporting import gradebook, results
-from assay.storage.models import BestPolicy
 from assay.web.deps import PlatformDep
 from assay.web.ui.render import render
 from assay.web.ui.session import FormUserDep, UserDep
