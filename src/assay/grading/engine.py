@@ -382,11 +382,6 @@ def _hook_outcome(
     )
 
 
-def _clamped(outcome: TestOutcome) -> TestOutcome:
-    score = min(max(outcome.score, 0.0), outcome.max_score)
-    return outcome if score == outcome.score else replace(outcome, score=score)
-
-
 def _with_parents(entries: list[WorkspaceEntry]) -> list[WorkspaceEntry]:
     dirs: dict[str, WorkspaceEntry] = {}
     for entry in entries:
