@@ -38,7 +38,6 @@ from assay.grading.package import AssignmentPackage
 from assay.grading.report import BuildReport, GradeReport, ReportStatus, StaticReport, Timings
 from assay.grading.spec import TestSpec
 from assay.grading.stages import Stage
-from assay.sandbox.backends import DEFAULT_BACKEND, get_backend
 from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
 from assay.sandbox.hostfiles import entries_from_host
 from assay.sandbox.session import Sandbox
@@ -63,20 +62,18 @@ def grade(
     package: AssignmentPackage,
     submission: FileSet,
     *,
-    backend: SandboxBackend | str = DEFAULT_BACKEND,
+    backend: SandboxBackend,
     parallel_runs: int = DEFAULT_GRADING_PARALLEL_RUNS,
     progress: Progress | None = None,
     seed: int | None = None,
 ) -> GradeReport:
     """Grade one submission against a loaded package.
 
-    ``backend``: the caller's backend object (the platform's), or a name for the
-    process's shared one (``sandbox.backends.get_backend``). ``parallel_runs``:
+    ``backend``: the caller's backend object (the platform's; the CLI makes one from
+    its settings). ``parallel_runs``:
     independent tests run this many at a time where the sandbox allows it
     (``settings.grading_parallel_runs``, passed in by the caller).
     """
-    if not isinstance(backend, SandboxBackend):
-        backend = get_backend(backend)
     grading = _Grading(
         package, submission, backend, progress or NullProgress(), seed, parallel_runs=parallel_runs
     )

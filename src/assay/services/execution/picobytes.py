@@ -211,7 +211,8 @@ def _grade(platform: Platform, request: ExecuteRequest, package: _Package) -> Gr
         report = grade(
             package_from_spec(package.spec, root),
             FileSet.from_mapping({source: request.code}),
-            backend=platform.settings.grading_backend,
+            backend=platform.backend,
+            parallel_runs=platform.settings.grading_parallel_runs,
         )
     if report.status is ReportStatus.ERROR:
         raise GradingError(f"grading the execution failed: {report.staff_error or report.error}")
