@@ -242,3 +242,18 @@ def test_limits_are_per_run(prepared_box: Sandbox) -> None:
     small = py(prepared_box, "x = bytearray(64 << 20); print(len(x))")
     assert_exited_ok(small)
     assert small.peak_memory_bytes < LIMITS.memory_bytes
+
+
+def test_a_prepared_run_has_no_privilege_left(prepared_box: Sandbox) -> None:
+    fields = "^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp):"
+    result = prepared_box.run(["grep", "-E", fields, "/proc/self/status"])
+    assert_exited_ok(result)
+    status: dict[str, list[str]] = {}
+    for line in result.stdout.decode().splitlines():
+        key, _, value = line.partition(":")
+        status[key] = value.split()
+    assert status["Uid"] == ["1000"] * 4 and status["Gid"] == ["1000"] * 4, status
+    assert status["Groups"] in (["1000"], []), status
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[cap][0], 16) == 0, (cap, status[cap])
+    assert status["NoNewPrivs"] == ["1"] and status["Seccomp"] == ["2"], status
