@@ -22,7 +22,7 @@ from assay.services import Actor, Platform
 from assay.services.catalog import assignments, courses, packages
 from assay.services.identity import accounts
 from assay.storage.models import Role
-from platform_helpers import LiveServer, database_url, settings_for
+from platform_helpers import LiveServer, database_url, open_platform, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "assignments"
@@ -100,7 +100,7 @@ def add_member(api: Api, username: str, course_id: int, role: Role) -> int:
 def seeded_api(kind: str, tmp_path: Path, **overrides: object) -> Iterator[Api]:
     with ExitStack() as stack:
         url = stack.enter_context(database_url(kind, tmp_path))
-        platform = Platform.open(settings_for(url, tmp_path / "state", **overrides))
+        platform = open_platform(settings_for(url, tmp_path / "state", **overrides))
         stack.callback(platform.close)
         data = seed(platform)
         server = stack.enter_context(LiveServer(platform))

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from assay.config import Settings
+from assay.sandbox.backends import BACKENDS, get_backend
 from assay.services import Platform
 from assay.web.app import create_app
 
@@ -83,6 +84,20 @@ def settings_for(url: str, state_dir: Path, **overrides: object) -> Settings:
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def open_platform(settings: Settings, *, migrate: bool = True) -> Platform:
+    """``Platform.open`` handing in the test process's shared backend.
+
+    A platform makes its own backend from its settings (as ``assay serve`` and
+    ``assay worker`` do, which the CLI tests run); here every test platform shares
+    the process's one instead, so that tests do not each build a launcher and park
+    ready sandboxes under a temporary state directory the sandbox user cannot reach.
+    An unknown ``grading_backend`` is left to the platform (it raises on first use).
+    """
+    name = settings.grading_backend
+    backend = get_backend(name) if name in BACKENDS else None
+    return Platform.open(settings, migrate=migrate, backend=backend)
 
 
 def free_port() -> int:

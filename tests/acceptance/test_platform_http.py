@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 import pytest
 
-from assay.services import Actor, Platform
+from assay.services import Actor
 from assay.services.identity import accounts
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
-from platform_helpers import DATABASE_KINDS, LiveServer, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, LiveServer, database_url, open_platform, settings_for
 from sse_client import follow
 
 PYTHON_IO = Path(__file__).resolve().parents[2] / "examples" / "assignments" / "python-io"
@@ -53,7 +53,7 @@ HIDDEN_CONTENTS = ("mean 50.00", "max 100\\nmean 50.00", "mean 49.32 passed 483"
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     require_backend("native")
     with database_url(request.param, tmp_path) as url:
-        platform = Platform.open(
+        platform = open_platform(
             settings_for(
                 url,
                 tmp_path / "state",

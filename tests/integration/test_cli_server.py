@@ -26,7 +26,14 @@ from assay.services.identity import accounts
 from assay.storage.models import Role
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
-from platform_helpers import DATABASE_KINDS, LiveServer, database_url, free_port, settings_for
+from platform_helpers import (
+    DATABASE_KINDS,
+    LiveServer,
+    database_url,
+    free_port,
+    open_platform,
+    settings_for,
+)
 
 ASSAY = Path(sys.executable).with_name("assay")
 EXAMPLE = Path(__file__).parents[2] / "examples" / "assignments" / "python-io"
@@ -53,8 +60,8 @@ def local_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[s
         yield {"ASSAY_DATABASE_URL": url, "ASSAY_STATE_DIR": str(tmp_path / "state")}
 
 
-def open_platform(env: dict[str, str], tmp_path: Path) -> Platform:
-    return Platform.open(settings_for(env["ASSAY_DATABASE_URL"], tmp_path / "check"))
+def checking_platform(env: dict[str, str], tmp_path: Path) -> Platform:
+    return open_platform(settings_for(env["ASSAY_DATABASE_URL"], tmp_path / "check"))
 
 
 def test_user_course_and_token_commands(local_env: dict[str, str], tmp_path: Path) -> None:
@@ -82,7 +89,7 @@ def test_user_course_and_token_commands(local_env: dict[str, str], tmp_path: Pat
     assert secret.startswith("assay_")
     assert "shown once" in token.stderr
 
-    platform = open_platform(local_env, tmp_path)
+    platform = checking_platform(local_env, tmp_path)
     try:
         assert accounts.authenticate(platform, "root", "correct horse").is_admin
         ann = accounts.actor_from_token(platform, secret)
@@ -111,7 +118,7 @@ def test_settings_come_from_the_config_file_and_the_environment_wins(tmp_path: P
     made = assay("user", "create", "envied", "--password", "password1", env=overridden)
     assert made.returncode == 0, made.stderr
     for path, present, absent in ((from_file, "filed", "envied"), (from_env, "envied", "filed")):
-        platform = Platform.open(settings_for(f"sqlite:///{path}", tmp_path / "check"))
+        platform = open_platform(settings_for(f"sqlite:///{path}", tmp_path / "check"))
         try:
             assert accounts.find_user(platform, Actor.system(), present).username == present
             with pytest.raises(Exception, match="no user"):
@@ -127,7 +134,7 @@ def test_settings_come_from_the_config_file_and_the_environment_wins(tmp_path: P
 def test_upload_and_submit_against_a_live_server(tmp_path: Path) -> None:
     require_backend("native", "python3")
     with database_url("sqlite", tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state", worker_poll_s=0.2))
+        platform = open_platform(settings_for(url, tmp_path / "state", worker_poll_s=0.2))
         system = Actor.system()
         for name in ("teacher", "stu"):
             accounts.create_user(platform, system, name, "password123")
@@ -249,7 +256,7 @@ def test_serve_demo_prints_logins_that_work_and_the_same_ones_again(tmp_path: Pa
     token = re.search(r"student API token: (\S+)", text)
     assert password is not None
     assert token is not None
-    platform = Platform.open(settings_for(f"sqlite:///{tmp_path / 'state' / 'assay.db'}", tmp_path))
+    platform = open_platform(settings_for(f"sqlite:///{tmp_path / 'state' / 'assay.db'}", tmp_path))
     try:
         student = accounts.authenticate(platform, "demo-student", password.group(1))
         assert accounts.actor_from_token(platform, token.group(1)) == student

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from assay.services import Platform
 from assay.storage.models import GradingRun
 from helpers import require_backend
-from platform_helpers import database_url, settings_for
+from platform_helpers import database_url, open_platform, settings_for
 from worker_helpers import (
     assay_env,
     assert_exactly_once,
@@ -78,7 +78,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     state = Path(tempfile.mkdtemp(prefix="assay-distributed-"))
     with database_url("postgres", tmp_path) as url:
         settings = settings_for(url, state, worker_poll_s=0.2, worker_slots=2)
-        platform = Platform.open(settings)
+        platform = open_platform(settings)
         try:
             yield platform
         finally:

@@ -20,7 +20,7 @@ from assay.services.identity import accounts
 from assay.storage.models import Execution, Job, JobStatus, RunStatus
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
-from platform_helpers import LiveServer, database_url, settings_for
+from platform_helpers import LiveServer, database_url, open_platform, settings_for
 
 C_CODE = """#include <stdlib.h>
 int square(int x) {
@@ -53,7 +53,7 @@ def live(
     require_backend("native", "c")
     tmp = tmp_path_factory.mktemp("execute")
     with database_url("sqlite", tmp) as url:
-        platform = Platform.open(settings_for(url, tmp / "state"))
+        platform = open_platform(settings_for(url, tmp / "state"))
         system = Actor.system()
         tokens = {}
         for name in ("alice", "bob"):
@@ -236,7 +236,7 @@ def test_handler_records_once_and_respects_ownership(tmp_path: Path) -> None:
     """Called directly: a job that is no longer this worker's records nothing."""
     require_backend("native", "python3")
     with database_url("sqlite", tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state"))
+        platform = open_platform(settings_for(url, tmp_path / "state"))
         try:
             system = Actor.system()
             user = accounts.create_user(platform, system, "carol", "correct horse battery")

@@ -21,7 +21,7 @@ from assay.services.execution import core, judge0_run, picobytes
 from assay.services.execution.core import Api
 from assay.services.identity import accounts
 from assay.storage.models import Execution, Job, JobStatus, RunStatus
-from platform_helpers import DATABASE_KINDS, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
 
 HOST_PATH = "/srv/assay/state/secret-path"
 
@@ -37,7 +37,7 @@ class World:
 @pytest.fixture(params=DATABASE_KINDS)
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     with database_url(request.param, tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state"))
+        platform = open_platform(settings_for(url, tmp_path / "state"))
         try:
             system = Actor.system()
             actors = []

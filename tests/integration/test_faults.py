@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from assay.services import Platform
 from assay.storage.models import GradingRun, Job, JobStatus, RunEvent, Worker, WorkerState
 from helpers import require_backend
-from platform_helpers import DATABASE_KINDS, database_url, free_port, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, free_port, open_platform, settings_for
 from worker_helpers import (
     assay_env,
     assert_exactly_once,
@@ -61,7 +61,7 @@ def fault_platform(kind: str, tmp_path: Path) -> Iterator[Platform]:
             worker_slots=2,
             worker_stop_timeout_s=5.0,
         )
-        platform = Platform.open(settings)
+        platform = open_platform(settings)
         try:
             yield platform
         finally:

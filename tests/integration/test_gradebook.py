@@ -25,7 +25,7 @@ from assay.services.intake import submissions
 from assay.services.reporting import gradebook
 from assay.storage.models import GradingRun, Role, RunStatus, utcnow
 from helpers import require_backend
-from platform_helpers import DATABASE_KINDS, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Seeded:
 
 def _open(kind: str, tmp_path: Path) -> Iterator[Seeded]:
     with database_url(kind, tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state"))
+        platform = open_platform(settings_for(url, tmp_path / "state"))
         try:
             data = seed(platform)
             yield Seeded(platform, data["course"], data["other"], data["assignment"], data["ids"])

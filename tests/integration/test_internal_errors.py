@@ -25,7 +25,7 @@ from assay.services.execution import judge0_run, languages, picobytes
 from assay.services.identity import accounts
 from assay.web.ui.pages import auth
 from assay.worker.pool import WorkerPool
-from platform_helpers import LiveServer, database_url, settings_for
+from platform_helpers import LiveServer, database_url, open_platform, settings_for
 
 HOST_PATH = "/var/lib/assay-secret-state/workspaces/run-17"
 REFERENCE = re.compile(r"internal error, reference ([0-9a-f]{12,32})\b")
@@ -48,7 +48,7 @@ class Live:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     with database_url("sqlite", tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state", job_max_attempts=1))
+        platform = open_platform(settings_for(url, tmp_path / "state", job_max_attempts=1))
         try:
             system = Actor.system()
             user = accounts.create_user(platform, system, "carol", "correct horse battery")

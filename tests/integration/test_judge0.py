@@ -19,7 +19,7 @@ from assay.services import Actor, Platform
 from assay.services.identity import accounts
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
-from platform_helpers import DATABASE_KINDS, LiveServer, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, LiveServer, database_url, open_platform, settings_for
 
 C_HELLO = '#include <stdio.h>\nint main(void) {\n    printf("hello from C\\n");\n    return 0;\n}\n'
 C_SUM = (
@@ -44,7 +44,7 @@ class Server:
 def judge0_server(kind: str, tmp_path: Path) -> Iterator[Server]:
     with ExitStack() as stack:
         url = stack.enter_context(database_url(kind, tmp_path))
-        platform = Platform.open(settings_for(url, tmp_path / "state"))
+        platform = open_platform(settings_for(url, tmp_path / "state"))
         stack.callback(platform.close)
         system = Actor.system()
         tokens = {}

@@ -20,7 +20,7 @@ from assay.services.intake.submissions import files_from_mapping
 from assay.storage.models import GradingRun, Role, RunStatus
 from assay.worker.pool import WorkerPool
 from helpers import require_backend
-from platform_helpers import DATABASE_KINDS, LiveServer, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, LiveServer, database_url, open_platform, settings_for
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "assignments" / "python-io"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -29,7 +29,7 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 @pytest.fixture(params=DATABASE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     with database_url(request.param, tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state", worker_poll_s=0.2))
+        platform = open_platform(settings_for(url, tmp_path / "state", worker_poll_s=0.2))
         yield platform
         platform.close()
 
@@ -106,7 +106,7 @@ def test_readyz_checks_database_schema_and_expected_workers(platform: Platform) 
 
 def test_readyz_and_metrics_when_the_database_is_unreachable(tmp_path: Path) -> None:
     url = "postgresql+psycopg://nobody:nothing@127.0.0.1:9/none?connect_timeout=2"
-    platform = Platform.open(settings_for(url, tmp_path), migrate=False)
+    platform = open_platform(settings_for(url, tmp_path), migrate=False)
     try:
         with LiveServer(platform) as server:
             ready = httpx.get(f"{server.url}/readyz", timeout=30)

@@ -15,7 +15,7 @@ from assay.services.catalog.packages import pack_directory
 from assay.services.identity import accounts
 from assay.services.intake import progress, submissions
 from assay.storage.models import Role
-from platform_helpers import DATABASE_KINDS, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "assignments" / "python-io"
 ADMIN = Actor.system("test-admin")
@@ -24,7 +24,7 @@ ADMIN = Actor.system("test-admin")
 @pytest.fixture(params=DATABASE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     with database_url(request.param, tmp_path) as url:
-        opened = Platform.open(settings_for(url, tmp_path / "state"))
+        opened = open_platform(settings_for(url, tmp_path / "state"))
         try:
             yield opened
         finally:

@@ -18,7 +18,7 @@ from assay.services.catalog.packages import pack_directory
 from assay.services.identity import accounts
 from assay.services.intake import progress, submissions
 from assay.storage.models import GradingRun, Role, RunStatus
-from platform_helpers import DATABASE_KINDS, LiveServer, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, LiveServer, database_url, open_platform, settings_for
 from sse_client import follow, read_events
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "assignments" / "python-io"
@@ -57,7 +57,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 @contextmanager
 def open_world(kind: str, tmp_path: Path, **overrides: object) -> Iterator[World]:
     with database_url(kind, tmp_path) as url:
-        platform = Platform.open(
+        platform = open_platform(
             settings_for(
                 url, tmp_path / "state", events_poll_interval_s=0.05, events_ping_s=1, **overrides
             )

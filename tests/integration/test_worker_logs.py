@@ -17,7 +17,7 @@ from assay.services import Platform
 from assay.services.intake import workers
 from assay.storage.models import JobKind
 from assay.worker.pool import WorkerPool
-from platform_helpers import database_url, settings_for
+from platform_helpers import database_url, open_platform, settings_for
 
 handler_log = logging.getLogger("assay.tests.handler")
 ATTEMPTS = threading.Semaphore(0)
@@ -63,7 +63,7 @@ def test_lines_logged_during_a_job_carry_its_context(
     handlers = workers.Handlers(run=logging_handler, fail=workers.HANDLERS[JobKind.GRADE].fail)
     monkeypatch.setitem(workers.HANDLERS, JobKind.GRADE, handlers)
     with database_url("sqlite", tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state", worker_poll_s=0.1))
+        platform = open_platform(settings_for(url, tmp_path / "state", worker_poll_s=0.1))
         try:
             with platform.db.session() as session:
                 job, _ = platform.queue.enqueue(session, JobKind.GRADE, 4242)

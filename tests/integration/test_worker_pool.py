@@ -34,7 +34,7 @@ from assay.storage.models import (
 )
 from assay.worker.pool import WorkerPool, auto_slots
 from helpers import require_backend
-from platform_helpers import DATABASE_KINDS, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
 from worker_helpers import (
     KINDS,
     assert_exactly_once,
@@ -57,7 +57,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
     require_backend("native", "python3")
     with database_url(request.param, tmp_path) as url:
         settings = settings_for(url, tmp_path / "state", worker_poll_s=0.2)
-        platform = Platform.open(settings)
+        platform = open_platform(settings)
         yield platform
         platform.close()
 
@@ -90,7 +90,9 @@ def test_a_pool_grades_a_batch_once_each_with_events(platform: Platform) -> None
 def test_submitting_wakes_an_idle_pool_at_once(platform: Platform) -> None:
     """Embedded mode: the commit notifies the pool; it does not wait for a poll."""
     settings = platform.settings.model_copy(update={"worker_poll_s": 30.0})
-    slow_poll = Platform(settings=settings, db=platform.db, queue=platform.queue)
+    slow_poll = Platform(
+        settings=settings, db=platform.db, queue=platform.queue, given_backend=platform.backend
+    )
     course = make_course(slow_poll)
     with WorkerPool(slow_poll, slots=1):
         time.sleep(0.5)  # the slot is idle, waiting up to 30 s

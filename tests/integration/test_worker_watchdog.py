@@ -53,7 +53,7 @@ from helpers import (
     docker_sandbox_containers,
     require_backend,
 )
-from platform_helpers import DATABASE_KINDS, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
 from worker_helpers import PYTHON_IO, assay_env, make_course, start_assay, stop, submit_batch
 
 
@@ -61,7 +61,7 @@ from worker_helpers import PYTHON_IO, assay_env, make_course, start_assay, stop,
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     with database_url(request.param, tmp_path) as url:
         settings = settings_for(url, tmp_path / "state", worker_lease_s=5.0, job_max_attempts=2)
-        platform = Platform.open(settings)
+        platform = open_platform(settings)
         yield platform
         platform.close()
 
@@ -405,7 +405,7 @@ def test_a_killed_workers_sandboxes_are_removed_by_a_survivors_watchdog(
         settings = settings_for(
             url, state, worker_lease_s=LEASE_S, watchdog_interval_s=WATCHDOG_S, worker_slots=1
         )
-        platform = Platform.open(settings)
+        platform = open_platform(settings)
         env = assay_env(
             {
                 "ASSAY_DATABASE_URL": url,

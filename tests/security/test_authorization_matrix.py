@@ -23,7 +23,7 @@ from sqlalchemy import update
 from starlette.routing import Mount
 
 from api_helpers import EXAMPLES, Api, add_member, seeded_api
-from assay.services import Actor, Platform
+from assay.services import Actor
 from assay.services.catalog import courses
 from assay.services.catalog.packages import pack_directory
 from assay.services.execution import core, judge0
@@ -31,7 +31,7 @@ from assay.services.identity import accounts
 from assay.services.intake import repos, submissions
 from assay.storage.models import GradingRun, Role, RunStatus
 from assay.web.app import create_app
-from platform_helpers import DATABASE_KINDS, database_url, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
 from security.authz_matrix import MATRIX, ROLES, Row
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -278,7 +278,7 @@ def test_every_route_answers_every_role_as_the_matrix_says(world: World) -> None
 
 def test_a_route_without_a_row_fails(tmp_path: Path) -> None:
     with database_url("sqlite", tmp_path) as url:
-        platform = Platform.open(settings_for(url, tmp_path / "state"))
+        platform = open_platform(settings_for(url, tmp_path / "state"))
         try:
             app = create_app(platform)
         finally:

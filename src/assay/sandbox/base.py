@@ -145,3 +145,7 @@ class SandboxBackend(ABC):
         (``remove_leftovers``) is acted on between starts of the backend.
         """
         return []
+
+    def shutdown(self) -> None:  # noqa: B027 - optional: a backend without resources has none
+        """Let go of what the backend holds between sessions (parked launchers, ready
+        containers); the owner calls it once, when it is done with the backend."""

@@ -2,19 +2,21 @@
 
 Its settings are what the entry point read (``assay serve``, ``assay worker``, the
 CLI, the web app's caller) and are handed down from here. The sandbox backend is
-handed down as an object too (grading, the watchdog, the worker's sandbox check):
-``backend``, the process's one instance of ``settings.grading_backend``.
+handed down as an object too (grading, the execution APIs, the watchdog, the
+worker's sandbox check): ``backend``, made by the platform from its own settings
+on first use and shut down with it, or one the caller hands in and keeps.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assay.config import Settings
 from assay.queue import JobQueue, JobQueueProtocol
-from assay.sandbox.backends import get_backend
+from assay.sandbox.backends import make_backend
 from assay.sandbox.base import SandboxBackend
 from assay.services.writebehind import WriteBehind
 from assay.storage.db import Database
@@ -26,29 +28,38 @@ class Platform:
     db: Database
     queue: JobQueueProtocol  # the database's (open); an InMemoryJobQueue in unit tests
     write_behind: WriteBehind = field(default_factory=WriteBehind)
+    given_backend: SandboxBackend | None = None  # the caller's, not shut down on close
+    _made_backend: SandboxBackend | None = field(default=None, init=False, repr=False)
+    _backend_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> Platform:
+    def open(
+        cls, settings: Settings, *, migrate: bool = True, backend: SandboxBackend | None = None
+    ) -> Platform:
+        """Open the database (migrating it unless ``migrate`` is false) and the queue.
+
+        ``backend``: a sandbox backend the caller owns and shares (tests hand in the
+        process's one); by default the platform makes its own from ``settings``."""
         db = Database(settings.resolved_database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
         if migrate:
             db.migrate()
         queue = JobQueue(
             db, lease_s=settings.worker_lease_s, max_attempts=settings.job_max_attempts
         )
-        return cls(settings=settings, db=db, queue=queue)
+        return cls(settings=settings, db=db, queue=queue, given_backend=backend)
 
     @property
     def backend(self) -> SandboxBackend:
-        """The sandbox backend of ``settings.grading_backend`` (an unknown name raises
-        ``UnknownBackendError`` here, on first use, not when the platform opens).
-
-        One instance per process (``sandbox.backends.get_backend``), made on first use
-        with the process's settings: its CPU scheduler and ready slots are the
-        process's, shared with whatever else names the backend (the execution API,
-        the compat layer), and the sandboxes' state directory must be one the sandbox
-        user can reach (a test platform's temporary state directory is not).
-        """
-        return get_backend(self.settings.grading_backend)
+        """The sandbox backend: the one handed to ``open``, else ``settings.grading_backend``
+        made from this platform's settings on first use (an unknown name raises
+        ``UnknownBackendError`` then, not when the platform opens: a platform that never
+        grades needs none). The made one is shut down by ``close``."""
+        if self.given_backend is not None:
+            return self.given_backend
+        with self._backend_lock:
+            if self._made_backend is None:
+                self._made_backend = make_backend(self.settings.grading_backend, self.settings)
+            return self._made_backend
 
     def secret_key(self) -> str:
         """The configured secret, or one generated once and kept in the state directory."""
@@ -64,3 +75,7 @@ class Platform:
     def close(self) -> None:
         self.write_behind.close(self.db)
         self.db.dispose()
+        with self._backend_lock:
+            made, self._made_backend = self._made_backend, None
+        if made is not None:
+            made.shutdown()
