@@ -259,7 +259,7 @@ def test_student_view_hides_what_hidden_tests_contain(
     for test in view.tests:
         if test.visibility is Visibility.HIDDEN:
             assert (test.message, test.output, test.expected, test.actual) == ("", "", None, None)
-            assert test.findings == [] and test.staff_detail is None
+            assert test.findings == () and test.staff_detail is None
     visible_texts = {
         text for t in report.tests if t.visibility is not Visibility.HIDDEN for text in _texts(t)
     }
