@@ -37,6 +37,7 @@ from assay.sandbox.native.scheduler import CpuScheduler, default_cores
 from assay.sandbox.native.slots import Slot, SlotPool
 from assay.sandbox.native.stale import remove_leftovers, remove_stale_sandboxes
 from assay.sandbox.native.stall import MAX_STALL_FACTOR
+from assay.sandbox.native.statedir import unreachable_error
 from assay.sandbox.native.supervisor import Launch, Scheduled, supervise
 from assay.sandbox.native.workspace import Workspace, remove_stale
 from assay.sandbox.owner import SandboxOwner
@@ -181,6 +182,9 @@ class BwrapBackend(SandboxBackend):
         self._pool_args: tuple[Path, CgroupDriver] | None = None  # to make slots anew
         self._seccomp = Path()
         self._anchors: NamespacePool | None = None
+        # Set at start when the sandbox user cannot reach the state directory: every
+        # run raises it (bubblewrap would fail on each; see statedir.py).
+        self._unreachable: SandboxUnavailableError | None = None
         self.scheduler: CpuScheduler | None = None
         if self.settings.native_cpu_scheduling:
             self.scheduler = CpuScheduler(
@@ -212,6 +216,11 @@ class BwrapBackend(SandboxBackend):
                     raise SandboxUnavailableError(
                         "bubblewrap is not installed", fix="apt-get install bubblewrap"
                     )
+                self._unreachable = unreachable_error(
+                    self.settings.state_dir, self.settings.sandbox_uid, self.settings.sandbox_gid
+                )
+                if self._unreachable is not None:  # said once here; each run raises it
+                    log.error("%s; fix: %s", self._unreachable.message, self._unreachable.fix)
                 self._seccomp = seccomp.write_filter(self.settings.state_dir / "bin")
                 etc = build_etc(self.settings.state_dir / "etc")
                 self.settings.state_dir.chmod(0o711)
@@ -247,6 +256,8 @@ class BwrapBackend(SandboxBackend):
     def take_namespaces(self) -> SessionNamespaces | None:
         """Ready namespaces for a session, if there are (see ``NamespacePool``)."""
         self._prepare()
+        if self._unreachable is not None:
+            return None  # run_in raises the error; no pool retrying a failing bubblewrap
         with self._init_lock:
             if self._anchors is None:
                 self._anchors = NamespacePool(self._anchor_config, PREPARED_READY)
@@ -257,6 +268,8 @@ class BwrapBackend(SandboxBackend):
         self, workspace: Workspace, spec: RunSpec, namespaces: SessionNamespaces | None = None
     ) -> RunResult:
         bwrap, slots, layout = self._prepare()
+        if self._unreachable is not None:
+            raise self._unreachable
         limits = spec.limits
         extra = PREPARED_PROCESSES if namespaces is not None else BWRAP_PROCESSES
         job_limits = JobLimits(limits.memory_bytes, limits.pids + extra)
@@ -363,6 +376,8 @@ class BwrapBackend(SandboxBackend):
             environment,
             bwrap=shutil.which(self.settings.bwrap),
             uid=self.settings.sandbox_uid,
+            gid=self.settings.sandbox_gid,
+            state_dir=self.settings.state_dir,
             cgroup_parent=self.settings.cgroup_parent,
         )
 

@@ -11,6 +11,7 @@ from assay.sandbox.base import BackendSession, CheckItem, CheckStatus, SandboxBa
 from assay.sandbox.environments import Environment
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.cgroups import detect_driver
+from assay.sandbox.native.statedir import unreachable_error
 from assay.sandbox.probes import behaviour_checks
 
 APPARMOR_USERNS = Path("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
@@ -56,8 +57,22 @@ def _userns_item(bwrap: str, uid: int) -> CheckItem:
     return _fail(feature, detail, "sysctl -w user.max_user_namespaces=10000")
 
 
+def _state_dir_item(state_dir: Path, uid: int, gid: int) -> CheckItem:
+    feature = "state directory (reachable by the sandbox user)"
+    error = unreachable_error(state_dir, uid, gid)
+    if error is None:
+        return _ok(feature, str(state_dir))
+    return _fail(feature, error.message, error.fix or "")
+
+
 def prerequisite_checks(
-    backend: SandboxBackend, bwrap: str | None, uid: int, cgroup_parent: str | None
+    backend: SandboxBackend,
+    bwrap: str | None,
+    uid: int,
+    cgroup_parent: str | None,
+    *,
+    gid: int | None = None,
+    state_dir: Path | None = None,
 ) -> list[CheckItem]:
     items: list[CheckItem] = []
     if os.geteuid() == 0:
@@ -74,6 +89,8 @@ def prerequisite_checks(
         )
         items.append(_ok("bubblewrap", version))
         items.append(_userns_item(bwrap, uid))
+    if state_dir is not None:
+        items.append(_state_dir_item(state_dir, uid, uid if gid is None else gid))
     try:
         driver = detect_driver(cgroup_parent)
         items.append(_ok("cgroups (memory, pids, cpu)", f"cgroup v{driver.version}"))
@@ -100,8 +117,10 @@ def native_checks(
     bwrap: str | None,
     uid: int,
     cgroup_parent: str | None,
+    gid: int | None = None,
+    state_dir: Path | None = None,
 ) -> list[CheckItem]:
-    items = prerequisite_checks(backend, bwrap, uid, cgroup_parent)
+    items = prerequisite_checks(backend, bwrap, uid, cgroup_parent, gid=gid, state_dir=state_dir)
     if any(item.status is CheckStatus.FAIL for item in items):
         return items
 
