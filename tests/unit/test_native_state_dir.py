@@ -67,3 +67,9 @@ def test_owner_and_group_bits_count_for_their_own_user(base: Path) -> None:
 
 def test_a_directory_not_made_yet_is_not_blocking(base: Path) -> None:
     assert blocking_directory(base / "not" / "yet", UID, GID) is None
+
+
+def test_the_state_directory_itself_may_be_closed_the_backend_opens_it(base: Path) -> None:
+    state = base / "state"
+    state.mkdir(mode=0o700)  # e.g. made by mkdtemp; the backend chmods it 0711 at start
+    assert unreachable_error(state, UID, GID) is None

@@ -45,8 +45,11 @@ def blocking_directory(path: Path, uid: int, gid: int) -> Path | None:
 
 
 def unreachable_error(state_dir: Path, uid: int, gid: int) -> SandboxUnavailableError | None:
-    """The error every native sandbox would meet, or None if the directory is reachable."""
-    blocked = blocking_directory(state_dir, uid, gid)
+    """The error every native sandbox would meet, or None if the directory is reachable.
+
+    Only its ancestors count: the backend makes the state directory itself and
+    what it puts there searchable (0711) when it starts."""
+    blocked = blocking_directory(state_dir.resolve().parent, uid, gid)
     if blocked is None:
         return None
     return SandboxUnavailableError(
