@@ -13,7 +13,8 @@ import os
 import shutil
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from assay.config import Settings
@@ -137,13 +138,14 @@ class BwrapSession(BackendSession):
                 self._lock.notify_all()
 
     def close(self) -> None:
+        """No run is left (waited for), so nothing uses the workspace or namespaces any
+        more: unmounting the one and freeing the others (each waits milliseconds for
+        the kernel) is the backend's background work, off the caller's path."""
         with self._lock:
             self._wait_idle()
             self.workspace = None
-            self._finalizer()
             namespaces, self._namespaces = self._namespaces, None
-        if namespaces is not None:
-            namespaces.close()
+        self.backend.dispose(self._finalizer, namespaces)
 
     def after_fork_in_child(self) -> None:
         """The workspace is the parent's: closed here, never unmounted by the child."""
@@ -185,6 +187,7 @@ class BwrapBackend(SandboxBackend):
         # Set at start when the sandbox user cannot reach the state directory: every
         # run raises it (bubblewrap would fail on each; see statedir.py).
         self._unreachable: SandboxUnavailableError | None = None
+        self._disposer: ThreadPoolExecutor | None = None  # closed sessions' teardown
         self.scheduler: CpuScheduler | None = None
         if self.settings.native_cpu_scheduling:
             self.scheduler = CpuScheduler(
@@ -202,6 +205,7 @@ class BwrapBackend(SandboxBackend):
         self._init_lock = threading.Lock()
         self._slots = None
         self._anchors = None
+        self._disposer = None  # the parent's queued teardown is the parent's
 
     def _prepare(self) -> tuple[str, SlotPool, RootLayout]:
         with self._init_lock:
@@ -252,6 +256,31 @@ class BwrapBackend(SandboxBackend):
     def open_session(self, config: SessionConfig) -> BackendSession:
         self._prepare()
         return BwrapSession(self, config)
+
+    def dispose(
+        self, destroy_workspace: Callable[[], object], namespaces: SessionNamespaces | None
+    ) -> None:
+        """Tear a closed session down in the background (at once if that cannot be).
+
+        One worker thread; what is queued still runs at interpreter exit and in
+        ``shutdown``. A crash before leaves a workspace that ``remove_stale`` finds.
+        """
+
+        def teardown() -> None:
+            try:
+                destroy_workspace()
+            finally:
+                if namespaces is not None:
+                    namespaces.close()
+
+        with self._init_lock:
+            if self._disposer is None:
+                self._disposer = ThreadPoolExecutor(1, thread_name_prefix="assay-dispose")
+            disposer = self._disposer
+        try:
+            disposer.submit(_logged, teardown)
+        except RuntimeError:  # shut down (interpreter exit): do it here
+            teardown()
 
     def take_namespaces(self) -> SessionNamespaces | None:
         """Ready namespaces for a session, if there are (see ``NamespacePool``)."""
@@ -364,7 +393,10 @@ class BwrapBackend(SandboxBackend):
         with self._init_lock:
             slots, self._slots = self._slots, None
             anchors, self._anchors = self._anchors, None
+            disposer, self._disposer = self._disposer, None
             self._ready = False
+        if disposer is not None:
+            disposer.shutdown(wait=True)
         if slots is not None:
             slots.close()
         if anchors is not None:
@@ -386,6 +418,13 @@ class BwrapBackend(SandboxBackend):
 
     def remove_stale(self) -> list[str]:
         return remove_stale_sandboxes(self.settings)
+
+
+def _logged(teardown: Callable[[], None]) -> None:
+    try:
+        teardown()
+    except (SandboxError, OSError) as exc:
+        log.warning("cannot tear a closed sandbox down: %s", exc)
 
 
 def _prepared_launch(

@@ -12,6 +12,7 @@
  * a 4-byte payload length, followed by the payload: NUL-terminated strings,
  * each tagged by its first byte:
  *   U<uid>  G<gid>  R<resource>:<soft>:<hard>  E<NAME=value>  A<argument>
+ *   K (keep the low priority it was parked with: background work, a session's anchor)
  * The launcher sets the rlimits, drops to uid/gid (never root), and starts
  * the program (bubblewrap) with exactly that environment.
  *
@@ -189,6 +190,7 @@ int main(int argc, char **argv) {
     int nfds;
     char *payload = receive(sock, &length, &nfds);
     long uid = -1, gid = -1;
+    int keep_priority = 0;
     struct prepared prep = {0};
     size_t nargs = 0, nenv = 0;
     for (char *p = payload; p < payload + length; p += strlen(p) + 1) {
@@ -208,6 +210,7 @@ int main(int argc, char **argv) {
         case 'R': set_limit(p + 1); break;
         case 'E': env[nenv++] = p + 1; break;
         case 'A': args[nargs++] = p + 1; break;
+        case 'K': keep_priority = 1; break;
         case 'P': prep.on = 1; break;
         case 'W': prep.cwd = p + 1; break;
         case 'T': prep.tmp_bytes = number(p + 1); break;
@@ -217,7 +220,7 @@ int main(int argc, char **argv) {
     if (nargs == 0 || uid <= 0 || gid <= 0)
         invalid("request needs U, G and A fields", NULL);
     /* Parked by a low-priority thread; the run itself gets normal priority. */
-    if (setpriority(PRIO_PROCESS, 0, 0) != 0)
+    if (!keep_priority && setpriority(PRIO_PROCESS, 0, 0) != 0)
         die("cannot reset priority", NULL);
     if (prep.on)
         return run_prepared(&prep, nfds, args, env, uid, gid, supervisor);

@@ -136,7 +136,9 @@ def _anchor(config: AnchorConfig) -> list[int]:
             sock_fd=ANCHOR_FDS[2],
         )
         try:
-            send_request(control, [f"U{config.uid}", f"G{config.gid}"], env={}, argv=argv, fds=fds)
+            # K: bubblewrap keeps the refill thread's low priority (a run beside it does not)
+            fields = [f"U{config.uid}", f"G{config.gid}", "K"]
+            send_request(control, fields, env={}, argv=argv, fds=fds)
         except OSError as exc:
             raise SandboxError(f"a session's launcher took no request: {exc}") from exc
         finally:
