@@ -3,7 +3,7 @@
 ``JobQueue`` (``jobs.py``) keeps jobs as database rows; ``InMemoryJobQueue``
 (``memory.py``) keeps them in a list, for fast unit tests of the queue's users
 (procrastinate's habit: a real in-memory implementation, not a mock). One contract
-suite (tests/unit/test_queue_contract.py) runs the same assertions against both,
+suite (tests/integration/test_queue_contract.py) runs the same assertions against both,
 so the in-memory one cannot drift from the real one.
 
 Methods taking a ``session`` act inside the caller's transaction on the database
@@ -12,6 +12,7 @@ queue; the in-memory queue ignores it (its changes take effect at once).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,31 @@ class ClaimedJob:
 
 # Runs inside the claiming transaction; returns the claimed jobs that are still to run.
 ClaimHook = Callable[[Session, list[ClaimedJob]], list[ClaimedJob]]
+
+
+class Wakeup:
+    """A queue's in-process wake-up: producers ``notify`` after committing a job, idle
+    workers ``wait`` for the next notification (both queues inherit it)."""
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Condition()
+        self._generation = 0
+
+    def notify(self) -> None:
+        """Wake this process's idle workers (a job was committed)."""
+        with self._wakeup:
+            self._generation += 1
+            self._wakeup.notify_all()
+
+    def generation(self) -> int:
+        """A counter of ``notify`` calls; pass it to ``wait`` to miss none."""
+        with self._wakeup:
+            return self._generation
+
+    def wait(self, seen: int, timeout_s: float) -> None:
+        """Sleep up to ``timeout_s`` unless ``notify`` was called since ``seen``."""
+        with self._wakeup:
+            self._wakeup.wait_for(lambda: self._generation != seen, timeout=timeout_s)
 
 
 class JobQueueProtocol(Protocol):

@@ -27,13 +27,12 @@ transaction commits, so embedded mode (`assay serve`) starts a job immediately.
 from __future__ import annotations
 
 import functools
-import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Update, and_, bindparam, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from assay.queue.base import ClaimedJob, ClaimHook
+from assay.queue.base import ClaimedJob, ClaimHook, Wakeup
 from assay.storage.db import Database
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 
@@ -41,34 +40,15 @@ NOTIFY_AFTER_COMMIT = "assay_queue_notify"  # session.info flag set by enqueue
 REQUEUED_ERROR = "worker lost (lease expired); re-queued"
 
 
-class JobQueue:
+class JobQueue(Wakeup):
     def __init__(self, db: Database, *, lease_s: float = 20.0, max_attempts: int = 3) -> None:
+        super().__init__()
         self.db = db
         self.lease = timedelta(seconds=lease_s)
         self.max_attempts = max_attempts
-        self._wakeup = threading.Condition()
-        self._generation = 0
         # One listener on the database's sessions (listening on each session that
         # enqueues would cost more than the enqueue itself).
         event.listen(db.session_factory, "after_commit", self._after_commit)
-
-    # --- in-process wake-up -------------------------------------------------------------
-
-    def notify(self) -> None:
-        """Wake this process's idle workers (a job was committed)."""
-        with self._wakeup:
-            self._generation += 1
-            self._wakeup.notify_all()
-
-    def generation(self) -> int:
-        """A counter of ``notify`` calls; pass it to ``wait`` to miss none."""
-        with self._wakeup:
-            return self._generation
-
-    def wait(self, seen: int, timeout_s: float) -> None:
-        """Sleep up to ``timeout_s`` unless ``notify`` was called since ``seen``."""
-        with self._wakeup:
-            self._wakeup.wait_for(lambda: self._generation != seen, timeout=timeout_s)
 
     # --- producers (inside the caller's transaction) ----------------------------------
 

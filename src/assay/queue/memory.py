@@ -1,6 +1,6 @@
 """``InMemoryJobQueue``: the job queue's behaviour without a database, for unit tests
 of its users (the same order, lanes, leases, attempts and de-duplication as
-``jobs.JobQueue``; tests/unit/test_queue_contract.py holds both to one contract).
+``jobs.JobQueue``; tests/integration/test_queue_contract.py holds both to one contract).
 
 Jobs are ``Job`` objects kept in a list (never added to a session): what a caller
 changes on one it got from ``expired_out_of_attempts`` is the queue's state, as a
@@ -16,35 +16,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from assay.queue.base import ClaimedJob, ClaimHook
+from assay.queue.base import ClaimedJob, ClaimHook, Wakeup
 from assay.queue.jobs import REQUEUED_ERROR
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 
 
-class InMemoryJobQueue:
+class InMemoryJobQueue(Wakeup):
     def __init__(self, *, lease_s: float = 20.0, max_attempts: int = 3) -> None:
+        super().__init__()
         self.lease = timedelta(seconds=lease_s)
         self.max_attempts = max_attempts
         self.jobs: list[Job] = []
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._wakeup = threading.Condition()
-        self._generation = 0
-
-    # --- in-process wake-up -------------------------------------------------------------
-
-    def notify(self) -> None:
-        with self._wakeup:
-            self._generation += 1
-            self._wakeup.notify_all()
-
-    def generation(self) -> int:
-        with self._wakeup:
-            return self._generation
-
-    def wait(self, seen: int, timeout_s: float) -> None:
-        with self._wakeup:
-            self._wakeup.wait_for(lambda: self._generation != seen, timeout=timeout_s)
 
     # --- producers ----------------------------------------------------------------------
 
