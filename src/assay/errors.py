@@ -122,10 +122,6 @@ class StorageUnavailableError(StorageError):
         self.retry_after_s = retry_after_s
 
 
-class QueueError(AssayError):
-    """The job queue failed."""
-
-
 class GitError(AssayError):
     """Fetching from a git remote failed (unreachable, no such commit, too large, too slow).
 

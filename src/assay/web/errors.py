@@ -42,6 +42,11 @@ STATUS: dict[type[ServiceError], int] = {
 }
 
 
+def retry_after(seconds: float) -> str:
+    """A ``Retry-After`` header's value: whole seconds, at least 1."""
+    return str(max(1, round(seconds)))
+
+
 def status_of(exc: ServiceError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -53,7 +58,7 @@ async def service_error_handler(_request: Request, exc: Exception) -> JSONRespon
     assert isinstance(exc, ServiceError)  # noqa: S101 - registered for ServiceError only
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitedError):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        headers["Retry-After"] = retry_after(exc.retry_after_s)
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
@@ -98,7 +103,7 @@ async def storage_unavailable_handler(_request: Request, exc: Exception) -> JSON
     return JSONResponse(
         {"detail": exc.message, "error": type(exc).__name__},
         status_code=503,
-        headers={"Retry-After": str(max(1, round(exc.retry_after_s)))},
+        headers={"Retry-After": retry_after(exc.retry_after_s)},
     )
 
 

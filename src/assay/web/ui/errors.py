@@ -5,7 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from assay.errors import AuthenticationError, ServiceError, StorageUnavailableError
+from assay.errors import (
+    AuthenticationError,
+    RateLimitedError,
+    ServiceError,
+    StorageUnavailableError,
+)
 from assay.web import errors as api_errors
 from assay.web.observability import REQUEST_ID_HEADER
 from assay.web.ui.render import render
@@ -40,8 +45,8 @@ async def service_error(request: Request, exc: Exception) -> Response:
         message=exc.message,
         status=status,
     )
-    if status == 429:
-        response.headers["Retry-After"] = str(max(1, round(getattr(exc, "retry_after_s", 1))))
+    if isinstance(exc, RateLimitedError):
+        response.headers["Retry-After"] = api_errors.retry_after(exc.retry_after_s)
     return response
 
 

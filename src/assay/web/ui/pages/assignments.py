@@ -27,6 +27,7 @@ from assay.services.intake import submissions
 from assay.services.intake.submissions import MAX_SUBMISSION_FILES
 from assay.services.reporting import coursework
 from assay.services.reporting.coursework import EditorFile
+from assay.web import errors as api_errors
 from assay.web.deps import IdPath, PlatformDep, client_of, intake_gate, limiters, rate_key
 from assay.web.ui.render import render
 from assay.web.ui.session import FormUserDep, UserDep
@@ -250,5 +251,5 @@ def _refused(
         tab=tab,
     )
     if isinstance(exc, RateLimitedError):
-        response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        response.headers["Retry-After"] = api_errors.retry_after(exc.retry_after_s)
     return response
