@@ -8,10 +8,18 @@ an integer, one given as ``2.5`` a float), so what clients read back is unchange
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 from pydantic import BaseModel
+
+
+def _stored_fields(cls: type[Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """``cls``'s fields read from a stored row: a required one must be there (KeyError
+    otherwise); an optional one missing from an older row is None."""
+    return {
+        f.name: stored[f.name] if f.default is MISSING else stored.get(f.name) for f in fields(cls)
+    }
 
 
 @dataclass(frozen=True)
@@ -44,32 +52,7 @@ class Judge0Request:
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> Judge0Request:
-        return cls(
-            cpu_time_limit=stored["cpu_time_limit"],
-            cpu_extra_time=stored["cpu_extra_time"],
-            wall_time_limit=stored["wall_time_limit"],
-            memory_limit=stored["memory_limit"],
-            stack_limit=stored["stack_limit"],
-            max_processes_and_or_threads=stored["max_processes_and_or_threads"],
-            max_file_size=stored["max_file_size"],
-            number_of_runs=stored["number_of_runs"],
-            language_id=stored["language_id"],
-            source_code=stored["source_code"],
-            stdin=stored.get("stdin"),
-            expected_output=stored.get("expected_output"),
-            compiler_options=stored.get("compiler_options"),
-            command_line_arguments=stored.get("command_line_arguments"),
-            redirect_stderr_to_stdout=stored.get("redirect_stderr_to_stdout"),
-            enable_per_process_and_thread_time_limit=stored.get(
-                "enable_per_process_and_thread_time_limit"
-            ),
-            enable_per_process_and_thread_memory_limit=stored.get(
-                "enable_per_process_and_thread_memory_limit"
-            ),
-            enable_network=stored.get("enable_network"),
-            callback_url=stored.get("callback_url"),
-            additional_files=stored.get("additional_files"),
-        )
+        return cls(**_stored_fields(cls, stored))
 
 
 @dataclass(frozen=True)
@@ -92,18 +75,7 @@ class Judge0Result:
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> Judge0Result:
-        return cls(
-            status_id=stored["status_id"],
-            message=stored.get("message"),
-            stdout=stored.get("stdout"),
-            stderr=stored.get("stderr"),
-            compile_output=stored.get("compile_output"),
-            time=stored.get("time"),
-            wall_time=stored.get("wall_time"),
-            memory=stored.get("memory"),
-            exit_code=stored.get("exit_code"),
-            exit_signal=stored.get("exit_signal"),
-        )
+        return cls(**_stored_fields(cls, stored))
 
 
 class StatusOut(BaseModel):
