@@ -213,8 +213,6 @@ def _user_for(platform: Platform, claims: dict[str, Any], client: str) -> int:
         while True:
             name = base if n == 1 else f"{base}-{n}"
             n += 1
-            if session.scalar(select(User.id).where(User.username == name)) is not None:
-                continue
             values = {
                 "username": name,
                 "display_name": str(claims.get("name") or name)[:200],
