@@ -22,6 +22,7 @@ from assay.storage.models import Base
 
 Insert = postgresql.Insert | sqlite.Insert
 T = TypeVar("T")
+M = TypeVar("M", bound=Base)
 
 
 def _insert(session: Session, model: type[Base]) -> Insert:
@@ -54,15 +55,20 @@ def insert_new(
 
 def upsert(
     session: Session,
-    model: type[Base],
+    model: type[M],
     values: Mapping[str, Any],
     *,
     key: Sequence[str],
     update: Sequence[str],
-) -> None:
-    """Insert a row, or when one with the same ``key`` exists set its ``update`` columns."""
+) -> M:
+    """Insert a row, or when one with the same ``key`` exists set its ``update`` columns;
+    returns the row as it now is (the database's RETURNING, loaded over any copy this
+    session already holds)."""
     statement = _insert(session, model).values(dict(values))
     statement = statement.on_conflict_do_update(
         index_elements=key, set_={name: statement.excluded[name] for name in update}
     )
-    session.execute(statement)
+    row: M = session.scalars(
+        statement.returning(model), execution_options={"populate_existing": True}
+    ).one()
+    return row

@@ -137,7 +137,7 @@ def link_repo(
         if user is None:
             raise NotFoundError(f"no user {username!r}")
         require_member(session, _as_user(user), assignment.course_id)
-        upsert(
+        link = upsert(
             session,
             RepoLink,
             {
@@ -150,11 +150,6 @@ def link_repo(
             key=["assignment_id", "user_id"],
             update=["remote_url", "repo_full_name", "branch"],
         )
-        link = session.scalars(
-            select(RepoLink)
-            .where(RepoLink.assignment_id == assignment_id, RepoLink.user_id == user.id)
-            .execution_options(populate_existing=True)
-        ).one()
         audit.record(
             session,
             actor,
