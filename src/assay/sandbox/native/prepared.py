@@ -21,26 +21,21 @@ other three owned by the outer one.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import logging
 import os
 import select
 import socket
 import struct
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from assay.errors import SandboxError
-from assay.sandbox import forks
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.command import RootLayout, anchor_argv
 from assay.sandbox.native.launcher import build_launcher
-from assay.sandbox.native.slots import IDLE_WAIT_S, REFILL_NICE, send_request
-
-log = logging.getLogger(__name__)
+from assay.sandbox.native.readypool import ReadyPool
+from assay.sandbox.native.slots import send_request
 
 ANCHOR_WAIT_S = 10.0  # bubblewrap sets a sandbox up in milliseconds; this is a backstop
 NS_GET_USERNS = 0xB701
@@ -240,76 +235,25 @@ def _identity_of(path: str) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-class NamespacePool:
+class NamespacePool(ReadyPool[SessionNamespaces]):
     """Keeps ``size`` sessions' namespaces ready, built by a background thread.
 
     Namespaces hold nothing of a session until its first run (the workspace is
     mounted per run), so they can be made ahead of time like the slots: a
     fresh sandbox then pays for no bubblewrap at all. Each is given to one
-    session only. When none is ready, the run gets a bubblewrap of its own and
-    the session asks again at its next run. A forked child lets go of the
-    parent's (``forks``).
+    session only. When none is ready (``take`` never waits: building takes
+    longer than a run with a bubblewrap of its own), the run gets a bubblewrap
+    of its own and the session asks again at its next run. A forked child
+    lets go of the parent's (``forks``).
     """
 
     def __init__(self, config: AnchorConfig, size: int) -> None:
-        self.config, self.size = config, size
-        self._ready: list[SessionNamespaces] = []
-        self._wanted = threading.Condition()
-        self._closed = False
-        self._thread: threading.Thread | None = None
-        if size > 0:
-            self._thread = threading.Thread(target=self._refill, name="assay-anchors", daemon=True)
-            self._thread.start()
-        forks.register(self)
-
-    def take(self) -> SessionNamespaces | None:
-        """Ready namespaces, or None (never waits: building takes longer than a run
-        with a bubblewrap of its own, which the caller then does)."""
-        with self._wanted:
-            self._wanted.notify()
-            return self._ready.pop() if self._ready else None
-
-    def _refill(self) -> None:
-        with contextlib.suppress(OSError):  # below the runs' priority, like the slots' refill
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), REFILL_NICE)
-        while True:
-            with self._wanted:
-                while not self._closed and len(self._ready) >= self.size:
-                    self._wanted.wait(IDLE_WAIT_S)
-                if self._closed:
-                    return
-            try:
-                namespaces = SessionNamespaces.build(self.config)
-            except SandboxError as exc:
-                log.warning("cannot prepare a session's namespaces: %s", exc)
-                with self._wanted:
-                    self._wanted.wait(1.0)
-                continue
-            with self._wanted:
-                if self.closed:  # closed while they were being made
-                    namespaces.close()
-                    return
-                self._ready.append(namespaces)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        with self._wanted:
-            self._closed = True
-            ready, self._ready = self._ready, []
-            self._wanted.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(5.0)
-        for namespaces in ready:
-            namespaces.close()
-
-    def after_fork_in_child(self) -> None:
-        """The parent's namespaces are not ours: closed here; the pool is closed."""
-        self._wanted = threading.Condition()
-        self._closed = True
-        self._thread = None
-        for namespaces in self._ready:
-            namespaces.close()
-        self._ready = []
+        self.config = config
+        super().__init__(
+            size,
+            make=lambda: SessionNamespaces.build(config),
+            destroy=SessionNamespaces.close,
+            forget=SessionNamespaces.close,  # the child's copies of the fds
+            name="assay-anchors",
+            what="a session's namespaces",
+        )

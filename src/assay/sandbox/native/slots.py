@@ -23,23 +23,19 @@ import select
 import socket
 import struct
 import subprocess
-import threading
-from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assay.errors import SandboxError
-from assay.sandbox import forks
 from assay.sandbox.native.cgroups import CgroupDriver, JobCgroup, JobLimits
+from assay.sandbox.native.readypool import ReadyPool
 
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "job"
-REFILL_NICE = 10
 SEND_TIMEOUT_S = 5.0  # a parked launcher takes its request at once; this is a backstop
 MESSAGE_WAIT_S = 0.5  # how long a dead launcher's last words are waited for
 EXIT_WAIT_S = 5.0  # a launcher exits this soon once its cgroup was killed
-IDLE_WAIT_S = 30.0  # the refill thread looks again this often even when not woken
 NOT_OURS = -1  # the returncode given to a forked child's copy of a parent's launcher
 _counter = itertools.count()
 
@@ -189,108 +185,46 @@ def send_request(
 class SlotPool:
     """Keeps ``size`` slots ready; a run never waits for one unless all are taken.
 
-    Used slots are destroyed by the same background thread: removing a cgroup
-    that had processes takes milliseconds, which a run's caller need not wait.
+    Used slots are destroyed by the same background thread (``ReadyPool``):
+    removing a cgroup that had processes takes milliseconds, which a run's
+    caller need not wait.
     """
 
     def __init__(self, launcher: Path, driver: CgroupDriver, size: int) -> None:
         self.launcher, self.driver, self.size = launcher, driver, size
-        self._ready: deque[Slot] = deque()
-        self._used: deque[Slot] = deque()
         self.last_limits: JobLimits | None = None  # new slots are prepared with these
-        self._wanted = threading.Condition()
-        self._closed = False
         self._remove_stale()
-        self._thread: threading.Thread | None = None
-        if size > 0:
-            # One long-lived thread: a launcher dies with the thread that started it.
-            self._thread = threading.Thread(target=self._refill, name="assay-slots", daemon=True)
-            self._thread.start()
-        forks.register(self)
+        # One long-lived thread (the pool's): a launcher dies with the thread that started it.
+        self._pool = ReadyPool(
+            size,
+            make=lambda: Slot(self.launcher, self.driver, self.last_limits),
+            destroy=Slot.destroy,
+            forget=Slot.forget,
+            name="assay-slots",
+            what="a sandbox slot",
+        )
 
     def take(self, limits: JobLimits) -> Slot:
         """A slot for a run with ``limits`` (which later slots are prepared with)."""
-        with self._wanted:
-            self.last_limits = limits
-            while self._ready:
-                slot = self._ready.popleft()
-                if slot.alive:
-                    return slot  # refilled after the run (release), not during it
-                log.warning("a parked launcher died: %s", slot.failure())
-                slot.destroy()
+        self.last_limits = limits
+        # refilled after the run (release), not during it
+        while (slot := self._pool.take(refill_now=False)) is not None:
+            if slot.alive:
+                return slot
+            log.warning("a parked launcher died: %s", slot.failure())
+            slot.destroy()
         return Slot(self.launcher, self.driver, limits)
 
     def release(self, slot: Slot) -> None:
         """A slot whose run is over: destroyed in the background when there is one."""
-        if self._thread is None:
-            slot.destroy()
-            return
-        with self._wanted:
-            if not self._closed:
-                self._used.append(slot)
-                self._wanted.notify()
-                return
-        slot.destroy()
-
-    def _refill(self) -> None:
-        # Below the runs' priority: the work here must not slow the run beside it.
-        # (Per thread on Linux; the launcher resets its own priority to 0.)
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), REFILL_NICE)
-        while True:
-            with self._wanted:
-                while not self._closed and not self._used and len(self._ready) >= self.size:
-                    self._wanted.wait(IDLE_WAIT_S)
-                if self._closed:
-                    return
-                used = self._used.popleft() if self._used else None
-            if used is not None:
-                try:
-                    used.destroy()
-                except (SandboxError, OSError) as exc:
-                    log.warning("cannot clean up a sandbox slot: %s", exc)
-                continue
-            try:
-                slot = Slot(self.launcher, self.driver, self.last_limits)
-            except SandboxError as exc:
-                log.warning("cannot prepare a sandbox slot: %s", exc)
-                with self._wanted:
-                    self._wanted.wait(1.0)
-                continue
-            with self._wanted:
-                if self.closed:  # closed while the slot was being made
-                    slot.destroy()
-                    return
-                self._ready.append(slot)
+        self._pool.discard(slot)
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._pool.closed
 
     def close(self) -> None:
-        with self._wanted:
-            self._closed = True
-            ready, self._ready = list(self._ready), deque()
-            self._wanted.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(5.0)
-        with self._wanted:
-            used, self._used = list(self._used), deque()
-        for slot in ready + used:
-            try:
-                slot.destroy()
-            except (SandboxError, OSError) as exc:
-                log.warning("cannot clean up a sandbox slot: %s", exc)
-
-    def after_fork_in_child(self) -> None:
-        """The parent's slots are not ours: forget them; the pool is closed here."""
-        self._wanted = threading.Condition()
-        self._closed = True
-        self._thread = None
-        for slot in [*self._ready, *self._used]:
-            slot.forget()
-        self._ready.clear()
-        self._used.clear()
+        self._pool.close()
 
     def _remove_stale(self) -> None:
         """Empty job cgroups left by processes that died (their parked launchers died too)."""
