@@ -351,31 +351,24 @@ class BwrapBackend(SandboxBackend):
                     seccomp_fd=seccomp_fd,
                     status_w=status_w,
                 )
-                return supervise(
-                    slot,
-                    launch,
+            else:
+                argv = bwrap_argv(
+                    bwrap,
+                    layout,
+                    workspace.path,
                     spec,
-                    status_r,
-                    scheduled,
-                    excuse_stalls=self.settings.native_wall_excludes_cpu_wait,
+                    tmp_bytes=min(TMP_MAX_BYTES, spec.limits.workspace_bytes),
+                    seccomp_fd=LAUNCH_SECCOMP_FD,
+                    status_fd=LAUNCH_STATUS_FD,
                 )
-            argv = bwrap_argv(
-                bwrap,
-                layout,
-                workspace.path,
-                spec,
-                tmp_bytes=min(TMP_MAX_BYTES, spec.limits.workspace_bytes),
-                seccomp_fd=LAUNCH_SECCOMP_FD,
-                status_fd=LAUNCH_STATUS_FD,
-            )
-            launch = Launch(
-                argv,
-                dict(spec.env),
-                (seccomp_fd, status_w),  # -> LAUNCH_SECCOMP_FD, LAUNCH_STATUS_FD
-                self.settings.sandbox_uid,
-                self.settings.sandbox_gid,
-                job_limits,
-            )
+                launch = Launch(
+                    argv,
+                    dict(spec.env),
+                    (seccomp_fd, status_w),  # -> LAUNCH_SECCOMP_FD, LAUNCH_STATUS_FD
+                    self.settings.sandbox_uid,
+                    self.settings.sandbox_gid,
+                    job_limits,
+                )
             # supervise() closes the passed fds once the launcher has its copies.
             return supervise(
                 slot,
