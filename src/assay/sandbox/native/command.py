@@ -88,6 +88,22 @@ class RootLayout:
         return cls(tuple(args))
 
 
+def _identity_args(uid: str) -> list[str]:
+    """Who a sandbox runs as, and what it keeps of the host: both command lines'."""
+    return [
+        "--uid",
+        uid,
+        "--gid",
+        uid,
+        "--hostname",
+        HOSTNAME,
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+    ]
+
+
 def bwrap_argv(
     bwrap: str,
     layout: RootLayout,
@@ -106,16 +122,7 @@ def bwrap_argv(
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-cgroup-try",
-        "--uid",
-        uid,
-        "--gid",
-        uid,
-        "--hostname",
-        HOSTNAME,
-        "--die-with-parent",
-        "--new-session",
-        "--cap-drop",
-        "ALL",
+        *_identity_args(uid),
     ]
     if not spec.network:
         argv.append("--unshare-net")
@@ -168,16 +175,7 @@ def anchor_argv(
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-net",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_UID),
-        "--hostname",
-        HOSTNAME,
-        "--die-with-parent",
-        "--new-session",
-        "--cap-drop",
-        "ALL",
+        *_identity_args(str(SANDBOX_UID)),
         *layout.args,
         "--proc",
         "/proc",
