@@ -48,6 +48,9 @@
 static void die(const char *what, const char *arg);
 static void invalid(const char *what, const char *arg);
 static unsigned long long number(const char *text);
+static pid_t reap(int *status);
+static int reap_all(pid_t child);
+static int exit_code(int status);
 #include "prepared.h"
 #define MAX_FDS 16
 #define MAX_PAYLOAD (16u << 20)
@@ -69,6 +72,29 @@ static unsigned long long number(const char *text) {
     if (errno || end == text || *end != '\0')
         invalid("bad number", text);
     return value;
+}
+
+/* The next descendant to end (we are a subreaper or an init), or -1 once none is left. */
+static pid_t reap(int *status) {
+    pid_t done;
+    while ((done = waitpid(-1, status, 0)) < 0 && errno == EINTR)
+        ;
+    return done;
+}
+
+/* Reap every descendant; the wait status of `child`, or -1 if it was not reaped. */
+static int reap_all(pid_t child) {
+    int status, child_status = -1;
+    pid_t done;
+    while ((done = reap(&status)) >= 0)
+        if (done == child)
+            child_status = status;
+    return child_status; /* ECHILD: nothing left */
+}
+
+/* A process's status as a shell gives it: its exit code, or 128 + its signal. */
+static int exit_code(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 static void join_cgroup(const char *procs_file) {
@@ -149,19 +175,8 @@ static int supervise_child(char **argv, char **envp) {
         execve(argv[0], argv, envp);
         die("cannot exec", argv[0]);
     }
-    int result = FAILED;
-    for (;;) {
-        int status;
-        pid_t done = waitpid(-1, &status, 0);
-        if (done < 0) {
-            if (errno == EINTR)
-                continue;
-            break; /* ECHILD: nothing left */
-        }
-        if (done == child)
-            result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    return result;
+    int status = reap_all(child);
+    return status >= 0 ? exit_code(status) : FAILED;
 }
 
 int main(int argc, char **argv) {

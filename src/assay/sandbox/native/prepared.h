@@ -193,16 +193,12 @@ static void run_init(int errfd, const struct prepared *prep, struct sock_fprog *
     if (program == 0)
         exec_program(errfd, prep, filter, argv, envp);
     close(errfd);
-    for (;;) {
-        int status;
-        pid_t done = waitpid(-1, &status, 0);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done < 0)
-            _exit(FAILED);
+    int status;
+    pid_t done;
+    while ((done = reap(&status)) >= 0)
         if (done == program)
-            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-    }
+            _exit(exit_code(status));
+    _exit(FAILED);
 }
 
 static int run_prepared(const struct prepared *prep, int nfds, char **argv, char **envp, long uid,
@@ -249,19 +245,8 @@ static int run_prepared(const struct prepared *prep, int nfds, char **argv, char
     }
     close(errpipe[1]);
     report(FD_STATUS, "child-pid", init);
-    int result = FAILED, init_status = -1;
-    for (;;) {
-        int status;
-        pid_t done = waitpid(-1, &status, 0);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done < 0)
-            break; /* ECHILD: the whole run is gone */
-        if (done == init)
-            init_status = status;
-    }
-    if (init_status >= 0)
-        result = WIFEXITED(init_status) ? WEXITSTATUS(init_status) : 128 + WTERMSIG(init_status);
+    int init_status = reap_all(init); /* returns once the whole run is gone */
+    int result = init_status >= 0 ? exit_code(init_status) : FAILED;
     /* Written only before exec by our own code (the write ends close on exec):
        at most one record, checked all the same. */
     struct setup_error e;
