@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from assay.errors import SandboxError
+from assay.sandbox.native.backend import _prepared_launch
+from assay.sandbox.native.cgroups import JobLimits
 from assay.sandbox.native.command import RootLayout, anchor_argv
 from assay.sandbox.native.prepared import NAMESPACES, SessionNamespaces, _validated
+from assay.sandbox.spec import RunSpec
 
 
 def test_anchor_has_the_runs_namespaces_and_a_read_only_root_and_dev(tmp_path: Path) -> None:
@@ -69,3 +73,52 @@ def test_closed_namespaces_give_no_fds() -> None:
     namespaces.close()  # twice is fine
     with pytest.raises(SandboxError):
         namespaces.dup_fds()
+
+
+def _open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+def test_a_failed_copy_of_the_namespaces_leaves_no_fd_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = [os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC) for _ in range(3)]
+    namespaces = SessionNamespaces(tuple(sources))
+    real_dup, calls = os.dup, []
+
+    def dup_then_fail(fd: int) -> int:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(24, "Too many open files")
+        return real_dup(fd)
+
+    before = _open_fds()
+    monkeypatch.setattr(os, "dup", dup_then_fail)
+    with pytest.raises(OSError, match="Too many open files"):
+        namespaces.dup_fds()
+    monkeypatch.undo()
+    assert _open_fds() == before  # the two copies made were closed
+    namespaces.close()
+
+
+def test_a_prepared_launch_that_fails_closes_only_what_it_opened(tmp_path: Path) -> None:
+    class Closed:
+        def dup_fds(self) -> tuple[int, ...]:
+            raise SandboxError("the session's namespaces are closed")
+
+    seccomp_fd, status_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        with pytest.raises(SandboxError, match="closed"):
+            _prepared_launch(
+                SimpleNamespace(path=tmp_path),  # type: ignore[arg-type]
+                RunSpec(argv=("true",)),
+                Closed(),  # type: ignore[arg-type]
+                job_limits=JobLimits(memory_bytes=64 << 20, pids=16),
+                seccomp_fd=seccomp_fd,
+                status_w=status_w,
+            )
+        os.fstat(seccomp_fd)  # still the caller's to close: closing them here as well
+        os.fstat(status_w)  # would close whatever reused the numbers
+    finally:
+        os.close(seccomp_fd)
+        os.close(status_w)

@@ -341,34 +341,41 @@ class BwrapBackend(SandboxBackend):
     ) -> RunResult:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         try:
-            seccomp_fd = seccomp.filter_fd(self._seccomp)
-            if namespaces is not None:
-                launch = _prepared_launch(
-                    workspace,
-                    spec,
-                    namespaces,
-                    job_limits=job_limits,
-                    seccomp_fd=seccomp_fd,
-                    status_w=status_w,
-                )
-            else:
-                argv = bwrap_argv(
-                    bwrap,
-                    layout,
-                    workspace.path,
-                    spec,
-                    tmp_bytes=min(TMP_MAX_BYTES, spec.limits.workspace_bytes),
-                    seccomp_fd=LAUNCH_SECCOMP_FD,
-                    status_fd=LAUNCH_STATUS_FD,
-                )
-                launch = Launch(
-                    argv,
-                    dict(spec.env),
-                    (seccomp_fd, status_w),  # -> LAUNCH_SECCOMP_FD, LAUNCH_STATUS_FD
-                    self.settings.sandbox_uid,
-                    self.settings.sandbox_gid,
-                    job_limits,
-                )
+            handed = [status_w]  # ours to close until supervise() takes them
+            try:
+                seccomp_fd = seccomp.filter_fd(self._seccomp)
+                handed.append(seccomp_fd)
+                if namespaces is not None:
+                    launch = _prepared_launch(
+                        workspace,
+                        spec,
+                        namespaces,
+                        job_limits=job_limits,
+                        seccomp_fd=seccomp_fd,
+                        status_w=status_w,
+                    )
+                else:
+                    argv = bwrap_argv(
+                        bwrap,
+                        layout,
+                        workspace.path,
+                        spec,
+                        tmp_bytes=min(TMP_MAX_BYTES, spec.limits.workspace_bytes),
+                        seccomp_fd=LAUNCH_SECCOMP_FD,
+                        status_fd=LAUNCH_STATUS_FD,
+                    )
+                    launch = Launch(
+                        argv,
+                        dict(spec.env),
+                        (seccomp_fd, status_w),  # -> LAUNCH_SECCOMP_FD, LAUNCH_STATUS_FD
+                        self.settings.sandbox_uid,
+                        self.settings.sandbox_gid,
+                        job_limits,
+                    )
+            except BaseException:
+                for fd in handed:
+                    os.close(fd)
+                raise
             # supervise() closes the passed fds once the launcher has its copies.
             return supervise(
                 slot,
@@ -431,16 +438,17 @@ def _prepared_launch(
 ) -> Launch:
     """A run in the session's prepared namespaces: the launcher's fds 3-9 and fields
     (``prepared.h``); the uid and gid are the sandbox user's inside."""
-    fds = [seccomp_fd, status_w]
+    opened: list[int] = []  # closed here on failure (the caller's two are the caller's)
     try:
-        fds += namespaces.dup_fds()
-        fds.append(
+        opened += namespaces.dup_fds()
+        opened.append(
             os.open(workspace.path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         )
     except BaseException:
-        for fd in fds:
+        for fd in opened:
             os.close(fd)
         raise
+    fds = [seccomp_fd, status_w, *opened]
     tmp_bytes = min(TMP_MAX_BYTES, spec.limits.workspace_bytes)
     cwd = "/work" if spec.cwd == "." else f"/work/{spec.cwd}"
     return Launch(

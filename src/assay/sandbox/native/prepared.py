@@ -79,7 +79,15 @@ class SessionNamespaces:
         """Copies for one run's launcher (the run closes them; ours stay)."""
         if self._fds is None:
             raise SandboxError("the session's namespaces are closed")
-        return tuple(os.dup(fd) for fd in self._fds)
+        copies: list[int] = []
+        try:
+            for fd in self._fds:
+                copies.append(os.dup(fd))
+        except BaseException:
+            for fd in copies:
+                os.close(fd)
+            raise
+        return tuple(copies)
 
     def close(self) -> None:
         fds, self._fds = self._fds, None
