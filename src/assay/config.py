@@ -81,6 +81,33 @@ class Settings(BaseSettings):
             "Docker sandbox does not wait for a container start. 0 turns the pool off."
         ),
     )
+    environments_dir: Path | None = Field(
+        default=None,
+        description=(
+            "The store of built environments (one directory per key, docs/environments.md); "
+            "default: STATE_DIR/environments."
+        ),
+    )
+    environment_deb_cache: Path | None = Field(
+        default=Path("/var/cache/assay/rootfs/debs"),
+        description=(
+            "Downloaded .deb files kept between environment builds (shared with "
+            "`assay image build`); empty: none kept."
+        ),
+    )
+    environment_mirror: str = Field(
+        default="",
+        description="Debian mirror of environment builds (default: this host's apt sources).",
+    )
+    environment_build_nice: int | None = Field(
+        default=19,
+        ge=0,
+        le=19,
+        description=(
+            "Environment builds run at this niceness and the idle I/O class, so they do not "
+            "slow grading; empty: at the caller's priority."
+        ),
+    )
     grading_parallel_runs: int = Field(
         default=DEFAULT_GRADING_PARALLEL_RUNS,
         ge=1,
@@ -244,6 +271,10 @@ class Settings(BaseSettings):
     )
     log_format: str = Field(default="console", description="`console` or `json` logs.")
     log_level: str = Field(default="INFO", description="Log level of the entry points.")
+
+    @property
+    def resolved_environments_dir(self) -> Path:
+        return self.environments_dir or self.state_dir / "environments"
 
     @property
     def resolved_database_url(self) -> str:

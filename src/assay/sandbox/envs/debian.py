@@ -35,16 +35,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assay.errors import EnvironmentBuildError
-from assay.sandbox.docker import rootfs as debian_sources
-from assay.sandbox.docker.constants import SANDBOX_UID, SANDBOX_USER, WORKSPACE_DIR
+from assay.sandbox.envs import aptsources as debian_sources
 from assay.sandbox.envs.buildlog import BuildLog, CommandFailed
 from assay.sandbox.envs.inroot import CA_PATH, Bind, build_argv, build_env
-from assay.sandbox.envs.plan import PLATFORM_PACKAGES, BuildPlan
+from assay.sandbox.envs.plan import BuildPlan
+from assay.sandbox.envs.platform import PLATFORM_PACKAGES, SANDBOX_UID, SANDBOX_USER, WORKSPACE_DIR
 from assay.sandbox.envs.spec import PIP_VENV, PipTarget
 
 STAGE = "/run/assay-build"
 """Where build inputs are bound in the tree during a build (removed afterwards)."""
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/merged-usr")
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
 _MISSING_PACKAGE = (
@@ -127,6 +128,8 @@ class DebianBuilder:
                 f"--include={','.join(packages)}",
                 "--aptopt=APT::Install-Recommends \"false\"",
             ]  # fmt: skip
+            if MERGED_USR_HOOKS.is_dir():  # merged /usr by symlinks, as debootstrap does;
+                argv.append(f"--hook-dir={MERGED_USR_HOOKS}")  # else usrmerge pulls in perl
             if self.deb_cache is not None:
                 archives = '"$1"/var/cache/apt/archives'
                 argv += [

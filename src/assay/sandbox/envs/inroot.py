@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assay.sandbox.docker.constants import SANDBOX_UID, WORKSPACE_DIR
+from assay.sandbox.envs.platform import SANDBOX_UID, WORKSPACE_DIR
 
 BUILD_CAPABILITIES = (
     "CAP_CHOWN",

@@ -30,16 +30,18 @@ from types import MappingProxyType
 from typing import Any
 
 from assay.errors import EnvironmentSpecError, UnknownEnvironmentError
-from assay.sandbox.docker.constants import SANDBOX_UID, SANDBOX_USER, WORKSPACE_DIR
-from assay.sandbox.docker.rootfs import BASE_PACKAGES
 from assay.sandbox.envs.builtin import BUILTIN_SPECS, builtin_source
+from assay.sandbox.envs.platform import (
+    PLATFORM_PACKAGES,
+    SANDBOX_UID,
+    SANDBOX_USER,
+    WORKSPACE_DIR,
+)
 from assay.sandbox.envs.spec import PIP_VENV, PipTarget, SpecSource
 from assay.sandbox.limitspec import LimitsSpec
 from assay.sandbox.spec import MIB, Limits
 
 BUILDER_VERSION = "1"
-PLATFORM_PACKAGES = BASE_PACKAGES
-"""In every tree: the Docker backend runs ``python3`` and ``prlimit`` inside."""
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_FILE_BYTES = 64 * MIB
 MAX_SETUP_BYTES = 1 * MIB
@@ -96,7 +98,7 @@ class BuildPlan:
     @property
     def env(self) -> Mapping[str, str]:
         """Variables of runs: the base's (or Assay's defaults), then the spec's."""
-        env = dict(self.base.env) if self.base else _default_env()
+        env = dict(self.base.env) if self.base else default_env()
         if self.pip and self.pip_target is PipTarget.VENV:
             env["PATH"] = f"{PIP_VENV}/bin:{env.get('PATH', BASE_PATH)}"
             env["VIRTUAL_ENV"] = PIP_VENV
@@ -132,7 +134,8 @@ class BuildPlan:
         }
 
 
-def _default_env() -> dict[str, str]:
+def default_env() -> dict[str, str]:
+    """Variables every run gets unless its environment changes them."""
     return {
         "PATH": BASE_PATH,
         "LANG": "C.UTF-8",
