@@ -133,8 +133,9 @@ class BuildLog:
             self.note(f"killed: {what} ran longer than {timeout_s:.0f} s")
             raise EnvironmentBuildError(f"{what} ran longer than {timeout_s:.0f} s and was killed")
         if proc.returncode != 0:
+            tail = self.tail()
             self.note(f"{what} failed with status {proc.returncode}")
-            raise CommandFailed(what, proc.returncode, self.tail())
+            raise CommandFailed(what, proc.returncode, tail)
 
 
 class CommandFailed(EnvironmentBuildError):  # noqa: N818 - a build error with its details

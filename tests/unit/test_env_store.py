@@ -1,0 +1,306 @@
+"""The environment store with a scripted builder: once per key, atomic, locked, cleaned.
+
+No root and no Debian mirror: ``ScriptedBuilder`` writes a small tree (or fails)
+and counts its builds in a file, so two processes can share the count.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from assay.errors import EnvironmentBuildError, UnknownEnvironmentError
+from assay.sandbox.envs.buildlog import BuildEvent, BuildLog
+from assay.sandbox.envs.plan import BuildPlan, compute_key, plan
+from assay.sandbox.envs.spec import SpecSource, parse_spec
+from assay.sandbox.envs.store import EnvironmentStore, disk_usage
+
+
+@dataclass
+class ScriptedBuilder:
+    """Writes ``rootfs/marker`` after ``delay_s``; fails when the plan's apt says so."""
+
+    counter: Path
+    delay_s: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    def build(self, plan: BuildPlan, target: Path, log: BuildLog, base_rootfs: Path | None) -> None:
+        with self.counter.open("a") as count:
+            count.write(f"{plan.name}\n")
+        log.step("scripted build")
+        target.mkdir()
+        if base_rootfs is not None:
+            (target / "base").write_text((base_rootfs / "marker").read_text())
+        time.sleep(self.delay_s)
+        log.line("some output")
+        if "fail" in plan.apt:
+            (target / "half-made").write_text("x")
+            raise EnvironmentBuildError("the scripted step failed")
+        if "oserror" in plan.apt:
+            raise PermissionError(13, "Permission denied", str(target))
+        (target / "marker").write_text(plan.key)
+
+
+def _plan(name: str, *apt: str, base: str = "bookworm") -> BuildPlan:
+    spec = parse_spec({"name": name, "apt": list(apt), "base": base}, origin="test")
+    return plan(SpecSource(spec, None, "test"))
+
+
+def _store(tmp_path: Path, delay_s: float = 0.0) -> EnvironmentStore:
+    return EnvironmentStore(tmp_path / "store", ScriptedBuilder(tmp_path / "count", delay_s))
+
+
+def _age(store: EnvironmentStore, key: str, days: float) -> str:
+    """Pretend ``key`` was last used ``days`` ago; the time written."""
+    meta = store.meta(key)
+    assert meta is not None
+    past = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    store._write_meta(store.root / key, replace(meta, last_used=past))
+    return past
+
+
+def _builds(tmp_path: Path) -> list[str]:
+    path = tmp_path / "count"
+    return path.read_text().split() if path.exists() else []
+
+
+def test_a_build_is_renamed_into_place_with_its_files(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    planned = _plan("one", "jq")
+    events: list[BuildEvent] = []
+    outcome = store.ensure(planned, events.append)
+    entry = store.root / planned.key
+    assert not outcome.cached
+    assert outcome.rootfs == entry / "rootfs"
+    assert (entry / "rootfs/marker").read_text() == planned.key
+    assert sorted(p.name for p in entry.iterdir()) == [
+        "build.log",
+        "meta.json",
+        "rootfs",
+        "spec.json",
+    ]
+    assert compute_key(json.loads((entry / "spec.json").read_bytes())) == planned.key
+    meta = json.loads((entry / "meta.json").read_text())
+    assert meta["name"] == "one"
+    assert meta["builder"] == "scripted"
+    assert meta["size_bytes"] == disk_usage(entry / "rootfs") > 0
+    assert meta["created"] == meta["last_used"]
+    log = (entry / "build.log").read_text()
+    assert f"key {planned.key}" in log
+    assert "scripted build" in log
+    assert "some output" in log
+    assert BuildEvent("one", "scripted build") in events
+    assert BuildEvent("one", "scripted build", "some output") in events
+    assert sorted(p.name for p in store.root.iterdir()) == [planned.key, f"{planned.key}.lock"]
+
+
+def test_the_same_key_never_builds_twice(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    planned = _plan("one", "jq")
+    store.ensure(planned)
+    started = time.monotonic()
+    again = store.ensure(_plan("renamed", "jq"))  # a name is not part of the key
+    assert again.cached
+    assert time.monotonic() - started < 0.1
+    assert _builds(tmp_path) == ["one"]
+
+
+def test_a_lookup_records_the_last_use(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    planned = _plan("one", "jq")
+    store.ensure(planned)
+    old = _age(store, planned.key, 3)
+    assert store.lookup(planned.key, touch=False) is not None
+    assert store.meta(planned.key).last_used == old  # type: ignore[union-attr]
+    store.lookup(planned.key)
+    assert store.meta(planned.key).last_used > old  # type: ignore[union-attr]
+
+
+def test_a_failed_build_leaves_only_its_log(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    planned = _plan("bad", "fail")
+    with pytest.raises(EnvironmentBuildError) as caught:
+        store.ensure(planned)
+    log = store.failed_log(planned.key)
+    assert caught.value.log_path == str(log)
+    assert caught.value.message == f"the scripted step failed\n(build log: {log})"
+    assert "some output" in log.read_text()
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(["failed", f"{planned.key}.lock"])
+    assert store.lookup(planned.key) is None
+
+
+def test_an_os_error_in_a_build_is_a_build_error_with_the_log(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    planned = _plan("denied", "oserror")
+    with pytest.raises(EnvironmentBuildError, match=r"building denied failed: .*Permission denied"):
+        store.ensure(planned)
+    assert store.failed_log(planned.key).is_file()
+    assert not list(store.root.glob(".build-*"))
+
+
+def test_an_interrupted_build_is_cleaned_up_too(tmp_path: Path) -> None:
+    class Interrupting(ScriptedBuilder):
+        def build(self, plan: BuildPlan, target: Path, log: BuildLog, base: Path | None) -> None:
+            target.mkdir()
+            raise KeyboardInterrupt
+
+    store = EnvironmentStore(tmp_path / "store", Interrupting(tmp_path / "count"))
+    planned = _plan("one", "jq")
+    with pytest.raises(KeyboardInterrupt):
+        store.ensure(planned)
+    assert not list(store.root.glob(".build-*"))
+    assert not (store.root / planned.key).exists()
+
+
+def test_leftovers_of_a_killed_build_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    planned = _plan("one", "jq")
+    leftover = store.root / f".build-{planned.key}-killed"
+    (leftover / "rootfs").mkdir(parents=True)
+    store.ensure(planned)
+    assert not leftover.exists()
+
+
+def test_a_derived_plan_builds_its_base_first(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    derived = _plan("derived", "jq", base="python3")
+    assert derived.base is not None
+    outcome = store.ensure(derived)
+    assert _builds(tmp_path) == ["python3", "derived"]
+    assert (outcome.rootfs / "base").read_text() == derived.base.key
+    store.ensure(derived)
+    assert _builds(tmp_path) == ["python3", "derived"]
+
+
+def test_a_store_without_a_builder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentBuildError, match="one is not built and this store cannot"):
+        EnvironmentStore(tmp_path).ensure(_plan("one", "jq"))
+
+
+def test_remove_resolve_and_entries(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    one, two = _plan("one", "jq"), _plan("two", "make")
+    store.ensure(one)
+    store.ensure(two)
+    assert [m.name for m in store.entries()] == ["one", "two"]
+    assert store.resolve_key(one.key[:8]) == one.key
+    with pytest.raises(UnknownEnvironmentError, match="a longer"):
+        store.resolve_key(one.key[:3])
+    with pytest.raises(UnknownEnvironmentError, match="no stored"):
+        store.resolve_key("ffffffffff")
+    with pytest.raises(UnknownEnvironmentError, match="not an environment key"):
+        store.remove("../etc")
+    assert store.remove(one.key)
+    assert not store.remove(one.key)
+    assert [m.name for m in store.entries()] == ["two"]
+    assert not list(store.root.glob(".trash-*"))
+
+
+def test_stale_keeps_recent_and_kept_keys(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    old, kept, recent = _plan("old", "jq"), _plan("kept", "make"), _plan("recent", "gcc")
+    for planned in (old, kept, recent):
+        store.ensure(planned)
+    for planned in (old, kept):
+        _age(store, planned.key, 40)
+    stale = store.stale(30 * 86400, keep={kept.key})
+    assert [m.name for m in stale] == ["old"]
+    assert [m.name for m in store.stale(0, keep=set())] == ["kept", "old", "recent"]
+
+
+def test_sweep_removes_unlocked_leftovers_only(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    planned = _plan("one", "jq")
+    store.ensure(planned)
+    (store.root / f".build-{planned.key}-old").mkdir()
+    (store.root / ".trash-x").mkdir()
+    other = _plan("two", "make").key
+    (store.root / f".build-{other}-running").mkdir()
+    with (store.root / f"{other}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a build of ``other`` in progress
+        removed = store.sweep()
+    assert sorted(p.name for p in removed) == sorted([".trash-x", f".build-{planned.key}-old"])
+    assert (store.root / f".build-{other}-running").is_dir()
+    assert store.lookup(planned.key) is not None
+
+
+class DirectorySource:
+    """A remote source that copies from another store's directory."""
+
+    def __init__(self, other: Path, tamper: bool = False) -> None:
+        self.other = other
+        self.tamper = tamper
+        self.asked: list[str] = []
+
+    def fetch(self, key: str, destination: Path) -> bool:
+        self.asked.append(key)
+        source = self.other / key
+        if not source.is_dir():
+            return False
+        subprocess.run(["cp", "-a", f"{source}/.", str(destination)], check=True)
+        if self.tamper:
+            (destination / "spec.json").write_text('{"apt": ["other"]}')
+        return True
+
+
+def test_a_remote_source_is_asked_before_building_and_checked(tmp_path: Path) -> None:
+    origin = EnvironmentStore(tmp_path / "origin", ScriptedBuilder(tmp_path / "origin-count"))
+    planned = _plan("one", "jq")
+    origin.ensure(planned)
+    remote = DirectorySource(origin.root)
+    worker = EnvironmentStore(tmp_path / "worker", ScriptedBuilder(tmp_path / "count"), remote)
+    outcome = worker.ensure(planned)
+    assert (outcome.rootfs / "marker").read_text() == planned.key
+    assert remote.asked == [planned.key]
+    assert _builds(tmp_path) == []
+    other = _plan("two", "make")
+    worker.ensure(other)  # the remote lacks it: built here
+    assert _builds(tmp_path) == ["two"]
+    bad = EnvironmentStore(tmp_path / "bad", None, DirectorySource(origin.root, tamper=True))
+    with pytest.raises(EnvironmentBuildError, match="does not match its key"):
+        bad.ensure(planned)
+    assert not list((tmp_path / "bad").glob(".build-*"))
+
+
+_RACER = """
+import sys
+from pathlib import Path
+sys.path[:0] = {paths!r}
+from test_env_store import ScriptedBuilder, _plan
+from assay.sandbox.envs.store import EnvironmentStore
+store = EnvironmentStore(Path({root!r}), ScriptedBuilder(Path({count!r}), delay_s=1.0))
+outcome = store.ensure(_plan("raced", "jq"))
+print("cached" if outcome.cached else "built", outcome.rootfs)
+"""
+
+
+def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
+    here = str(Path(__file__).parent)
+    script = textwrap.dedent(_RACER).format(
+        paths=[here, *sys.path], root=str(tmp_path / "store"), count=str(tmp_path / "count")
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = sorted(p.communicate(timeout=60)[0].split()[0] for p in procs)
+    assert all(p.returncode == 0 for p in procs)
+    assert outputs == ["built", "cached"]
+    assert _builds(tmp_path) == ["raced"]
+    store = EnvironmentStore(tmp_path / "store")
+    assert [m.name for m in store.entries()] == ["raced"]
+    assert not list(store.root.glob(".build-*"))
+    assert os.listdir(store.root / _plan("raced", "jq").key / "rootfs") == ["marker"]
