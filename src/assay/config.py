@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GRADING_PARALLEL_RUNS = 2  # for callers of the grading engine without settings
@@ -271,6 +272,13 @@ class Settings(BaseSettings):
     )
     log_format: str = Field(default="console", description="`console` or `json` logs.")
     log_level: str = Field(default="INFO", description="Log level of the entry points.")
+
+    @field_validator(
+        "environments_dir", "environment_deb_cache", "environment_build_nice", mode="before"
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @property
     def resolved_environments_dir(self) -> Path:

@@ -126,7 +126,28 @@ def test_a_lookup_records_the_last_use(tmp_path: Path) -> None:
     assert store.lookup(planned.key, touch=False) is not None
     assert store.meta(planned.key).last_used == old  # type: ignore[union-attr]
     store.lookup(planned.key)
-    assert store.meta(planned.key).last_used > old  # type: ignore[union-attr]
+    recorded = store.meta(planned.key).last_used  # type: ignore[union-attr]
+    assert recorded > old
+    meta_file = store.root / planned.key / "meta.json"
+    written = meta_file.stat().st_mtime_ns
+    store.lookup(planned.key)  # within a minute of the last record: nothing written
+    assert meta_file.stat().st_mtime_ns == written
+
+
+def test_a_lookup_in_a_read_only_store_still_finds_the_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(tmp_path)
+    planned = _plan("one", "jq")
+    store.ensure(planned)
+    old = _age(store, planned.key, 3)
+
+    def read_only(entry: Path, meta: object) -> None:
+        raise OSError(30, "Read-only file system", str(entry))
+
+    monkeypatch.setattr(store, "_write_meta", read_only)
+    assert store.lookup(planned.key) == store.root / planned.key / "rootfs"
+    assert store.meta(planned.key).last_used == old  # type: ignore[union-attr]
 
 
 def test_a_failed_build_leaves_only_its_log(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
 from assay.config import get_settings
-from assay.errors import AssayError
+from assay.errors import AssayError, UnknownEnvironmentError
 from assay.sandbox.envs.buildlog import BuildEvent
 from assay.sandbox.envs.check import run_probe
 from assay.sandbox.envs.plan import BuildPlan
@@ -171,7 +171,7 @@ def remove(
         store = _store(store_dir)
         try:
             key = plan_target(target).key
-        except AssayError:
+        except UnknownEnvironmentError:  # neither a name nor a path: a key
             key = store.resolve_key(target)
         meta = store.meta(key)
         if not store.remove(key):

@@ -139,7 +139,10 @@ class DebianBuilder:
                 ]
             argv += [plan.suite, str(target), *lines]
         else:
-            argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}"]
+            argv = [
+                "unshare", "--mount", "--propagation", "private",
+                "debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
+            ]  # fmt: skip
             if self.deb_cache is not None:
                 argv.append(f"--cache-dir={self.deb_cache}")
             argv += [plan.suite, str(target), self._mirror()]

@@ -45,6 +45,8 @@ FAILED = "failed"
 _BUILD_PREFIX = ".build-"
 _TRASH_PREFIX = ".trash-"
 _KEY_LENGTH = 64
+TOUCH_INTERVAL_S = 60.0
+"""A lookup records its time unless one was recorded this recently (gc counts in days)."""
 
 
 class Builder(Protocol):
@@ -138,13 +140,16 @@ class EnvironmentStore:
             return None
 
     def lookup(self, key: str, *, touch: bool = True) -> Path | None:
-        """The built tree of ``key`` (its last use recorded), or None."""
+        """The built tree of ``key`` (its use recorded, at most once a minute), or None."""
         meta = self.meta(key)
         rootfs = self.entry_dir(key) / ROOTFS
         if meta is None or not rootfs.is_dir():
             return None
-        if touch:
-            self._write_meta(self.entry_dir(key), replace(meta, last_used=_now()))
+        if touch and time.time() - meta.last_used_at.timestamp() >= TOUCH_INTERVAL_S:
+            try:
+                self._write_meta(self.entry_dir(key), replace(meta, last_used=_now()))
+            except OSError:  # removed meanwhile, or a read-only store: the use is not recorded
+                return rootfs if rootfs.is_dir() else None
         return rootfs
 
     def entries(self) -> list[EnvironmentMeta]:
