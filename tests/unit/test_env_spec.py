@@ -121,6 +121,12 @@ def test_keys_under_the_environment_table_are_named_with_it(tmp_path: Path) -> N
         load_spec(tmp_path)
 
 
+def test_keys_beside_the_table_of_an_environment_toml_are_refused(tmp_path: Path) -> None:
+    _write(tmp_path, 'name = "x"\n[environment]\napt = ["jq"]\n')
+    with pytest.raises(EnvironmentSpecError, match=r"environment\.toml: name: unknown key"):
+        load_spec(tmp_path)
+
+
 def test_several_problems_are_counted(tmp_path: Path) -> None:
     with pytest.raises(EnvironmentSpecError, match=r"\(and 1 more problem\)"):
         load_spec(_write(tmp_path, "a = 1\nb = 2\n"))

@@ -13,73 +13,20 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from assay.errors import EnvironmentBuildError, UnknownEnvironmentError
 from assay.sandbox.envs.buildlog import BuildEvent, BuildLog
-from assay.sandbox.envs.plan import BuildPlan, compute_key, plan
-from assay.sandbox.envs.spec import SpecSource, parse_spec
+from assay.sandbox.envs.plan import BuildPlan, compute_key
 from assay.sandbox.envs.store import EnvironmentStore, disk_usage
-
-
-@dataclass
-class ScriptedBuilder:
-    """Writes ``rootfs/marker`` after ``delay_s``; fails when the plan's apt says so."""
-
-    counter: Path
-    delay_s: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return "scripted"
-
-    def build(self, plan: BuildPlan, target: Path, log: BuildLog, base_rootfs: Path | None) -> None:
-        with self.counter.open("a") as count:
-            count.write(f"{plan.name}\n")
-        log.step("scripted build")
-        target.mkdir()
-        if base_rootfs is not None:
-            (target / "base").write_text((base_rootfs / "marker").read_text())
-        time.sleep(self.delay_s)
-        log.line("some output")
-        if "fail" in plan.apt:
-            (target / "half-made").write_text("x")
-            raise EnvironmentBuildError("the scripted step failed")
-        if "oserror" in plan.apt:
-            raise PermissionError(13, "Permission denied", str(target))
-        (target / "marker").write_text(plan.key)
-
-
-def _plan(name: str, *apt: str, base: str = "bookworm") -> BuildPlan:
-    spec = parse_spec({"name": name, "apt": list(apt), "base": base}, origin="test")
-    return plan(SpecSource(spec, None, "test"))
-
-
-def _store(tmp_path: Path, delay_s: float = 0.0) -> EnvironmentStore:
-    return EnvironmentStore(tmp_path / "store", ScriptedBuilder(tmp_path / "count", delay_s))
-
-
-def _age(store: EnvironmentStore, key: str, days: float) -> str:
-    """Pretend ``key`` was last used ``days`` ago; the time written."""
-    meta = store.meta(key)
-    assert meta is not None
-    past = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-    store._write_meta(store.root / key, replace(meta, last_used=past))
-    return past
-
-
-def _builds(tmp_path: Path) -> list[str]:
-    path = tmp_path / "count"
-    return path.read_text().split() if path.exists() else []
+from env_helpers import ScriptedBuilder, age, builds, plan_named, scripted_store
 
 
 def test_a_build_is_renamed_into_place_with_its_files(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    planned = _plan("one", "jq")
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
     events: list[BuildEvent] = []
     outcome = store.ensure(planned, events.append)
     entry = store.root / planned.key
@@ -108,21 +55,21 @@ def test_a_build_is_renamed_into_place_with_its_files(tmp_path: Path) -> None:
 
 
 def test_the_same_key_never_builds_twice(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    planned = _plan("one", "jq")
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
     store.ensure(planned)
     started = time.monotonic()
-    again = store.ensure(_plan("renamed", "jq"))  # a name is not part of the key
+    again = store.ensure(plan_named("renamed", "jq"))  # a name is not part of the key
     assert again.cached
     assert time.monotonic() - started < 0.1
-    assert _builds(tmp_path) == ["one"]
+    assert builds(tmp_path) == ["one"]
 
 
 def test_a_lookup_records_the_last_use(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    planned = _plan("one", "jq")
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
     store.ensure(planned)
-    old = _age(store, planned.key, 3)
+    old = age(store, planned.key, 3)
     assert store.lookup(planned.key, touch=False) is not None
     assert store.meta(planned.key).last_used == old  # type: ignore[union-attr]
     store.lookup(planned.key)
@@ -137,10 +84,10 @@ def test_a_lookup_records_the_last_use(tmp_path: Path) -> None:
 def test_a_lookup_in_a_read_only_store_still_finds_the_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = _store(tmp_path)
-    planned = _plan("one", "jq")
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
     store.ensure(planned)
-    old = _age(store, planned.key, 3)
+    old = age(store, planned.key, 3)
 
     def read_only(entry: Path, meta: object) -> None:
         raise OSError(30, "Read-only file system", str(entry))
@@ -151,8 +98,8 @@ def test_a_lookup_in_a_read_only_store_still_finds_the_tree(
 
 
 def test_a_failed_build_leaves_only_its_log(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    planned = _plan("bad", "fail")
+    store = scripted_store(tmp_path)
+    planned = plan_named("bad", "fail")
     with pytest.raises(EnvironmentBuildError) as caught:
         store.ensure(planned)
     log = store.failed_log(planned.key)
@@ -164,8 +111,8 @@ def test_a_failed_build_leaves_only_its_log(tmp_path: Path) -> None:
 
 
 def test_an_os_error_in_a_build_is_a_build_error_with_the_log(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    planned = _plan("denied", "oserror")
+    store = scripted_store(tmp_path)
+    planned = plan_named("denied", "oserror")
     with pytest.raises(EnvironmentBuildError, match=r"building denied failed: .*Permission denied"):
         store.ensure(planned)
     assert store.failed_log(planned.key).is_file()
@@ -179,7 +126,7 @@ def test_an_interrupted_build_is_cleaned_up_too(tmp_path: Path) -> None:
             raise KeyboardInterrupt
 
     store = EnvironmentStore(tmp_path / "store", Interrupting(tmp_path / "count"))
-    planned = _plan("one", "jq")
+    planned = plan_named("one", "jq")
     with pytest.raises(KeyboardInterrupt):
         store.ensure(planned)
     assert not list(store.root.glob(".build-*"))
@@ -187,8 +134,8 @@ def test_an_interrupted_build_is_cleaned_up_too(tmp_path: Path) -> None:
 
 
 def test_leftovers_of_a_killed_build_are_removed_by_the_next_one(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    planned = _plan("one", "jq")
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
     leftover = store.root / f".build-{planned.key}-killed"
     (leftover / "rootfs").mkdir(parents=True)
     store.ensure(planned)
@@ -196,24 +143,24 @@ def test_leftovers_of_a_killed_build_are_removed_by_the_next_one(tmp_path: Path)
 
 
 def test_a_derived_plan_builds_its_base_first(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    derived = _plan("derived", "jq", base="python3")
+    store = scripted_store(tmp_path)
+    derived = plan_named("derived", "jq", base="python3")
     assert derived.base is not None
     outcome = store.ensure(derived)
-    assert _builds(tmp_path) == ["python3", "derived"]
+    assert builds(tmp_path) == ["python3", "derived"]
     assert (outcome.rootfs / "base").read_text() == derived.base.key
     store.ensure(derived)
-    assert _builds(tmp_path) == ["python3", "derived"]
+    assert builds(tmp_path) == ["python3", "derived"]
 
 
 def test_a_store_without_a_builder_says_so(tmp_path: Path) -> None:
     with pytest.raises(EnvironmentBuildError, match="one is not built and this store cannot"):
-        EnvironmentStore(tmp_path).ensure(_plan("one", "jq"))
+        EnvironmentStore(tmp_path).ensure(plan_named("one", "jq"))
 
 
 def test_remove_resolve_and_entries(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    one, two = _plan("one", "jq"), _plan("two", "make")
+    store = scripted_store(tmp_path)
+    one, two = plan_named("one", "jq"), plan_named("two", "make")
     store.ensure(one)
     store.ensure(two)
     assert [m.name for m in store.entries()] == ["one", "two"]
@@ -231,24 +178,28 @@ def test_remove_resolve_and_entries(tmp_path: Path) -> None:
 
 
 def test_stale_keeps_recent_and_kept_keys(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    old, kept, recent = _plan("old", "jq"), _plan("kept", "make"), _plan("recent", "gcc")
+    store = scripted_store(tmp_path)
+    old, kept, recent = (
+        plan_named("old", "jq"),
+        plan_named("kept", "make"),
+        plan_named("recent", "gcc"),
+    )
     for planned in (old, kept, recent):
         store.ensure(planned)
     for planned in (old, kept):
-        _age(store, planned.key, 40)
+        age(store, planned.key, 40)
     stale = store.stale(30 * 86400, keep={kept.key})
     assert [m.name for m in stale] == ["old"]
     assert [m.name for m in store.stale(0, keep=set())] == ["kept", "old", "recent"]
 
 
 def test_sweep_removes_unlocked_leftovers_only(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    planned = _plan("one", "jq")
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
     store.ensure(planned)
     (store.root / f".build-{planned.key}-old").mkdir()
     (store.root / ".trash-x").mkdir()
-    other = _plan("two", "make").key
+    other = plan_named("two", "make").key
     (store.root / f".build-{other}-running").mkdir()
     with (store.root / f"{other}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a build of ``other`` in progress
@@ -279,17 +230,17 @@ class DirectorySource:
 
 def test_a_remote_source_is_asked_before_building_and_checked(tmp_path: Path) -> None:
     origin = EnvironmentStore(tmp_path / "origin", ScriptedBuilder(tmp_path / "origin-count"))
-    planned = _plan("one", "jq")
+    planned = plan_named("one", "jq")
     origin.ensure(planned)
     remote = DirectorySource(origin.root)
     worker = EnvironmentStore(tmp_path / "worker", ScriptedBuilder(tmp_path / "count"), remote)
     outcome = worker.ensure(planned)
     assert (outcome.rootfs / "marker").read_text() == planned.key
     assert remote.asked == [planned.key]
-    assert _builds(tmp_path) == []
-    other = _plan("two", "make")
+    assert builds(tmp_path) == []
+    other = plan_named("two", "make")
     worker.ensure(other)  # the remote lacks it: built here
-    assert _builds(tmp_path) == ["two"]
+    assert builds(tmp_path) == ["two"]
     bad = EnvironmentStore(tmp_path / "bad", None, DirectorySource(origin.root, tamper=True))
     with pytest.raises(EnvironmentBuildError, match="does not match its key"):
         bad.ensure(planned)
@@ -300,16 +251,16 @@ _RACER = """
 import sys
 from pathlib import Path
 sys.path[:0] = {paths!r}
-from test_env_store import ScriptedBuilder, _plan
+from env_helpers import ScriptedBuilder, plan_named
 from assay.sandbox.envs.store import EnvironmentStore
 store = EnvironmentStore(Path({root!r}), ScriptedBuilder(Path({count!r}), delay_s=1.0))
-outcome = store.ensure(_plan("raced", "jq"))
+outcome = store.ensure(plan_named("raced", "jq"))
 print("cached" if outcome.cached else "built", outcome.rootfs)
 """
 
 
 def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
-    here = str(Path(__file__).parent)
+    here = str(Path(__file__).parent.parent)  # tests/: env_helpers
     script = textwrap.dedent(_RACER).format(
         paths=[here, *sys.path], root=str(tmp_path / "store"), count=str(tmp_path / "count")
     )
@@ -320,8 +271,8 @@ def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
     outputs = sorted(p.communicate(timeout=60)[0].split()[0] for p in procs)
     assert all(p.returncode == 0 for p in procs)
     assert outputs == ["built", "cached"]
-    assert _builds(tmp_path) == ["raced"]
+    assert builds(tmp_path) == ["raced"]
     store = EnvironmentStore(tmp_path / "store")
     assert [m.name for m in store.entries()] == ["raced"]
     assert not list(store.root.glob(".build-*"))
-    assert os.listdir(store.root / _plan("raced", "jq").key / "rootfs") == ["marker"]
+    assert os.listdir(store.root / plan_named("raced", "jq").key / "rootfs") == ["marker"]

@@ -82,18 +82,29 @@ def list_environments(store_dir: StoreOption = None) -> None:
 
 
 @app.command()
-def build(target: Target, store_dir: StoreOption = None) -> None:
-    """Build an environment unless the store has it; print its key, time and size."""
-    started = time.monotonic()
+def build(
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="Built-in environments' names, or spec files or their directories."),
+    ],
+    store_dir: StoreOption = None,
+) -> None:
+    """Build environments the store lacks; print each one's key, time and size."""
     try:
-        plan = plan_target(target)
         store = _store(store_dir)
-        if store.lookup(plan.key, touch=False) is not None:
-            outcome = store.ensure(plan)
-        else:
-            outcome = _build_with_progress(store, plan)
+        for target in targets:
+            _build_one(store, target)
     except AssayError as exc:
         raise fail(exc) from exc
+
+
+def _build_one(store: EnvironmentStore, target: str) -> None:
+    started = time.monotonic()
+    plan = plan_target(target)
+    if store.lookup(plan.key, touch=False) is not None:
+        outcome = store.ensure(plan)
+    else:
+        outcome = _build_with_progress(store, plan)
     seconds = time.monotonic() - started
     size = format_size(outcome.meta.size_bytes)
     if outcome.cached:
@@ -194,7 +205,7 @@ def gc(
     ] = False,
     store_dir: StoreOption = None,
 ) -> None:
-    """Remove environments not used for DAYS days (built-in ones are kept)."""
+    """Remove environments (and failed builds' logs) older than DAYS days; built-ins stay."""
     try:
         store = _store(store_dir)
         keep = {plan.key for plan in builtin_plans()}
@@ -208,7 +219,7 @@ def gc(
             if not dry_run and store.remove(meta.key):
                 freed += meta.size_bytes
         if not dry_run:
-            for path in store.sweep():
+            for path in store.sweep(failed_older_than_s=days * _DAY_S):
                 out.print(f"removed leftover {path.name}", highlight=False)
     except AssayError as exc:
         raise fail(exc) from exc

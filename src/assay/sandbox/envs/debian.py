@@ -69,6 +69,8 @@ class DebianBuilder:
     """Builds run at this niceness and the idle I/O class; None: as the caller."""
     tool: str = "auto"
     """``mmdebstrap``, ``debootstrap`` or ``auto`` (mmdebstrap when installed)."""
+    step_timeout_s: float = 3600.0
+    """Any step but the setup script (which has the spec's own timeout) is killed after this."""
 
     @property
     def name(self) -> str:
@@ -147,7 +149,7 @@ class DebianBuilder:
                 argv.append(f"--cache-dir={self.deb_cache}")
             argv += [plan.suite, str(target), self._mirror()]
         try:
-            log.run(self._prefix(argv), what=tool)
+            log.run(self._prefix(argv), what=tool, timeout_s=self.step_timeout_s)
         except CommandFailed as exc:
             raise _apt_error(exc, plan.suite) from None
 
@@ -158,7 +160,7 @@ class DebianBuilder:
             raise EnvironmentBuildError(f"the base of {plan.name} is not built")
         log.step(f"copying the base environment {plan.base.name}")
         copy = ["cp", "-a", "--reflink=auto", f"{base_rootfs}/.", str(target)]
-        log.run(self._prefix(copy), what="copying the base")
+        log.run(self._prefix(copy), what="copying the base", timeout_s=self.step_timeout_s)
         if plan.apt:
             self._apt(plan, target, log)
 
@@ -272,7 +274,7 @@ true"""
         if debs and self.deb_cache is not None:
             mounts.append(Bind(self.deb_cache, "/var/cache/apt/archives", read_only=False))
         line = build_argv(self.bwrap, target, argv, env=build_env({}, ca_bundle=ca), binds=mounts)
-        log.run(self._prefix(line), what=what, timeout_s=timeout_s)
+        log.run(self._prefix(line), what=what, timeout_s=timeout_s or self.step_timeout_s)
 
     def _prefix(self, argv: Sequence[str]) -> list[str]:
         if self.nice is None:

@@ -216,6 +216,10 @@ def load_spec(path: Path) -> SpecSource:
         table = data.get(TABLE)
         if not isinstance(table, dict):
             raise EnvironmentSpecError(f"no [{TABLE}] table", file=str(path))
+        others = sorted(k for k in data if k != TABLE)
+        if path.name != ASSIGNMENT_FILE and others:  # nothing beside the table is read
+            raise EnvironmentSpecError(f"unknown key (beside [{TABLE}])", file=str(path),
+                                       key=others[0])  # fmt: skip
         spec = parse_spec(table, origin=str(path), prefix=TABLE)
     else:
         spec = parse_spec(data, origin=str(path))

@@ -290,9 +290,16 @@ class EnvironmentStore:
             m for m in self.entries() if m.key not in keep and m.last_used_at.timestamp() < cutoff
         ]
 
-    def sweep(self) -> list[Path]:
-        """Remove builds and removals left by killed processes (whose key is not locked)."""
+    def sweep(self, failed_older_than_s: float | None = None) -> list[Path]:
+        """Remove builds and removals left by killed processes (whose key is not locked),
+        and failed builds' logs older than ``failed_older_than_s`` (if given)."""
         removed: list[Path] = []
+        if failed_older_than_s is not None and (self.root / FAILED).is_dir():
+            cutoff = time.time() - failed_older_than_s
+            for log in sorted((self.root / FAILED).glob("*.log")):
+                if log.stat().st_mtime < cutoff:
+                    log.unlink()
+                    removed.append(log)
         for path in sorted(self.root.glob(f"{_TRASH_PREFIX}*")):
             remove_tree(path)
             removed.append(path)
