@@ -272,3 +272,14 @@ def test_an_unknown_pip_package_is_named(built: Built, tmp_path: Path) -> None:
         built.store.ensure(derived)
     assert "pip package assay-no-such-distribution was not found" in caught.value.message
     _assert_nothing_left(built.store, derived.key)
+
+
+def test_pip_into_the_system_interpreter(built: Built, tmp_path: Path) -> None:
+    derived = _derived(built, tmp_path, 'pip = ["toml==0.10.2"]\npip_target = "system"\n')
+    assert "python3-pip" in derived.apt
+    outcome = built.store.ensure(derived)
+    code = "import toml, sys; print(toml.__version__, sys.prefix)"
+    done = run_probe(outcome.rootfs, ("/usr/bin/python3", "-c", code), derived.env)
+    assert done.stdout == b"0.10.2 /usr\n", done.stdout
+    assert derived.env["VIRTUAL_ENV"] == "/opt/assay/venv"  # the base's venv still leads PATH
+    built.store.remove(derived.key)
