@@ -171,3 +171,9 @@ def test_the_four_built_ins_keep_their_names_packages_probes_and_limits() -> Non
     for spec in BUILTIN_SPECS.values():
         assert isinstance(spec, EnvironmentSpec)
         assert spec.base == "bookworm"
+
+
+def test_the_example_environment_parses() -> None:
+    example = Path(__file__).parents[2] / "examples" / "environments" / "tools"
+    spec = load_spec(example).spec
+    assert (spec.name, spec.apt, spec.pip) == ("tools", ("make", "jq", "sqlite3"), ("requests",))
