@@ -81,6 +81,8 @@ def test_build_steps_keep_no_dangerous_capability() -> None:
     dangerous = {"CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SYS_PTRACE", "CAP_SYS_MODULE"}
     assert not added & {*dangerous, "CAP_NET_ADMIN", "CAP_DAC_READ_SEARCH"}
     assert "--unshare-pid" in line
+    assert "--unshare-net" not in line  # apt and pip download
+    assert "--unshare-net" in build_argv("bwrap", Path("/t"), ["true"], env={}, network=False)
     assert "--clearenv" in line
     assert line[-3:] == ["--", "apt-get", "update"]
 

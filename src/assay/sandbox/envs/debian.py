@@ -273,7 +273,8 @@ true"""
             mounts.append(Bind(self.ca_bundle, CA_PATH))
         if debs and self.deb_cache is not None:
             mounts.append(Bind(self.deb_cache, "/var/cache/apt/archives", read_only=False))
-        line = build_argv(self.bwrap, target, argv, env=build_env({}, ca_bundle=ca), binds=mounts)
+        env = build_env({}, ca_bundle=ca)
+        line = build_argv(self.bwrap, target, argv, env=env, binds=mounts, network=network)
         log.run(self._prefix(line), what=what, timeout_s=timeout_s or self.step_timeout_s)
 
     def _prefix(self, argv: Sequence[str]) -> list[str]:

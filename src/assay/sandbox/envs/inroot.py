@@ -1,13 +1,15 @@
 """Command lines that run a program with a tree as its ``/`` (bubblewrap).
 
-Build steps (apt, pip, the setup script) run as root in the tree being built,
-with the host's network (they download), in their own pid, ipc and uts
-namespaces, with a fresh ``/proc`` and a minimal ``/dev``, and with Docker's
+Build steps run as root in the tree being built, in their own pid, ipc and uts
+namespaces (apt, pip and the setup script share the host's network namespace
+because they download; the other steps get an empty one of their own), with a
+fresh ``/proc`` and a minimal ``/dev``, and with Docker's
 default capability set minus ``CAP_MKNOD`` and ``CAP_NET_RAW``: no mounts, no
 modules, no ptrace, no raw sockets. They see nothing of the host's filesystem
 but what is bound in (the .deb cache, the CA bundle). This is not yet the
-sandbox of a student's run: the process is the host's uid 0 and shares the
-host's network namespace (docs/environments.md says what that means).
+sandbox of a student's run: the process is the host's uid 0 and the
+downloading steps share the host's network (docs/environments.md says what
+that means).
 
 Checks run the probe as the sandbox user (uid 1000 in a user namespace), with
 the tree read-only, no network, and ``/tmp`` and the workspace as tmpfs.
@@ -82,8 +84,9 @@ def build_argv(
     env: Mapping[str, str],
     binds: Sequence[Bind] = (),
     cwd: str = "/root",
+    network: bool = True,
 ) -> list[str]:
-    """Run ``argv`` as root inside the tree at ``root`` (writable), with network."""
+    """Run ``argv`` as root inside the tree at ``root`` (writable); ``network``: the host's."""
     line = [
         bwrap,
         "--bind", str(root), "/",
@@ -94,6 +97,8 @@ def build_argv(
         "--die-with-parent", "--new-session",
         "--cap-drop", "ALL",
     ]  # fmt: skip
+    if not network:
+        line.append("--unshare-net")
     for capability in BUILD_CAPABILITIES:
         line += ["--cap-add", capability]
     for bind in binds:
