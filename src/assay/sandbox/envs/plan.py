@@ -25,7 +25,7 @@ import hashlib
 import json
 import platform
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -198,7 +198,7 @@ def plan(
         setup=setup,
         arch=host_arch(),
     )
-    return BuildPlan(**{**draft.__dict__, "key": compute_key(draft.canonical())})
+    return replace(draft, key=compute_key(draft.canonical()))
 
 
 def _read(source: SpecSource, relative: str, limit: int, key: str) -> bytes:
