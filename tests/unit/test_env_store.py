@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from assay.errors import EnvironmentBuildError, UnknownEnvironmentError
 from assay.sandbox.envs.buildlog import BuildEvent, BuildLog
 from assay.sandbox.envs.plan import BuildPlan, compute_key
-from assay.sandbox.envs.store import EnvironmentStore, disk_usage
+from assay.sandbox.envs.store import EnvironmentStore, Removal, disk_usage
 from env_helpers import ScriptedBuilder, age, builds, plan_named, scripted_store
 
 
@@ -171,10 +172,40 @@ def test_remove_resolve_and_entries(tmp_path: Path) -> None:
         store.resolve_key("ffffffffff")
     with pytest.raises(UnknownEnvironmentError, match="not an environment key"):
         store.remove("../etc")
-    assert store.remove(one.key)
-    assert not store.remove(one.key)
+    assert store.remove(one.key) is Removal.REMOVED
+    assert store.remove(one.key) is Removal.ABSENT
     assert [m.name for m in store.entries()] == ["two"]
     assert not list(store.root.glob(".trash-*"))
+
+
+def test_a_tree_in_use_is_not_removed(tmp_path: Path) -> None:
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
+    store.ensure(planned)
+    with store.use(planned.key) as rootfs:
+        assert (rootfs / "marker").read_text() == planned.key
+        with store.use(planned.key):  # users share
+            assert store.remove(planned.key, wait=False) is Removal.IN_USE
+        assert store.remove(planned.key, wait=False) is Removal.IN_USE
+        assert rootfs.is_dir()
+    assert store.remove(planned.key, wait=False) is Removal.REMOVED
+    with pytest.raises(UnknownEnvironmentError, match="is not built"), store.use(planned.key):
+        pass
+
+
+def test_a_removal_waits_for_the_last_user(tmp_path: Path) -> None:
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
+    store.ensure(planned)
+    done: list[Removal] = []
+    with store.use(planned.key):
+        remover = threading.Thread(target=lambda: done.append(store.remove(planned.key)))
+        remover.start()
+        time.sleep(0.3)
+        assert done == []
+        assert (store.root / planned.key).is_dir()
+    remover.join(10)
+    assert done == [Removal.REMOVED]
 
 
 def test_stale_keeps_recent_and_kept_keys(tmp_path: Path) -> None:

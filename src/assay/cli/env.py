@@ -20,7 +20,7 @@ from assay.sandbox.envs.buildlog import BuildEvent
 from assay.sandbox.envs.check import run_probe
 from assay.sandbox.envs.plan import BuildPlan
 from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
-from assay.sandbox.envs.store import BuildOutcome, EnvironmentStore
+from assay.sandbox.envs.store import BuildOutcome, EnvironmentStore, Removal
 from assay.sandbox.spec import format_size
 
 app = typer.Typer(
@@ -185,8 +185,10 @@ def remove(
         except UnknownEnvironmentError:  # neither a name nor a path: a key
             key = store.resolve_key(target)
         meta = store.meta(key)
-        if not store.remove(key):
-            err.print(f"[bold red]error:[/] {escape(target)} ({key[:12]}) is not built")
+        removal = store.remove(key, wait=False)
+        if removal is not Removal.REMOVED:
+            why = "is not built" if removal is Removal.ABSENT else "is in use (or being built)"
+            err.print(f"[bold red]error:[/] {escape(target)} ({key[:12]}) {why}")
             raise typer.Exit(1)
     except AssayError as exc:
         raise fail(exc) from exc
@@ -216,8 +218,12 @@ def gc(
             out.print(f"{verb} {escape(meta.name)} ({meta.key[:12]}), "
                       f"{format_size(meta.size_bytes)}, last used {_age(meta.last_used)}",
                       highlight=False)  # fmt: skip
-            if not dry_run and store.remove(meta.key):
+            if dry_run:
+                continue
+            if store.remove(meta.key, wait=False) is Removal.REMOVED:
                 freed += meta.size_bytes
+            else:
+                out.print(f"kept {escape(meta.name)} ({meta.key[:12]}): in use", highlight=False)
         if not dry_run:
             for path in store.sweep(failed_older_than_s=days * _DAY_S):
                 out.print(f"removed leftover {path.name}", highlight=False)

@@ -11,9 +11,10 @@ Layout of the store directory (``Settings.environments_dir``)::
     failed/<key>.log   the log of the last failed build of <key>
 
 Invariants: ``<key>/`` exists only complete (a build is renamed into place in one
-``rename``); one build of a key at a time (``<key>.lock``), and whoever waited
-for it finds the result instead of building again; a failed or interrupted build
-leaves only its log in ``failed/``. A key missing here may be fetched by a
+``rename``); one build of a key at a time (``<key>.lock``, exclusive), and whoever
+waited for it finds the result instead of building again; a failed or interrupted
+build leaves only its log in ``failed/``; a tree in use (``use``: the lock shared)
+is not removed. A key missing here may be fetched by a
 ``RemoteSource`` (a hook for workers fetching from the platform, not yet used).
 """
 
@@ -30,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,6 +71,14 @@ class RemoteSource(Protocol):
     """
 
     def fetch(self, key: str, destination: Path) -> bool: ...
+
+
+class Removal(StrEnum):
+    """What ``EnvironmentStore.remove`` did."""
+
+    REMOVED = "removed"
+    ABSENT = "absent"
+    IN_USE = "in use"
 
 
 @dataclass(frozen=True)
@@ -272,16 +282,33 @@ class EnvironmentStore:
 
     # --- removal --------------------------------------------------------------------
 
-    def remove(self, key: str) -> bool:
-        """Remove ``key``'s environment (waiting for a build of it to end)."""
+    def remove(self, key: str, *, wait: bool = True) -> Removal:
+        """Remove ``key``'s environment. A build of it, or a user (``use``), is waited
+        for, or with ``wait=False`` the environment is left in place (``IN_USE``)."""
         entry = self.entry_dir(key)
-        with self._locked(key, key[:12], no_progress):
+        with self._locked(key, key[:12], no_progress, wait=wait) as locked:
+            if not locked:
+                return Removal.IN_USE
             if not entry.exists():
-                return False
+                return Removal.ABSENT
             trash = Path(tempfile.mkdtemp(prefix=_TRASH_PREFIX, dir=self.root))
             entry.rename(trash / key)
         remove_tree(trash)
-        return True
+        return Removal.REMOVED
+
+    @contextmanager
+    def use(self, key: str) -> Iterator[Path]:
+        """The built tree of ``key``, which ``remove`` (and so ``gc``) leaves in place
+        until the block ends: a shared lock on ``<key>.lock``, for sandboxes running in it.
+        Raises ``UnknownEnvironmentError`` if it is not built."""
+        self.entry_dir(key)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o755)
+        with (self.root / f"{key}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            rootfs = self.lookup(key)
+            if rootfs is None:
+                raise UnknownEnvironmentError(f"environment {key[:12]} is not built")
+            yield rootfs
 
     def stale(self, older_than_s: float, keep: set[str]) -> list[EnvironmentMeta]:
         """Environments unused for ``older_than_s`` whose key is not in ``keep``."""
@@ -313,15 +340,21 @@ class EnvironmentStore:
     # --- locks and files -------------------------------------------------------------
 
     @contextmanager
-    def _locked(self, key: str, name: str, progress: ProgressCallback) -> Iterator[None]:
+    def _locked(
+        self, key: str, name: str, progress: ProgressCallback, *, wait: bool = True
+    ) -> Iterator[bool]:
+        """Hold ``<key>.lock`` exclusively; yields False (not held) if busy and not ``wait``."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o755)
         with (self.root / f"{key}.lock").open("a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
                 progress(BuildEvent(name, "waiting for another build of it to finish"))
                 fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            yield True
 
     def _try_lock(self, key: str) -> bool:
         """Whether no process holds ``key``'s lock now (checked, then released)."""
