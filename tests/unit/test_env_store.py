@@ -21,7 +21,7 @@ import pytest
 from assay.errors import EnvironmentBuildError, UnknownEnvironmentError
 from assay.sandbox.envs.buildlog import BuildEvent, BuildLog
 from assay.sandbox.envs.plan import BuildPlan, compute_key
-from assay.sandbox.envs.store import EnvironmentStore, Removal, disk_usage
+from assay.sandbox.envs.store import EnvironmentStore, Removal, Source, disk_usage
 from env_helpers import ScriptedBuilder, age, builds, plan_named, scripted_store
 
 
@@ -61,7 +61,7 @@ def test_the_same_key_never_builds_twice(tmp_path: Path) -> None:
     store.ensure(planned)
     started = time.monotonic()
     again = store.ensure(plan_named("renamed", "jq"))  # a name is not part of the key
-    assert again.cached
+    assert again.source is Source.STORE
     assert time.monotonic() - started < 0.1
     assert builds(tmp_path) == ["one"]
 
@@ -266,6 +266,7 @@ def test_a_remote_source_is_asked_before_building_and_checked(tmp_path: Path) ->
     remote = DirectorySource(origin.root)
     worker = EnvironmentStore(tmp_path / "worker", ScriptedBuilder(tmp_path / "count"), remote)
     outcome = worker.ensure(planned)
+    assert outcome.source is Source.FETCHED
     assert (outcome.rootfs / "marker").read_text() == planned.key
     assert remote.asked == [planned.key]
     assert builds(tmp_path) == []
@@ -286,7 +287,7 @@ from env_helpers import ScriptedBuilder, plan_named
 from assay.sandbox.envs.store import EnvironmentStore
 store = EnvironmentStore(Path({root!r}), ScriptedBuilder(Path({count!r}), delay_s=1.0))
 outcome = store.ensure(plan_named("raced", "jq"))
-print("cached" if outcome.cached else "built", outcome.rootfs)
+print(outcome.source, outcome.rootfs)
 """
 
 
@@ -301,7 +302,7 @@ def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
     ]
     outputs = sorted(p.communicate(timeout=60)[0].split()[0] for p in procs)
     assert all(p.returncode == 0 for p in procs)
-    assert outputs == ["built", "cached"]
+    assert outputs == ["built", "waited"]
     assert builds(tmp_path) == ["raced"]
     store = EnvironmentStore(tmp_path / "store")
     assert [m.name for m in store.entries()] == ["raced"]

@@ -20,7 +20,7 @@ from assay.sandbox.envs.buildlog import BuildEvent
 from assay.sandbox.envs.check import run_probe
 from assay.sandbox.envs.plan import BuildPlan
 from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
-from assay.sandbox.envs.store import BuildOutcome, EnvironmentStore, Removal
+from assay.sandbox.envs.store import BuildOutcome, EnvironmentStore, Removal, Source
 from assay.sandbox.spec import format_size
 
 app = typer.Typer(
@@ -107,9 +107,16 @@ def _build_one(store: EnvironmentStore, target: str) -> None:
         outcome = _build_with_progress(store, plan)
     seconds = time.monotonic() - started
     size = format_size(outcome.meta.size_bytes)
-    if outcome.cached:
+    if outcome.source is Source.STORE:
         out.print(f"{plan.name}: built already (cache hit in {seconds * 1000:.0f} ms), "
                   f"{size}, key {plan.key}", highlight=False, soft_wrap=True)  # fmt: skip
+    elif outcome.source is Source.WAITED:
+        out.print(f"{plan.name}: built by another process while this one waited "
+                  f"({seconds:.1f} s), {size}, key {plan.key}", highlight=False,
+                  soft_wrap=True)  # fmt: skip
+    elif outcome.source is Source.FETCHED:
+        out.print(f"{plan.name}: fetched in {seconds:.1f} s, {size}, key {plan.key}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
     else:
         out.print(f"{plan.name}: built in {seconds:.1f} s, {size}, key {plan.key}",
                   highlight=False, soft_wrap=True)  # fmt: skip

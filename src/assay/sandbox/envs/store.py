@@ -73,6 +73,15 @@ class RemoteSource(Protocol):
     def fetch(self, key: str, destination: Path) -> bool: ...
 
 
+class Source(StrEnum):
+    """Where ``ensure`` found a tree."""
+
+    STORE = "store"  # built before
+    WAITED = "waited"  # built by another process while this one waited for the lock
+    FETCHED = "fetched"  # from the remote source
+    BUILT = "built"  # built by this call
+
+
 class Removal(StrEnum):
     """What ``EnvironmentStore.remove`` did."""
 
@@ -99,13 +108,18 @@ class EnvironmentMeta:
 
 @dataclass(frozen=True)
 class BuildOutcome:
-    """What ``ensure`` did: ``cached`` when the tree was already there."""
+    """What ``ensure`` did, and how long it took (waiting included)."""
 
     key: str
     rootfs: Path
     meta: EnvironmentMeta
-    cached: bool
+    source: Source
     seconds: float
+
+    @property
+    def cached(self) -> bool:
+        """Not built by this call."""
+        return self.source is not Source.BUILT
 
 
 def _now() -> str:
@@ -185,12 +199,12 @@ class EnvironmentStore:
     def ensure(self, plan: BuildPlan, progress: ProgressCallback = no_progress) -> BuildOutcome:
         """The built tree of ``plan``: from the store, a remote source, or built now."""
         started = time.monotonic()
-        found = self._hit(plan.key, started)
+        found = self._hit(plan.key, started, Source.STORE)
         if found is not None:
             return found
         base_rootfs = self.ensure(plan.base, progress).rootfs if plan.base else None
         with self._locked(plan.key, plan.name, progress):
-            found = self._hit(plan.key, started)  # built by whoever held the lock
+            found = self._hit(plan.key, started, Source.WAITED)  # built by the lock's holder
             if found is not None:
                 return found
             self._clear_leftovers(plan.key)
@@ -199,12 +213,12 @@ class EnvironmentStore:
                 return fetched
             return self._build(plan, base_rootfs, progress, started)
 
-    def _hit(self, key: str, started: float) -> BuildOutcome | None:
+    def _hit(self, key: str, started: float, source: Source) -> BuildOutcome | None:
         rootfs = self.lookup(key)
         meta = self.meta(key)
         if rootfs is None or meta is None:
             return None
-        return BuildOutcome(key, rootfs, meta, True, time.monotonic() - started)
+        return BuildOutcome(key, rootfs, meta, source, time.monotonic() - started)
 
     def _build(
         self, plan: BuildPlan, base_rootfs: Path | None, progress: ProgressCallback, started: float
@@ -246,7 +260,7 @@ class EnvironmentStore:
                     f"building {plan.name} failed: {exc}", log_path=kept
                 ) from exc
             raise
-        return BuildOutcome(plan.key, self.root / plan.key / ROOTFS, meta, False, seconds)
+        return BuildOutcome(plan.key, self.root / plan.key / ROOTFS, meta, Source.BUILT, seconds)
 
     def _fetch(self, key: str, started: float) -> BuildOutcome | None:
         if self.remote is None:
@@ -264,7 +278,7 @@ class EnvironmentStore:
             raise EnvironmentBuildError(f"fetching {key} failed: {exc}") from exc
         finally:
             remove_tree(work)
-        return self._hit(key, started)
+        return self._hit(key, started, Source.FETCHED)
 
     def _keep_failed_log(self, work: Path, key: str) -> str | None:
         kept = self.failed_log(key)
