@@ -184,7 +184,7 @@ def remove(
     ],
     store_dir: StoreOption = None,
 ) -> None:
-    """Remove one environment from the store (a build of it in progress is waited for)."""
+    """Remove one environment from the store (not while it is in use or being built)."""
     try:
         store = _store(store_dir)
         try:
@@ -214,7 +214,7 @@ def gc(
     ] = False,
     store_dir: StoreOption = None,
 ) -> None:
-    """Remove environments (and failed builds' logs) older than DAYS days; built-ins stay."""
+    """Remove environments unused for DAYS days (and older failed logs); built-ins stay."""
     try:
         store = _store(store_dir)
         keep = {plan.key for plan in builtin_plans()}
