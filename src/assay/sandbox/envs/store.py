@@ -152,7 +152,7 @@ class EnvironmentStore:
     # --- lookups --------------------------------------------------------------------
 
     def entry_dir(self, key: str) -> Path:
-        if len(key) != _KEY_LENGTH or not all(c in "0123456789abcdef" for c in key):
+        if not _is_key(key):
             raise UnknownEnvironmentError(f"not an environment key: {key!r}")
         return self.root / key
 
