@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up Assay on Debian/Ubuntu: system packages, then .venv with the `assay` command.
 #
-#   scripts/setup.sh            native sandbox + toolchains (python3, C, C++, Java)
+#   scripts/setup.sh            native sandbox + toolchains (python3, C, C++, Java) and the
+#                               environment builder (mmdebstrap: assay env build)
 #   scripts/setup.sh --dev      ... plus the development tools (pytest, mypy, ruff) and a
 #                               running PostgreSQL for the tests (scripts/postgres.sh)
 #   scripts/setup.sh --docker   ... plus docker.io, a running dockerd and the images
@@ -24,7 +25,7 @@ done
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 PACKAGES=(bubblewrap libseccomp2 python3 python3-venv python3-pytest binutils gcc g++ libc6-dev make valgrind
-          openjdk-17-jdk-headless util-linux procps git)
+          openjdk-17-jdk-headless util-linux procps git mmdebstrap)
 if [ "$DEV" = 1 ]; then
     # iproute2: the distributed test (network namespace); chromium and a font: browser tests
     PACKAGES+=(iproute2 chromium fonts-dejavu-core)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GRADING_PARALLEL_RUNS = 2  # for callers of the grading engine without settings
@@ -79,6 +80,33 @@ class Settings(BaseSettings):
         description=(
             "Started, never-used containers kept ready per container shape, so opening a "
             "Docker sandbox does not wait for a container start. 0 turns the pool off."
+        ),
+    )
+    environments_dir: Path | None = Field(
+        default=None,
+        description=(
+            "The store of built environments (one directory per key, docs/environments.md); "
+            "default: STATE_DIR/environments."
+        ),
+    )
+    environment_deb_cache: Path | None = Field(
+        default=Path("/var/cache/assay/rootfs/debs"),
+        description=(
+            "Downloaded .deb files kept between environment builds (shared with "
+            "`assay image build`); empty: none kept."
+        ),
+    )
+    environment_mirror: str = Field(
+        default="",
+        description="Debian mirror of environment builds (default: this host's apt sources).",
+    )
+    environment_build_nice: int | None = Field(
+        default=19,
+        ge=0,
+        le=19,
+        description=(
+            "Environment builds run at this niceness and the idle I/O class, so they do not "
+            "slow grading; empty: at the caller's priority."
         ),
     )
     grading_parallel_runs: int = Field(
@@ -244,6 +272,17 @@ class Settings(BaseSettings):
     )
     log_format: str = Field(default="console", description="`console` or `json` logs.")
     log_level: str = Field(default="INFO", description="Log level of the entry points.")
+
+    @field_validator(
+        "environments_dir", "environment_deb_cache", "environment_build_nice", mode="before"
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @property
+    def resolved_environments_dir(self) -> Path:
+        return self.environments_dir or self.state_dir / "environments"
 
     @property
     def resolved_database_url(self) -> str:

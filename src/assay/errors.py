@@ -55,6 +55,35 @@ class ImageBuildError(SandboxError):
     """Building a sandbox image failed."""
 
 
+class EnvironmentSpecError(ConfigError):
+    """An environment's spec is invalid (``file`` and ``key`` say where, when known)."""
+
+    def __init__(
+        self, message: str | None = None, *, file: str | None = None, key: str | None = None
+    ) -> None:
+        where = ": ".join(part for part in (file, key) if part)
+        text = message or (self.__doc__ or "").strip().splitlines()[0]
+        super().__init__(f"{where}: {text}" if where else text)
+        self.file = file
+        self.key = key
+
+
+class EnvironmentBuildError(SandboxError):
+    """Building an environment failed; nothing of it was kept but its log.
+
+    ``log_path`` is the build log (kept after a failure), ``fix`` what to try.
+    """
+
+    def __init__(
+        self, message: str | None = None, *, log_path: str | None = None, fix: str | None = None
+    ) -> None:
+        text = message or (self.__doc__ or "").strip().splitlines()[0]
+        super().__init__(f"{text}\n(build log: {log_path})" if log_path else text)
+        self.detail = text
+        self.log_path = log_path
+        self.fix = fix
+
+
 class GradingError(AssayError):
     """Grading failed (an infrastructure or configuration error, never the student's)."""
 

@@ -6,15 +6,10 @@ from pathlib import Path
 
 from assay.sandbox.docker.container import ContainerSpec, host_config_options
 from assay.sandbox.docker.images import tree_recipe
-from assay.sandbox.docker.rootfs import (
-    BASE_PACKAGES,
-    DEFAULT_MIRROR,
-    AptSource,
-    host_apt_sources,
-    main_mirror,
-)
+from assay.sandbox.docker.rootfs import BASE_PACKAGES
 from assay.sandbox.docker.seccomp_profile import profile, security_opt
 from assay.sandbox.environments import get_environment
+from assay.sandbox.envs.aptsources import DEFAULT_MIRROR, AptSource, host_apt_sources, main_mirror
 from assay.sandbox.spec import MIB
 from assay.sandbox.syscall_policy import AF_VSOCK
 

@@ -36,6 +36,10 @@ COMMANDS = {
         "assay.cli.image:app",
         "Build and list the Docker backend's images (built locally, never pulled).",
     ),
+    "env": LazyCommand(
+        "assay.cli.env:app",
+        "List, build, check and remove environments (root filesystems built from a spec).",
+    ),
     "assignment": LazyCommand(
         "assay.cli.assignment:app", "Create, check and import assignment packages."
     ),

@@ -1,7 +1,10 @@
 """Named runtime environments: which toolchain a sandbox offers.
 
-Native sandboxes bind the host's toolchains read-only; Docker sandboxes use
-one locally built image per environment (``assay image build``).
+The built-in ones (python3, c, cpp, java) are specs
+(``assay.sandbox.envs.builtin``); this is their runtime view. Native sandboxes
+bind the host's toolchains read-only; Docker sandboxes use one locally built
+image per environment (``assay image build``). Environments built into root
+filesystems (``assay env build``) are not yet used by either backend.
 """
 
 from __future__ import annotations
@@ -11,23 +14,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from assay.errors import UnknownEnvironmentError
-from assay.sandbox.spec import MIB, Limits
+from assay.sandbox.envs.builtin import BUILTIN_SPECS
+from assay.sandbox.envs.plan import BASE_PATH, default_env
+from assay.sandbox.envs.spec import EnvironmentSpec
+from assay.sandbox.spec import Limits
 
-BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+__all__ = ["BASE_PATH", "DEFAULT_ENVIRONMENT", "ENVIRONMENTS", "Environment", "get_environment"]
+
 IMAGE_TAG = "2"  # bumped when an environment's packages change
 
 
 def _env(**extra: str) -> Mapping[str, str]:
-    base = {
-        "PATH": BASE_PATH,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": "/work",
-        "TMPDIR": "/tmp",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    base.update(extra)
-    return MappingProxyType(base)
+    return MappingProxyType({**default_env(), **extra})
 
 
 @dataclass(frozen=True)
@@ -45,38 +43,23 @@ class Environment:
     def docker_image(self) -> str:
         return f"assay-{self.name}:{IMAGE_TAG}"
 
+    @classmethod
+    def from_spec(cls, spec: EnvironmentSpec) -> Environment:
+        """The runtime view of a spec built on a Debian release (a built-in's)."""
+        if spec.name is None or spec.derived:
+            raise UnknownEnvironmentError("only a named spec on a Debian release has a view")
+        return cls(
+            name=spec.name,
+            description=spec.description,
+            debian_packages=spec.apt,
+            probe=spec.probe or ("true",),
+            env=_env(**spec.env),
+            default_limits=spec.limits.apply(Limits()) if spec.limits else Limits(),
+        )
+
 
 ENVIRONMENTS: Mapping[str, Environment] = MappingProxyType(
-    {
-        e.name: e
-        for e in (
-            Environment(
-                name="python3",
-                description="Python 3 (Debian's python3)",
-                debian_packages=("python3", "python3-pytest"),
-                probe=("python3", "-c", "print(1)"),
-            ),
-            Environment(
-                name="c",
-                description="C: gcc, make, valgrind",
-                debian_packages=("gcc", "libc6-dev", "make", "valgrind"),
-                probe=("gcc", "--version"),
-            ),
-            Environment(
-                name="cpp",
-                description="C++: g++, make, valgrind",
-                debian_packages=("g++", "make", "valgrind"),
-                probe=("g++", "--version"),
-            ),
-            Environment(
-                name="java",
-                description="Java: OpenJDK 17",
-                debian_packages=("openjdk-17-jdk-headless",),
-                probe=("java", "-version"),
-                default_limits=Limits(memory_bytes=1024 * MIB, pids=128),
-            ),
-        )
-    }
+    {name: Environment.from_spec(spec) for name, spec in BUILTIN_SPECS.items()}
 )
 
 DEFAULT_ENVIRONMENT = "python3"

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SANDBOX_USER = "student"
-"""The unprivileged user commands run as inside Docker sandboxes."""
+# The sandbox user and the workspace are every environment's (assay.sandbox.envs.platform).
+# Containers share the host's uids (no user namespace): on the host these processes
+# belong to uid 1000 (SANDBOX_UID). They see no host file and no host process, so this
+# only matters for per-uid kernel counters; run the worker under another uid
+# (``check()`` warns when it is 1000).
+from assay.sandbox.envs import platform
 
-SANDBOX_UID = 1000
-"""uid and gid of ``SANDBOX_USER``, the same as the native backend's user inside.
-
-Containers share the host's uids (no user namespace): on the host these
-processes belong to uid 1000. They see no host file and no host process, so
-this only matters for per-uid kernel counters; run the worker under another
-uid (``check()`` warns when it is 1000).
-"""
+SANDBOX_USER = platform.SANDBOX_USER
+SANDBOX_UID = platform.SANDBOX_UID
+WORKSPACE_DIR = platform.WORKSPACE_DIR
 
 IDLE_UID = 65534
 """``nobody``: the container's init and idle process run as this user, so a
 ``kill -9 -1`` by the run's user (student or root, neither with CAP_KILL)
 never reaches them."""
 
-WORKSPACE_DIR = "/work"
 LABEL = "assay.sandbox"
 """Every container Assay starts carries this label (value ``"1"``)."""
 LABEL_OWNER = "assay.owner"

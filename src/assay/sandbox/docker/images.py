@@ -35,6 +35,7 @@ from assay.errors import ImageBuildError, SandboxUnavailableError
 from assay.sandbox.docker import rootfs
 from assay.sandbox.docker.constants import DEFAULT_CACHE_DIR, LABEL_IMAGE, SANDBOX_UID
 from assay.sandbox.environments import ENVIRONMENTS, Environment, get_environment
+from assay.sandbox.envs import aptsources
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +158,8 @@ class _Builder:
         self.cache_dir = cache_dir
         self.progress = progress
         self.fresh = fresh
-        self.sources = rootfs.host_apt_sources()
-        self.mirror = mirror or rootfs.main_mirror(self.sources)
+        self.sources = aptsources.host_apt_sources()
+        self.mirror = mirror or aptsources.main_mirror(self.sources)
         self.refreshed: set[str] = set()
         self.imported: dict[str, str] = {}  # tree key -> image name
 

@@ -36,11 +36,11 @@ from assay.grading.spec import (
     AssignmentMeta,
     AssignmentSpec,
     BuildSpec,
-    LimitsSpec,
     StaticEffect,
     StaticSpec,
     TestSpec,
 )
+from assay.sandbox.limitspec import LimitsSpec
 from assay.sandbox.spec import parse_size
 from assay.services.platform import Platform
 

@@ -1,0 +1,242 @@
+"""``assay env list|build|check|rm|gc``: the store of built environments."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
+from assay.config import get_settings
+from assay.errors import AssayError, UnknownEnvironmentError
+from assay.sandbox.envs.buildlog import BuildEvent
+from assay.sandbox.envs.check import run_probe
+from assay.sandbox.envs.plan import BuildPlan
+from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
+from assay.sandbox.envs.store import BuildOutcome, EnvironmentStore, Removal, Source
+from assay.sandbox.spec import format_size
+
+app = typer.Typer(
+    help="List, build, check and remove environments (root filesystems built from a spec).",
+    no_args_is_help=True,
+)
+out = Console()
+
+_DETAIL_WIDTH = 70
+_DAY_S = 86400.0
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="The store directory (default: ASSAY_ENVIRONMENTS_DIR)."),
+]
+Target = Annotated[
+    str, typer.Argument(help="A built-in environment's name, or a spec file or its directory.")
+]
+
+
+def _store(store_dir: Path | None) -> EnvironmentStore:
+    return store_from_settings(get_settings(), store_dir=store_dir)
+
+
+def _age(iso: str) -> str:
+    seconds = (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < _DAY_S:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / _DAY_S:.0f} days ago"
+
+
+@app.command("list")
+def list_environments(store_dir: StoreOption = None) -> None:
+    """Show the built-in environments and every stored one: key, size, last use."""
+    try:
+        store = _store(store_dir)
+        builtins = builtin_plans()
+        table = Table("name", "key", "status", "size", "last used", "from")
+        listed: set[str] = set()
+        for plan in builtins:
+            meta = store.meta(plan.key)
+            listed.add(plan.key)
+            if meta is None:
+                table.add_row(plan.name, plan.key[:12], "[red]not built[/]", "", "", "built-in")
+            else:
+                size, used = format_size(meta.size_bytes), _age(meta.last_used)
+                table.add_row(plan.name, plan.key[:12], "[green]built[/]", size, used, "built-in")
+        for meta in store.entries():
+            if meta.key not in listed:
+                table.add_row(escape(meta.name), meta.key[:12], "[green]built[/]",
+                              format_size(meta.size_bytes), _age(meta.last_used),
+                              escape(meta.origin))  # fmt: skip
+    except AssayError as exc:
+        raise fail(exc) from exc
+    out.print(table)
+    out.print(f"store: {store.root}", highlight=False)
+
+
+@app.command()
+def build(
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="Built-in environments' names, or spec files or their directories."),
+    ],
+    store_dir: StoreOption = None,
+) -> None:
+    """Build environments the store lacks; print each one's key, time and size."""
+    try:
+        store = _store(store_dir)
+        for target in targets:
+            _build_one(store, target)
+    except AssayError as exc:
+        raise fail(exc) from exc
+
+
+def _build_one(store: EnvironmentStore, target: str) -> None:
+    started = time.monotonic()
+    plan = plan_target(target)
+    if store.lookup(plan.key, touch=False) is not None:
+        outcome = store.ensure(plan)
+    else:
+        outcome = _build_with_progress(store, plan)
+    seconds = time.monotonic() - started
+    size = format_size(outcome.meta.size_bytes)
+    if outcome.source is Source.STORE:
+        out.print(f"{plan.name}: built already (cache hit in {seconds * 1000:.0f} ms), "
+                  f"{size}, key {plan.key}", highlight=False, soft_wrap=True)  # fmt: skip
+    elif outcome.source is Source.WAITED:
+        out.print(f"{plan.name}: built by another process while this one waited "
+                  f"({seconds:.1f} s), {size}, key {plan.key}", highlight=False,
+                  soft_wrap=True)  # fmt: skip
+    elif outcome.source is Source.FETCHED:
+        out.print(f"{plan.name}: fetched in {seconds:.1f} s, {size}, key {plan.key}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    else:
+        out.print(f"{plan.name}: built in {seconds:.1f} s, {size}, key {plan.key}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    out.print(f"rootfs: {outcome.rootfs}", highlight=False, soft_wrap=True)
+
+
+def _build_with_progress(store: EnvironmentStore, plan: BuildPlan) -> BuildOutcome:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[env]}[/]"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(event: BuildEvent) -> None:
+            if event.environment not in tasks:
+                tasks[event.environment] = progress.add_task("", env=event.environment, total=None)
+            task = tasks[event.environment]
+            if event.detail:
+                detail = escape(event.detail[:_DETAIL_WIDTH])
+                progress.update(task, description=f"{escape(event.step[:40])}: {detail}")
+            else:
+                progress.update(task, description=escape(event.step))
+                progress.console.print(f"{event.environment}: {escape(event.step)}",
+                                       highlight=False)  # fmt: skip
+
+        try:
+            return store.ensure(plan, report)
+        finally:
+            for task in tasks.values():
+                progress.update(task, total=1, completed=1)
+
+
+@app.command()
+def check(target: Target, store_dir: StoreOption = None) -> None:
+    """Run the environment's probe in its built tree (read-only /, no network)."""
+    try:
+        plan = plan_target(target)
+        store = _store(store_dir)
+        rootfs = store.lookup(plan.key)
+        if rootfs is None:
+            err.print(f"[bold red]error:[/] {escape(plan.name)} is not built; build it with: "
+                      f"[bold]assay env build {escape(target)}[/]")  # fmt: skip
+            raise typer.Exit(EXIT_INFRASTRUCTURE)
+        done = run_probe(rootfs, plan.probe, plan.env, bwrap=get_settings().bwrap)
+    except AssayError as exc:
+        raise fail(exc) from exc
+    output = done.stdout.decode("utf-8", errors="replace").rstrip()
+    command = " ".join(plan.probe)
+    if output:
+        out.print(escape(output), highlight=False)
+    if done.returncode != 0:
+        err.print(f"[bold red]probe failed[/] ({escape(command)}: status {done.returncode})")
+        raise typer.Exit(1)
+    out.print(f"[green]ok[/] {escape(plan.name)}: {escape(command)}", highlight=False)
+
+
+@app.command("rm")
+def remove(
+    target: Annotated[
+        str, typer.Argument(help="A key (or its first 6+ characters), a name or a spec path.")
+    ],
+    store_dir: StoreOption = None,
+) -> None:
+    """Remove one environment from the store (not while it is in use or being built)."""
+    try:
+        store = _store(store_dir)
+        try:
+            key = plan_target(target).key
+        except UnknownEnvironmentError:  # neither a name nor a path: a key
+            key = store.resolve_key(target)
+        meta = store.meta(key)
+        removal = store.remove(key, wait=False)
+        if removal is not Removal.REMOVED:
+            why = "is not built" if removal is Removal.ABSENT else "is in use (or being built)"
+            err.print(f"[bold red]error:[/] {escape(target)} ({key[:12]}) {why}")
+            raise typer.Exit(1)
+    except AssayError as exc:
+        raise fail(exc) from exc
+    freed = format_size(meta.size_bytes) if meta else "?"
+    out.print(f"removed {escape(meta.name if meta else target)} ({key[:12]}), {freed} freed",
+              highlight=False)  # fmt: skip
+
+
+@app.command()
+def gc(
+    days: Annotated[
+        float, typer.Option("--days", min=0, help="Remove environments unused for this long.")
+    ] = 30.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be removed.")
+    ] = False,
+    store_dir: StoreOption = None,
+) -> None:
+    """Remove environments unused for DAYS days (and older failed logs); built-ins stay."""
+    try:
+        store = _store(store_dir)
+        keep = {plan.key for plan in builtin_plans()}
+        stale = store.stale(days * _DAY_S, keep)
+        freed = 0
+        for meta in stale:
+            verb = "would remove" if dry_run else "removing"
+            out.print(f"{verb} {escape(meta.name)} ({meta.key[:12]}), "
+                      f"{format_size(meta.size_bytes)}, last used {_age(meta.last_used)}",
+                      highlight=False)  # fmt: skip
+            if dry_run:
+                continue
+            if store.remove(meta.key, wait=False) is Removal.REMOVED:
+                freed += meta.size_bytes
+            else:
+                out.print(f"kept {escape(meta.name)} ({meta.key[:12]}): in use", highlight=False)
+        if not dry_run:
+            for path in store.sweep(failed_older_than_s=days * _DAY_S):
+                out.print(f"removed leftover {path.name}", highlight=False)
+    except AssayError as exc:
+        raise fail(exc) from exc
+    if not stale:
+        out.print(f"nothing unused for {days:g} days")
+    elif not dry_run:
+        out.print(f"{format_size(freed)} freed")
