@@ -1,71 +1,105 @@
-"""Named runtime environments: which toolchain a sandbox offers.
+"""Runtime environments: which root filesystem and toolchain a sandbox runs in.
 
-The built-in ones (python3, c, cpp, java) are specs
-(``assay.sandbox.envs.builtin``); this is their runtime view. Native sandboxes
-bind the host's toolchains read-only; Docker sandboxes use one locally built
-image per environment (``assay image build``). Environments built into root
-filesystems (``assay env build``) are not yet used by either backend.
+An ``Environment`` is a planned spec (``assay.sandbox.envs``): its key names the
+built tree both backends run programs in (the native backend binds it as the
+read-only ``/``; the Docker backend runs an image imported from it). The
+built-in ones are specs in ``assay.sandbox.envs.builtin``; an assignment may
+declare its own (an ``[environment]`` table). ``EnvironmentProvider`` finds a
+key's tree in the store, or fetches or builds it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
 
 from assay.errors import UnknownEnvironmentError
-from assay.sandbox.envs.builtin import BUILTIN_SPECS
-from assay.sandbox.envs.plan import BASE_PATH, default_env
-from assay.sandbox.envs.spec import EnvironmentSpec
+from assay.sandbox.envs.builtin import BUILTIN_SPECS, builtin_source
+from assay.sandbox.envs.plan import BASE_PATH, BuildPlan, plan
+from assay.sandbox.envs.spec import SpecSource
 from assay.sandbox.spec import Limits
 
-__all__ = ["BASE_PATH", "DEFAULT_ENVIRONMENT", "ENVIRONMENTS", "Environment", "get_environment"]
+__all__ = [
+    "BASE_PATH",
+    "DEFAULT_ENVIRONMENT",
+    "ENVIRONMENTS",
+    "Environment",
+    "get_environment",
+]
 
-IMAGE_TAG = "2"  # bumped when an environment's packages change
-
-
-def _env(**extra: str) -> Mapping[str, str]:
-    return MappingProxyType({**default_env(), **extra})
+DOCKER_REPOSITORY = "assay-env"
 
 
 @dataclass(frozen=True)
 class Environment:
-    """A runtime environment."""
+    """A runtime environment: a planned spec, and what runs in it get."""
 
-    name: str
-    description: str
-    debian_packages: tuple[str, ...]
-    probe: tuple[str, ...]  # a command that must succeed for the environment to be usable
-    env: Mapping[str, str] = field(default_factory=_env)
-    default_limits: Limits = field(default_factory=Limits)
+    plan: BuildPlan
+
+    @classmethod
+    def from_source(cls, source: SpecSource) -> Environment:
+        """Plan ``source`` (reading the files it names) into an environment."""
+        return cls(plan(source))
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def key(self) -> str:
+        """The SHA-256 naming the built tree (``assay env list`` shows it)."""
+        return self.plan.key
+
+    @property
+    def description(self) -> str:
+        return self.plan.source.spec.description
+
+    @property
+    def builtin(self) -> bool:
+        return self.plan.builtin
+
+    @property
+    def debian_packages(self) -> tuple[str, ...]:
+        return self.plan.apt
+
+    @property
+    def probe(self) -> tuple[str, ...]:
+        """A command that must succeed for the environment to be usable."""
+        return self.plan.probe
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self.plan.env
+
+    @property
+    def default_limits(self) -> Limits:
+        return self.plan.limits
 
     @property
     def docker_image(self) -> str:
-        return f"assay-{self.name}:{IMAGE_TAG}"
+        """The Docker backend's image of this tree: one per key."""
+        return f"{DOCKER_REPOSITORY}:{self.key[:24]}"
 
-    @classmethod
-    def from_spec(cls, spec: EnvironmentSpec) -> Environment:
-        """The runtime view of a spec built on a Debian release (a built-in's)."""
-        if spec.name is None or spec.derived:
-            raise UnknownEnvironmentError("only a named spec on a Debian release has a view")
-        return cls(
-            name=spec.name,
-            description=spec.description,
-            debian_packages=spec.apt,
-            probe=spec.probe or ("true",),
-            env=_env(**spec.env),
-            default_limits=spec.limits.apply(Limits()) if spec.limits else Limits(),
-        )
+
+@cache
+def _builtin(name: str) -> Environment:
+    source = builtin_source(name)
+    if source is None:
+        raise UnknownEnvironmentError(f"unknown environment {name!r}")
+    return Environment.from_source(source)
 
 
 ENVIRONMENTS: Mapping[str, Environment] = MappingProxyType(
-    {name: Environment.from_spec(spec) for name, spec in BUILTIN_SPECS.items()}
+    {name: _builtin(name) for name in BUILTIN_SPECS}
 )
 
 DEFAULT_ENVIRONMENT = "python3"
 
 
 def get_environment(name: str) -> Environment:
+    """The built-in environment called ``name``."""
     try:
         return ENVIRONMENTS[name]
     except KeyError:
