@@ -244,7 +244,8 @@ printf 'APT::Install-Recommends "false";\\n' > /etc/apt/apt.conf.d/99assay
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/log/*.log \
     /var/log/apt/* /tmp/* /tmp/.[!.]* /var/tmp/* /root/.cache
 : > /etc/resolv.conf
-echo assay > /etc/hostname
+echo sandbox > /etc/hostname
+printf '127.0.0.1 localhost\n::1 localhost\n127.0.1.1 sandbox\n' > /etc/hosts
 true"""
         self._in_tree(target, ["sh", "-c", script], log, what="cleaning")
         stage = target / STAGE.lstrip("/")

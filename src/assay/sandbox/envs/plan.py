@@ -41,7 +41,7 @@ from assay.sandbox.envs.spec import PIP_VENV, PipTarget, SpecSource
 from assay.sandbox.limitspec import LimitsSpec
 from assay.sandbox.spec import MIB, Limits
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_FILE_BYTES = 64 * MIB
 MAX_SETUP_BYTES = 1 * MIB
