@@ -17,6 +17,7 @@ KIND_CLASSES: dict[str, str] = {
     "asserts": "assay.grading.kinds.asserts:AssertsKind",
     "script": "assay.grading.kinds.script:ScriptKind",
     "valgrind": "assay.grading.kinds.valgrind:ValgrindKind",
+    "gradescope": "assay.grading.kinds.gradescope:GradescopeKind",
 }
 
 _loaded: dict[str, TestKind[Any]] = {}

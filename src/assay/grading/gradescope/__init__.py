@@ -1,0 +1,1 @@
+"""Gradescope autograders, unchanged: their layout, their results file, their import."""
