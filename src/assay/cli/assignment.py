@@ -1,10 +1,12 @@
-"""``assay assignment init | check | import-kattis``: write and prove assignment packages."""
+"""``assay assignment init | check | import-kattis | import-gradescope``: write and prove
+packages."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Protocol, cast
+from typing import TYPE_CHECKING, Annotated, Protocol, cast
 
 import typer
 from rich.console import Console
@@ -27,6 +29,9 @@ from assay.grading.context import NullProgress, Progress
 from assay.grading.loader import load_package
 from assay.grading.scaffold import DEFAULT_TITLE, LANGUAGES, scaffold_package
 from assay.sandbox.backends import DEFAULT_BACKEND
+
+if TYPE_CHECKING:
+    from assay.grading.gradescope_import import GradescopeImport
 
 EXIT_CHECK_FAILED = 1
 
@@ -151,3 +156,74 @@ def _kattis_importer() -> _KattisImporter:
     """``assay.grading.kattis.import_kattis``, loaded on use: only this command needs PyYAML."""
     module = importlib.import_module("assay.grading.kattis")
     return cast(_KattisImporter, module.import_kattis)
+
+
+@app.command("import-gradescope")
+def import_gradescope_command(
+    source: Annotated[
+        Path, typer.Argument(help="The autograder: its zip, or a directory with the same files.")
+    ],
+    dest: Annotated[
+        Path, typer.Option("--dest", help="Create the assignment in this directory.")
+    ] = Path(),
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Assignment name (default: the zip's or directory's name)."),
+    ] = None,
+    solution: Annotated[
+        Path | None,
+        typer.Option(
+            "--solution",
+            help="A reference submission: graded once to learn the points and tests, "
+            "then the package is checked (builds the environment).",
+        ),
+    ] = None,
+    bad: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--bad", metavar="PATH", help="A wrong submission to keep as known-bad (repeatable)."
+        ),
+    ] = None,
+    points: Annotated[
+        float | None,
+        typer.Option("--points", help="The assignment's points (default: the reference's)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
+    ] = False,
+    backend: BackendOpt = DEFAULT_BACKEND,
+) -> None:
+    """Convert a Gradescope autograder (setup.sh, run_autograder) into a package, unchanged."""
+    target = dest / (name or source.resolve().name.removesuffix(".zip"))
+    try:
+        sandbox = grading_options(backend)[0] if solution is not None else None
+        done = _gradescope_importer()(
+            source,
+            target,
+            backend=sandbox,
+            name=name,
+            solution=solution,
+            bad=bad or (),
+            points=points,
+            force=force,
+        )
+    except PackageError as exc:
+        raise input_error(exc) from None
+    except AssayError as exc:
+        raise fail(exc) from None
+    typer.echo(f"created {done.path} ({done.points:g} points)")
+    if done.check is None:
+        typer.echo(f"next: assay assignment check {done.path}")
+        return
+    print_check(done.check, Console())
+    if not done.check.ok:
+        for reason in done.check.reasons:
+            err.print(Text(f"check failed: {safe(reason)}", "bold red"))
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _gradescope_importer() -> Callable[..., GradescopeImport]:
+    """``assay.grading.gradescope_import.import_gradescope``, loaded on use (it loads the
+    Kattis importer's TOML writer, and with it PyYAML)."""
+    module = importlib.import_module("assay.grading.gradescope_import")
+    return cast("Callable[..., GradescopeImport]", module.import_gradescope)
