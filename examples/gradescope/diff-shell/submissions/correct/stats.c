@@ -1,0 +1,16 @@
+#include <stdio.h>
+
+int main(void) {
+    long n = 0, sum = 0, min = 0, max = 0, x;
+    while (scanf("%ld", &x) == 1) {
+        if (n == 0 || x < min) min = x;
+        if (n == 0 || x > max) max = x;
+        sum += x;
+        n++;
+    }
+    printf("count %ld\n", n);
+    if (n > 0) {
+        printf("sum %ld\nmin %ld\nmax %ld\nmean %.2f\n", sum, min, max, (double)sum / n);
+    }
+    return 0;
+}

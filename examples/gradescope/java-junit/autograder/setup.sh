@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when the autograder is built.
+apt-get install -y default-jdk-headless junit4

@@ -1,0 +1,33 @@
+// peek removes the top; pop on an empty stack returns -1 instead of throwing
+import java.util.Arrays;
+
+public class IntStack {
+    private int[] items = new int[8];
+    private int size;
+
+    public void push(int value) {
+        if (size == items.length) {
+            items = Arrays.copyOf(items, size * 2);
+        }
+        items[size++] = value;
+    }
+
+    public int pop() {
+        if (size == 0) {
+            return -1;
+        }
+        return items[--size];
+    }
+
+    public int peek() {
+        return pop();
+    }
+
+    public int size() {
+        return size;
+    }
+
+    public boolean isEmpty() {
+        return size == 0;
+    }
+}
