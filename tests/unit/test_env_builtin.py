@@ -72,6 +72,7 @@ def test_every_probe_runs_a_program_in_tmp_and_checks_its_output(name: str) -> N
     assert script.startswith("set -e\ncd /tmp\n")
     assert "grep -q" in script  # what the program printed is checked, not only its status
     assert "cat > " in script  # a real program, written by the probe
+    assert "&&" not in script  # set -e ignores a failure on the left of &&
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,8 @@ JAVA_CLASSPATH = ":".join((".", *(f"{JAVA_LIB}/{jar}" for jar in JUNIT_JARS)))
 
 
 def _sh(script: str) -> tuple[str, ...]:
-    """A probe written as a shell script run in ``/tmp`` that stops at the first failure."""
+    """A probe written as a shell script run in ``/tmp`` that stops at the first failure
+    (one command a line: ``set -e`` ignores a failure on the left of ``&&``)."""
     return ("sh", "-c", f"set -e\ncd /tmp\n{script.strip()}\n")
 
 
@@ -52,8 +53,10 @@ cat > hello.c <<'EOF'
 #include <stdio.h>
 int main(void) { printf("hello %d\\n", 6 * 7); return 0; }
 EOF
-gcc -Wall -O2 -o hello-gcc hello.c && ./hello-gcc | grep -qx 'hello 42'
-clang -Wall -O2 -o hello-clang hello.c && ./hello-clang | grep -qx 'hello 42'
+gcc -Wall -O2 -o hello-gcc hello.c
+./hello-gcc | grep -qx 'hello 42'
+clang -Wall -O2 -o hello-clang hello.c
+./hello-clang | grep -qx 'hello 42'
 echo 'gcc and clang: hello 42'
 """
 
@@ -67,8 +70,10 @@ int main() {
     std::cout << "hello " << std::accumulate(v.begin(), v.end(), 0) << std::endl;
 }
 EOF
-g++ -std=c++17 -Wall -O2 -o hello-gcc hello.cpp && ./hello-gcc | grep -qx 'hello 42'
-clang++ -std=c++17 -Wall -O2 -o hello-clang hello.cpp && ./hello-clang | grep -qx 'hello 42'
+g++ -std=c++17 -Wall -O2 -o hello-gcc hello.cpp
+./hello-gcc | grep -qx 'hello 42'
+clang++ -std=c++17 -Wall -O2 -o hello-clang hello.cpp
+./hello-clang | grep -qx 'hello 42'
 echo 'g++ and clang++: hello 42'
 """
 
@@ -158,7 +163,8 @@ echo "tsc $(tsc --version): hello 42"
 """
 
 _GO = """
-mkdir hello && cd hello
+mkdir hello
+cd hello
 cat > main.go <<'EOF'
 package main
 
@@ -167,7 +173,8 @@ import "fmt"
 func main() { fmt.Println("hello", 6*7) }
 EOF
 go mod init example.com/hello 2>/dev/null
-go build -o hello . && ./hello | grep -qx 'hello 42'
+go build -o hello .
+./hello | grep -qx 'hello 42'
 go run . | grep -qx 'hello 42'
 echo "$(go version): hello 42"
 """
@@ -176,9 +183,12 @@ _RUST = """
 cat > hello.rs <<'EOF'
 fn main() { println!("hello {}", [20, 22].iter().sum::<i32>()); }
 EOF
-rustc -O -o hello hello.rs && ./hello | grep -qx 'hello 42'
-cargo new --quiet --offline --vcs none greet && cp hello.rs greet/src/main.rs
-cd greet && cargo run --quiet --offline | grep -qx 'hello 42'
+rustc -O -o hello hello.rs
+./hello | grep -qx 'hello 42'
+cargo new --quiet --offline --vcs none greet
+cp hello.rs greet/src/main.rs
+cd greet
+cargo run --quiet --offline | grep -qx 'hello 42'
 echo "$(rustc --version) and cargo: hello 42"
 """
 
@@ -211,10 +221,10 @@ echo "ghc $(ghc --numeric-version): hello 42"
 _BASH = """
 cat > hello.sh <<'EOF'
 parts=(20 22)
-echo "hello $(( parts[0] + parts[1] ))"
+echo "hello $(( parts[0] + parts[1] )) from bash ${BASH_VERSINFO[0]}"
 EOF
-bash hello.sh | grep -qx 'hello 42'
-echo "bash ${BASH_VERSION:-}: hello 42"
+bash hello.sh | tee out.txt
+grep -qx 'hello 42 from bash 5' out.txt
 """
 
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
