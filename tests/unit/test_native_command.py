@@ -3,12 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from assay.sandbox.native import seccomp
-from assay.sandbox.native.command import RootLayout, build_etc, bwrap_argv
+from assay.sandbox.native.command import RootLayout, bwrap_argv
 from assay.sandbox.spec import RunSpec
 
 
 def _argv(tmp_path: Path, **spec: object) -> list[str]:
-    layout = RootLayout.from_host(tmp_path / "etc")
+    layout = RootLayout.from_rootfs(tmp_path / "rootfs")
     run = RunSpec(argv=("python3", "main.py"), **spec)  # type: ignore[arg-type]
     return bwrap_argv(
         "/usr/bin/bwrap",
@@ -38,9 +38,10 @@ def test_default_run_is_fully_isolated(tmp_path: Path) -> None:
     assert argv[argv.index("--uid") + 1] == "1000"
     assert argv[argv.index("--remount-ro") + 1] == "/"
     assert argv[-3:] == ["--", "python3", "main.py"]
-    # nothing of the host's private directories
-    binds = {argv[i + 1] for i, a in enumerate(argv) if a in ("--bind", "--ro-bind")}
-    assert not binds & {"/home", "/root", "/var", "/run", "/etc", "/tmp"}
+    # nothing of the host: the environment's tree is the root, read-only
+    binds = [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv) if a in ("--bind", "--ro-bind")]
+    assert binds == [(str(tmp_path / "rootfs"), "/"), (str(tmp_path / "work"), "/work")]
+    assert argv.index("--ro-bind") < argv.index("--proc") < argv.index("--bind")
 
 
 def test_network_and_root_are_opt_in(tmp_path: Path) -> None:
@@ -50,12 +51,13 @@ def test_network_and_root_are_opt_in(tmp_path: Path) -> None:
     assert argv[argv.index("--chdir") + 1] == "/work/src"
 
 
-def test_generated_etc_has_no_host_identity(tmp_path: Path) -> None:
-    etc = build_etc(tmp_path)
-    passwd = (etc / "passwd").read_text()
-    assert "student:x:1000" in passwd
-    assert not (etc / "shadow").exists()
-    assert (etc / "hostname").read_text() == "sandbox\n"
+def test_a_run_with_network_gets_the_hosts_resolver_over_the_trees_empty_one(
+    tmp_path: Path,
+) -> None:
+    argv = _argv(tmp_path, network=True)
+    binds = [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv) if a == "--ro-bind"]
+    if Path("/etc/resolv.conf").exists():
+        assert ("/etc/resolv.conf", "/etc/resolv.conf") in binds
 
 
 def test_seccomp_filter_compiles() -> None:

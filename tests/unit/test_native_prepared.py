@@ -18,7 +18,7 @@ from assay.sandbox.spec import RunSpec
 
 
 def test_anchor_has_the_runs_namespaces_and_a_read_only_root_and_dev(tmp_path: Path) -> None:
-    layout = RootLayout.from_host(tmp_path / "etc")
+    layout = RootLayout.from_rootfs(tmp_path / "rootfs")
     argv = anchor_argv("/usr/bin/bwrap", layout, seccomp_fd=3, program_fd=4, sock_fd=5)
     for flag in ("--unshare-user", "--unshare-net", "--unshare-uts", "--die-with-parent"):
         assert flag in argv
@@ -27,6 +27,10 @@ def test_anchor_has_the_runs_namespaces_and_a_read_only_root_and_dev(tmp_path: P
     assert argv[argv.index("--seccomp") + 1] == "3"
     remounted = [argv[i + 1] for i, a in enumerate(argv) if a == "--remount-ro"]
     assert remounted == ["/dev", "/"]
+    assert argv[argv.index("--ro-bind") + 1 : argv.index("--ro-bind") + 3] == [
+        str(tmp_path / "rootfs"),
+        "/",
+    ]
     # the workspace is each run's (mounted by the launcher), never the session's
     assert "--bind" not in argv
     assert argv[-4:] == ["--", "/proc/self/fd/4", "--anchor", "5"]

@@ -29,6 +29,17 @@ PROBE_LIMITS = Limits(
 # Each probe prints "ok" when the feature holds, anything else when it does not.
 STATUS_PROBE = r"""
 import os
+def listing(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+def hostly():
+    # The root is the environment's tree: anything of the host's (its state
+    # directory, users' homes, root's keys, daemons' sockets) must be absent.
+    if any(os.path.exists(p) for p in ("/var/lib/assay", "/root/.ssh", "/var/run/docker.sock")):
+        return True
+    return bool(listing("/home")) or bool(set(listing("/run")) - {"lock"})
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
 checks = {
   "caps": int(status["CapEff"].strip(), 16) == 0,
@@ -36,7 +47,7 @@ checks = {
   "seccomp": status["Seccomp"].strip() == "2",
   "uid": os.getuid() != 0,
   "pidns": len([p for p in os.listdir("/proc") if p.isdigit()]) < 10,
-  "hostfiles": not any(os.path.exists(p) for p in ("/root", "/home", "/var/lib", "/run")),
+  "hostfiles": not hostly(),
 }
 try:
     open("/usr/assay-probe", "w")

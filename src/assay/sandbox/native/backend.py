@@ -31,7 +31,9 @@ from assay.sandbox.environments import Environment
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.cgroups import CgroupDriver, JobLimits, detect_driver
 from assay.sandbox.native.check import native_checks
-from assay.sandbox.native.command import SANDBOX_UID, RootLayout, build_etc, bwrap_argv
+from assay.sandbox.envs.provider import EnvironmentProvider
+from assay.sandbox.envs.resolve import store_from_settings
+from assay.sandbox.native.command import SANDBOX_UID, RootLayout, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
 from assay.sandbox.native.prepared import AnchorConfig, NamespacePool, SessionNamespaces
 from assay.sandbox.native.scheduler import CpuScheduler, default_cores
@@ -74,6 +76,9 @@ class BwrapSession(BackendSession):
         self._running: list[float] = []  # the wall limits of the runs in flight
         self._inherited = False
         self._namespaces: SessionNamespaces | None = None  # taken at the first prepared run
+        # The environment's tree first: finding (or building) it may fail, and then
+        # no workspace has been made.
+        self.layout = backend.layout_for(config.environment)
         settings = backend.settings
         self.workspace: Workspace | None = Workspace(
             settings.state_dir / "sandboxes",
@@ -127,11 +132,11 @@ class BwrapSession(BackendSession):
             namespaces = None
             if prepared(spec):
                 if self._namespaces is None:  # until there are, bubblewrap per run
-                    self._namespaces = self.backend.take_namespaces()
+                    self._namespaces = self.backend.take_namespaces(self.layout)
                 namespaces = self._namespaces
             self._running.append(spec.limits.wall_time_s)
         try:
-            return self.backend.run_in(workspace, spec, namespaces)
+            return self.backend.run_in(workspace, spec, self.layout, namespaces)
         finally:
             with self._lock:
                 self._running.remove(spec.limits.wall_time_s)
@@ -179,11 +184,12 @@ class BwrapBackend(SandboxBackend):
         self._ready = False
         self._init_lock = threading.Lock()
         self._bwrap = ""
-        self._layout: RootLayout | None = None
+        self.environments = EnvironmentProvider(store_from_settings(settings))
+        self._layouts: dict[str, RootLayout] = {}  # by environment key
         self._slots: SlotPool | None = None
         self._pool_args: tuple[Path, CgroupDriver] | None = None  # to make slots anew
         self._seccomp = Path()
-        self._anchors: NamespacePool | None = None
+        self._anchors: dict[str, NamespacePool] = {}  # by environment key
         # Set at start when the sandbox user cannot reach the state directory: every
         # run raises it (bubblewrap would fail on each; see statedir.py).
         self._unreachable: SandboxUnavailableError | None = None
@@ -204,10 +210,10 @@ class BwrapBackend(SandboxBackend):
         """
         self._init_lock = threading.Lock()
         self._slots = None
-        self._anchors = None
+        self._anchors = {}
         self._disposer = None  # the parent's queued teardown is the parent's
 
-    def _prepare(self) -> tuple[str, SlotPool, RootLayout]:
+    def _prepare(self) -> tuple[str, SlotPool]:
         with self._init_lock:
             if not self._ready:
                 if os.geteuid() != 0:
@@ -226,32 +232,31 @@ class BwrapBackend(SandboxBackend):
                 if self._unreachable is not None:  # said once here; each run raises it
                     log.error("%s; fix: %s", self._unreachable.message, self._unreachable.fix)
                 self._seccomp = seccomp.write_filter(self.settings.state_dir / "bin")
-                etc = build_etc(self.settings.state_dir / "etc")
                 self.settings.state_dir.chmod(0o711)
                 (self.settings.state_dir / "sandboxes").mkdir(mode=0o711, exist_ok=True)
                 for stale in remove_stale(self.settings.state_dir / "sandboxes"):
                     log.info("removed a stale workspace", extra={"workspace": str(stale)})
                 launcher = build_launcher(self.settings.state_dir / "bin")
                 driver = detect_driver(self.settings.cgroup_parent)
-                self._layout = RootLayout.from_host(etc)
                 self._pool_args = (launcher, driver)
                 self._slots = SlotPool(launcher, driver, self.settings.native_ready_slots)
-                self._anchor_config = AnchorConfig(
-                    bwrap,
-                    self._layout,
-                    self.settings.state_dir / "bin",
-                    self._seccomp,
-                    self.settings.sandbox_uid,
-                    self.settings.sandbox_gid,
-                )
                 atexit.register(self.shutdown)
                 self._bwrap = bwrap
                 self._ready = True
             if self._slots is None and self._pool_args is not None:  # in a forked child
                 self._slots = SlotPool(*self._pool_args, self.settings.native_ready_slots)
-            if self._layout is None or self._slots is None:
+            if self._slots is None:
                 raise SandboxUnavailableError("the native backend failed to initialise")
-            return self._bwrap, self._slots, self._layout
+            return self._bwrap, self._slots
+
+    def layout_for(self, environment: Environment) -> RootLayout:
+        """The root a sandbox in ``environment`` sees: its built tree, found in the
+        store, fetched or built on first use in this process (``EnvironmentProvider``)."""
+        layout = self._layouts.get(environment.key)
+        if layout is None:
+            layout = RootLayout.from_rootfs(self.environments.rootfs(environment.plan))
+            self._layouts[environment.key] = layout
+        return layout
 
     def open_session(self, config: SessionConfig) -> BackendSession:
         self._prepare()
@@ -282,21 +287,35 @@ class BwrapBackend(SandboxBackend):
         except RuntimeError:  # shut down (interpreter exit): do it here
             teardown()
 
-    def take_namespaces(self) -> SessionNamespaces | None:
-        """Ready namespaces for a session, if there are (see ``NamespacePool``)."""
-        self._prepare()
+    def take_namespaces(self, layout: RootLayout) -> SessionNamespaces | None:
+        """Ready namespaces with ``layout``'s root for a session, if there are (see
+        ``NamespacePool``; one pool per environment in use)."""
+        bwrap, _ = self._prepare()
         if self._unreachable is not None:
             return None  # run_in raises the error; no pool retrying a failing bubblewrap
+        key = str(layout.rootfs)
         with self._init_lock:
-            if self._anchors is None:
-                self._anchors = NamespacePool(self._anchor_config, PREPARED_READY)
-            anchors = self._anchors
+            anchors = self._anchors.get(key)
+            if anchors is None:
+                config = AnchorConfig(
+                    bwrap,
+                    layout,
+                    self.settings.state_dir / "bin",
+                    self._seccomp,
+                    self.settings.sandbox_uid,
+                    self.settings.sandbox_gid,
+                )
+                anchors = self._anchors[key] = NamespacePool(config, PREPARED_READY)
         return anchors.take()
 
     def run_in(
-        self, workspace: Workspace, spec: RunSpec, namespaces: SessionNamespaces | None = None
+        self,
+        workspace: Workspace,
+        spec: RunSpec,
+        layout: RootLayout,
+        namespaces: SessionNamespaces | None = None,
     ) -> RunResult:
-        bwrap, slots, layout = self._prepare()
+        bwrap, slots = self._prepare()
         if self._unreachable is not None:
             raise self._unreachable
         limits = spec.limits
@@ -392,15 +411,15 @@ class BwrapBackend(SandboxBackend):
         """Let the parked launchers go and remove their cgroups."""
         with self._init_lock:
             slots, self._slots = self._slots, None
-            anchors, self._anchors = self._anchors, None
+            anchors, self._anchors = self._anchors, {}
             disposer, self._disposer = self._disposer, None
             self._ready = False
         if disposer is not None:
             disposer.shutdown(wait=True)
         if slots is not None:
             slots.close()
-        if anchors is not None:
-            anchors.close()
+        for pool in anchors.values():
+            pool.close()
 
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
         return native_checks(

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,79 +9,24 @@ from assay.sandbox.spec import RunSpec
 
 SANDBOX_UID = 1000  # the student's uid as seen inside; mapped to the host's sandbox uid
 HOSTNAME = "sandbox"
-STALE_ETC_S = 24 * 3600  # older /etc copies may still be bound by another worker's runs
-ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-# What of the host's /etc a toolchain needs; nothing with secrets or host identity.
-ETC_ALLOWLIST = (
-    "alternatives",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "localtime",
-    "timezone",
-    "java-17-openjdk",
-    "python3",
-    "python3.11",
-    "mime.types",
-    "protocols",
-    "services",
-    "valgrind",
-)
-GENERATED_ETC = {
-    "passwd": (
-        "root:x:0:0:root:/root:/bin/sh\n"
-        f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:/work:/bin/sh\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-    ),
-    "group": f"root:x:0:\nstudent:x:{SANDBOX_UID}:\nnogroup:x:65534:\n",
-    "hosts": f"127.0.0.1 localhost\n::1 localhost\n127.0.1.1 {HOSTNAME}\n",
-    "hostname": f"{HOSTNAME}\n",
-    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
-    # Empty: the mount point on which a run with network binds the host's (bubblewrap
-    # cannot create one in the read-only /etc).
-    "resolv.conf": "",
-}
-
-
-def build_etc(directory: Path) -> Path:
-    """The sandbox's /etc: copies of the allowlisted host entries, and its own
-    passwd, group and hosts. Built afresh in a new directory (one bind mount per
-    run is much cheaper than one per file); returns that directory."""
-    directory.mkdir(mode=0o755, parents=True, exist_ok=True)
-    target = Path(tempfile.mkdtemp(prefix="etc-", dir=directory))
-    target.chmod(0o755)
-    for name in ETC_ALLOWLIST:
-        source = Path("/etc") / name
-        if source.is_dir() and not source.is_symlink():
-            shutil.copytree(source, target / name, symlinks=True)
-        elif source.exists() or source.is_symlink():
-            shutil.copy2(source, target / name, follow_symlinks=False)
-    for name, content in GENERATED_ETC.items():
-        (target / name).write_text(content)
-        (target / name).chmod(0o644)
-    for old in directory.glob("etc-*"):
-        if old != target and time.time() - old.stat().st_mtime > STALE_ETC_S:
-            shutil.rmtree(old, ignore_errors=True)
-    return target
 
 
 @dataclass(frozen=True)
 class RootLayout:
-    """The read-only system a sandbox sees, computed once per backend."""
+    """The read-only system a sandbox sees: an environment's built tree as ``/``.
 
+    Everything of the system comes from the tree (``assay.sandbox.envs``): its
+    /usr, its /etc with the sandbox user, hosts and an empty resolv.conf (the
+    mount point on which a run with network binds the host's). bubblewrap's bind
+    mounts are nosuid, and the tree has no setuid or setgid file anyway.
+    """
+
+    rootfs: Path
     args: tuple[str, ...]
 
     @classmethod
-    def from_host(cls, etc: Path) -> RootLayout:
-        args: list[str] = ["--ro-bind", "/usr", "/usr"]
-        for name in ROOT_LINKS:
-            path = Path("/") / name
-            if path.is_symlink():
-                args += ["--symlink", os.readlink(path), f"/{name}"]
-            elif path.is_dir():
-                args += ["--ro-bind", str(path), f"/{name}"]
-        args += ["--ro-bind", str(etc), "/etc"]
-        return cls(tuple(args))
+    def from_rootfs(cls, rootfs: Path) -> RootLayout:
+        return cls(rootfs, ("--ro-bind", str(rootfs), "/"))
 
 
 def _identity_args(uid: str) -> list[str]:
