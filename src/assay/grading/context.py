@@ -13,6 +13,7 @@ from assay.errors import WorkspacePathError
 from assay.grading.package import AssignmentPackage
 from assay.grading.stages import Stage
 from assay.sandbox.base import EntryKind, SandboxBackend, WorkspaceEntry
+from assay.sandbox.environments import Environment
 from assay.sandbox.result import RunResult
 from assay.sandbox.session import Sandbox
 from assay.sandbox.spec import Limits, OutputPolicy, StdinSource
@@ -116,13 +117,13 @@ class GradingContext:
         except WorkspacePathError:
             return None
 
-    def trusted_sandbox(self, environment: str) -> Sandbox:
+    def trusted_sandbox(self, environment: Environment) -> Sandbox:
         """A separate sandbox for instructor programs, opened once per grading."""
         with self._lock:
-            box = self._trusted.get(environment)
+            box = self._trusted.get(environment.key)
             if box is None:
                 box = Sandbox(environment, backend=self.backend, limits=self.package.limits).open()
-                self._trusted[environment] = box
+                self._trusted[environment.key] = box
             return box
 
     def close(self) -> None:

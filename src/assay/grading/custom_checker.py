@@ -27,6 +27,7 @@ from assay.errors import WorkspacePathError
 from assay.grading.checkers import CheckResult, CustomSpec
 from assay.grading.outcome import decode, describe_run
 from assay.sandbox.base import EntryKind, WorkspaceEntry
+from assay.sandbox.environments import Environment, get_environment
 from assay.sandbox.result import Termination
 from assay.sandbox.session import Sandbox
 from assay.sandbox.spec import OutputPolicy
@@ -53,12 +54,12 @@ _COMPILED = {
 SUPPORTED = (".py", *_COMPILED)
 
 
-def checker_environment(program: str, default: str) -> str:
+def checker_environment(program: str, default: Environment) -> Environment:
     """The sandbox environment a checker runs in (``default``: the package's)."""
     suffix = Path(program).suffix
     if suffix == ".py":
-        return "python3"
-    return _COMPILED[suffix][0] if suffix in _COMPILED else default
+        return get_environment("python3")
+    return get_environment(_COMPILED[suffix][0]) if suffix in _COMPILED else default
 
 
 def program_problem(path: Path) -> str | None:
@@ -163,7 +164,7 @@ def run_custom_checker(
 ) -> CheckResult:
     """Judge ``output`` with the instructor's checker; ``error`` set if the checker failed."""
     program = ctx.package.path(spec.program, key="checker.program")
-    box = ctx.trusted_sandbox(checker_environment(spec.program, ctx.package.environment.name))
+    box = ctx.trusted_sandbox(checker_environment(spec.program, ctx.package.environment))
     prepared = _prepare(ctx, box, program)
     if prepared.error is not None:
         return CheckResult(False, FAILED, error=prepared.error)

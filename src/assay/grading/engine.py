@@ -128,7 +128,7 @@ class _Grading:
                     if self.build.status is BuildStatus.PASSED:
                         # before any test: student code that runs could remove the objects
                         self.static_findings += static.check_build(
-                            self.package.spec.static, self.package.environment.name, ctx
+                            self.package.spec.static, self.package.environment.family, ctx
                         )
                     self._tests(ctx)
                 finally:
@@ -147,7 +147,7 @@ class _Grading:
         if spec.enabled:
             self.progress.stage(Stage.STATIC)
             self.static_findings += static.check_sources(
-                spec, self.package.environment.name, self.submission.as_mapping()
+                spec, self.package.environment.family, self.submission.as_mapping()
             )
 
     def _setup(self, box: Sandbox) -> None:
@@ -190,7 +190,7 @@ class _Grading:
             self._build_hooks(ctx, self._hooks(ctx).run_phase(ctx, {"phase": "build"}, ()), logs)
         self.build.log = "".join(logs)[-BUILD_LOG_LIMIT:]
         self.build.diagnostics = parse_diagnostics(
-            self.build.log, self.package.environment.name, sources=self.submission.as_mapping()
+            self.build.log, self.package.environment.family, sources=self.submission.as_mapping()
         )
         self.timings["build"] = time.monotonic() - started
 

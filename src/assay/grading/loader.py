@@ -12,7 +12,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from assay.errors import ConfigError, PackageError, SubmissionError, UnknownEnvironmentError
+from assay.errors import (
+    ConfigError,
+    EnvironmentSpecError,
+    PackageError,
+    SubmissionError,
+    UnknownEnvironmentError,
+)
 from assay.grading.archive import extract_archive, is_archive
 from assay.grading.hookplan import read_plan
 from assay.grading.kinds import get_kind
@@ -23,7 +29,8 @@ from assay.grading.package import (
     parse_manifest,
 )
 from assay.grading.spec import AssignmentSpec
-from assay.sandbox.environments import get_environment
+from assay.sandbox.environments import Environment, get_environment
+from assay.sandbox.envs.spec import SPEC_FILE, SpecSource, load_spec
 
 
 def load_package(source: str | Path) -> AssignmentPackage:
@@ -84,18 +91,55 @@ def package_from_spec(spec: AssignmentSpec, root: str | Path) -> AssignmentPacka
     return _validated(Path(root).resolve(), spec, None)
 
 
-def _validated(
-    root: Path, spec: AssignmentSpec, tmp: tempfile.TemporaryDirectory[str] | None
-) -> AssignmentPackage:
+def package_environment(root: Path, spec: AssignmentSpec) -> Environment:
+    """The environment a package grades in: its ``[environment]`` table, an
+    ``environment.toml`` beside ``assignment.toml``, or the built-in that
+    ``assignment.environment`` names (python3 by default). Planning reads the files
+    the spec names (a setup script, files) from the package; nothing is built here."""
+    beside = root / SPEC_FILE
+    named = "environment" in spec.assignment.model_fields_set
+    own = "[environment]" if spec.environment is not None else None
+    if beside.is_file():
+        if own is not None:
+            raise PackageError(
+                f"both an [environment] table and {SPEC_FILE} declare the environment",
+                file=MANIFEST,
+                key="environment",
+                fix="keep one of them",
+            )
+        own = SPEC_FILE
+    if own is not None and named:
+        raise PackageError(
+            f"assignment.environment names a built-in environment and {own} declares the "
+            "package's own",
+            file=MANIFEST,
+            key="assignment.environment",
+            fix=f'remove it, and write base = "{spec.assignment.environment}" in {own} to '
+            "build on that built-in",
+        )
     try:
-        environment = get_environment(spec.assignment.environment)
+        if spec.environment is not None:
+            source = SpecSource(spec.environment, root, f"{MANIFEST} [environment]")
+            return Environment.from_source(source)
+        if own is not None:
+            return Environment.from_source(load_spec(beside))
+        return get_environment(spec.assignment.environment)
+    except EnvironmentSpecError as exc:
+        raise PackageError(exc.message, fix="see docs/environments.md") from exc
     except UnknownEnvironmentError as exc:
         raise PackageError(
             exc.message,
             file=MANIFEST,
-            key="assignment.environment",
-            fix="use python3, c, cpp or java",
+            key="assignment.environment" if own is None else "environment.base",
+            fix="name a built-in environment (`assay env list`), or declare the package's own "
+            "in an [environment] table",
         ) from exc
+
+
+def _validated(
+    root: Path, spec: AssignmentSpec, tmp: tempfile.TemporaryDirectory[str] | None
+) -> AssignmentPackage:
+    environment = package_environment(root, spec)
     package = AssignmentPackage(
         root=root, spec=spec, statement="", environment=environment, _tmp=tmp
     )

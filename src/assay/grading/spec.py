@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from assay.sandbox.envs.spec import EnvironmentSpec
 from assay.sandbox.limitspec import LimitsSpec
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -138,6 +139,8 @@ class KnownBad(Strict):
 
 class AssignmentSpec(Strict):
     assignment: AssignmentMeta
+    # The package's own environment (docs/environments.md); else assignment.environment.
+    environment: EnvironmentSpec | None = None
     paths: PathsSpec = PathsSpec()
     limits: LimitsSpec = LimitsSpec()
     build: BuildSpec = BuildSpec()

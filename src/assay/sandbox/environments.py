@@ -48,6 +48,20 @@ class Environment:
         return self.plan.name
 
     @property
+    def family(self) -> str:
+        """The language it is for: the built-in furthest down its bases (``c`` for a
+        course's environment on ``c``, ``python3`` for ``python3-scientific``), else
+        its own name. Grading uses it where the language matters (diagnostics,
+        assert parsing, checkers)."""
+        family = self.name
+        plan: BuildPlan | None = self.plan
+        while plan is not None:
+            if plan.builtin:
+                family = plan.name
+            plan = plan.base
+        return family
+
+    @property
     def key(self) -> str:
         """The SHA-256 naming the built tree (``assay env list`` shows it)."""
         return self.plan.key

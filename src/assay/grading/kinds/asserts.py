@@ -125,7 +125,7 @@ class AssertsKind(TestKind[AssertsOptions]):
     def check(
         self, options: AssertsOptions, test: TestSpec, package: AssignmentPackage, *, key: str
     ) -> None:
-        environment = package.environment.name
+        environment = package.environment.family
         if environment not in ("python3", "c", "cpp"):
             raise PackageError(
                 f"asserts tests support python3, c and cpp, not {environment!r}",
@@ -156,7 +156,7 @@ class AssertsKind(TestKind[AssertsOptions]):
             raise PackageError("there are no asserts", file=MANIFEST, key=key)
         if len(options.asserts) > MAX_ASSERTS:
             raise PackageError(f"more than {MAX_ASSERTS} asserts", file=MANIFEST, key=key)
-        parse = parse_python_assert if package.environment.name == "python3" else parse_c_assert
+        parse = parse_python_assert if package.environment.family == "python3" else parse_c_assert
         for index, text in enumerate(options.asserts):
             try:
                 parse(text)
@@ -174,7 +174,7 @@ class AssertsKind(TestKind[AssertsOptions]):
         self, ctx: GradingContext, test: TestSpec, options: AssertsOptions
     ) -> list[TestOutcome]:
         bases = _outcomes(test, options)
-        if ctx.package.environment.name == "python3":
+        if ctx.package.environment.family == "python3":
             outcomes = [
                 _run_python(ctx, options, parse_python_assert(text), base)
                 for text, base in zip(options.asserts, bases, strict=True)
@@ -276,7 +276,7 @@ def _run_python(
 def _run_c(
     ctx: GradingContext, options: AssertsOptions, asserts: list[CAssert], bases: list[TestOutcome]
 ) -> list[TestOutcome]:
-    environment = ctx.package.environment.name
+    environment = ctx.package.environment.family
     sources = _sources(ctx, options, environment)
     if not sources:
         message = "no source files to test: the submission has no " + "/".join(
