@@ -21,7 +21,7 @@ from assay.grading.gradescope.results import (
     ResultsError,
     parse_results,
 )
-from assay.grading.gradescope_import import read_autograder
+from assay.grading.gradescope_import import import_gradescope, read_autograder
 from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import ReportStatus
@@ -125,7 +125,7 @@ def test_rows_carry_gradescope_scores_and_the_sum_is_its_total() -> None:
         "autograder :: t3",
     ]
     assert [(r.score, r.max_score, r.status) for r in rows] == [
-        (0.0, 0.0, TestStatus.PASSED),
+        (0.0, 0.0, TestStatus.FAILED),  # the summary: not every test passed
         (2, 2, TestStatus.PASSED),
         (0, 2, TestStatus.FAILED),
         (4.5, 6, TestStatus.FAILED),
@@ -367,3 +367,50 @@ def test_an_autograder_zip_cannot_escape_or_hold_links(tmp_path: Path) -> None:
     (folder / "link").symlink_to("/etc/passwd")
     with pytest.raises(PackageError, match="symbolic link"):
         read_autograder(folder)
+
+
+# -- writing the package ---------------------------------------------------------------------
+def autograder_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "hw1"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "setup.sh").write_text("apt-get install -y python3\n")
+    (folder / "run_autograder").write_text(
+        "#!/bin/sh\necho '{\"score\": 1}' > results/results.json\n"
+    )
+    (folder / "tests" / "data.txt").write_text("x\n")
+    return folder
+
+
+def test_an_import_without_a_reference_writes_a_package_that_loads(tmp_path: Path) -> None:
+    done = import_gradescope(autograder_dir(tmp_path), tmp_path / "out", points=5)
+    assert (done.path, done.points, done.check) == (tmp_path / "out", 5, None)
+    root = done.path
+    assert (root / "autograder" / "tests" / "data.txt").read_text() == "x\n"
+    assert (root / "autograder" / "run_autograder").stat().st_mode & 0o111
+    assert "bash ./setup.sh" in (root / "gradescope-setup.sh").read_text()
+    with load_package(root) as package:
+        [test] = package.spec.tests
+        assert (test.name, test.kind, test.points) == ("autograder", "gradescope", 5)
+        environment = package.spec.environment
+        assert environment is not None
+        assert environment.name == "gradescope-hw1"
+        assert environment.setup == "gradescope-setup.sh"
+        assert sorted(environment.files) == [
+            "/autograder/source/run_autograder",
+            "/autograder/source/setup.sh",
+            "/autograder/source/tests/data.txt",
+        ]
+        assert environment.files["/autograder/source/run_autograder"].mode == 0o755
+
+
+def test_an_import_needs_points_or_a_reference_and_a_free_target(tmp_path: Path) -> None:
+    source = autograder_dir(tmp_path)
+    with pytest.raises(PackageError, match="points are unknown"):
+        import_gradescope(source, tmp_path / "out")
+    import_gradescope(source, tmp_path / "out", points=1)
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(PackageError, match="not empty"):
+        import_gradescope(source, tmp_path / "out", points=1)
+    import_gradescope(source, tmp_path / "out", points=2, force=True)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"  # --force keeps the rest
+    assert "points = 2.0" in (tmp_path / "out" / "assignment.toml").read_text()

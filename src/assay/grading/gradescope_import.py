@@ -135,6 +135,8 @@ def _manifest(  # noqa: PLR0917 - one private caller
         *(f"{k} = {toml_value(v)}" for k, v in DEFAULT_LIMITS.items()),
         "",
         "[environment]",
+        f"name = {toml_value(f'gradescope-{slug}'[:64].rstrip('-._'))}",
+        f"description = {toml_value(f'Gradescope autograder of {slug}, built by its setup.sh')}",
         'base = "bookworm"',
         f"setup = {toml_value(WRAPPER)}",
         f"probe = {toml_value(['test', '-x', f'{BUILT_DIR}/run_autograder'])}",
@@ -150,7 +152,7 @@ def _manifest(  # noqa: PLR0917 - one private caller
         "[[tests]]",
         f"name = {toml_value(ENTRY)}",
         'kind = "gradescope"',
-        f"points = {toml_value(round(points, 4))}",
+        f"points = {toml_value(float(round(points, 4)))}",
     ]
     if expected:
         lines.append("expected_tests = [")

@@ -2,7 +2,8 @@
 
 One ``[[tests]]`` entry of kind ``gradescope`` yields a summary row (named as the
 entry: the top-level ``output``, the leaderboard, ``run_autograder``'s output for
-staff) and one row per Gradescope test (``<entry> :: <number> <name>``).
+staff; passed when every Gradescope test passed) and one row per Gradescope test
+(``<entry> :: <number> <name>``).
 
 Scores are Gradescope's: a test row scores its ``score`` out of its ``max_score``
 and the submission the sum; when the top-level ``score`` overrides that sum (as
@@ -146,7 +147,8 @@ def outcomes(
         tampered=bool(flags),
         staff_detail="\n".join(staff).strip(),
     )
-    if overrides and total < test.points - EPSILON:
+    short = overrides and total < test.points - EPSILON
+    if short or not all(t.passed() for t in results.tests):
         summary = replace(summary, status=TestStatus.FAILED)
     rows = [summary]
     for label, gs in zip(labels(results.tests), results.tests, strict=True):
