@@ -1,13 +1,15 @@
-"""The Docker backend against the real daemon and the locally built images.
+"""The Docker backend against the real daemon and the images of environments' trees.
 
 Backend-specific behaviour; the shared behaviour lives in tests/contract and
-tests/security. Skipped with the reason when Docker or the images are
-missing, failed instead when ASSAY_REQUIRE_DOCKER=1.
+tests/security. Skipped with the reason when Docker is missing or the python3
+environment cannot be had (built, or imported), failed instead when
+ASSAY_REQUIRE_DOCKER=1.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -15,14 +17,22 @@ from pathlib import Path
 
 import pytest
 
-from assay.errors import SandboxError, SandboxUnavailableError, WorkspacePathError
+from assay.errors import (
+    EnvironmentBuildError,
+    SandboxError,
+    SandboxUnavailableError,
+    WorkspacePathError,
+)
 from assay.sandbox import Limits, OutputPolicy, Sandbox, Termination, get_environment
 from assay.sandbox.base import CheckStatus, EntryKind, SessionConfig, WorkspaceEntry
 from assay.sandbox.docker.backend import DockerBackend
 from assay.sandbox.docker.cgroup_stats import CgroupStats
-from assay.sandbox.docker.constants import LABEL, LABEL_OWNER
+from assay.sandbox.docker.constants import LABEL, LABEL_IMAGE, LABEL_KEY, LABEL_OWNER, LABEL_TREE
 from assay.sandbox.docker.session import DockerSession
 from assay.sandbox.environments import Environment
+from assay.sandbox.envs.provider import EnvironmentProvider
+from assay.sandbox.envs.spec import SpecSource, parse_spec
+from assay.sandbox.envs.store import EnvironmentStore
 from helpers import MIB, assert_exited_ok, assert_termination, describe, py, require_backend
 
 pytestmark = pytest.mark.docker
@@ -330,11 +340,50 @@ def test_container_configuration(backend: DockerBackend, box: Sandbox) -> None:
     assert config["Labels"][LABEL] == "1"
 
 
-def test_missing_image_is_unavailable(backend: DockerBackend) -> None:
-    environment = Environment("nope", "not built", (), ("true",))
+def _unbuilt_environment() -> Environment:
+    """An environment whose tree no store has: its spec is new to every machine."""
+    spec = parse_spec({"name": "nope", "apt": ["jq"], "probe": "true",
+                       "env": {"NONCE": secrets.token_hex(8)},
+                       "files": {"/etc/nonce": secrets.token_hex(8)}},
+                      origin="test")  # fmt: skip
+    return Environment.from_source(SpecSource(spec, None, "test"))
+
+
+def test_an_environment_not_built_is_a_clear_error_and_no_build(tmp_path: Path) -> None:
+    store = EnvironmentStore(tmp_path / "store")  # no builder: a build would fail loudly
+    provider = EnvironmentProvider(store, build_missing=False)
+    backend = DockerBackend(pool_size=0, provider=provider)
+    environment = _unbuilt_environment()
+    try:
+        with pytest.raises(EnvironmentBuildError) as caught:
+            backend.open_session(SessionConfig(environment, LIMITS))
+        assert f"environment nope ({environment.key[:12]}) is not built" in caught.value.message
+        assert caught.value.fix == "assay env build nope"
+        assert not backend.api().image_exists(environment.docker_image)
+        assert store.entries() == []
+    finally:
+        backend.shutdown()
+
+
+def test_an_unreachable_daemon_is_unavailable(tmp_path: Path) -> None:
+    backend = DockerBackend(f"unix://{tmp_path}/no-docker.sock", pool_size=0)
     with pytest.raises(SandboxUnavailableError) as caught:
-        backend.open_session(SessionConfig(environment, LIMITS))
-    assert caught.value.fix == "assay image build"
+        backend.open_session(SessionConfig(get_environment("python3"), LIMITS))
+    assert "not reachable" in caught.value.message
+    assert caught.value.fix
+
+
+def test_the_image_is_imported_from_the_tree_and_labelled(backend: DockerBackend) -> None:
+    environment = get_environment("python3")
+    backend.images().ensure(environment)
+    info = backend.api().image_info(environment.docker_image)
+    assert info is not None
+    labels = info["Config"]["Labels"]
+    assert labels[LABEL_KEY] == environment.key
+    assert labels[LABEL_IMAGE] == "python3"
+    meta = backend.provider.store.meta(environment.key)
+    assert meta is not None and labels[LABEL_TREE] == meta.created
+    assert environment.docker_image == f"assay-env:{environment.key[:24]}"
 
 
 def test_close_removes_the_container(backend: DockerBackend) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,17 +9,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
+from assay.cli.envbuild import ensure_tree
 from assay.config import get_settings
 from assay.errors import AssayError, UnknownEnvironmentError
-from assay.sandbox.envs.buildlog import BuildEvent
 from assay.sandbox.envs.check import run_probe
-from assay.sandbox.envs.plan import BuildPlan
 from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
-from assay.sandbox.envs.store import BuildOutcome, EnvironmentStore, Removal, Source
+from assay.sandbox.envs.store import EnvironmentStore, Removal
 from assay.sandbox.spec import format_size
 
 app = typer.Typer(
@@ -29,7 +26,6 @@ app = typer.Typer(
 )
 out = Console()
 
-_DETAIL_WIDTH = 70
 _DAY_S = 86400.0
 
 StoreOption = Annotated[
@@ -93,64 +89,9 @@ def build(
     try:
         store = _store(store_dir)
         for target in targets:
-            _build_one(store, target)
+            ensure_tree(store, plan_target(target), out)
     except AssayError as exc:
         raise fail(exc) from exc
-
-
-def _build_one(store: EnvironmentStore, target: str) -> None:
-    started = time.monotonic()
-    plan = plan_target(target)
-    if store.lookup(plan.key, touch=False) is not None:
-        outcome = store.ensure(plan)
-    else:
-        outcome = _build_with_progress(store, plan)
-    seconds = time.monotonic() - started
-    size = format_size(outcome.meta.size_bytes)
-    if outcome.source is Source.STORE:
-        out.print(f"{plan.name}: built already (cache hit in {seconds * 1000:.0f} ms), "
-                  f"{size}, key {plan.key}", highlight=False, soft_wrap=True)  # fmt: skip
-    elif outcome.source is Source.WAITED:
-        out.print(f"{plan.name}: built by another process while this one waited "
-                  f"({seconds:.1f} s), {size}, key {plan.key}", highlight=False,
-                  soft_wrap=True)  # fmt: skip
-    elif outcome.source is Source.FETCHED:
-        out.print(f"{plan.name}: fetched in {seconds:.1f} s, {size}, key {plan.key}",
-                  highlight=False, soft_wrap=True)  # fmt: skip
-    else:
-        out.print(f"{plan.name}: built in {seconds:.1f} s, {size}, key {plan.key}",
-                  highlight=False, soft_wrap=True)  # fmt: skip
-    out.print(f"rootfs: {outcome.rootfs}", highlight=False, soft_wrap=True)
-
-
-def _build_with_progress(store: EnvironmentStore, plan: BuildPlan) -> BuildOutcome:
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.fields[env]}[/]"),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(event: BuildEvent) -> None:
-            if event.environment not in tasks:
-                tasks[event.environment] = progress.add_task("", env=event.environment, total=None)
-            task = tasks[event.environment]
-            if event.detail:
-                detail = escape(event.detail[:_DETAIL_WIDTH])
-                progress.update(task, description=f"{escape(event.step[:40])}: {detail}")
-            else:
-                progress.update(task, description=escape(event.step))
-                progress.console.print(f"{event.environment}: {escape(event.step)}",
-                                       highlight=False)  # fmt: skip
-
-        try:
-            return store.ensure(plan, report)
-        finally:
-            for task in tasks.values():
-                progress.update(task, total=1, completed=1)
 
 
 @app.command()

@@ -1,4 +1,8 @@
-"""``assay image build`` and ``assay image list``: the Docker backend's images."""
+"""``assay image build|list|prune``: the Docker backend's images of environments.
+
+An environment's image is its built tree imported with ``docker import``
+(``assay.sandbox.docker.images``); ``build`` makes sure of both.
+"""
 
 from __future__ import annotations
 
@@ -9,106 +13,142 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
-from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
+from assay.cli.console import err, fail
+from assay.cli.envbuild import ensure_tree
+from assay.config import get_settings
 from assay.errors import AssayError
-from assay.sandbox.docker.constants import DEFAULT_CACHE_DIR
-from assay.sandbox.environments import ENVIRONMENTS
+from assay.sandbox.environments import ENVIRONMENTS, Environment
+from assay.sandbox.envs.plan import BuildPlan
+from assay.sandbox.envs.provider import EnvironmentProvider
+from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
+from assay.sandbox.envs.store import EnvironmentStore
 from assay.sandbox.spec import format_size
 
 if TYPE_CHECKING:
-    from assay.sandbox.docker.images import BuildEvent
+    from assay.sandbox.docker.images import EnvironmentImages
 
 app = typer.Typer(
-    help="Build and list the Docker backend's images (built locally, never pulled).",
+    help="Build and list the Docker backend's images: environments' trees, imported.",
     no_args_is_help=True,
 )
 out = Console()
 
-_DETAIL_WIDTH = 70
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="The store directory (default: ASSAY_ENVIRONMENTS_DIR)."),
+]
 
 
-def _images() -> ModuleType:
-    """The image builder, imported when a command needs it: it loads the Docker
+def _docker() -> tuple[ModuleType, ModuleType]:
+    """The Docker modules, imported when a command needs them: they load the Docker
     SDK, which would otherwise add a quarter of a second to every ``assay`` call."""
-    return importlib.import_module("assay.sandbox.docker.images")
+    return (
+        importlib.import_module("assay.sandbox.docker.api"),
+        importlib.import_module("assay.sandbox.docker.images"),
+    )
+
+
+def _images(store: EnvironmentStore) -> EnvironmentImages:
+    api_module, images_module = _docker()
+    api = api_module.DockerAPI(get_settings().docker_url)
+    images: EnvironmentImages = images_module.EnvironmentImages(api, EnvironmentProvider(store))
+    return images
+
+
+def _plans(targets: list[str] | None) -> list[BuildPlan]:
+    return [plan_target(t) for t in targets] if targets else builtin_plans()
 
 
 @app.command()
 def build(
     environments: Annotated[
         list[str] | None,
-        typer.Argument(help=f"Environments to build (default: all of {', '.join(ENVIRONMENTS)})."),
+        typer.Argument(
+            help="Built-in environments' names, or spec files or their directories "
+            f"(default: every built-in: {', '.join(ENVIRONMENTS)})."
+        ),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Rebuild images that exist (cached trees reused).")
-    ] = False,
-    fresh: Annotated[
-        bool, typer.Option("--fresh", help="Also rebuild the cached Debian trees.")
-    ] = False,
-    mirror: Annotated[
-        str | None, typer.Option(help="Debian mirror (default: this host's apt sources).")
-    ] = None,
-    cache_dir: Annotated[
-        Path, typer.Option(help="Where Debian trees are cached.")
-    ] = DEFAULT_CACHE_DIR,
+    force: Annotated[bool, typer.Option("--force", help="Import again images that exist.")] = False,
+    store_dir: StoreOption = None,
 ) -> None:
-    """Build environment images with debootstrap and docker import (needs root)."""
-    images = _images()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.fields[image]}[/]"),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(event: BuildEvent) -> None:
-            if event.image not in tasks:
-                tasks[event.image] = progress.add_task("", image=event.image, total=None)
-            task = tasks[event.image]
-            if event.detail:
-                progress.update(task, description=f"{event.step}: {event.detail[:_DETAIL_WIDTH]}")
-            elif event.step == "done" or event.step.startswith("present"):
-                progress.update(task, description=event.step, total=1, completed=1)
+    """Build each environment's tree unless stored (needs root), then import it."""
+    try:
+        store = store_from_settings(get_settings(), store_dir=store_dir)
+        plans = _plans(environments)
+        images = _images(store)
+        for plan in plans:
+            ensure_tree(store, plan, out)
+            outcome = images.ensure(Environment(plan), force=force)
+            if outcome.imported:
+                out.print(f"{plan.name}: imported as {outcome.image} in {outcome.seconds:.1f} s, "
+                          f"{format_size(outcome.size_bytes)}", highlight=False)  # fmt: skip
             else:
-                progress.update(task, description=event.step)
-                progress.console.print(f"{event.image}: {event.step}", highlight=False)
-
-        try:
-            rows = images.build_images(
-                environments or None,
-                force=force,
-                fresh=fresh,
-                progress=report,
-                cache_dir=cache_dir,
-                mirror=mirror,
-            )
-        except AssayError as exc:
-            raise fail(exc) from exc
-    missing = [r.image for r in rows if not r.present]
-    if missing:
-        err.print(f"[bold red]not built:[/] {', '.join(missing)}")
-        raise typer.Exit(EXIT_INFRASTRUCTURE)
+                out.print(f"{plan.name}: image {outcome.image} present", highlight=False)
+    except AssayError as exc:
+        raise fail(exc) from exc
 
 
 @app.command("list")
-def list_images() -> None:
-    """Show which environment images exist in the local Docker daemon."""
+def list_images(
+    environments: Annotated[
+        list[str] | None,
+        typer.Argument(help="Names or spec paths (default: every built-in)."),
+    ] = None,
+    store_dir: StoreOption = None,
+) -> None:
+    """Show each environment's image in the local Docker daemon: key, tree, image."""
     try:
-        rows = _images().image_status()
+        store = store_from_settings(get_settings(), store_dir=store_dir)
+        images = _images(store)
+        table = Table("environment", "key", "tree", "image", "status", "size", "created")
+        missing = 0
+        for plan in _plans(environments):
+            row = images.status(Environment(plan))
+            tree = "built" if store.meta(plan.key) is not None else "[red]not built[/]"
+            status = "[green]present[/]" if row.present else "[red]missing[/]"
+            missing += not row.present
+            size = format_size(row.size_bytes) if row.present else ""
+            table.add_row(escape(plan.name), plan.key[:12], tree, row.image, status, size,
+                          row.created[:19])  # fmt: skip
+        images.api.close()
     except AssayError as exc:
         raise fail(exc) from exc
-    table = Table("environment", "image", "status", "id", "size", "created")
-    for row in rows:
-        status = "[green]present[/]" if row.present else "[red]missing[/]"
-        size = format_size(row.size_bytes) if row.present else ""
-        table.add_row(row.environment, row.image, status, row.image_id, size, row.created[:19])
     out.print(table)
-    if not all(r.present for r in rows):
-        err.print("build the missing images with: [bold]assay image build[/]")
+    if missing:
+        err.print("build and import the missing ones with: [bold]assay image build NAME...[/] "
+                  "(or let the Docker backend import them when a sandbox first opens)")  # fmt: skip
         raise typer.Exit(1)
+
+
+@app.command()
+def prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be removed.")
+    ] = False,
+    store_dir: StoreOption = None,
+) -> None:
+    """Remove Assay's images no stored tree backs: the old builder's (assay-<name>:N)
+    and those of environments removed from the store. Images in use stay."""
+    try:
+        store = store_from_settings(get_settings(), store_dir=store_dir)
+        images = _images(store)
+        keep = {plan.key for plan in builtin_plans()}
+        stale = images.stale(keep)
+        for reference, why in stale:
+            if dry_run:
+                out.print(f"would remove {reference}: {why}", highlight=False)
+                continue
+            try:
+                images.api.remove_image(reference)
+            except AssayError as exc:
+                out.print(f"kept {reference}: {exc.message}", highlight=False)
+            else:
+                out.print(f"removed {reference}: {why}", highlight=False)
+        images.api.close()
+    except AssayError as exc:
+        raise fail(exc) from exc
+    if not stale:
+        out.print("no stale image")

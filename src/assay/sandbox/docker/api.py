@@ -7,13 +7,14 @@ the exec stream is never buffered by an HTTP library).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import docker
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_TIMEOUT_S = 60
+IMPORT_TIMEOUT_S = 1800
 DAEMON_FIX = "start dockerd (see docs/docker.md) or set DOCKER_HOST to a local unix socket"
 
 
@@ -43,12 +45,15 @@ def docker_errors(action: str) -> Iterator[None]:
 
 @contextmanager
 def _image_missing(image: str) -> Iterator[None]:
-    """A missing image means the operator has not built it yet."""
+    """The backend imports an environment's image before its first container, so a
+    missing one was removed behind its back."""
     try:
         yield
     except docker.errors.ImageNotFound as exc:
         raise SandboxUnavailableError(
-            f"the image {image} is not built", fix="assay image build"
+            f"the image {image} is not in the Docker daemon (removed since this process "
+            "imported it?)",
+            fix="assay image build",
         ) from exc
 
 
@@ -81,12 +86,20 @@ def _daemon_address(docker_host: str | None) -> str:
 SDK_POOL_SIZE = 128
 
 
+def _connectable(socket_path: str) -> None:
+    """Connect to the daemon's socket once (raising ``OSError`` if nobody listens)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(API_TIMEOUT_S)
+        probe.connect(socket_path)
+
+
 class DockerAPI:
     """A connection to the local Docker daemon."""
 
     def __init__(self, docker_host: str | None = None) -> None:
         self.socket_path = _daemon_address(docker_host)
         try:
+            _connectable(self.socket_path)  # else the SDK leaks its socket when it fails
             self.client = docker.APIClient(
                 base_url=f"unix://{self.socket_path}",
                 version="auto",
@@ -96,7 +109,7 @@ class DockerAPI:
                 max_pool_size=SDK_POOL_SIZE,
             )
             self.client.ping()
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise SandboxUnavailableError(
                 f"the Docker daemon at {self.socket_path} is not reachable: {_explain(exc)}",
                 fix=DAEMON_FIX,
@@ -112,6 +125,57 @@ class DockerAPI:
     def image_exists(self, image: str) -> bool:
         with docker_errors(f"look up image {image}"):
             return bool(self.client.images(name=image, quiet=True))
+
+    def image_info(self, image: str) -> dict[str, Any] | None:
+        """``docker image inspect``, or None when there is no such image."""
+        try:
+            return dict(self.client.inspect_image(image))  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return None
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise SandboxError(f"inspect image {image}: {_explain(exc)}") from exc
+
+    def images_labelled(self, label: str) -> list[dict[str, Any]]:
+        """Images carrying ``label`` (``key`` or ``key=value``)."""
+        with docker_errors("list images"):
+            return [dict(i) for i in self.client.images(filters={"label": label})]
+
+    def import_image(self, tar_stream: IO[bytes], image: str, changes: Sequence[str]) -> str:
+        """``docker import`` of a tar stream as ``image`` (``repository:tag``); its id.
+
+        On a client of its own without a read timeout: the daemon answers only when
+        it has unpacked the whole layer, which takes longer than any API call."""
+        repository, _, tag = image.rpartition(":")
+        client = docker.APIClient(
+            base_url=f"unix://{self.socket_path}", version=self.version, timeout=IMPORT_TIMEOUT_S
+        )
+        try:
+            with docker_errors(f"import image {image}"):
+                answer = client.import_image(
+                    src=tar_stream,
+                    repository=repository,
+                    tag=tag,
+                    changes=list(changes),
+                    stream_src=True,
+                )
+        finally:
+            client.close()
+        image_id = ""
+        for line in str(answer).splitlines():
+            try:
+                status = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(status, dict) and status.get("error"):
+                raise SandboxError(f"import image {image}: {status['error']}")
+            if isinstance(status, dict) and str(status.get("status", "")).startswith("sha256:"):
+                image_id = str(status["status"])
+        return image_id
+
+    def remove_image(self, image: str) -> None:
+        """``docker rmi`` (the tag, and the image when no other tag names it)."""
+        with docker_errors(f"remove image {image}"):
+            self.client.remove_image(image)
 
     def create_container(
         self,

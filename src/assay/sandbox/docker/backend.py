@@ -1,7 +1,9 @@
-"""``DockerBackend``: sandboxes as locally built Docker containers.
+"""``DockerBackend``: sandboxes as Docker containers of the environments' images.
 
 Needs a Docker daemon on this host (the containers' cgroups are read from
-/sys/fs/cgroup) and the images of ``assay image build``. See docs/docker.md.
+/sys/fs/cgroup). A session's image is its environment's tree, imported on first
+use (``images.EnvironmentImages``; the tree from the environment store, built or
+fetched when missing). See docs/docker.md.
 
 A forked child connects anew: the parent's connections, pool threads and
 containers are not the child's (``assay.sandbox.forks``).
@@ -15,17 +17,20 @@ import os
 import threading
 import time
 
-from assay.config import Settings
-from assay.errors import SandboxError
+from assay.config import Settings, get_settings
+from assay.errors import SandboxError, SandboxUnavailableError
 from assay.sandbox import forks
 from assay.sandbox.base import CheckItem, SandboxBackend, SessionConfig
 from assay.sandbox.docker.api import DockerAPI
 from assay.sandbox.docker.checks import docker_checks
 from assay.sandbox.docker.constants import LABEL, LABEL_OWNER
 from assay.sandbox.docker.container import ContainerSpec
+from assay.sandbox.docker.images import EnvironmentImages
 from assay.sandbox.docker.pool import ContainerPool
 from assay.sandbox.docker.session import DockerSession
 from assay.sandbox.environments import Environment
+from assay.sandbox.envs.provider import EnvironmentProvider
+from assay.sandbox.envs.resolve import store_from_settings
 from assay.sandbox.owner import SandboxOwner, this_process
 
 logger = logging.getLogger(__name__)
@@ -38,27 +43,54 @@ class DockerBackend(SandboxBackend):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DockerBackend:
-        return cls(settings.docker_url, settings.docker_pool_size)
+        return cls(settings.docker_url, settings.docker_pool_size, settings=settings)
 
-    def __init__(self, docker_host: str | None = None, pool_size: int = 2) -> None:
-        """``docker_host`` None: DOCKER_HOST or the local socket (Docker's own rule)."""
+    def __init__(
+        self,
+        docker_host: str | None = None,
+        pool_size: int = 2,
+        *,
+        settings: Settings | None = None,
+        provider: EnvironmentProvider | None = None,
+        build_environments: bool = True,
+    ) -> None:
+        """``docker_host`` None: DOCKER_HOST or the local socket (Docker's own rule).
+
+        Environments' trees come from ``provider``, else from the store ``settings``
+        (default: ``get_settings()``) name; ``build_environments`` False: a tree
+        missing from the store is an error rather than a build."""
         self.docker_host = docker_host
         self.pool_size = pool_size
+        self._settings = settings
+        self._provider = provider
+        self.build_environments = build_environments
         self._lock = threading.Lock()
         self._api: DockerAPI | None = None
         self._pool: ContainerPool | None = None
+        self._images: EnvironmentImages | None = None
         forks.register(self)
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's connection and pool (never closed from here)."""
         self._lock = threading.Lock()
-        self._api = self._pool = None
+        self._api = self._pool = self._images = None
+
+    @property
+    def provider(self) -> EnvironmentProvider:
+        """Where environments' trees come from (made once, on first use)."""
+        with self._lock:
+            if self._provider is None:
+                store = store_from_settings(self._settings or get_settings())
+                self._provider = EnvironmentProvider(store, build_missing=self.build_environments)
+            return self._provider
 
     def _connect(self) -> tuple[DockerAPI, ContainerPool]:
+        provider = self.provider
         with self._lock:
-            if self._api is None or self._pool is None:
+            if self._api is None or self._pool is None or self._images is None:
                 api = DockerAPI(self.docker_host)
                 self._api, self._pool = api, ContainerPool(api, self.pool_size)
+                self._images = EnvironmentImages(api, provider)
                 atexit.register(self.shutdown)
                 self._remove_orphans(api)
             return self._api, self._pool
@@ -66,13 +98,30 @@ class DockerBackend(SandboxBackend):
     def api(self) -> DockerAPI:
         return self._connect()[0]
 
+    def images(self) -> EnvironmentImages:
+        """The environments' images in this backend's daemon."""
+        self._connect()
+        images = self._images
+        if images is None:  # shut down meanwhile
+            raise SandboxError("the Docker backend was shut down")
+        return images
+
     def open_session(self, config: SessionConfig) -> DockerSession:
         _, pool = self._connect()
-        container = pool.acquire(ContainerSpec.for_session(config))
+        images = self.images()
+        images.ensure(config.environment)
+        spec = ContainerSpec.for_session(config)
+        try:
+            container = pool.acquire(spec)
+        except SandboxUnavailableError:
+            # The image may have been removed since this process saw it: look again once.
+            images.forget(config.environment)
+            images.ensure(config.environment)
+            container = pool.acquire(spec)
         return DockerSession(pool, config, container)
 
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
-        return docker_checks(self, self.api, environment)
+        return docker_checks(self, self.api, self.images, environment)
 
     def remove_leftovers(self, owner: SandboxOwner) -> list[str]:
         """Remove the containers ``owner`` started on this daemon, from any host: the
@@ -121,7 +170,7 @@ class DockerBackend(SandboxBackend):
         """Remove pre-started containers and wait for pending removals."""
         with self._lock:
             pool, api = self._pool, self._api
-            self._pool = self._api = None
+            self._pool = self._api = self._images = None
         if pool is not None:
             pool.close()
         if api is not None:

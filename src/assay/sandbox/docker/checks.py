@@ -17,6 +17,7 @@ from assay.sandbox.docker.api import DAEMON_FIX, DockerAPI
 from assay.sandbox.docker.cgroup_stats import CGROUP_FIX
 from assay.sandbox.docker.constants import SANDBOX_UID
 from assay.sandbox.docker.container import IDLE_PROCESSES
+from assay.sandbox.docker.images import EnvironmentImages
 from assay.sandbox.docker.session import DockerSession
 from assay.sandbox.environments import Environment, get_environment
 from assay.sandbox.probes import PROBE_LIMITS, behaviour_checks
@@ -48,28 +49,21 @@ def _item(
 
 
 def docker_checks(
-    backend: SandboxBackend, connect: Callable[[], DockerAPI], environment: Environment | None
+    backend: SandboxBackend,
+    connect: Callable[[], DockerAPI],
+    connect_images: Callable[[], EnvironmentImages],
+    environment: Environment | None,
 ) -> list[CheckItem]:
-    """``connect`` gives the backend's daemon connection (raising if unreachable)."""
+    """``connect`` gives the backend's daemon connection (raising if unreachable),
+    ``connect_images`` its environments' images."""
     env = environment or get_environment("python3")
     try:
         api = connect()
     except AssayError as exc:
         return [_item("Docker daemon", False, exc.message, getattr(exc, "fix", "") or DAEMON_FIX)]
     items = [_item("Docker daemon", True, f"reachable, API {api.version}")]
-    try:
-        present = api.image_exists(env.docker_image)
-    except AssayError as exc:
-        return [*items, _item(f"image {env.docker_image}", False, exc.message)]
-    items.append(
-        _item(
-            f"image {env.docker_image}",
-            present,
-            "built" if present else "missing",
-            f"assay image build {env.name}",
-        )
-    )
-    if not present:
+    items.append(_image_item(connect_images, env))
+    if items[-1].status is not CheckStatus.OK:
         return items
     root = os.geteuid() == 0
     items.append(
@@ -96,6 +90,27 @@ def docker_checks(
     rows = behaviour_checks(backend, env, after_run=_survivors)
     items += [_docker_mounts(backend, env) if r.feature == HOST_FILES_FEATURE else r for r in rows]
     return items
+
+
+def _image_item(connect_images: Callable[[], EnvironmentImages], env: Environment) -> CheckItem:
+    """The environment's image: present, or imported now from its stored tree (never
+    built here: a build takes minutes and belongs to ``assay image build``)."""
+    feature = f"image {env.docker_image} ({env.name})"
+    try:
+        images = connect_images()
+        if images.status(env).present:
+            return _item(feature, True, "imported")
+        if images.provider.cached(env.plan) is None:
+            return _item(
+                feature,
+                False,
+                f"environment {env.name} ({env.key[:12]}) is not built",
+                f"assay image build {env.name}",
+            )
+        outcome = images.ensure(env)
+    except AssayError as exc:
+        return _item(feature, False, exc.message, getattr(exc, "fix", "") or "")
+    return _item(feature, True, f"imported now from its tree in {outcome.seconds:.1f} s")
 
 
 def _session_checks(backend: SandboxBackend, env: Environment) -> list[CheckItem]:

@@ -1,8 +1,6 @@
-"""Names shared by the image builder and the Docker backend."""
+"""Names shared by the Docker backend's modules (images, containers, checks)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 # The sandbox user and the workspace are every environment's (assay.sandbox.envs.platform).
 # Containers share the host's uids (no user namespace): on the host these processes
@@ -25,6 +23,8 @@ LABEL = "assay.sandbox"
 LABEL_OWNER = "assay.owner"
 """``<hostname>:<pid>:<token>``: the process that started the container (``sandbox.owner``)."""
 LABEL_IMAGE = "assay.environment"
-"""Images built by ``assay image build`` carry this label: the environment names."""
-
-DEFAULT_CACHE_DIR = Path("/var/cache/assay/rootfs")  # debootstrap trees and .debs
+"""Every image Assay imports carries this label: the environment's name."""
+LABEL_KEY = "assay.environment.key"
+"""The key of the environment whose tree the image is (``assay env list`` shows it)."""
+LABEL_TREE = "assay.environment.tree"
+"""When that tree was built (its ``meta.json`` ``created``): a rebuilt tree is imported again."""

@@ -1,249 +1,157 @@
-"""Building the sandbox images locally (``assay image build``).
+"""The Docker backend's images: each environment's built tree, imported as it is.
 
-Nothing is pulled from a registry: each image is a Debian tree made with
-``debootstrap`` on this host and imported with ``docker import``. Trees are
-cached under ``cache_dir`` so a rebuild (``--force``) takes seconds; a tree
-whose recipe changed is rebuilt.
+An environment's image (``Environment.docker_image``, ``assay-env:<key[:24]>``) is
+its tree from the environment store (``<store>/<key>/rootfs``, the same tree the
+native backend binds as ``/``) in one layer: ``tar`` of the tree (numeric owners,
+modes, mtimes, symlinks, hard links) streamed into ``docker import``, nothing
+added and nothing pulled. The image carries the environment's name
+(``LABEL_IMAGE``), its key (``LABEL_KEY``) and the tree's build time
+(``LABEL_TREE``): a tree rebuilt under the same key (after ``assay env rm``) is
+imported again.
 
-Images (names from ``Environment.docker_image``):
-
-- ``assay-python3:1``: minbase + python3, procps, util-linux, coreutils
-- ``assay-c:1`` and ``assay-cpp:1``: one tree, the base + gcc, g++, make, valgrind
-- ``assay-java:1``: the base + OpenJDK 17
-
-Each has the user ``student`` (uid/gid 1000) and an empty ``/work`` (root's, mode 1777).
+``EnvironmentImages.ensure`` runs when a session opens: the first call for an
+environment in a process looks at the daemon (and imports, getting the tree
+from the ``EnvironmentProvider``: the store, else fetched or built); later
+calls are a set lookup. Imports of one key are serialized across threads and,
+by ``flock`` on ``<store>/<key>.image.lock``, across processes.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import logging
-import os
 import subprocess
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import docker
-import docker.errors
-import requests
-
-from assay.errors import ImageBuildError, SandboxUnavailableError
-from assay.sandbox.docker import rootfs
-from assay.sandbox.docker.constants import DEFAULT_CACHE_DIR, LABEL_IMAGE, SANDBOX_UID
-from assay.sandbox.environments import ENVIRONMENTS, Environment, get_environment
-from assay.sandbox.envs import aptsources
+from assay.errors import ImageBuildError, SandboxError, UnknownEnvironmentError
+from assay.sandbox.docker.api import DockerAPI
+from assay.sandbox.docker.constants import LABEL_IMAGE, LABEL_KEY, LABEL_TREE
+from assay.sandbox.environments import Environment
+from assay.sandbox.envs.provider import EnvironmentProvider
 
 logger = logging.getLogger(__name__)
 
-RECIPE_VERSION = 2
-_BASE_KEY = "base"
-_SHARED_TREES = {"c": "toolchain", "cpp": "toolchain"}
-
 
 @dataclass(frozen=True)
-class BuildEvent:
-    """Progress of ``build_images``: a step started, or a line of a command's output."""
+class ImageOutcome:
+    """What ``ensure`` found or did for one environment."""
 
     image: str
-    step: str
-    detail: str = ""
-
-
-ProgressCallback = Callable[[BuildEvent], None]
+    imported: bool  # False: the daemon had it already
+    seconds: float = 0.0
+    size_bytes: int = 0
 
 
 @dataclass(frozen=True)
 class ImageStatus:
+    """One environment's image in the daemon, for ``assay image list``."""
+
     environment: str
     image: str
+    key: str
     present: bool
     image_id: str = ""
     size_bytes: int = 0
     created: str = ""
 
 
-@dataclass(frozen=True)
-class TreeRecipe:
-    """One cached root filesystem: the base plus ``packages``."""
-
-    key: str
-    packages: tuple[str, ...]
-
-    def digest(self) -> str:
-        text = json.dumps(
-            [RECIPE_VERSION, SANDBOX_UID, rootfs.BASE_PACKAGES, sorted(self.packages)]
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+def image_labels(environment: Environment, tree_created: str) -> dict[str, str]:
+    return {LABEL_IMAGE: environment.name, LABEL_KEY: environment.key, LABEL_TREE: tree_created}
 
 
-def tree_recipe(environment: Environment) -> TreeRecipe:
-    """The tree an environment's image is made from (shared between c and cpp)."""
-    key = _SHARED_TREES.get(environment.name, environment.name)
-    if key == _BASE_KEY:
-        return TreeRecipe(_BASE_KEY, ())
-    members = [e for e in ENVIRONMENTS.values() if _SHARED_TREES.get(e.name, e.name) == key]
-    packages = sorted(
-        {p for e in members or [environment] for p in e.debian_packages} - set(rootfs.BASE_PACKAGES)
-    )
-    return TreeRecipe(key, tuple(packages))
+def tar_command(rootfs: Path) -> list[str]:
+    """A tar of the tree on stdout: the tree as it is (ids numeric, never remapped)."""
+    return ["tar", "--create", "--file=-", "--numeric-owner", "--sort=name", "-C", str(rootfs), "."]
 
 
-def _client() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=900)
-        client.ping()
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise SandboxUnavailableError(
-            f"the Docker daemon is not reachable: {exc}",
-            fix="start dockerd (see docs/docker.md) and check DOCKER_HOST",
-        ) from exc
-    return client
+class EnvironmentImages:
+    """The images of environments in one daemon, imported from their trees on first use."""
 
+    def __init__(self, api: DockerAPI, provider: EnvironmentProvider) -> None:
+        self.api = api
+        self.provider = provider
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._present: set[str] = set()
 
-def image_status(names: Iterable[str] | None = None) -> list[ImageStatus]:
-    """Which environment images exist in the local daemon."""
-    client = _client()
-    rows: list[ImageStatus] = []
-    try:
-        for name in names or sorted(ENVIRONMENTS):
-            env = get_environment(name)
-            try:
-                image = client.images.get(env.docker_image)
-            except docker.errors.ImageNotFound:
-                rows.append(ImageStatus(env.name, env.docker_image, present=False))
-                continue
-            attrs = image.attrs
-            rows.append(
-                ImageStatus(
-                    env.name,
-                    env.docker_image,
-                    True,
-                    image.short_id,
-                    int(attrs.get("Size", 0)),
-                    str(attrs.get("Created", "")),
-                )
+    def ensure(self, environment: Environment, *, force: bool = False) -> ImageOutcome:
+        """The image of ``environment`` in the daemon, imported first when it is missing
+        or made from another tree than the store's (``force``: imported again)."""
+        image = environment.docker_image
+        if image in self._present and not force:
+            return ImageOutcome(image, imported=False)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(environment.key, threading.Lock())
+        with key_lock:
+            if image in self._present and not force:
+                return ImageOutcome(image, imported=False)
+            if not force and self._current(environment):
+                self._present.add(image)
+                return ImageOutcome(image, imported=False)
+            rootfs = self.provider.rootfs(environment.plan)
+            with self._import_lock(environment.key):
+                if not force and self._current(environment):  # another process imported it
+                    self._present.add(image)
+                    return ImageOutcome(image, imported=False)
+                outcome = self._import(environment, rootfs)
+            self._present.add(image)
+            return outcome
+
+    def forget(self, environment: Environment) -> None:
+        """Look at the daemon again at the next ``ensure`` (the image was removed)."""
+        self._present.discard(environment.docker_image)
+
+    def _current(self, environment: Environment) -> bool:
+        """Whether the daemon has the image, made from the tree the store has now."""
+        info = self.api.image_info(environment.docker_image)
+        if info is None:
+            return False
+        labels = _labels(info)
+        meta = self.provider.store.meta(environment.key)
+        if meta is None:  # no tree here (a Docker-only host): the image is all there is
+            return True
+        self.provider.store.lookup(environment.key)  # its use recorded, for `assay env gc`
+        if labels.get(LABEL_TREE) != meta.created:
+            logger.info(
+                "image %s was made from an earlier tree of %s: importing it again",
+                environment.docker_image,
+                environment.name,
             )
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise SandboxUnavailableError(f"cannot list images: {exc}") from exc
-    finally:
-        client.close()
-    return rows
+            return False
+        return True
 
-
-@contextmanager
-def _locked(cache_dir: Path) -> Iterator[None]:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / ".lock", "w", encoding="utf-8") as lock:
+    @contextmanager
+    def _import_lock(self, key: str) -> Iterator[None]:
+        path = self.provider.store.root / f"{key}.image.lock"
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ImageBuildError(f"another image build holds {cache_dir}/.lock") from None
-        yield
+            handle = path.open("a")
+        except OSError as exc:  # a read-only store: this process's own lock is all there is
+            logger.debug("no import lock at %s: %s", path, exc)
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
-
-class _Builder:
-    def __init__(
-        self,
-        client: docker.DockerClient,
-        cache_dir: Path,
-        progress: ProgressCallback,
-        fresh: bool,
-        mirror: str | None,
-    ) -> None:
-        self.client = client
-        self.cache_dir = cache_dir
-        self.progress = progress
-        self.fresh = fresh
-        self.sources = aptsources.host_apt_sources()
-        self.mirror = mirror or aptsources.main_mirror(self.sources)
-        self.refreshed: set[str] = set()
-        self.imported: dict[str, str] = {}  # tree key -> image name
-
-    def _on_line(self, image: str, step: str) -> rootfs.LineCallback:
-        return lambda line: self.progress(BuildEvent(image, step, line))
-
-    def _cached(self, recipe: TreeRecipe) -> Path | None:
-        tree = self.cache_dir / recipe.key
-        stamp = self.cache_dir / f"{recipe.key}.recipe"
-        if self.fresh and recipe.key not in self.refreshed:
-            return None
-        try:
-            ok = stamp.read_text(encoding="utf-8").strip() == recipe.digest()
-        except OSError:
-            ok = False
-        return tree if ok and tree.is_dir() else None
-
-    def tree(self, recipe: TreeRecipe, image: str) -> Path:
-        """The cached tree for ``recipe``, built first if needed."""
-        cached = self._cached(recipe)
-        if cached is not None:
-            return cached
-        if os.geteuid() != 0:
-            raise ImageBuildError("building images needs root (debootstrap and chroot)")
-        work = rootfs.new_work_dir(self.cache_dir, recipe.key)
-        try:
-            if recipe.key == _BASE_KEY:
-                step = f"debootstrap {rootfs.SUITE} from {self.mirror}"
-                self.progress(BuildEvent(image, step))
-                rootfs.debootstrap(
-                    work, self.mirror, self.cache_dir / "debs", self._on_line(image, step)
-                )
-            else:
-                base = self.tree(TreeRecipe(_BASE_KEY, ()), image)
-                self.progress(BuildEvent(image, "copying the base tree"))
-                rootfs.copy_tree(base, work, self._on_line(image, "copy"))
-                step = f"apt-get install {' '.join(recipe.packages)}"
-                self.progress(BuildEvent(image, step))
-                rootfs.install_packages(
-                    work, recipe.packages, self.sources, self._on_line(image, step)
-                )
-            self.progress(BuildEvent(image, "cleaning the tree"))
-            rootfs.finish(work, self._on_line(image, "clean"))
-            final = self.cache_dir / recipe.key
-            rootfs.remove_tree(final)
-            work.rename(final)
-            (self.cache_dir / f"{recipe.key}.recipe").write_text(
-                recipe.digest() + "\n", encoding="utf-8"
-            )
-            self.refreshed.add(recipe.key)
-            return final
-        finally:
-            rootfs.remove_tree(work)
-
-    def image(self, env: Environment) -> None:
-        recipe = tree_recipe(env)
-        repository, _, tag = env.docker_image.rpartition(":")
-        previous = _image_id(self.client, env.docker_image)
-        done = self.imported.get(recipe.key)
-        if done is not None:
-            self.progress(BuildEvent(env.docker_image, f"tagging {done}"))
-            self.client.images.get(done).tag(repository, tag)
-        else:
-            tree = self.tree(recipe, env.docker_image)
-            self.progress(BuildEvent(env.docker_image, "docker import"))
-            self._import(tree, repository, tag, env)
-            self.imported[recipe.key] = env.docker_image
-        if previous is not None and previous != _image_id(self.client, env.docker_image):
-            self._remove_if_unused(previous)
-
-    def _remove_if_unused(self, image_id: str) -> None:
-        """Drop a replaced image unless another tag or a container still uses it."""
-        try:
-            if not self.client.images.get(image_id).tags:
-                self.client.images.remove(image_id)
-        except docker.errors.APIError as exc:
-            logger.info("kept the replaced image %s: %s", image_id, exc)
-
-    def _import(self, tree: Path, repository: str, tag: str, env: Environment) -> None:
-        sharing = sorted(
-            n for n, e in ENVIRONMENTS.items() if tree_recipe(e).key == tree_recipe(env).key
-        )
+    def _import(self, environment: Environment, rootfs: Path) -> ImageOutcome:
+        image = environment.docker_image
+        meta = self.provider.store.meta(environment.key)
+        created = meta.created if meta is not None else ""
+        labels = image_labels(environment, created)
+        changes = [f'LABEL {k}="{v}"' for k, v in sorted(labels.items())]
+        changes.append('CMD ["/bin/sh"]')
+        previous = self.api.image_info(image)
+        started = time.monotonic()
+        logger.info("importing %s (%s) as %s", environment.name, environment.key[:12], image)
         tar = subprocess.Popen(
-            ["tar", "--numeric-owner", "-C", str(tree), "-c", "."],
+            tar_command(rootfs),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -251,59 +159,73 @@ class _Builder:
             raise ImageBuildError("tar has no output pipe")
         with tar:
             try:
-                self.client.api.import_image(
-                    src=tar.stdout,
-                    repository=repository,
-                    tag=tag,
-                    stream_src=True,
-                    changes=[f"LABEL {LABEL_IMAGE}={','.join(sharing)}", 'CMD ["/bin/sh"]'],
-                )
+                self.api.import_image(tar.stdout, image, changes)
             finally:
                 tar.stdout.close()
-                error = tar.stderr.read().decode(errors="replace")
+                error = tar.stderr.read().decode(errors="replace").strip()
         if tar.returncode != 0:
-            raise ImageBuildError(f"tar of {tree} failed ({tar.returncode}): {error}")
+            raise ImageBuildError(f"tar of {rootfs} failed (status {tar.returncode}): {error}")
+        info = self.api.image_info(image)
+        if info is None:
+            raise ImageBuildError(f"docker import of {rootfs} left no image {image}")
+        seconds = time.monotonic() - started
+        size = int(info.get("Size") or 0)
+        logger.info("imported %s in %.1f s (%.1f MiB)", image, seconds, size / 2**20)
+        if previous is not None and previous.get("Id") != info.get("Id"):
+            self._remove_untagged(str(previous.get("Id")))
+        return ImageOutcome(image, imported=True, seconds=seconds, size_bytes=size)
+
+    def _remove_untagged(self, image_id: str) -> None:
+        """Drop an image the import replaced, unless a tag or a container still uses it."""
+        try:
+            info = self.api.image_info(image_id)
+            if info is not None and not info.get("RepoTags"):
+                self.api.remove_image(image_id)
+        except SandboxError as exc:
+            logger.info("kept the replaced image %s: %s", image_id[:19], exc)
+
+    def status(self, environment: Environment) -> ImageStatus:
+        info = self.api.image_info(environment.docker_image)
+        if info is None:
+            return ImageStatus(environment.name, environment.docker_image, environment.key, False)
+        return ImageStatus(
+            environment.name,
+            environment.docker_image,
+            environment.key,
+            True,
+            str(info.get("Id", "")).removeprefix("sha256:")[:12],
+            int(info.get("Size") or 0),
+            str(info.get("Created", "")),
+        )
+
+    def stale(self, keep: set[str]) -> list[tuple[str, str]]:
+        """Assay's images no tree backs any more, as (tag or id, why): those of the old
+        debootstrap builder (no key label) and those whose key is neither in the store
+        nor in ``keep``."""
+        found: list[tuple[str, str]] = []
+        for info in self.api.images_labelled(LABEL_IMAGE):
+            labels = _labels(info)
+            key = labels.get(LABEL_KEY)
+            if key is None:
+                why = "made by the old debootstrap builder"
+            elif key not in keep and not self._stored(key):
+                why = f"its tree {key[:12]} is not in the store"
+            else:
+                continue
+            tags = [str(t) for t in info.get("RepoTags") or [] if not str(t).startswith("<none>")]
+            found += [(tag, why) for tag in tags] or [(str(info.get("Id", "")), why)]
+        return found
+
+    def _stored(self, key: str) -> bool:
+        try:
+            return self.provider.store.meta(key) is not None
+        except UnknownEnvironmentError:  # not a key at all
+            return False
 
 
-def build_images(
-    names: Sequence[str] | None = None,
-    *,
-    force: bool = False,
-    fresh: bool = False,
-    progress: ProgressCallback | None = None,
-    cache_dir: Path = DEFAULT_CACHE_DIR,
-    mirror: str | None = None,
-) -> list[ImageStatus]:
-    """Build the images of ``names`` (default: every environment); return their status.
-
-    Existing images are kept unless ``force``; ``fresh`` also rebuilds the
-    cached trees (debootstrap again). Needs root (debootstrap, chroot).
-    """
-    envs = [get_environment(n) for n in (names or sorted(ENVIRONMENTS))]
-    report = progress or (lambda event: None)
-    client = _client()
-    try:
-        with _locked(cache_dir):
-            builder = _Builder(client, cache_dir, report, fresh, mirror)
-            for env in envs:
-                if not force and _exists(client, env.docker_image):
-                    report(BuildEvent(env.docker_image, "present, skipped (use --force)"))
-                    continue
-                builder.image(env)
-                report(BuildEvent(env.docker_image, "done"))
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise ImageBuildError(f"the Docker daemon failed: {exc}") from exc
-    finally:
-        client.close()
-    return image_status([e.name for e in envs])
-
-
-def _image_id(client: docker.DockerClient, image: str) -> str | None:
-    try:
-        return str(client.images.get(image).id)
-    except docker.errors.ImageNotFound:
-        return None
-
-
-def _exists(client: docker.DockerClient, image: str) -> bool:
-    return _image_id(client, image) is not None
+def _labels(info: dict[str, Any]) -> dict[str, str]:
+    config = info.get("Config") or {}
+    labels = config.get("Labels") if isinstance(config, dict) else None
+    if labels is None:
+        labels = info.get("Labels") or {}
+    return {str(k): str(v) for k, v in dict(labels).items()}
