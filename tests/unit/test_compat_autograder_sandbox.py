@@ -25,6 +25,7 @@ from assay.compat.autograder_sandbox.limits import (
 )
 from assay.errors import SandboxUnavailableError
 from assay.sandbox.base import EntryKind, SessionConfig
+from assay.sandbox.environments import get_environment
 from assay.sandbox.fake import FakeBackend, FakeSession, fake_result
 from assay.sandbox.result import RunResult, Termination
 from assay.sandbox.spec import GIB, MIB, OutputPolicy, RunSpec
@@ -95,20 +96,21 @@ def test_defaults_match_6x() -> None:
 
 
 def test_environment_variables_set_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SANDBOX_DOCKER_IMAGE", "assay-c:1")
+    c_image = get_environment("c").docker_image  # Assay's image of the c environment
+    monkeypatch.setenv("SANDBOX_DOCKER_IMAGE", c_image)
     monkeypatch.setenv("SANDBOX_MEM_LIMIT", "1g")
     monkeypatch.setenv("SANDBOX_PIDS_LIMIT", "33")
     monkeypatch.setenv("SANDBOX_CPU_CORE_LIMIT", "1.5")
     backend = FakeBackend()
     with AutograderSandbox(backend=backend) as box:
-        assert box.docker_image == "assay-c:1"
+        assert box.docker_image == c_image
         assert box.environment == "c"
         assert str(box.cpu_core_limit) == "1.5"
     config = session_of(backend).config
     assert config.environment.name == "c"
     assert config.limits.memory_bytes == GIB
     assert config.limits.pids == 33
-    assert ag.SANDBOX_DOCKER_IMAGE == "assay-c:1"
+    assert c_image == ag.SANDBOX_DOCKER_IMAGE
 
 
 def test_module_constants_are_read_on_use(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,7 +127,10 @@ def test_module_constants_are_read_on_use(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     ("image", "environment"),
     [
-        ("assay-java:1", "java"),
+        (get_environment("java").docker_image, "java"),
+        (f"registry.example/{get_environment('cpp').docker_image}", "cpp"),
+        ("assay-env:0000000000000000deadbeef", "python3"),
+        ("assay-java:1", "java"),  # the older form
         ("registry.example/assay-cpp:latest", "cpp"),
         ("assay-nonexistent:1", "python3"),
         ("eecsautograder/ubuntu22:latest", "python3"),

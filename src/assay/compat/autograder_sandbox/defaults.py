@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal, InvalidOperation
 
-from assay.sandbox.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS
+from assay.sandbox.environments import DEFAULT_ENVIRONMENT, DOCKER_REPOSITORY, ENVIRONMENTS
 
 SANDBOX_USERNAME = "autograder"
 SANDBOX_HOME_DIR_NAME = "/work"
@@ -57,13 +57,20 @@ def backend() -> str:
 def environment(image: str) -> str:
     """The Assay environment for a Docker image name.
 
-    ``ASSAY_COMPAT_ENVIRONMENT`` wins; then an Assay image (``assay-<env>:<tag>``)
-    names its environment; anything else gets the default environment.
+    ``ASSAY_COMPAT_ENVIRONMENT`` wins; then Assay's image of a built-in environment
+    (``Environment.docker_image``, ``assay-env:<key prefix>``) names it, as does the
+    older form ``assay-<env>:<tag>``; anything else gets the default environment.
     """
     chosen = os.environ.get("ASSAY_COMPAT_ENVIRONMENT")
     if chosen:
         return chosen
-    repository = image.rsplit("/", 1)[-1].split(":", 1)[0]
+    reference = image.rsplit("/", 1)[-1]
+    repository, _, tag = reference.partition(":")
+    if repository == DOCKER_REPOSITORY:
+        for name, env in ENVIRONMENTS.items():
+            if tag and env.docker_image == f"{DOCKER_REPOSITORY}:{tag}":
+                return name
+        return DEFAULT_ENVIRONMENT
     name = repository.removeprefix("assay-")
     if repository.startswith("assay-") and name in ENVIRONMENTS:
         return name

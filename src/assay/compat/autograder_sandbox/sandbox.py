@@ -40,8 +40,9 @@ class AutograderSandbox:
     """An isolated place to run untrusted commands; use it as a context manager.
 
     The arguments are those of autograder-sandbox 6.x; ``docker_image``
-    chooses an Assay environment (an ``assay-<env>`` image names one; others
-    get ``ASSAY_COMPAT_ENVIRONMENT`` or ``python3``). The timeouts of container
+    chooses an Assay environment (Assay's image of one, ``assay-env:<key>``, or
+    ``assay-<env>:<tag>`` names it; others get ``ASSAY_COMPAT_ENVIRONMENT`` or
+    ``python3``). The timeouts of container
     handling are accepted and unused: there are no containers to wait for on
     the native backend, and the docker backend has its own.
 
