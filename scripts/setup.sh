@@ -5,7 +5,8 @@
 #                               environment builder (mmdebstrap: assay env build)
 #   scripts/setup.sh --dev      ... plus the development tools (pytest, mypy, ruff) and a
 #                               running PostgreSQL for the tests (scripts/postgres.sh)
-#   scripts/setup.sh --docker   ... plus docker.io, a running dockerd and the images
+#   scripts/setup.sh --docker   ... plus docker.io, a running dockerd and the images (the
+#                               built-in environments' trees, built unless stored, imported)
 #
 # Idempotent: a second run only checks. Needs root for apt-get (skipped when
 # every package is already installed).
@@ -31,7 +32,7 @@ if [ "$DEV" = 1 ]; then
     PACKAGES+=(iproute2 chromium fonts-dejavu-core)
 fi
 if [ "$DOCKER" = 1 ]; then
-    PACKAGES+=(docker.io debootstrap)
+    PACKAGES+=(docker.io)
 fi
 
 missing=()
@@ -100,6 +101,8 @@ if [ "$DOCKER" = 1 ]; then
         docker info >/dev/null 2>&1 || { echo "dockerd did not start" >&2; tail -20 /var/log/assay/dockerd.log >&2; exit 1; }
     fi
     say "Building the sandbox images (first time: a few minutes)"
+    # Each environment's tree is built unless the store has it, then imported unless the
+    # daemon has its image: seconds when both are there.
     .venv/bin/assay image build
 fi
 say "Setup complete: .venv/bin/assay"
