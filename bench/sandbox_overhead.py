@@ -7,7 +7,13 @@ of one session (its first run is made before timing starts) and a fresh
 sandbox per run (open, one run, close),
 then runs 100 sandboxed runs concurrently and reports throughput.
 
+A last phase per backend compares a custom environment (``--custom``: a spec,
+by default examples/environments/tools, built first if it is not in the store)
+with the built-in python3, interleaved: the difference of their p50s is what a
+run pays for being in a course's own environment (the goal: under 1 ms).
+
     .venv/bin/python bench/sandbox_overhead.py [--runs 50] [--concurrent 100]
+        [--custom examples/environments/tools]
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from pathlib import Path
 
 from assay.errors import AssayError
 from assay.sandbox import Sandbox
+from assay.sandbox.environments import Environment, get_environment
+from assay.sandbox.envs.spec import load_spec
 
 PROGRAM = ("python3", "-S", "-c", "print(6 * 7)")
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -64,9 +73,9 @@ def in_session(box: Sandbox) -> Callable[[], None]:
     return run_once
 
 
-def fresh_sandbox(backend: str) -> Callable[[], None]:
+def fresh_sandbox(backend: str, environment: Environment | str = "python3") -> Callable[[], None]:
     def run_once() -> None:
-        with Sandbox("python3", backend=backend) as box:
+        with Sandbox(environment, backend=backend) as box:
             result = box.run(PROGRAM, env=ENV)
         assert result.ok and result.stdout == b"42\n", result
 
@@ -84,12 +93,24 @@ def concurrent(backend: str, count: int) -> tuple[float, int]:
     return time.perf_counter() - start, ok
 
 
+def report(samples: dict[str, list[float]], baseline: str = "bare") -> None:
+    """One line per mode: p50, p90, and the p50's difference and ratio to the first mode."""
+    rows = list(samples.items())
+    base_p50, _ = percentiles(rows[0][1])
+    for name, values in rows:
+        p50, p90 = percentiles(values)
+        print(f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - base_p50:16.2f} {p50 / base_p50:6.2f}"
+              + ("" if name == rows[0][0] else f"   (vs {baseline})"))  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--concurrent", type=int, default=100)
     parser.add_argument("--backends", default="native,docker")
+    parser.add_argument("--custom", type=Path, default=Path("examples/environments/tools"))
     args = parser.parse_args()
+    custom = Environment.from_source(load_spec(args.custom))
 
     backends = [b for b in args.backends.split(",") if b]
     print(f"program: {' '.join(PROGRAM)}   runs per mode: {args.runs}")
@@ -115,14 +136,18 @@ def main() -> int:
                 },
             ]
             for modes in phases:
-                rows = list(measure(modes, args.runs).items())
-                bare_p50, _ = percentiles(rows[0][1])
-                for name, samples in rows:
-                    p50, p90 = percentiles(samples)
-                    print(
-                        f"{name:42} {p50:8.2f} {p90:8.2f} {p50 - bare_p50:16.2f} "
-                        f"{p50 / bare_p50:6.2f}"
-                    )
+                report(measure(modes, args.runs))
+            own = stack.enter_context(Sandbox(custom, backend=backend))  # built here if need be
+            own.run(PROGRAM, env=ENV)
+            builtin = get_environment("python3")
+            print(f"{backend}: custom environment {custom.name} ({custom.key[:12]}) vs python3")
+            for modes in (
+                {f"{backend} python3 (runs 2..n)": in_session(box),
+                 f"{backend} {custom.name} (runs 2..n)": in_session(own)},
+                {f"{backend} python3 (fresh sandbox)": fresh_sandbox(backend, builtin),
+                 f"{backend} {custom.name} (fresh sandbox)": fresh_sandbox(backend, custom)},
+            ):  # fmt: skip
+                report(measure(modes, args.runs), baseline="built-in")
     for backend in available:
         try:
             elapsed, ok = concurrent(backend, args.concurrent)
