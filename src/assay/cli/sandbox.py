@@ -15,7 +15,7 @@ from assay.cli.console import err, fail
 from assay.errors import AssayError, ConfigError
 from assay.sandbox import CheckStatus, RunResult, Sandbox, Termination, parse_size
 from assay.sandbox.backends import BACKENDS, get_backend
-from assay.sandbox.environments import ENVIRONMENTS, get_environment
+from assay.sandbox.environments import ENVIRONMENTS, find_environment
 from assay.sandbox.spec import format_size
 
 app = typer.Typer(
@@ -29,7 +29,13 @@ BackendOpt = Annotated[
     str, typer.Option("--backend", "-b", help=f"Sandbox backend: {', '.join(BACKENDS)}.")
 ]
 EnvironmentOpt = Annotated[
-    str, typer.Option("--environment", help=f"Runtime environment: {', '.join(ENVIRONMENTS)}.")
+    str,
+    typer.Option(
+        "--environment",
+        "-e",
+        help=f"Runtime environment: {', '.join(ENVIRONMENTS)}, or the path of a spec "
+        "(built first if it is not in the store).",
+    ),
 ]
 
 
@@ -122,7 +128,7 @@ def run(
     limit, 125 for a memory or output limit, 3 if the sandbox failed.
     """
     try:
-        runtime = get_environment(environment)
+        runtime = find_environment(environment)
         limits = runtime.default_limits.replace(
             cpu_time_s=cpu_time,
             wall_time_s=wall_time,
@@ -163,7 +169,7 @@ def check(
     """Try each isolation feature on this host and show what is enforced."""
     console = Console()
     try:
-        items = get_backend(backend).check(get_environment(environment))
+        items = get_backend(backend).check(find_environment(environment))
     except AssayError as exc:
         raise fail(exc) from exc
     table = Table(title=f"Sandbox isolation: {backend} backend, {environment} environment")

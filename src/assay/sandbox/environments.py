@@ -18,6 +18,7 @@ from types import MappingProxyType
 from assay.errors import UnknownEnvironmentError
 from assay.sandbox.envs.builtin import BUILTIN_SPECS, builtin_source
 from assay.sandbox.envs.plan import BASE_PATH, BuildPlan, plan
+from assay.sandbox.envs.resolve import find_source
 from assay.sandbox.envs.spec import SpecSource
 from assay.sandbox.spec import Limits
 
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_ENVIRONMENT",
     "ENVIRONMENTS",
     "Environment",
+    "find_environment",
     "get_environment",
 ]
 
@@ -119,3 +121,10 @@ def get_environment(name: str) -> Environment:
     except KeyError:
         known = ", ".join(sorted(ENVIRONMENTS))
         raise UnknownEnvironmentError(f"unknown environment {name!r}; known: {known}") from None
+
+
+def find_environment(target: str) -> Environment:
+    """A built-in environment by name, else the spec at a path (a spec file, or a
+    directory holding ``environment.toml`` or an ``assignment.toml`` with one)."""
+    builtin = ENVIRONMENTS.get(target)
+    return builtin if builtin is not None else Environment.from_source(find_source(target))
