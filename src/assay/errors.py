@@ -84,6 +84,11 @@ class EnvironmentBuildError(SandboxError):
         self.fix = fix
 
 
+class EnvironmentArchiveError(EnvironmentBuildError):
+    """An environment's archive is damaged or breaks the unpacking rules; nothing of it
+    was kept (``assay.sandbox.envs.archive``)."""
+
+
 class GradingError(AssayError):
     """Grading failed (an infrastructure or configuration error, never the student's)."""
 
