@@ -390,3 +390,32 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     client: Mapped[str] = mapped_column(String(100), default="")
+
+
+class EnvironmentArchive(Base):
+    """A built environment's tree as one compressed archive, for workers that lack it
+    (``services.catalog.environments``). Published in one transaction with its chunks,
+    so a row is only ever seen whole; ``sha256`` is the whole archive's."""
+
+    __tablename__ = "environment_archives"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)  # the archive
+    tree_bytes: Mapped[int] = mapped_column(BigInteger)  # the tree on disk, unpacked
+    chunks: Mapped[int] = mapped_column(Integer)
+    published_by: Mapped[str] = mapped_column(String(255), default="")  # host name
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnvironmentArchiveChunk(Base):
+    """Part ``seq`` (from 0) of an archive: at most ``ARCHIVE_CHUNK_BYTES``."""
+
+    __tablename__ = "environment_archive_chunks"
+
+    key: Mapped[str] = mapped_column(
+        ForeignKey("environment_archives.key", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
