@@ -14,8 +14,9 @@ Invariants: ``<key>/`` exists only complete (a build is renamed into place in on
 ``rename``); one build of a key at a time (``<key>.lock``, exclusive), and whoever
 waited for it finds the result instead of building again; a failed or interrupted
 build leaves only its log in ``failed/``; a tree in use (``use``: the lock shared)
-is not removed. A key missing here may be fetched by a
-``RemoteSource`` (a hook for workers fetching from the platform, not yet used).
+is not removed. A key missing here is first asked of the ``RemoteSource``, if
+there is one (workers fetch from the platform: ``services.catalog.environments``),
+before its base is ensured and it is built.
 """
 
 from __future__ import annotations
@@ -202,15 +203,21 @@ class EnvironmentStore:
         found = self._hit(plan.key, started, Source.STORE)
         if found is not None:
             return found
+        if self.remote is not None:  # a fetched tree is whole: its base is not needed
+            with self._locked(plan.key, plan.name, progress):
+                found = self._hit(plan.key, started, Source.WAITED)
+                if found is not None:
+                    return found
+                self._clear_leftovers(plan.key)
+                fetched = self._fetch(plan.key, started)
+                if fetched is not None:
+                    return fetched
         base_rootfs = self.ensure(plan.base, progress).rootfs if plan.base else None
         with self._locked(plan.key, plan.name, progress):
             found = self._hit(plan.key, started, Source.WAITED)  # built by the lock's holder
             if found is not None:
                 return found
             self._clear_leftovers(plan.key)
-            fetched = self._fetch(plan.key, started)
-            if fetched is not None:
-                return fetched
             return self._build(plan, base_rootfs, progress, started)
 
     def _hit(self, key: str, started: float, source: Source) -> BuildOutcome | None:
