@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from assay.sandbox.environments import Environment
+from assay.sandbox.envs.provider import EnvironmentProvider
 from assay.sandbox.owner import SandboxOwner
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Limits, RunSpec
@@ -145,6 +146,12 @@ class SandboxBackend(ABC):
         (``remove_leftovers``) is acted on between starts of the backend.
         """
         return []
+
+    @property
+    def environment_provider(self) -> EnvironmentProvider | None:
+        """Where the trees of its environments come from (a worker gives its store a
+        remote source through it); None for a backend without trees (the fake)."""
+        return None
 
     def shutdown(self) -> None:  # noqa: B027 - optional: a backend without resources has none
         """Let go of what the backend holds between sessions (parked launchers, ready

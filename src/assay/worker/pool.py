@@ -35,6 +35,7 @@ from assay.config import Settings
 from assay.errors import AssayError, StorageError
 from assay.logs import log_context
 from assay.queue import ClaimedJob
+from assay.services.catalog.environments import EnvironmentSharing
 from assay.services.intake import workers
 from assay.services.platform import Platform
 from assay.storage.models import Lane
@@ -105,6 +106,7 @@ class WorkerPool:
         self._job_threads: set[threading.Thread] = set()
         self._service_threads: list[threading.Thread] = []
         self._started = False
+        self._sharing: EnvironmentSharing | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -112,6 +114,9 @@ class WorkerPool:
         if self._started:
             return self
         workers.register(self.platform, self.worker_id, self.slots)
+        if not self.platform.db.is_sqlite:  # a shared database: other machines' workers
+            provider = self.platform.backend.environment_provider
+            self._sharing = EnvironmentSharing.install(self.platform.db, provider)
         self._started = True
         self._service_threads = [
             threading.Thread(target=self._dispatch_loop, name="assay-dispatch", daemon=True),
@@ -142,6 +147,8 @@ class WorkerPool:
             job_threads = list(self._job_threads)
         for thread in job_threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._sharing is not None:  # an environment being published, built by a job
+            self._sharing.close(max(0.0, deadline - time.monotonic()))
         left = self.running_job_ids()
         if left:
             log.warning(

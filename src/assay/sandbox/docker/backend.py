@@ -84,6 +84,10 @@ class DockerBackend(SandboxBackend):
                 self._provider = EnvironmentProvider(store, build_missing=self.build_environments)
             return self._provider
 
+    @property
+    def environment_provider(self) -> EnvironmentProvider:
+        return self.provider
+
     def _connect(self) -> tuple[DockerAPI, ContainerPool]:
         provider = self.provider
         with self._lock:

@@ -28,11 +28,11 @@ from assay.sandbox.base import (
     WorkspaceEntry,
 )
 from assay.sandbox.environments import Environment
+from assay.sandbox.envs.provider import EnvironmentProvider
+from assay.sandbox.envs.resolve import store_from_settings
 from assay.sandbox.native import seccomp
 from assay.sandbox.native.cgroups import CgroupDriver, JobLimits, detect_driver
 from assay.sandbox.native.check import native_checks
-from assay.sandbox.envs.provider import EnvironmentProvider
-from assay.sandbox.envs.resolve import store_from_settings
 from assay.sandbox.native.command import SANDBOX_UID, RootLayout, bwrap_argv
 from assay.sandbox.native.launcher import build_launcher
 from assay.sandbox.native.prepared import AnchorConfig, NamespacePool, SessionNamespaces
@@ -248,6 +248,10 @@ class BwrapBackend(SandboxBackend):
             if self._slots is None:
                 raise SandboxUnavailableError("the native backend failed to initialise")
             return self._bwrap, self._slots
+
+    @property
+    def environment_provider(self) -> EnvironmentProvider:
+        return self.environments
 
     def layout_for(self, environment: Environment) -> RootLayout:
         """The root a sandbox in ``environment`` sees: its built tree, found in the

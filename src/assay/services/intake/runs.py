@@ -28,7 +28,7 @@ from assay.grading.outcome import TestStatus
 from assay.grading.report import GradeReport, ReportStatus
 from assay.grading.stages import Stage
 from assay.queue import ClaimedJob
-from assay.services.catalog import packages
+from assay.services.catalog import environments, packages
 from assay.services.intake import progress
 from assay.services.platform import Platform
 from assay.storage import filesets
@@ -151,13 +151,16 @@ def _grade(platform: Platform, work: _Work) -> GradeReport:
         cache, work.package_sha256, lambda: _read_blob(platform, work.package_sha256)
     )
     files = filesets.unpack(files_data)
+    progress = EventProgress(platform, work.run_id)
     with load_package(root) as package:
+        # a tree fetched or built for this run is its cold start, shown in its events
+        environments.prepare(platform.backend.environment_provider, package.environment, progress)
         return grade(
             package,
             files,
             backend=platform.backend,
             parallel_runs=platform.settings.grading_parallel_runs,
-            progress=EventProgress(platform, work.run_id),
+            progress=progress,
         )
 
 
