@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from assay.grading.report import GradeReport
 from assay.grading.spec import NAME_PATTERN
 from assay.grading.submission import load_submission
 from assay.sandbox.base import SandboxBackend
+from assay.sandbox.environments import Environment
 
 AUTOGRADER_LIMITS = ArchiveLimits(
     max_total_bytes=64 * 1024 * 1024, max_entries=2000, max_file_bytes=64 * 1024 * 1024
@@ -204,13 +205,15 @@ def import_gradescope(
     bad: Sequence[Path] = (),
     points: float | None = None,
     force: bool = False,
+    prepare: Callable[[Environment], None] | None = None,
 ) -> GradescopeImport:
     """Write the package for the autograder ``source`` at ``dest``.
 
     With ``solution`` (and a ``backend``), the reference is graded once to learn the
     points and expected tests, then the package is checked. Without it, ``points``
     is required (Gradescope keeps an assignment's total in its settings, not in
-    the autograder).
+    the autograder). ``prepare`` is called with the package's environment before the
+    reference is graded (the CLI builds it there, showing the build's progress).
     """
     files = read_autograder(source)
     if solution is None and points is None:
@@ -248,6 +251,8 @@ def import_gradescope(
     _copy_submission(solution, dest / "solution")
     write(points if points is not None else 1e9, [])  # provisional: nothing capped
     with load_package(dest) as package:
+        if prepare is not None:
+            prepare(package.environment)
         reference = grade(package, load_submission(dest / "solution"), backend=backend, seed=0)
     problem = _reference_problem(reference)
     if problem:
