@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from assay.cli.console import err, fail
+from assay.cli.envbuild import ensure_tree
 from assay.cli.grade import (
     BackendOpt,
     ProgressDisplay,
@@ -23,12 +24,15 @@ from assay.cli.grade import (
     safe,
 )
 from assay.cli.lazy import LazyCommand, lazy_group
+from assay.config import get_settings
 from assay.errors import AssayError, PackageError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.context import NullProgress, Progress
 from assay.grading.loader import load_package
 from assay.grading.scaffold import DEFAULT_TITLE, LANGUAGES, scaffold_package
 from assay.sandbox.backends import DEFAULT_BACKEND
+from assay.sandbox.environments import Environment
+from assay.sandbox.envs.resolve import store_from_settings
 
 if TYPE_CHECKING:
     from assay.grading.gradescope_import import GradescopeImport
@@ -82,9 +86,13 @@ def check(
         except PackageError as exc:
             fail(exc)  # an invalid package fails the check: exit 1 like any other reason
             raise typer.Exit(EXIT_CHECK_FAILED) from None
-        with package, progress_bar() as bar:
-            display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
-            report = check_package(package, sandbox, parallel_runs=parallel_runs, progress=display)
+        with package:
+            prepare_environment(package.environment)
+            with progress_bar() as bar:
+                display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
+                report = check_package(
+                    package, sandbox, parallel_runs=parallel_runs, progress=display
+                )
     except AssayError as exc:
         raise fail(exc) from None
     print_check(report, Console())
@@ -92,6 +100,19 @@ def check(
         for reason in report.reasons:
             err.print(Text(f"check failed: {safe(reason)}", "bold red"))
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def prepare_environment(environment: Environment) -> None:
+    """Build the package's environment first if this machine lacks it, showing the
+    build (a cached one costs a lookup and prints nothing)."""
+    store = store_from_settings(get_settings())
+    if store.lookup(environment.key, touch=False) is None:
+        err.print(
+            f"environment {safe(environment.name)} ({environment.key[:12]}) is not built on this "
+            "machine yet: building it once, before the check",
+            highlight=False,
+        )
+        ensure_tree(store, environment.plan, err)
 
 
 def print_check(report: CheckReport, console: Console) -> None:
