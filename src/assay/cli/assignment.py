@@ -227,6 +227,7 @@ def import_gradescope_command(
             bad=bad or (),
             points=points,
             force=force,
+            prepare=prepare_environment,
         )
     except PackageError as exc:
         raise input_error(exc) from None
