@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from assay.cli.assignment import app as assignment_app
 from assay.errors import PackageError
 from assay.files.fileset import FileSet
 from assay.grading.engine import grade
@@ -414,3 +416,17 @@ def test_an_import_needs_points_or_a_reference_and_a_free_target(tmp_path: Path)
     import_gradescope(source, tmp_path / "out", points=2, force=True)
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"  # --force keeps the rest
     assert "points = 2.0" in (tmp_path / "out" / "assignment.toml").read_text()
+
+
+def test_the_command_writes_the_package_or_exits_2_with_the_fix(tmp_path: Path) -> None:
+    runner = CliRunner()
+    source = autograder_dir(tmp_path)
+    args = ["import-gradescope", str(source), "--dest", str(tmp_path / "out"), "--points", "4"]
+    done = runner.invoke(assignment_app, args, terminal_width=200)
+    assert done.exit_code == 0, done.output
+    assert f"created {tmp_path / 'out' / 'hw1'} (4 points)" in done.output
+    assert "next: assay assignment check" in done.output
+    (source / "setup.sh").unlink()
+    again = runner.invoke(assignment_app, [*args, "--force"], terminal_width=200)
+    assert again.exit_code == 2
+    assert "no setup.sh at its top" in again.output
