@@ -215,10 +215,11 @@ def import_gradescope_command(
     backend: BackendOpt = DEFAULT_BACKEND,
 ) -> None:
     """Convert a Gradescope autograder (setup.sh, run_autograder) into a package, unchanged."""
-    target = dest / (name or source.resolve().name.removesuffix(".zip"))
     try:
+        package_name, import_gradescope = _gradescope_importer()
+        target = dest / package_name(source, name)
         sandbox = grading_options(backend)[0] if solution is not None else None
-        done = _gradescope_importer()(
+        done = import_gradescope(
             source,
             target,
             backend=sandbox,
@@ -244,8 +245,13 @@ def import_gradescope_command(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-def _gradescope_importer() -> Callable[..., GradescopeImport]:
-    """``assay.grading.gradescope_import.import_gradescope``, loaded on use (it loads the
-    Kattis importer's TOML writer, and with it PyYAML)."""
+def _gradescope_importer() -> tuple[
+    Callable[[Path, str | None], str], Callable[..., GradescopeImport]
+]:
+    """``package_name`` and ``import_gradescope`` of ``assay.grading.gradescope_import``,
+    loaded on use (it writes TOML with the Kattis importer's writer, which loads PyYAML)."""
     module = importlib.import_module("assay.grading.gradescope_import")
-    return cast("Callable[..., GradescopeImport]", module.import_gradescope)
+    return (
+        cast("Callable[[Path, str | None], str]", module.package_name),
+        cast("Callable[..., GradescopeImport]", module.import_gradescope),
+    )

@@ -81,6 +81,11 @@ def read_autograder(source: Path) -> FileSet:
     return files
 
 
+def package_name(source: Path, name: str | None = None) -> str:
+    """The assignment's name: ``name``, else the zip's or directory's, as a slug."""
+    return _slug(name or source.resolve().name.removesuffix(".zip"))
+
+
 def _slug(text: str) -> str:
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")[:64]
     if not re.fullmatch(NAME_PATTERN, slug):
@@ -223,7 +228,7 @@ def import_gradescope(
         )
     if solution is not None and backend is None:
         raise PackageError("grading the reference submission needs a sandbox backend")
-    slug = _slug(name or source.resolve().name.removesuffix(".zip"))
+    slug = package_name(source, name)
     title = f"{slug} (a Gradescope autograder)"
     _prepare_dest(dest, force)
     _write_files(files, dest / "autograder")
