@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from assay.config import get_settings
 from assay.grading.submission import load_submission
 from assay.services import Actor, Platform
 from assay.services.catalog import assignments, courses
@@ -148,6 +149,9 @@ def assay_env(settings_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
     env.update(settings_env)
     env.setdefault("ASSAY_LOG_LEVEL", "INFO")
+    # The machine's environment store, not STATE_DIR/environments of a temporary state
+    # directory: a worker there would build every tree (a minute each) before grading.
+    env.setdefault("ASSAY_ENVIRONMENTS_DIR", str(get_settings().resolved_environments_dir))
     return env
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from assay.sandbox.docker.images import EnvironmentImages
 
 app = typer.Typer(
-    help="Build and list the Docker backend's images: environments' trees, imported.",
+    help="Build and list the Docker backend's images (built locally, never pulled).",
     no_args_is_help=True,
 )
 out = Console()
