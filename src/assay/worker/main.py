@@ -17,6 +17,7 @@ from types import FrameType
 from assay.config import Settings
 from assay.errors import SandboxUnavailableError, StorageError
 from assay.services import Platform
+from assay.services.catalog.environments import EnvironmentSharing, share_environments
 from assay.services.intake import workers
 from assay.worker.pool import WorkerPool
 
@@ -50,6 +51,8 @@ def run_worker(settings: Settings, *, slots: int | None = None) -> None:
     """
     platform = Platform.open(settings, migrate=False)  # connects on first use only
     try:
+        # before the sandbox check, whose python3 tree an empty store then fetches
+        sharing = share_environments(platform)
         problems = workers.sandbox_problems(platform.backend)
         if problems:
             raise SandboxUnavailableError(
@@ -57,12 +60,12 @@ def run_worker(settings: Settings, *, slots: int | None = None) -> None:
                 + "; ".join(problems),
                 fix="`assay sandbox check` shows each feature",
             )
-        _serve(platform, slots)
+        _serve(platform, slots, sharing)
     finally:
         platform.close()
 
 
-def _serve(platform: Platform, slots: int | None) -> None:
+def _serve(platform: Platform, slots: int | None, sharing: EnvironmentSharing | None) -> None:
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -73,6 +76,6 @@ def _serve(platform: Platform, slots: int | None) -> None:
     signal.signal(signal.SIGINT, _on_signal)
     if not wait_for_schema(platform, stop):
         return
-    pool = WorkerPool(platform, slots).start()
+    pool = WorkerPool(platform, slots, sharing=sharing).start()
     stop.wait()
     pool.stop(timeout=platform.settings.worker_stop_timeout_s)

@@ -35,7 +35,7 @@ from assay.config import Settings
 from assay.errors import AssayError, StorageError
 from assay.logs import log_context
 from assay.queue import ClaimedJob
-from assay.services.catalog.environments import EnvironmentSharing
+from assay.services.catalog.environments import EnvironmentSharing, share_environments
 from assay.services.intake import workers
 from assay.services.platform import Platform
 from assay.storage.models import Lane
@@ -90,7 +90,16 @@ class _Running:
 
 
 class WorkerPool:
-    def __init__(self, platform: Platform, slots: int | None = None) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        slots: int | None = None,
+        *,
+        sharing: EnvironmentSharing | None = None,
+    ) -> None:
+        """``sharing``: the environments' link to a shared database, installed already
+        (by ``assay worker``, before its sandbox check); else the pool installs one on
+        a shared database."""
         self.platform = platform
         settings = platform.settings
         wanted = settings.worker_slots if slots is None else slots
@@ -106,7 +115,7 @@ class WorkerPool:
         self._job_threads: set[threading.Thread] = set()
         self._service_threads: list[threading.Thread] = []
         self._started = False
-        self._sharing: EnvironmentSharing | None = None
+        self._sharing = sharing
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -114,9 +123,8 @@ class WorkerPool:
         if self._started:
             return self
         workers.register(self.platform, self.worker_id, self.slots)
-        if not self.platform.db.is_sqlite:  # a shared database: other machines' workers
-            provider = self.platform.backend.environment_provider
-            self._sharing = EnvironmentSharing.install(self.platform.db, provider)
+        if self._sharing is None and not self.platform.db.is_sqlite:  # a shared database
+            self._sharing = share_environments(self.platform)
         self._started = True
         self._service_threads = [
             threading.Thread(target=self._dispatch_loop, name="assay-dispatch", daemon=True),

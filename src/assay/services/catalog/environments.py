@@ -34,13 +34,14 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from assay.errors import AssayError, EnvironmentArchiveError
+from assay.errors import AssayError, EnvironmentArchiveError, StorageError
 from assay.grading.context import Progress
 from assay.grading.stages import Stage
 from assay.sandbox.environments import Environment
 from assay.sandbox.envs import archive
 from assay.sandbox.envs.provider import ColdStart, EnvironmentProvider
 from assay.sandbox.envs.store import EnvironmentStore, Source
+from assay.services.platform import Platform
 from assay.storage.db import Database
 from assay.storage.models import EnvironmentArchive, EnvironmentArchiveChunk
 from assay.storage.upsert import insert_new
@@ -120,7 +121,11 @@ class DatabaseSource:
         self.db = db
 
     def fetch(self, key: str, destination: Path) -> bool:
-        info = published(self.db, key)
+        try:
+            info = published(self.db, key)
+        except StorageError as exc:  # not migrated yet, or unreachable: built instead
+            log.warning("cannot ask the database for environment %s: %s", key[:12], exc)
+            return False
         if info is None:
             return False
         started = time.monotonic()
@@ -210,6 +215,14 @@ class EnvironmentSharing:
             except TimeoutError:
                 break
         self._publisher.shutdown(wait=False, cancel_futures=True)
+
+
+def share_environments(platform: Platform) -> EnvironmentSharing | None:
+    """Share the platform's backend's environments through its database, unless that is
+    SQLite (one machine: its processes share one store) or the backend has no trees."""
+    if platform.db.is_sqlite:
+        return None
+    return EnvironmentSharing.install(platform.db, platform.backend.environment_provider)
 
 
 def prepare(
