@@ -168,6 +168,8 @@ class EnvironmentSharing:
         self._publisher = ThreadPoolExecutor(1, thread_name_prefix="assay-env-publish")
         self._pending: list[Future[None]] = []
         self._lock = threading.Lock()
+        self._closed = False
+        self.source = DatabaseSource(db)
 
     @classmethod
     def install(
@@ -177,12 +179,12 @@ class EnvironmentSharing:
         if provider is None or isinstance(provider.store.remote, DatabaseSource):
             return None  # no trees, or shared already (another pool on this backend)
         sharing = cls(db, provider)
-        provider.store.remote = DatabaseSource(db)
+        provider.store.remote = sharing.source
         provider.on_cold_start(sharing._on_cold_start)
         return sharing
 
     def _on_cold_start(self, cold: ColdStart) -> None:
-        if cold.source is Source.BUILT:
+        if cold.source is Source.BUILT and not self._closed:
             with self._lock:
                 self._pending.append(self._publisher.submit(self._publish, cold))
 
@@ -203,10 +205,14 @@ class EnvironmentSharing:
             )
 
     def close(self, timeout_s: float | None = None) -> None:
-        """Wait up to ``timeout_s`` for publications under way (an unfinished one is
-        rolled back with its transaction when the process ends: nothing half made)."""
+        """Stop sharing (a later pool on the same backend may share through another
+        database) and wait up to ``timeout_s`` for publications under way (an
+        unfinished one is rolled back with its transaction: nothing half made)."""
         with self._lock:
+            self._closed = True
             pending = list(self._pending)
+        if self.provider.store.remote is self.source:
+            self.provider.store.remote = None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         for future in pending:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
