@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from typer.testing import CliRunner
 
+import assay.cli.image as image_cli
 from assay.errors import EnvironmentBuildError
 from assay.sandbox.docker.api import DockerAPI
 from assay.sandbox.docker.constants import LABEL_IMAGE, LABEL_KEY, LABEL_TREE
@@ -24,6 +26,8 @@ from assay.sandbox.environments import Environment
 from assay.sandbox.envs.provider import EnvironmentProvider
 from assay.sandbox.envs.store import EnvironmentStore
 from env_helpers import builds, plan_named, scripted_store
+
+runner = CliRunner()
 
 
 class RecordingDaemon:
@@ -69,6 +73,9 @@ class RecordingDaemon:
 
     def remove_image(self, image: str) -> None:
         self.removed.append(image)
+
+    def close(self) -> None:
+        pass
 
 
 _providers: list[EnvironmentProvider] = []
@@ -207,5 +214,27 @@ def test_stale_images_are_the_old_builders_and_those_without_a_tree(tmp_path: Pa
 
 
 def test_the_daemon_part_matches_docker_api() -> None:
-    for name in ("image_info", "import_image", "images_labelled", "remove_image"):
+    for name in ("image_info", "import_image", "images_labelled", "remove_image", "close"):
         assert callable(getattr(DockerAPI, name))
+
+
+def test_image_build_builds_the_tree_then_imports_it_and_a_second_run_does_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, daemon = scripted_store(tmp_path), RecordingDaemon()
+    monkeypatch.setattr(image_cli, "store_from_settings", lambda *_a, **_k: store)
+    monkeypatch.setattr(image_cli, "_images", lambda s: _images(s, daemon))
+    spec = tmp_path / "environment.toml"
+    spec.write_text('name = "tools"\napt = ["jq"]\n')
+    first = runner.invoke(image_cli.app, ["build", str(spec)], terminal_width=200)
+    assert first.exit_code == 0, first.output
+    assert "tools: built in" in first.output
+    assert "tools: imported as assay-env:" in first.output
+    second = runner.invoke(image_cli.app, ["build", str(spec)], terminal_width=200)
+    assert second.exit_code == 0, second.output
+    assert "tools: built already" in second.output
+    assert "present" in second.output
+    assert builds(tmp_path) == ["tools"] and len(daemon.imports) == 1
+    listed = runner.invoke(image_cli.app, ["list", str(spec)], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    assert "present" in listed.output

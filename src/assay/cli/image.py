@@ -79,14 +79,18 @@ def build(
         store = store_from_settings(get_settings(), store_dir=store_dir)
         plans = _plans(environments)
         images = _images(store)
-        for plan in plans:
-            ensure_tree(store, plan, out)
-            outcome = images.ensure(Environment(plan), force=force)
-            if outcome.imported:
-                out.print(f"{plan.name}: imported as {outcome.image} in {outcome.seconds:.1f} s, "
-                          f"{format_size(outcome.size_bytes)}", highlight=False)  # fmt: skip
-            else:
-                out.print(f"{plan.name}: image {outcome.image} present", highlight=False)
+        try:
+            for plan in plans:
+                ensure_tree(store, plan, out)
+                outcome = images.ensure(Environment(plan), force=force)
+                if outcome.imported:
+                    out.print(f"{plan.name}: imported as {outcome.image} in "
+                              f"{outcome.seconds:.1f} s, {format_size(outcome.size_bytes)}",
+                              highlight=False)  # fmt: skip
+                else:
+                    out.print(f"{plan.name}: image {outcome.image} present", highlight=False)
+        finally:
+            images.api.close()
     except AssayError as exc:
         raise fail(exc) from exc
 
