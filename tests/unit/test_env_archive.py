@@ -210,6 +210,8 @@ def _publish_then_fetch(
         "environment shared fetched from the platform in "
     )
     assert environments.prepare(worker, Environment(planned), stages) is None  # warm now
+    with db.reading() as session:  # the cold start counted (``/metrics``)
+        assert environments.summary(session).fetches == {"shared": 1}
 
 
 def test_a_tampered_chunk_is_refused_and_nothing_is_kept(tmp_path: Path, db: Database) -> None:

@@ -406,6 +406,7 @@ class EnvironmentArchive(Base):
     tree_bytes: Mapped[int] = mapped_column(BigInteger)  # the tree on disk, unpacked
     chunks: Mapped[int] = mapped_column(Integer)
     published_by: Mapped[str] = mapped_column(String(255), default="")  # host name
+    fetches: Mapped[int] = mapped_column(Integer, default=0)  # workers' cold starts from it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import StorageError
+from assay.services.catalog import environments
 from assay.services.operations import ops
 from assay.services.platform import Platform
 from assay.storage.models import GradingRun, Job, JobKind, JobStatus, Lane, RunStatus, utcnow
@@ -192,7 +193,7 @@ class DatabaseCollector(Collector):
         slots.add_metric([], pool.slots)
         busy = GaugeMetricFamily("assay_worker_slots_busy", "Busy slots of the live workers.")
         busy.add_metric([], pool.busy)
-        return [depth, oldest, running, runs, workers, lost, slots, busy]
+        return [depth, oldest, running, runs, workers, lost, slots, busy, *_archives(session)]
 
     # --- events -----------------------------------------------------------------------
 
@@ -263,3 +264,24 @@ class DatabaseCollector(Collector):
             for test in report.get("tests") or []:
                 if isinstance(test, dict) and isinstance(test.get("status"), str):
                     self._verdicts[test["status"]] += 1
+
+
+def _archives(session: Session) -> list[Metric]:
+    """The environments published for workers, and the workers' fetches of them."""
+    published = environments.summary(session)
+    archives = GaugeMetricFamily(
+        "assay_environment_archives", "Environments published in the database for workers."
+    )
+    archives.add_metric([], published.archives)
+    size = GaugeMetricFamily(
+        "assay_environment_archive_bytes", "Bytes of the environments' archives in the database."
+    )
+    size.add_metric([], published.size_bytes)
+    fetches = CounterMetricFamily(
+        "assay_environment_fetches",
+        "Cold starts of workers that fetched an environment from the database, by name.",
+        labels=["environment"],
+    )
+    for name, count in sorted(published.fetches.items()):
+        fetches.add_metric([name], count)
+    return [archives, size, fetches]

@@ -32,7 +32,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
 
 from assay.errors import AssayError, EnvironmentArchiveError, StorageError
 from assay.grading.context import Progress
@@ -114,6 +115,27 @@ def publish(db: Database, store: EnvironmentStore, key: str) -> ArchiveInfo | No
     return info
 
 
+@dataclass(frozen=True)
+class ArchiveSummary:
+    """What ``/metrics`` shows of the published environments."""
+
+    archives: int
+    size_bytes: int
+    fetches: dict[str, int]  # by environment name
+
+
+def summary(session: Session) -> ArchiveSummary:
+    count, size = session.execute(
+        select(func.count(EnvironmentArchive.key), func.sum(EnvironmentArchive.size_bytes))
+    ).one()
+    fetches: dict[str, int] = {}
+    for name, fetched in session.execute(
+        select(EnvironmentArchive.name, EnvironmentArchive.fetches)
+    ):
+        fetches[name] = fetches.get(name, 0) + fetched
+    return ArchiveSummary(int(count), int(size or 0), fetches)
+
+
 class DatabaseSource:
     """A store's ``RemoteSource``: the archives in the platform's database."""
 
@@ -133,6 +155,7 @@ class DatabaseSource:
         archive.spool(self._chunks(info), spooled, info.sha256, info.size_bytes)
         archive.unpack(spooled, destination)
         spooled.unlink()
+        self._count_fetch(key)
         log.info(
             "environment %s (%s): fetched a %.1f MiB archive and unpacked it in %.1f s",
             info.name,
@@ -141,6 +164,19 @@ class DatabaseSource:
             time.monotonic() - started,
         )
         return True
+
+    def _count_fetch(self, key: str) -> None:
+        """Count the cold start (``/metrics``); a count lost to a database error is only
+        a count."""
+        try:
+            with self.db.session() as session:
+                session.execute(
+                    update(EnvironmentArchive)
+                    .where(EnvironmentArchive.key == key)
+                    .values(fetches=EnvironmentArchive.fetches + 1)
+                )
+        except StorageError as exc:
+            log.warning("cannot count the fetch of environment %s: %s", key[:12], exc)
 
     def _chunks(self, info: ArchiveInfo) -> Iterator[bytes]:
         for seq in range(info.chunks):

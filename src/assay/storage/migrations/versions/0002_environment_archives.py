@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("tree_bytes", sa.BigInteger(), nullable=False),
         sa.Column("chunks", sa.Integer(), nullable=False),
         sa.Column("published_by", sa.String(length=255), nullable=False),
+        sa.Column("fetches", sa.Integer(), nullable=False),
         sa.Column("created_at", assay.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
