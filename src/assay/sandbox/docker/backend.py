@@ -63,7 +63,6 @@ class DockerBackend(SandboxBackend):
         self.pool_size = pool_size
         self._settings = settings
         self._provider = provider
-        self._own_provider = provider is None
         self.build_environments = build_environments
         self._lock = threading.Lock()
         self._api: DockerAPI | None = None
@@ -72,12 +71,11 @@ class DockerBackend(SandboxBackend):
         forks.register(self)
 
     def after_fork_in_child(self) -> None:
-        """Forget the parent's connection and pool (never closed from here), and the
-        provider this backend made (its locks may have been held by a parent's thread)."""
+        """Forget the parent's connection and pool (never closed from here). The
+        provider stays, as the native backend's does: a worker's environment sharing
+        (its store's remote source) is set on it."""
         self._lock = threading.Lock()
         self._api = self._pool = self._images = None
-        if self._own_provider:
-            self._provider = None
 
     @property
     def provider(self) -> EnvironmentProvider:
