@@ -33,8 +33,8 @@ from assay.services.execution.judge0_models import (
     StatusOut,
     SubmissionOut,
 )
-from assay.services.execution.judge0_run import COMPILE_LIMITS, internal_error_result
-from assay.services.execution.languages import LANGUAGES, get_language
+from assay.services.execution.judge0_run import compile_limits, internal_error_result
+from assay.services.execution.languages import LANGUAGES, get_language, language_name
 from assay.services.platform import Platform
 from assay.storage.models import RunStatus
 
@@ -312,7 +312,9 @@ def create_submission(
     [token] = core.submit(platform, actor, Api.JUDGE0, [request.to_stored()])
     if not wait:
         return {"token": token}
-    bound = request.wall_time_limit + COMPILE_LIMITS.wall_time_s + 15
+    language = get_language(request.language_id)
+    assert language is not None  # noqa: S101 - normalise refuses unknown ids
+    bound = request.wall_time_limit + compile_limits(language).wall_time_s + 15
     core.wait_for(platform, [token], min(bound, WAIT_BOUND_S))
     return get_submission(platform, actor, token, encoded=encoded, fields=fields)
 
@@ -370,7 +372,7 @@ def get_submission(
     platform: Platform, actor: Actor, token: str, *, encoded: bool, fields: str | None
 ) -> dict[str, Any]:
     names = select_fields(fields)
-    return _render(core.read(platform, actor, token, Api.JUDGE0), names, encoded)
+    return _render(platform, core.read(platform, actor, token, Api.JUDGE0), names, encoded)
 
 
 def get_batch(
@@ -384,11 +386,15 @@ def get_batch(
         raise Judge0Error({"tokens": [f"number of tokens must be <= {MAX_BATCH}"]})
     executions = core.read_many(platform, actor, wanted, Api.JUDGE0)
     return {  # Judge0 answers null for a token it does not know
-        "submissions": [None if e is None else _render(e, names, encoded) for e in executions]
+        "submissions": [
+            None if e is None else _render(platform, e, names, encoded) for e in executions
+        ]
     }
 
 
-def _render(execution: ExecutionView, names: tuple[str, ...], encoded: bool) -> dict[str, Any]:
+def _render(
+    platform: Platform, execution: ExecutionView, names: tuple[str, ...], encoded: bool
+) -> dict[str, Any]:
     """The fields ``names`` of a submission, in that order (text decoded unless ``encoded``)."""
     request = Judge0Request.from_stored(execution.request)
     if execution.error_text is not None:  # our failure: no internals shown
@@ -406,7 +412,12 @@ def _render(execution: ExecutionView, names: tuple[str, ...], encoded: bool) -> 
             "status": StatusOut(id=result.status_id, description=STATUSES[result.status_id]),
             "created_at": _time(execution.created_at),
             "finished_at": _time(execution.finished_at),
-            "language": LanguageRef(id=language.id, name=language.name) if language else None,
+            "language": LanguageRef(
+                id=language.id,
+                name=language_name(language, platform.backend.environment_provider),
+            )
+            if language
+            else None,
         }
     ).model_dump(mode="json")
     out: dict[str, Any] = {}

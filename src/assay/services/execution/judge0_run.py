@@ -14,11 +14,18 @@ from typing import Any
 from assay.sandbox import Limits, OutputPolicy, RunResult, Sandbox, Termination, get_environment
 from assay.sandbox.spec import KIB, MIB
 from assay.services.execution.judge0_models import Judge0Request, Judge0Result
-from assay.services.execution.languages import Language, get_language
+from assay.services.execution.languages import (
+    JVM_MEMORY_BYTES,
+    JVM_PIDS,
+    Language,
+    get_language,
+)
 from assay.services.platform import Platform
 
 OUTPUT_LIMIT_BYTES = 1 * MIB
 COMPILE_LIMITS = Limits(cpu_time_s=15, wall_time_s=30, memory_bytes=1024 * MIB, pids=128)
+"""Compilers' least limits; an environment whose own limits are higher (kotlinc, ghc,
+rustc, go, tsc) gives its compiler those (``compile_limits``)."""
 _SIGNAL_STATUS = {11: 7, 25: 8, 8: 9, 6: 10}
 
 
@@ -48,7 +55,7 @@ def _run(platform: Platform, request: Judge0Request) -> Judge0Result:
         if language.compile_argv:
             compiled = box.run(
                 _compile_argv(language, request.compiler_options),
-                limits=COMPILE_LIMITS.replace(workspace_bytes=limits.workspace_bytes),
+                limits=compile_limits(language).replace(workspace_bytes=limits.workspace_bytes),
                 output_policy=OutputPolicy.TRUNCATE,
             )
             if compiled.termination is not Termination.EXITED or compiled.exit_code != 0:
@@ -61,13 +68,24 @@ def _run(platform: Platform, request: Judge0Request) -> Judge0Result:
     return _verdict(run, request)
 
 
+def compile_limits(language: Language) -> Limits:
+    """``COMPILE_LIMITS``, raised to the environment's own limits where those are higher."""
+    env = get_environment(language.environment).default_limits
+    least = COMPILE_LIMITS
+    return least.replace(
+        cpu_time_s=max(least.cpu_time_s, env.cpu_time_s),
+        wall_time_s=max(least.wall_time_s, env.wall_time_s),
+        memory_bytes=max(least.memory_bytes, env.memory_bytes),
+        pids=max(least.pids, env.pids),
+    )
+
+
 def _limits(language: Language, request: Judge0Request) -> Limits:
-    env_defaults = get_environment(language.environment).default_limits
     memory = max(int(request.memory_limit) * KIB, 16 * MIB)
     pids = int(request.max_processes_and_or_threads)
-    if language.environment == "java":  # the JVM reserves memory and threads of its own
-        memory = max(memory, env_defaults.memory_bytes)
-        pids = max(pids, env_defaults.pids)
+    if language.jvm:  # the JVM reserves memory and threads of its own
+        memory = max(memory, JVM_MEMORY_BYTES)
+        pids = max(pids, JVM_PIDS)
     return Limits(
         cpu_time_s=float(request.cpu_time_limit) + float(request.cpu_extra_time),
         wall_time_s=max(float(request.wall_time_limit), 0.1),

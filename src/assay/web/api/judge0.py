@@ -141,21 +141,21 @@ def get_submission(
 
 
 @router.get("/languages", response_model=list[LanguageOut])
-def list_languages(actor: Judge0Actor) -> list[LanguageOut]:
-    return languages.list_languages()
+def list_languages(actor: Judge0Actor, platform: PlatformDep) -> list[LanguageOut]:
+    return languages.list_languages(platform.backend.environment_provider)
 
 
 @router.get("/languages/all", response_model=list[LanguageOut])
-def all_languages(actor: Judge0Actor) -> list[LanguageOut]:
-    return languages.list_languages()
+def all_languages(actor: Judge0Actor, platform: PlatformDep) -> list[LanguageOut]:
+    return languages.list_languages(platform.backend.environment_provider)
 
 
 @router.get("/languages/{language_id}", response_model=LanguageDetail)
-def get_language(language_id: int, actor: Judge0Actor) -> LanguageDetail:
+def get_language(language_id: int, actor: Judge0Actor, platform: PlatformDep) -> LanguageDetail:
     language = languages.get_language(language_id)
     if language is None:
         raise NotFoundError(f"no language {language_id}")
-    return languages.describe(language)
+    return languages.describe(language, platform.backend.environment_provider)
 
 
 @router.get("/statuses", response_model=list[StatusOut])
