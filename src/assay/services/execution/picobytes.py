@@ -15,7 +15,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -42,6 +42,14 @@ from assay.grading.spec import (
 )
 from assay.sandbox.limitspec import LimitsSpec
 from assay.sandbox.spec import parse_size
+from assay.services.execution.picobytes_languages import (
+    ASSERT_LANGUAGES,
+    NAMES,
+    PROGRAM_LANGUAGES,
+    canonical,
+    program_spec,
+    source_file,
+)
 from assay.services.platform import Platform
 
 MAX_CODE_BYTES = 256 * 1024
@@ -82,16 +90,23 @@ class ExecuteRequest(BaseModel):
     blacklisted: list[str] | None = Field(
         default=None, description="These functions or imports must not be used."
     )
-    language: Literal["c", "python"] = Field(
-        default="c", description="Assay extension: `c` (picobytes' language) or `python`."
+    language: str = Field(
+        default="c",
+        description=(
+            "Assay extension: `c` (picobytes' language), `python` or `python-scientific` "
+            "(with tests), or a language run as a whole program without tests: "
+            + ", ".join(f"`{name}`" for name in PROGRAM_LANGUAGES)
+            + "."
+        ),
+        json_schema_extra={"enum": list(NAMES)},
     )
 
     @field_validator("language", mode="before")
     @classmethod
     def _language(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip().lower()
-            return {"python3": "python", "py": "python"}.get(value, value)
+        value = canonical(value)
+        if isinstance(value, str) and value not in NAMES:
+            raise ValueError(f"unknown language {value!r}; known: {', '.join(NAMES)}")
         return value
 
     @field_validator("code")
@@ -119,6 +134,13 @@ class ExecuteRequest(BaseModel):
 
     def test_lines(self) -> list[str]:
         """The asserts, one per entry, blank and comment lines dropped."""
+        if self.language in PROGRAM_LANGUAGES and (
+            self.tests or self.whitelisted or self.blacklisted
+        ):
+            raise InvalidRequestError(
+                f"{self.language} code is run as a whole program: tests, whitelisted and "
+                f"blacklisted are for {', '.join(ASSERT_LANGUAGES)} only"
+            )
         if self.tests is None:
             return []
         if isinstance(self.tests, str):
@@ -169,8 +191,13 @@ def run(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
     """
     request = ExecuteRequest.model_validate(stored)
     tests = request.test_lines()
+    program = PROGRAM_LANGUAGES.get(request.language)
+    if program is not None:
+        spec = program_spec(program, min(request.perTestTimeout, request.timeout))
+        report = _grade(platform, request, _Package(spec, {}))
+        return _to_result(request, [], report, None).model_dump(mode="json")
     c = request.language == "c"
-    source = "solution.c" if c else "solution.py"
+    source = source_file(request.language)
     # a forbidden name in the source: compile (for the diagnostics), run nothing
     refused = static.check_sources(
         StaticSpec(
@@ -201,7 +228,7 @@ def run(platform: Platform, stored: dict[str, Any]) -> dict[str, Any]:
 
 
 def _grade(platform: Platform, request: ExecuteRequest, package: _Package) -> GradeReport:
-    source = "solution.c" if request.language == "c" else "solution.py"
+    source = source_file(request.language)
     with tempfile.TemporaryDirectory(prefix="assay-execute-") as tmp:
         root = Path(tmp)
         for name, data in package.files.items():
@@ -247,7 +274,7 @@ def _package(
 ) -> _Package:
     """The package of a request: the asserts (``run``), or valgrind over ``tests``."""
     c = request.language == "c"
-    source = "solution.c" if c else "solution.py"
+    source = source_file(request.language)
     per_test = min(request.perTestTimeout, request.timeout)
     commands: list[tuple[str, ...]]
     if c:
@@ -258,7 +285,9 @@ def _package(
         commands = [("python3", "-I", "-B", "-c", _PYTHON_CHECK, source)]
     base = AssignmentSpec(
         assignment=AssignmentMeta(
-            name="execute", title="Code execution request", environment="c" if c else "python3"
+            name="execute",
+            title="Code execution request",
+            environment=ASSERT_LANGUAGES[request.language],
         ),
         limits=LimitsSpec(cpu_time_s=per_test, wall_time_s=per_test, memory=parse_size("256M")),
         build=BuildSpec(
@@ -330,7 +359,7 @@ def _to_result(
     valgrind: GradeReport | None,
 ) -> ExecuteResult:
     c = request.language == "c"
-    source = "solution.c" if c else "solution.py"
+    source = source_file(request.language)
     build = report.build
     compiler_ok = build.status is BuildStatus.PASSED
     formatted: list[str] = []
