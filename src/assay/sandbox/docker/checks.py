@@ -93,23 +93,16 @@ def docker_checks(
 
 
 def _image_item(connect_images: Callable[[], EnvironmentImages], env: Environment) -> CheckItem:
-    """The environment's image: present, or imported now from its stored tree (never
-    built here: a build takes minutes and belongs to ``assay image build``)."""
+    """The environment's image: present, or imported now from its tree, which the
+    provider fetches or builds first when the store lacks it (as any session would:
+    a worker with an empty store gets python3's tree from the platform here)."""
     feature = f"image {env.docker_image} ({env.name})"
     try:
-        images = connect_images()
-        if images.status(env).present:
-            return _item(feature, True, "imported")
-        if images.provider.cached(env.plan) is None:
-            return _item(
-                feature,
-                False,
-                f"environment {env.name} ({env.key[:12]}) is not built",
-                f"assay image build {env.name}",
-            )
-        outcome = images.ensure(env)
+        outcome = connect_images().ensure(env)
     except AssayError as exc:
         return _item(feature, False, exc.message, getattr(exc, "fix", "") or "")
+    if not outcome.imported:
+        return _item(feature, True, "imported")
     return _item(feature, True, f"imported now from its tree in {outcome.seconds:.1f} s")
 
 
