@@ -138,7 +138,7 @@ def toolchain_version(language: Language, provider: EnvironmentProvider | None) 
     rootfs = provider.cached(get_environment(language.environment).plan)
     if rootfs is None:
         return UNKNOWN_VERSION
-    version = _installed_versions(rootfs / "var/lib/dpkg/status").get(language.package)
+    version = installed_versions(rootfs / "var/lib/dpkg/status").get(language.package)
     return upstream_version(version) if version else UNKNOWN_VERSION
 
 
@@ -148,7 +148,7 @@ def language_name(language: Language, provider: EnvironmentProvider | None) -> s
 
 
 @functools.cache
-def _installed_versions(status: Path) -> dict[str, str]:
+def installed_versions(status: Path) -> dict[str, str]:
     """Package -> version of what dpkg installed in a tree. A tree never changes (its
     path names its content), so each is read once per process."""
     try:
