@@ -7,13 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from assay.config import Settings
 from assay.sandbox import Limits, Sandbox
+from assay.sandbox.environments import Environment
 from helpers import BACKEND_NAMES, HostGuard, SandboxFactory, require_backend
 
 # The suites check that closing a session leaves no container behind; the
 # Docker pool's idle containers would blur that, so it is off here and tested
 # on its own (tests/integration/test_docker_backend.py).
 os.environ.setdefault("ASSAY_DOCKER_POOL_SIZE", "0")
+# Environments' trees are built once per machine: a test that gives a process a state
+# directory of its own (ASSAY_STATE_DIR) still uses the machine's store of trees.
+os.environ.setdefault("ASSAY_ENVIRONMENTS_DIR", str(Settings().resolved_environments_dir))
 
 
 @pytest.fixture(
@@ -33,13 +38,26 @@ def host(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> HostGua
 
 
 @pytest.fixture
-def open_sandbox(backend_name: str, host: HostGuard) -> Iterator[SandboxFactory]:
+def default_environment() -> str | Environment:
+    """The environment ``open_sandbox`` opens when a test names none (the contract and
+    security suites override it: each of their tests runs in a built-in and a custom one)."""
+    return "python3"
+
+
+@pytest.fixture
+def open_sandbox(
+    backend_name: str, host: HostGuard, default_environment: str | Environment
+) -> Iterator[SandboxFactory]:
     """Open sandboxes of the backend under test; all are closed after the test."""
     boxes: list[Sandbox] = []
 
     def factory(
-        environment: str = "python3", *, limits: Limits | None = None, network: bool = False
+        environment: str | Environment | None = None,
+        *,
+        limits: Limits | None = None,
+        network: bool = False,
     ) -> Sandbox:
+        environment = default_environment if environment is None else environment
         require_backend(backend_name, environment)
         box = Sandbox(environment, backend=backend_name, limits=limits, network=network)
         boxes.append(box.open())
@@ -53,5 +71,5 @@ def open_sandbox(backend_name: str, host: HostGuard) -> Iterator[SandboxFactory]
 
 @pytest.fixture
 def sandbox(open_sandbox: SandboxFactory) -> Sandbox:
-    """An open python3 sandbox of the backend under test."""
+    """An open sandbox of the backend under test, in the default environment."""
     return open_sandbox()

@@ -27,6 +27,7 @@ import pytest
 
 from assay.errors import SandboxError, SandboxUnavailableError
 from assay.sandbox import Limits, RunResult, Sandbox, Termination
+from assay.sandbox.environments import Environment
 
 MIB = 1024 * 1024
 KIB = 1024
@@ -55,8 +56,9 @@ class Availability:
 _availability: dict[tuple[str, str], Availability] = {}
 
 
-def _probe(backend: str, environment: str) -> Availability:
-    what = f"{backend} backend, environment {environment!r}"
+def _probe(backend: str, environment: str | Environment) -> Availability:
+    name = environment if isinstance(environment, str) else environment.name
+    what = f"{backend} backend, environment {name!r}"
     try:
         box = Sandbox(environment, backend=backend).open()
     except SandboxUnavailableError as exc:
@@ -79,14 +81,14 @@ def _probe(backend: str, environment: str) -> Availability:
     return Availability(True)
 
 
-def availability(backend: str, environment: str = "python3") -> Availability:
-    key = (backend, environment)
+def availability(backend: str, environment: str | Environment = "python3") -> Availability:
+    key = (backend, environment if isinstance(environment, str) else environment.key)
     if key not in _availability:
         _availability[key] = _probe(backend, environment)
     return _availability[key]
 
 
-def require_backend(backend: str, environment: str = "python3") -> None:
+def require_backend(backend: str, environment: str | Environment = "python3") -> None:
     """Skip (visibly) when the backend cannot run here; fail if CI requires it."""
     state = availability(backend, environment)
     if state.ok:
@@ -398,7 +400,11 @@ class HostGuard:
 
 class SandboxFactory(Protocol):
     def __call__(
-        self, environment: str = "python3", *, limits: Limits | None = None, network: bool = False
+        self,
+        environment: str | Environment | None = None,
+        *,
+        limits: Limits | None = None,
+        network: bool = False,
     ) -> Sandbox: ...
 
 

@@ -7,6 +7,7 @@ import platform
 
 import pytest
 
+from environment_params import custom_environment
 from helpers import (
     SANDBOX_UID,
     HostGuard,
@@ -161,3 +162,34 @@ def test_setuid_root_binary_gains_nothing(open_sandbox: SandboxFactory, host: Ho
     )
     assert b"uid=0" not in result.stdout, describe(result)
     host.check(box)
+
+
+def test_the_environments_tree_has_no_setuid_or_setgid_file(open_sandbox: SandboxFactory) -> None:
+    """Whatever a tree's packages or setup script left, the builder stripped every
+    setuid and setgid bit (and runs mount the tree nosuid besides)."""
+    box = open_sandbox()
+    # Regular files only: setgid directories (/var/mail, /var/local) only pass their
+    # group on; directories the sandbox user cannot read cannot be executed from either.
+    result = box.run(["sh", "-c", "find / -xdev -type f -perm /6000 -print 2>/dev/null; true"])
+    assert result.exit_code == 0, describe(result)
+    assert result.stdout == b"", describe(result)
+
+
+def test_a_setup_scripts_setuid_root_shell_gives_no_privilege(
+    open_sandbox: SandboxFactory,
+) -> None:
+    """The custom suite environment's setup script planted a setuid root copy of sh,
+    a setgid copy of id and a setuid bit on jq: none of them runs with privilege."""
+    box = open_sandbox(custom_environment())
+    result = box.run(
+        ["sh", "-c", "stat -c '%a %n' /usr/local/bin/rootsh /usr/local/bin/groupid /usr/bin/jq"
+         " && /usr/local/bin/rootsh -c 'id -u; id -g' && /usr/local/bin/groupid -g"]
+    )  # fmt: skip
+    assert result.exit_code == 0, describe(result)
+    lines = result.stdout.decode().split("\n")
+    assert lines[:3] == [
+        "755 /usr/local/bin/rootsh",
+        "755 /usr/local/bin/groupid",
+        "755 /usr/bin/jq",
+    ], describe(result)
+    assert lines[3:6] == [str(SANDBOX_UID)] * 3, describe(result)
