@@ -40,7 +40,7 @@ from assay.sandbox.native.scheduler import CpuScheduler, default_cores
 from assay.sandbox.native.slots import Slot, SlotPool
 from assay.sandbox.native.stale import remove_leftovers, remove_stale_sandboxes
 from assay.sandbox.native.stall import MAX_STALL_FACTOR
-from assay.sandbox.native.statedir import unreachable_error
+from assay.sandbox.native.statedir import unreachable_error, unreachable_tree_error
 from assay.sandbox.native.supervisor import Launch, Scheduled, supervise
 from assay.sandbox.native.workspace import Workspace, remove_stale
 from assay.sandbox.owner import SandboxOwner
@@ -258,7 +258,13 @@ class BwrapBackend(SandboxBackend):
         store, fetched or built on first use in this process (``EnvironmentProvider``)."""
         layout = self._layouts.get(environment.key)
         if layout is None:
-            layout = RootLayout.from_rootfs(self.environments.rootfs(environment.plan))
+            rootfs = self.environments.rootfs(environment.plan)
+            error = unreachable_tree_error(
+                rootfs, self.settings.sandbox_uid, self.settings.sandbox_gid
+            )
+            if error is not None:
+                raise error
+            layout = RootLayout.from_rootfs(rootfs)
             self._layouts[environment.key] = layout
         return layout
 

@@ -58,3 +58,17 @@ def unreachable_error(state_dir: Path, uid: int, gid: int) -> SandboxUnavailable
         fix=f"set ASSAY_STATE_DIR to a directory every user can reach (e.g. /var/lib/assay), "
         f"or let others search {blocked} (chmod o+x {blocked})",
     )
+
+
+def unreachable_tree_error(rootfs: Path, uid: int, gid: int) -> SandboxUnavailableError | None:
+    """The error every sandbox in the environment whose tree is ``rootfs`` would meet
+    (bubblewrap binds the tree by path, as the sandbox user), or None."""
+    blocked = blocking_directory(rootfs, uid, gid)
+    if blocked is None:
+        return None
+    return SandboxUnavailableError(
+        f"the sandbox user (uid {uid}) cannot reach the environment's tree {rootfs}: "
+        f"it may not search {blocked}",
+        fix="set ASSAY_ENVIRONMENTS_DIR to a directory every user can reach (e.g. "
+        f"/var/lib/assay/environments), or let others search {blocked} (chmod o+x {blocked})",
+    )
