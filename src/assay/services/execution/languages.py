@@ -47,6 +47,7 @@ class Language:
 
 
 _JAVA_RUN = ("java", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+_QUICK_JVM = "-J-XX:TieredStopAtLevel=1"  # javac and kotlinc: half the CPU time (C1 only)
 _C = ("-O2", "-std=gnu17", "-o", "main", "main.c", "-lm")
 _CPP = ("-O2", "-std=gnu++17", "-o", "main", "main.cpp")
 _R_CHECK = "invisible(parse(file = 'script.r'))"
@@ -79,7 +80,8 @@ LANGUAGES: dict[int, Language] = {
             ("./main",), "ghc", "GHC ",
         ),
         Language(
-            62, "Java", "java", "Main.java", ("javac", "-encoding", "UTF-8", "Main.java"),
+            62, "Java", "java", "Main.java",
+            ("javac", _QUICK_JVM, "-J-XX:+UseSerialGC", "-encoding", "UTF-8", "Main.java"),
             (*_JAVA_RUN, "Main"), "openjdk-17-jdk-headless", "OpenJDK ", jvm=True,
         ),
         Language(
@@ -98,7 +100,8 @@ LANGUAGES: dict[int, Language] = {
             "rustc",
         ),
         Language(
-            74, "TypeScript", "typescript", "script.ts", ("tsc", "--target", "es2020", "script.ts"),
+            74, "TypeScript", "typescript", "script.ts",
+            ("tsc", "--target", "es2020", "--skipLibCheck", "script.ts"),  # not lib.dom.d.ts
             ("node", "script.js"), "node-typescript",
         ),
         Language(
@@ -111,7 +114,7 @@ LANGUAGES: dict[int, Language] = {
         ),
         Language(
             78, "Kotlin", "kotlin", "Main.kt",
-            ("kotlinc", "Main.kt", "-include-runtime", "-d", "main.jar"),
+            ("kotlinc", _QUICK_JVM, "Main.kt", "-include-runtime", "-d", "main.jar"),
             (*_JAVA_RUN, "-jar", "main.jar"), "kotlin", jvm=True,
         ),
         Language(
@@ -165,10 +168,11 @@ def installed_versions(status: Path) -> dict[str, str]:
 
 def upstream_version(debian_version: str) -> str:
     """``4:12.2.0-3`` -> ``12.2.0``; ``3.1.7+really3.1.2-0`` -> ``3.1.2``;
-    ``4.2.2.20221110-2`` -> ``4.2.2`` (at most three numbers)."""
+    ``17.0.21.1+2-1`` -> ``17.0.21.1``; ``4.2.2.20221110-2`` -> ``4.2.2`` (a fourth
+    number only when it is short: not a snapshot's date)."""
     version = debian_version.split(":", 1)[-1]
     version = version.rsplit("+really", 1)[-1]
-    match = re.match(r"\d+(?:\.\d+){0,2}", version)
+    match = re.match(r"\d+(?:\.\d+){0,2}(?:\.\d{1,3}(?!\d))?", version)
     return match.group(0) if match else UNKNOWN_VERSION
 
 
