@@ -16,6 +16,7 @@ from assay.sandbox.environments import Environment, get_environment
 from assay.sandbox.result import RunResult, Termination
 from assay.sandbox.spec import MIB, Limits, RunSpec
 
+ENV_PROBE_TIME_S = 60.0
 SUMMED_CPU_RATIO = 1.5  # two busy processes stopped at the summed limit, not at 2x
 PROBE_LIMITS = Limits(
     cpu_time_s=2,
@@ -131,6 +132,33 @@ def _row(feature: str, ok: bool, detail: str, fix: str = "") -> CheckItem:
     return CheckItem(feature, CheckStatus.OK if ok else CheckStatus.FAIL, detail, "" if ok else fix)
 
 
+def environment_probe(backend: SandboxBackend, environment: Environment) -> CheckItem:
+    """The environment's own probe (a real program compiled and run) in a sandbox of
+    its own with the environment's limits (at least ``ENV_PROBE_TIME_S`` of CPU and
+    wall time: compilers such as kotlinc and ghc start slowly)."""
+    base = environment.default_limits
+    limits = base.replace(
+        cpu_time_s=max(base.cpu_time_s, ENV_PROBE_TIME_S),
+        wall_time_s=max(base.wall_time_s, 2 * ENV_PROBE_TIME_S),
+    )
+    feature = f"{environment.name} environment's probe"
+    fix = f"assay env check {environment.name}"
+    try:
+        session = backend.open_session(SessionConfig(environment, limits))
+        try:
+            result = session.run(RunSpec(environment.probe, dict(environment.env), limits=limits))
+        finally:
+            session.close()
+    except AssayError as exc:
+        return _row(feature, False, exc.message, fix)
+    if result.ok:
+        return _row(feature, True, f"passed in {result.wall_time_s:.1f} s")
+    output = (result.stdout + result.stderr)[-300:].decode(errors="replace").strip()
+    return _row(
+        feature, False, f"{result.termination.value}, exit {result.exit_code}: {output}", fix
+    )
+
+
 def behaviour_checks(
     backend: SandboxBackend,
     environment: Environment | None = None,
@@ -214,4 +242,5 @@ def behaviour_checks(
         items.append(CheckItem("run a probe", CheckStatus.FAIL, exc.message))
     finally:
         session.close()
+    items.append(environment_probe(backend, env))
     return items
