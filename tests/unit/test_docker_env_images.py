@@ -162,23 +162,25 @@ def test_an_image_made_by_another_process_is_used(tmp_path: Path) -> None:
     assert len(daemon.imports) == 1
 
 
-def test_a_rebuilt_tree_is_imported_again_and_the_old_image_dropped(tmp_path: Path) -> None:
+def test_an_image_of_another_tree_of_the_key_is_kept(tmp_path: Path) -> None:
+    """Trees of one key in two stores are one environment: no ping-pong of imports."""
     store, daemon = scripted_store(tmp_path), RecordingDaemon()
     env = _environment()
     _images(store, daemon).ensure(env)
-    old_id = daemon.images[env.docker_image]["Id"]
     daemon.images[env.docker_image]["Config"]["Labels"][LABEL_TREE] = "2000-01-01T00:00:00+00:00"
-    daemon.images[old_id] = {**daemon.images[env.docker_image], "RepoTags": []}
-    assert _images(store, daemon).ensure(env).imported
-    assert daemon.removed == [old_id]
+    assert not _images(store, daemon).ensure(env).imported
+    assert len(daemon.imports) == 1
 
 
-def test_force_imports_again(tmp_path: Path) -> None:
+def test_force_imports_again_and_drops_the_replaced_image(tmp_path: Path) -> None:
     store, daemon = scripted_store(tmp_path), RecordingDaemon()
     images, env = _images(store, daemon), _environment()
     images.ensure(env)
+    old_id = daemon.images[env.docker_image]["Id"]
+    daemon.images[old_id] = {**daemon.images[env.docker_image], "RepoTags": []}
     assert images.ensure(env, force=True).imported
     assert len(daemon.imports) == 2
+    assert daemon.removed == [old_id]
 
 
 def test_a_tree_not_built_is_an_error_when_builds_are_off(tmp_path: Path) -> None:

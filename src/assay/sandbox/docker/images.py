@@ -6,8 +6,8 @@ native backend binds as ``/``) in one layer: ``tar`` of the tree (numeric owners
 modes, mtimes, symlinks, hard links) streamed into ``docker import``, nothing
 added and nothing pulled. The image carries the environment's name
 (``LABEL_IMAGE``), its key (``LABEL_KEY``) and the tree's build time
-(``LABEL_TREE``): a tree rebuilt under the same key (after ``assay env rm``) is
-imported again.
+(``LABEL_TREE``, for information: an image is never replaced because a store's
+tree of its key is younger; ``ensure(force=True)`` imports again).
 
 ``EnvironmentImages.ensure`` runs when a session opens: the first call for an
 environment in a process looks at the daemon (and imports, getting the tree
@@ -108,22 +108,13 @@ class EnvironmentImages:
         self._present.discard(environment.docker_image)
 
     def _current(self, environment: Environment) -> bool:
-        """Whether the daemon has the image, made from the tree the store has now."""
-        info = self.api.image_info(environment.docker_image)
-        if info is None:
+        """Whether the daemon has the image. Any tree of the key will do: the key names
+        the spec, so trees of one key in two stores (a test's, a fetched copy) are the
+        same environment, and re-importing on every difference would make processes
+        on two stores replace each other's image while the other starts containers."""
+        if self.api.image_info(environment.docker_image) is None:
             return False
-        labels = _labels(info)
-        meta = self.provider.store.meta(environment.key)
-        if meta is None:  # no tree here (a Docker-only host): the image is all there is
-            return True
         self.provider.store.lookup(environment.key)  # its use recorded, for `assay env gc`
-        if labels.get(LABEL_TREE) != meta.created:
-            logger.info(
-                "image %s was made from an earlier tree of %s: importing it again",
-                environment.docker_image,
-                environment.name,
-            )
-            return False
         return True
 
     @contextmanager
