@@ -195,7 +195,8 @@ def test_a_tree_not_built_is_an_error_when_builds_are_off(tmp_path: Path) -> Non
 
 def test_stale_images_are_the_old_builders_and_those_without_a_tree(tmp_path: Path) -> None:
     store, daemon = scripted_store(tmp_path), RecordingDaemon()
-    images, kept, gone = _images(store, daemon), _environment("kept"), _environment("gone")
+    images, kept = _images(store, daemon), _environment("kept")
+    gone = Environment(plan_named("gone", "make"))  # another spec: another key
     images.ensure(kept)
     images.ensure(gone)
     images.provider.release()  # the trees' locks, so that the store can remove one
@@ -205,13 +206,20 @@ def test_stale_images_are_the_old_builders_and_those_without_a_tree(tmp_path: Pa
         "RepoTags": ["assay-c:2", "assay-cpp:2"],
         "Config": {"Labels": {LABEL_IMAGE: "c,cpp"}},
     }
+    daemon.images["sha256:replaced"] = {
+        "Id": "sha256:replaced",
+        "RepoTags": [],
+        "Config": {"Labels": {LABEL_IMAGE: "kept", LABEL_KEY: kept.key}},
+    }
     stale = dict(images.stale(keep=set()))
-    assert set(stale) == {"assay-c:2", "assay-cpp:2", gone.docker_image}
+    assert set(stale) == {"assay-c:2", "assay-cpp:2", gone.docker_image, "sha256:replaced"}
+    assert "replaced by a later import" in stale["sha256:replaced"]
     assert "old debootstrap builder" in stale["assay-c:2"]
     assert "not in the store" in stale[gone.docker_image]
     assert images.stale(keep={gone.key}) == [
         ("assay-c:2", stale["assay-c:2"]),
         ("assay-cpp:2", stale["assay-cpp:2"]),
+        ("sha256:replaced", stale["sha256:replaced"]),
     ]
 
 

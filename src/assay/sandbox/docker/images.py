@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -82,7 +83,7 @@ class EnvironmentImages:
 
     def ensure(self, environment: Environment, *, force: bool = False) -> ImageOutcome:
         """The image of ``environment`` in the daemon, imported first when it is missing
-        or made from another tree than the store's (``force``: imported again)."""
+        (``force``: imported again even if present)."""
         image = environment.docker_image
         if image in self._present and not force:
             return ImageOutcome(image, imported=False)
@@ -140,20 +141,24 @@ class EnvironmentImages:
         previous = self.api.image_info(image)
         started = time.monotonic()
         logger.info("importing %s (%s) as %s", environment.name, environment.key[:12], image)
-        tar = subprocess.Popen(
-            tar_command(rootfs),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        if tar.stdout is None or tar.stderr is None:
-            raise ImageBuildError("tar has no output pipe")
-        with tar:
-            try:
-                self.api.import_image(tar.stdout, image, changes)
-            finally:
-                tar.stdout.close()
-                error = tar.stderr.read().decode(errors="replace").strip()
+        # tar's messages go to a file: a pipe nobody reads until the end could fill
+        # and stop tar while the daemon waits for the rest of the tree.
+        with tempfile.TemporaryFile() as messages:
+            tar = subprocess.Popen(
+                tar_command(rootfs),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=messages,
+            )
+            if tar.stdout is None:
+                raise ImageBuildError("tar has no output pipe")
+            with tar:
+                try:
+                    self.api.import_image(tar.stdout, image, changes)
+                finally:
+                    tar.stdout.close()
+            messages.seek(0)
+            error = messages.read(4096).decode(errors="replace").strip()
         if tar.returncode != 0:
             raise ImageBuildError(f"tar of {rootfs} failed (status {tar.returncode}): {error}")
         info = self.api.image_info(image)
@@ -191,19 +196,21 @@ class EnvironmentImages:
 
     def stale(self, keep: set[str]) -> list[tuple[str, str]]:
         """Assay's images no tree backs any more, as (tag or id, why): those of the old
-        debootstrap builder (no key label) and those whose key is neither in the store
-        nor in ``keep``."""
+        debootstrap builder (no key label), those whose key is neither in the store nor
+        in ``keep``, and those a later import replaced (untagged)."""
         found: list[tuple[str, str]] = []
         for info in self.api.images_labelled(LABEL_IMAGE):
             labels = _labels(info)
             key = labels.get(LABEL_KEY)
+            tags = [str(t) for t in info.get("RepoTags") or [] if not str(t).startswith("<none>")]
             if key is None:
                 why = "made by the old debootstrap builder"
             elif key not in keep and not self._stored(key):
                 why = f"its tree {key[:12]} is not in the store"
+            elif not tags:
+                why = "replaced by a later import of its environment"
             else:
                 continue
-            tags = [str(t) for t in info.get("RepoTags") or [] if not str(t).startswith("<none>")]
             found += [(tag, why) for tag in tags] or [(str(info.get("Id", "")), why)]
         return found
 
