@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
@@ -101,13 +101,11 @@ def publish(db: Database, store: EnvironmentStore, key: str) -> ArchiveInfo | No
         )
         spooled.seek(0)
         with db.session() as session:
-            row = {**info.__dict__, "published_by": socket.gethostname()[:255]}
-            if (
-                insert_new(
-                    session, EnvironmentArchive, row, key=["key"], returning=EnvironmentArchive.key
-                )
-                is None
-            ):
+            row = {**asdict(info), "published_by": socket.gethostname()[:255]}
+            inserted = insert_new(
+                session, EnvironmentArchive, row, key=["key"], returning=EnvironmentArchive.key
+            )
+            if inserted is None:
                 return None  # published by another process meanwhile
             for seq in range(chunks):
                 data = spooled.read(ARCHIVE_CHUNK_BYTES)
