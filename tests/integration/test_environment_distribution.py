@@ -155,6 +155,9 @@ def test_a_worker_with_an_empty_store_fetches_an_environment_it_never_saw(
             )
         )
         assert (run.status, run.score, run.max_score) == ("graded", 2.0, 2.0), (run.error, log)
+        # counted for /metrics: one fetch each (the self-check's python3, the run's tree)
+        counted = environments.summary(session).fetches
+        assert (counted["python3"], counted["python3-jq"]) == (1, 1), counted
     fetched = [d for d in details if d.startswith("environment python3-jq fetched from")]
     assert len(fetched) == 1, details
     seconds = float(re.findall(r"in ([0-9.]+) s", fetched[0])[0])
