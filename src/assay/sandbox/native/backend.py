@@ -418,7 +418,7 @@ class BwrapBackend(SandboxBackend):
             os.close(status_r)
 
     def shutdown(self) -> None:
-        """Let the parked launchers go and remove their cgroups."""
+        """Let the parked launchers go and remove their cgroups, and the trees used."""
         with self._init_lock:
             slots, self._slots = self._slots, None
             anchors, self._anchors = self._anchors, {}
@@ -430,6 +430,8 @@ class BwrapBackend(SandboxBackend):
             slots.close()
         for pool in anchors.values():
             pool.close()
+        self._layouts.clear()
+        self.environments.release()  # the store's shared locks on the trees used
 
     def check(self, environment: Environment | None = None) -> list[CheckItem]:
         return native_checks(
