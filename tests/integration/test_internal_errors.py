@@ -113,7 +113,7 @@ def test_an_unexpected_exception_in_an_api_route_answers_with_a_reference(
 ) -> None:
     caplog.set_level(logging.ERROR)
 
-    def broken() -> list[Any]:
+    def broken(*_: object) -> list[Any]:
         raise OSError(28, "No space left on device", HOST_PATH)
 
     monkeypatch.setattr(languages, "list_languages", broken)
