@@ -15,6 +15,7 @@ from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
 from assay.cli.envbuild import ensure_tree
 from assay.config import get_settings
 from assay.errors import AssayError, UnknownEnvironmentError
+from assay.sandbox.envs.builtin import BUILTIN_SPECS
 from assay.sandbox.envs.check import run_probe
 from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
 from assay.sandbox.envs.store import EnvironmentStore, Removal
@@ -80,15 +81,22 @@ def list_environments(store_dir: StoreOption = None) -> None:
 @app.command()
 def build(
     targets: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(help="Built-in environments' names, or spec files or their directories."),
-    ],
+    ] = None,
+    builtins: Annotated[
+        bool, typer.Option("--builtins", help="Every built-in environment too.")
+    ] = False,
     store_dir: StoreOption = None,
 ) -> None:
     """Build environments the store lacks; print each one's key, time and size."""
+    names = [*(sorted(BUILTIN_SPECS) if builtins else []), *(targets or [])]
+    if not names:
+        err.print("[bold red]error:[/] name environments to build, or give --builtins")
+        raise typer.Exit(2)
     try:
         store = _store(store_dir)
-        for target in targets:
+        for target in names:
             ensure_tree(store, plan_target(target), out)
     except AssayError as exc:
         raise fail(exc) from exc
