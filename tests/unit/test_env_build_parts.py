@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from assay.errors import EnvironmentBuildError
+from assay.sandbox.envs import userns
 from assay.sandbox.envs.buildlog import BuildEvent, BuildLog, CommandFailed
 from assay.sandbox.envs.debian import DebianBuilder, _apt_error, sanitize
 from assay.sandbox.envs.inroot import CA_PATH, Bind, build_argv, build_env, probe_argv
@@ -73,7 +74,8 @@ def test_run_passes_only_the_given_environment(tmp_path: Path) -> None:
 
 def test_build_steps_keep_no_dangerous_capability() -> None:
     line = build_argv("bwrap", Path("/t"), ["apt-get", "update"], env={"A": "1"})
-    assert line[:4] == ["bwrap", "--bind", "/t", "/"]
+    assert line[:4] == [sys.executable, "-I", userns.__file__, "--"]  # a user namespace first
+    assert line[4:8] == ["bwrap", "--bind", "/t", "/"]
     assert line[line.index("--cap-drop") + 1] == "ALL"
     added = {line[i + 1] for i, arg in enumerate(line) if arg == "--cap-add"}
     assert "CAP_CHOWN" in added
@@ -81,10 +83,17 @@ def test_build_steps_keep_no_dangerous_capability() -> None:
     dangerous = {"CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SYS_PTRACE", "CAP_SYS_MODULE"}
     assert not added & {*dangerous, "CAP_NET_ADMIN", "CAP_DAC_READ_SEARCH"}
     assert "--unshare-pid" in line
-    assert "--unshare-net" not in line  # apt and pip download
+    assert "--unshare-net" not in line  # apt and pip download (in a buildnet namespace)
     assert "--unshare-net" in build_argv("bwrap", Path("/t"), ["true"], env={}, network=False)
     assert "--clearenv" in line
     assert line[-3:] == ["--", "apt-get", "update"]
+
+
+def test_build_steps_cannot_write_the_hosts_sysctls() -> None:
+    line = build_argv("bwrap", Path("/t"), ["true"], env={})
+    sys_bind = line.index("/proc/sys")
+    assert line[sys_bind - 1 : sys_bind + 2] == ["--ro-bind", "/proc/sys", "/proc/sys"]
+    assert sys_bind > line.index("--proc")  # over the step's own /proc, not under it
 
 
 def test_build_steps_see_only_what_is_bound() -> None:
