@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up Assay on Debian/Ubuntu: system packages, then .venv with the `assay` command.
 #
-#   scripts/setup.sh            native sandbox + toolchains (python3, C, C++, Java) and the
-#                               environment builder (mmdebstrap: assay env build)
+#   scripts/setup.sh            native sandbox, the environment builder (mmdebstrap) and
+#                               the environments the demo grades in (assay env build)
 #   scripts/setup.sh --dev      ... plus the development tools (pytest, mypy, ruff) and a
 #                               running PostgreSQL for the tests (scripts/postgres.sh)
 #   scripts/setup.sh --docker   ... plus docker.io, a running dockerd and the images (the
@@ -25,11 +25,14 @@ done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-PACKAGES=(bubblewrap libseccomp2 python3 python3-venv python3-pytest binutils gcc g++ libc6-dev make valgrind
-          openjdk-17-jdk-headless util-linux procps git mmdebstrap)
+# slirp4netns, iptables, iproute2: the network of an environment build's downloading steps
+# No toolchain for students' programs: they run in environments' trees. gcc and libc6-dev
+# build the sandbox's launcher; mmdebstrap builds the trees.
+PACKAGES=(bubblewrap libseccomp2 python3 python3-venv binutils gcc libc6-dev make
+          util-linux procps git mmdebstrap slirp4netns iptables iproute2)
 if [ "$DEV" = 1 ]; then
-    # iproute2: the distributed test (network namespace); chromium and a font: browser tests
-    PACKAGES+=(iproute2 chromium fonts-dejavu-core)
+    # chromium and a font: browser tests
+    PACKAGES+=(chromium fonts-dejavu-core)
 fi
 if [ "$DOCKER" = 1 ]; then
     PACKAGES+=(docker.io)
@@ -86,6 +89,19 @@ fi
 if [ "$DEV" = 1 ]; then
     say "PostgreSQL for the tests (scripts/postgres.sh)"
     bash scripts/postgres.sh >/dev/null
+fi
+
+# Every sandbox runs in an environment's tree (docs/environments.md): built once per
+# machine, then a lookup. The demo grades in python3, c, cpp, java and the two example
+# packages' own environments; the tests use every built-in and a custom one too.
+if [ "$DEV" = 1 ]; then
+    say "Building the environments (first time on this machine: about 25 minutes; then cached)"
+    .venv/bin/assay env build --builtins examples/assignments/c-clang \
+        examples/assignments/python-numpy tests/fixtures/environments/custom
+else
+    say "Building the environments (first time on this machine: a few minutes; then cached)"
+    .venv/bin/assay env build python3 c cpp java examples/assignments/c-clang \
+        examples/assignments/python-numpy
 fi
 
 if [ "$DOCKER" = 1 ]; then

@@ -14,11 +14,15 @@ Steps, each logged (``BuildLog``):
    setuid and setgid bits stripped, device nodes, fifos and sockets removed,
    each one named in the log.
 
-Everything that runs in the tree runs under bubblewrap with the tree as ``/``
-(``inroot.build_argv``); the host never writes into the tree through a path the
-tree's own symlinks could redirect. The bootstrap tool runs in a private mount
-namespace, so no mount it makes outlives it. The .deb cache is shared with
-``assay image build``; one build uses it at a time (a lock in it).
+Everything that runs in the tree runs under bubblewrap with the tree as ``/``,
+in a user namespace of its own (``inroot.build_argv``); apt, pip and the setup
+script in a network namespace of their own each, with the internet through
+slirp4netns and nothing of the host's (``buildnet``). The host never writes into
+the tree through a path the tree's own symlinks could redirect. The bootstrap
+tool runs as the host's root in a private mount namespace (only Debian's
+packages run there, from the host's mirror), so no mount it makes outlives it.
+The .deb cache is shared with ``assay image build``; one build uses it at a time
+(a lock in it).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pathlib import Path
 
 from assay.errors import EnvironmentBuildError
 from assay.sandbox.envs import aptsources as debian_sources
+from assay.sandbox.envs import buildnet
 from assay.sandbox.envs.buildlog import BuildLog, CommandFailed
 from assay.sandbox.envs.inroot import CA_PATH, Bind, build_argv, build_env
 from assay.sandbox.envs.plan import BuildPlan
@@ -83,7 +88,8 @@ class DebianBuilder:
 
     def missing_tools(self) -> list[str]:
         """What this host lacks to build (empty: ready)."""
-        missing = [t for t in (self._tool(), "unshare", self.bwrap) if shutil.which(t) is None]
+        tools = (self._tool(), self.bwrap, *buildnet.TOOLS)
+        missing = [t for t in tools if shutil.which(t) is None]
         if os.geteuid() != 0:
             missing.append("root (builds run mmdebstrap --mode=root and bubblewrap as root)")
         return missing
@@ -94,7 +100,7 @@ class DebianBuilder:
         if missing:
             raise EnvironmentBuildError(
                 f"cannot build environments on this host: missing {', '.join(missing)}",
-                fix="run scripts/setup.sh as root (it installs mmdebstrap)",
+                fix="run scripts/setup.sh as root (it installs mmdebstrap and slirp4netns)",
             )
         target.mkdir(exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=target.parent))
@@ -268,15 +274,20 @@ true"""
     ) -> None:
         mounts = list(binds)
         ca = bool(network and self.ca_bundle is not None and self.ca_bundle.is_file())
-        if network:
-            mounts.append(Bind(Path("/etc/resolv.conf"), "/etc/resolv.conf"))
         if ca and self.ca_bundle is not None:
             mounts.append(Bind(self.ca_bundle, CA_PATH))
         if debs and self.deb_cache is not None:
             mounts.append(Bind(self.deb_cache, "/var/cache/apt/archives", read_only=False))
         env = build_env({}, ca_bundle=ca)
-        line = build_argv(self.bwrap, target, argv, env=env, binds=mounts, network=network)
-        log.run(self._prefix(line), what=what, timeout_s=timeout_s or self.step_timeout_s)
+        timeout = timeout_s or self.step_timeout_s
+        if not network:
+            line = build_argv(self.bwrap, target, argv, env=env, binds=mounts, network=False)
+            log.run(self._prefix(line), what=what, timeout_s=timeout)
+            return
+        with buildnet.confined_network() as net:
+            mounts.append(Bind(net.resolv_conf, "/etc/resolv.conf"))
+            line = build_argv(self.bwrap, target, argv, env=env, binds=mounts, network=True)
+            log.run(self._prefix(net.enter(line)), what=what, timeout_s=timeout)
 
     def _prefix(self, argv: Sequence[str]) -> list[str]:
         if self.nice is None:
