@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -282,4 +283,81 @@ def test_pip_into_the_system_interpreter(built: Built, tmp_path: Path) -> None:
     done = run_probe(outcome.rootfs, ("/usr/bin/python3", "-c", code), derived.env)
     assert done.stdout == b"0.10.2 /usr\n", done.stdout
     assert derived.env["VIRTUAL_ENV"] == "/opt/assay/venv"  # the base's venv still leads PATH
+    built.store.remove(derived.key)
+
+
+CONFINED_SETUP = """\
+#!/bin/sh
+set -u
+out=/opt/confined
+mkdir -p "$out"
+cat /proc/self/uid_map > "$out/uid_map"
+touch "$out/owned" && chown 100:101 "$out/owned"
+apt-get update -q && apt-get install -y -q --no-install-recommends iproute2 || exit 10
+/opt/assay/venv/bin/python -m pip install -q idna || exit 11
+for host in {hosts}; do
+    /opt/assay/venv/bin/python - "$host" {port} <<'PY' >> "$out/connect"
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+try:
+    socket.create_connection((host, port), timeout=5).close()
+    print(host, "connected")
+except OSError as exc:
+    print(host, "failed:", exc.strerror or exc)
+PY
+done
+python3 -c 'import os; os.setuid(100000)' > "$out/setuid" 2>&1; echo "status $?" >> "$out/setuid"
+ip link add assay-probe type dummy > "$out/link" 2>&1; echo "status $?" >> "$out/link"
+unshare --user --map-root-user ip route del default > "$out/route" 2>&1
+echo "status $?" >> "$out/route"
+limit=$(cat /proc/sys/kernel/printk_ratelimit)  # a global sysctl, written with its own value
+(echo "$limit" > /proc/sys/kernel/printk_ratelimit) > "$out/sysctl" 2>&1
+echo "status $?" >> "$out/sysctl"
+unshare --user --map-root-user --mount mount -o remount,rw /proc/sys > "$out/remount" 2>&1
+echo "status $?" >> "$out/remount"
+exit 0
+"""
+
+
+def _host_addresses() -> list[str]:
+    shown = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, check=True)
+    return [
+        info["local"]
+        for link in json.loads(shown.stdout)
+        for info in link.get("addr_info", [])
+        if not info["local"].startswith("127.")
+    ]
+
+
+def test_a_setup_script_is_confined_to_namespaces_of_its_own(built: Built, tmp_path: Path) -> None:
+    """uid map, no host capability, no host network; apt and pip still work in the same build."""
+    server = socket.socket()
+    server.bind(("0.0.0.0", 0))  # noqa: S104 - the host's loopback and its other addresses
+    server.listen(16)
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    hosts = ["127.0.0.1", "10.0.2.2", *_host_addresses()]
+    setup = CONFINED_SETUP.format(hosts=" ".join(hosts), port=port)
+    derived = _derived(built, tmp_path, 'setup = "setup.sh"\n', setup)
+    try:
+        outcome = built.store.ensure(derived)
+        with pytest.raises(BlockingIOError):
+            server.accept()  # no connection reached the host
+    finally:
+        server.close()
+    out = outcome.rootfs / "opt/confined"
+    assert (out / "uid_map").read_text().split() == ["0", "0", "65536"]
+    owned = (out / "owned").stat()
+    assert (owned.st_uid, owned.st_gid) == (100, 101)  # the tree's owners are the host's ids
+    assert (outcome.rootfs / "usr/bin/ip").is_file()  # apt-get install in the setup script
+    assert list((outcome.rootfs / "opt/assay/venv/lib").glob("python3*/site-packages/idna"))
+    connects = (out / "connect").read_text().splitlines()
+    assert len(connects) == len(hosts)
+    assert not [line for line in connects if "connected" in line], connects
+    assert "Invalid argument" in (out / "setuid").read_text()  # no uid beyond the map
+    assert "Operation not permitted" in (out / "link").read_text()
+    # root of a nested user namespace holds CAP_NET_ADMIN there, not over the build network
+    assert "Operation not permitted" in (out / "route").read_text()
+    assert "Read-only file system" in (out / "sysctl").read_text()
+    assert "status 0" not in (out / "remount").read_text()
     built.store.remove(derived.key)
