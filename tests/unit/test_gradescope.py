@@ -20,13 +20,13 @@ from assay.grading.gradescope.mapping import ExpectedTest, labels, outcomes, sus
 from assay.grading.gradescope.results import (
     MAX_RESULTS_BYTES,
     GsResults,
-    ResultsError,
     parse_results,
 )
 from assay.grading.gradescope_import import import_gradescope, read_autograder
 from assay.grading.loader import load_package
 from assay.grading.outcome import TestStatus
 from assay.grading.report import ReportStatus
+from assay.grading.results_json import ResultsError
 from assay.grading.spec import TestSpec, Visibility
 from assay.sandbox.base import EntryKind, WorkspaceEntry
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result

@@ -9,10 +9,10 @@ import pytest
 from assay.grading.kinds.script_results import (
     MAX_RESULTS_BYTES,
     MAX_TESTS,
-    ResultsError,
     parse_json_results,
     parse_tap,
 )
+from assay.grading.results_json import ResultsError
 
 
 def tap(text: str) -> bytes:

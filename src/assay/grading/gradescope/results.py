@@ -12,21 +12,18 @@ with a message for the report, never an exception that stops grading.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from assay.grading.results_json import ResultsError, load_object
 
 MAX_RESULTS_BYTES = 1024 * 1024
 MAX_TESTS = 2000
 MAX_LEADERBOARD = 100
 
 Number = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class ResultsError(ValueError):
-    """The results file is missing, too large or malformed."""
 
 
 class GsVisibility(StrEnum):
@@ -105,12 +102,7 @@ def parse_results(data: bytes) -> GsResults:
         raise ResultsError(f"results.json is larger than {MAX_RESULTS_BYTES} bytes")
     if not data.strip():
         raise ResultsError("results.json is empty")
-    try:
-        raw = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ResultsError(f"results.json is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ResultsError("results.json must hold a JSON object")
+    raw = load_object(data, "results.json")
     try:
         results = GsResults.model_validate(raw)
     except ValidationError as exc:
@@ -122,7 +114,3 @@ def parse_results(data: bytes) -> GsResults:
     if results.score is None and not results.tests:
         raise ResultsError("results.json has neither a score nor tests")
     return results
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")

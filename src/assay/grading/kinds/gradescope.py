@@ -20,9 +20,10 @@ from pydantic import Field
 from assay.errors import WorkspacePathError
 from assay.grading.gradescope.layout import PREPARE, RESULTS_FILE, RUN_AUTOGRADER
 from assay.grading.gradescope.mapping import STAFF_OUTPUT_BYTES, ExpectedTest, outcomes
-from assay.grading.gradescope.results import MAX_RESULTS_BYTES, ResultsError, parse_results
+from assay.grading.gradescope.results import MAX_RESULTS_BYTES, parse_results
 from assay.grading.kinds.base import KindOptions, TestKind
 from assay.grading.outcome import TestOutcome, Timing, decode, describe_run, status_of_run
+from assay.grading.results_json import ResultsError
 
 if TYPE_CHECKING:
     from assay.grading.context import GradingContext

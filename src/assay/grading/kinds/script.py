@@ -22,7 +22,6 @@ from assay.errors import PackageError, WorkspacePathError
 from assay.grading.kinds.base import KindOptions, TestKind
 from assay.grading.kinds.script_results import (
     MAX_RESULTS_BYTES,
-    ResultsError,
     ScriptResults,
     parse_json_results,
     parse_tap,
@@ -36,6 +35,7 @@ from assay.grading.outcome import (
     status_of_run,
 )
 from assay.grading.package import MANIFEST
+from assay.grading.results_json import ResultsError
 from assay.sandbox.base import EntryKind, WorkspaceEntry
 from assay.sandbox.hostfiles import normalise_workspace_path
 

@@ -7,21 +7,18 @@ test fails with its message), never an exception that stops grading.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
+from assay.grading.results_json import ResultsError, load_object
+
 MAX_RESULTS_BYTES = 1024 * 1024
 MAX_TESTS = 10_000
 MAX_TAP_LINES = 100_000
 MAX_TEXT_CHARS = 500
-
-
-class ResultsError(ValueError):
-    """The results file is missing, too large or malformed."""
 
 
 @dataclass(frozen=True)
@@ -87,12 +84,7 @@ class _ScoreForm(_Strict):
 def parse_json_results(data: bytes) -> ScriptResults:
     """``{"tests": [{"name", "passed", "message"}]}`` or ``{"score", "max_score"}``."""
     _check_size(data)
-    try:
-        raw = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ResultsError(f"the results file is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ResultsError("the results file must hold a JSON object")
+    raw = load_object(data, "the results file")
     try:
         if "tests" in raw:
             form = _TestsForm.model_validate(raw)
@@ -110,10 +102,6 @@ def parse_json_results(data: bytes) -> ScriptResults:
         ) from exc
     fraction = min(max(score_form.score / score_form.max_score, 0.0), 1.0)
     return ScriptResults(fraction, (), _clip(score_form.message))
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 # -- TAP -------------------------------------------------------------------------------
