@@ -12,7 +12,6 @@ checked (reference at full marks, each known-bad one below).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from assay.errors import PackageError, SubmissionError
 from assay.files.fileset import FileSet
 from assay.grading.archive import ArchiveLimits
 from assay.grading.checking import CheckReport, check_package
+from assay.grading.destination import prepare_destination
 from assay.grading.engine import grade
 from assay.grading.gradescope.layout import BUILT_DIR, REQUIRED, SETUP_WRAPPER, SOURCE_DIR
 from assay.grading.kattis import toml_value
@@ -91,21 +91,6 @@ def _slug(text: str) -> str:
     if not re.fullmatch(NAME_PATTERN, slug):
         raise PackageError(f"cannot make an assignment name from {text!r}", fix="pass --name")
     return slug
-
-
-def _prepare_dest(dest: Path, force: bool) -> None:
-    if dest.exists() and not dest.is_dir():
-        raise PackageError(f"{dest} exists and is not a directory")
-    if dest.is_dir() and any(dest.iterdir()):
-        if not force:
-            raise PackageError(f"{dest} is not empty", fix="choose a new directory or use --force")
-        for name in MANAGED:  # only what an import writes
-            path = dest / name
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-            elif path.is_dir():
-                shutil.rmtree(path)
-    dest.mkdir(parents=True, exist_ok=True)
 
 
 def _write_files(files: FileSet, folder: Path) -> None:
@@ -230,7 +215,7 @@ def import_gradescope(
         raise PackageError("grading the reference submission needs a sandbox backend")
     slug = package_name(source, name)
     title = f"{slug} (a Gradescope autograder)"
-    _prepare_dest(dest, force)
+    prepare_destination(dest, force=force, managed=MANAGED)
     _write_files(files, dest / "autograder")
     (dest / WRAPPER).write_text(SETUP_WRAPPER, encoding="utf-8")
     (dest / WRAPPER).chmod(0o755)

@@ -10,12 +10,12 @@ submissions. The result is loaded with ``load_package`` before returning.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assay.errors import PackageError
+from assay.grading.destination import prepare_destination
 from assay.grading.kattis_problem import (
     SUFFIX_ENVIRONMENTS,
     Case,
@@ -97,23 +97,6 @@ def _toml_key(key: str) -> str:
 def _table(name: str, values: dict[str, Any], *, array: bool = False) -> str:
     head = f"[[{name}]]" if array else f"[{name}]"
     return head + "\n" + "".join(f"{_toml_key(k)} = {toml_value(v)}\n" for k, v in values.items())
-
-
-def _prepare_dest(dest: Path, force: bool) -> None:
-    if dest.exists() and not dest.is_dir():
-        raise kattis_error(f"{dest} exists and is not a directory", file=None)
-    if dest.is_dir() and any(dest.iterdir()):
-        if not force:
-            raise kattis_error(
-                f"{dest} is not empty", file=None, fix="choose a new directory or use --force"
-            )
-        for name in MANAGED:  # only what an import writes; nothing else in dest is touched
-            path = dest / name
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-            elif path.is_dir():
-                shutil.rmtree(path)
-    dest.mkdir(parents=True, exist_ok=True)
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -225,7 +208,7 @@ def import_kattis(
     main_class = java_class(solution) if solution and environment == "java" else "Main"
     lang = language_for(environment, main_class)
 
-    _prepare_dest(dest, force)
+    prepare_destination(dest, force=force, managed=MANAGED)
     assignment = {"name": slug, "title": problem.title, "statement": "statement.md"}
     manifest = [
         _table("assignment", {**assignment, "environment": environment}),
