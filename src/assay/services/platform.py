@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assay.config import Settings
+from assay.errors import UnknownBackendError
 from assay.queue import JobQueue, JobQueueProtocol
 from assay.sandbox.backends import make_backend
 from assay.sandbox.base import SandboxBackend
+from assay.sandbox.envs.provider import EnvironmentProvider
+from assay.sandbox.envs.resolve import store_from_settings
 from assay.services.writebehind import WriteBehind
 from assay.storage.db import Database
 
@@ -31,6 +34,7 @@ class Platform:
     given_backend: SandboxBackend | None = None  # the caller's, not shut down on close
     _made_backend: SandboxBackend | None = field(default=None, init=False, repr=False)
     _backend_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _store_view: EnvironmentProvider | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(
@@ -60,6 +64,20 @@ class Platform:
             if self._made_backend is None:
                 self._made_backend = make_backend(self.settings.grading_backend, self.settings)
             return self._made_backend
+
+    @property
+    def environment_provider(self) -> EnvironmentProvider | None:
+        """Where this process finds environments' trees: its backend's provider, or, on
+        a platform whose backend setting names none it can make (an API server that
+        never grades), a view of the settings' store that builds nothing."""
+        try:
+            return self.backend.environment_provider
+        except UnknownBackendError:
+            with self._backend_lock:
+                if self._store_view is None:
+                    store = store_from_settings(self.settings)
+                    self._store_view = EnvironmentProvider(store, build_missing=False)
+                return self._store_view
 
     def secret_key(self) -> str:
         """The configured secret, or one generated once and kept in the state directory."""

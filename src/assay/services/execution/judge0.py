@@ -414,7 +414,7 @@ def _render(
             "finished_at": _time(execution.finished_at),
             "language": LanguageRef(
                 id=language.id,
-                name=language_name(language, platform.backend.environment_provider),
+                name=language_name(language, platform.environment_provider),
             )
             if language
             else None,

@@ -142,12 +142,12 @@ def get_submission(
 
 @router.get("/languages", response_model=list[LanguageOut])
 def list_languages(actor: Judge0Actor, platform: PlatformDep) -> list[LanguageOut]:
-    return languages.list_languages(platform.backend.environment_provider)
+    return languages.list_languages(platform.environment_provider)
 
 
 @router.get("/languages/all", response_model=list[LanguageOut])
 def all_languages(actor: Judge0Actor, platform: PlatformDep) -> list[LanguageOut]:
-    return languages.list_languages(platform.backend.environment_provider)
+    return languages.list_languages(platform.environment_provider)
 
 
 @router.get("/languages/{language_id}", response_model=LanguageDetail)
@@ -155,7 +155,7 @@ def get_language(language_id: int, actor: Judge0Actor, platform: PlatformDep) ->
     language = languages.get_language(language_id)
     if language is None:
         raise NotFoundError(f"no language {language_id}")
-    return languages.describe(language, platform.backend.environment_provider)
+    return languages.describe(language, platform.environment_provider)
 
 
 @router.get("/statuses", response_model=list[StatusOut])
