@@ -18,6 +18,10 @@ KIND_CLASSES: dict[str, str] = {
     "script": "assay.grading.kinds.script:ScriptKind",
     "valgrind": "assay.grading.kinds.valgrind:ValgrindKind",
     "gradescope": "assay.grading.kinds.gradescope:GradescopeKind",
+    "dialogue": "assay.grading.kinds.dialogue:DialogueKind",
+    "interactive": "assay.grading.kinds.interactive:InteractiveKind",
+    "junit": "assay.grading.kinds.junit:JUnitKind",
+    "student-tests": "assay.grading.kinds.student_tests:StudentTestsKind",
 }
 
 _loaded: dict[str, TestKind[Any]] = {}
