@@ -1,0 +1,88 @@
+"""Tests that are not run: after a failed build, and after a failed dependency (native sandbox).
+
+Issue 16 item 7: a build failure used to be shown as N failed tests, each
+repeating the build command. It is shown once, the tests are "not run"
+(``skipped``) in the CLI, the JSON report, JUnit and Gradescope.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from assay.grading.report import GradeReport
+from helpers import require_backend
+
+pytestmark = pytest.mark.native
+
+ASSAY = Path(sys.executable).with_name("assay")
+BUILD_COMMAND = "gcc -std=c17 -O2 -Wall -o prog main.c"
+
+
+def assay(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    require_backend("native")
+    return subprocess.run(
+        [str(ASSAY), *map(str, args)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def c_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pkg")
+    proc = assay("assignment", "init", "sum-c", "--language", "c", "--dir", root)
+    assert proc.returncode == 0, proc.stderr
+    return root / "sum-c"
+
+
+def broken_submission(root: Path) -> Path:
+    (root / "broken").mkdir()
+    (root / "broken/main.c").write_text("int main( { return 0; }\n")
+    return root / "broken"
+
+
+def test_a_build_failure_is_shown_once_and_the_tests_as_not_run(
+    c_package: Path, tmp_path: Path
+) -> None:
+    submission = broken_submission(tmp_path)
+    gradescope, junit = tmp_path / "results.json", tmp_path / "junit.xml"
+    proc = assay("grade", c_package, submission, "--gradescope", gradescope, "--junit", junit)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "build: failed" in out
+    assert out.count("skipped") == 3  # the table: sample, negative, large
+    assert " failed " not in out.split("build:")[0]  # no test is shown as failed
+    assert out.count("gcc") <= 1  # the build command is not repeated per test
+    assert "3 tests not run: the build failed" in out
+
+    report = GradeReport.model_validate_json(
+        assay("grade", c_package, submission, "--json").stdout
+    )
+    assert [(t.status, t.message, t.score) for t in report.tests] == [
+        ("skipped", "not run: the build failed", 0)
+    ] * 3
+    assert report.build.status == "failed"
+    assert BUILD_COMMAND in report.build.log  # the one place the build is shown
+
+    results = json.loads(gradescope.read_text())
+    assert [t["output"] for t in results["tests"]] == ["not run: the build failed"] * 3
+    assert [t["status"] for t in results["tests"]] == ["failed"] * 3  # Gradescope's two values
+    assert [t["extra_data"] for t in results["tests"]] == [{"assay_status": "skipped"}] * 3
+    assert results["output"].count(BUILD_COMMAND) == 1
+
+    suite = ET.parse(junit).getroot().find("testsuite")  # noqa: S314 - our own output
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "1", "3")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    build_failure = cases["build"].find("failure")
+    assert build_failure is not None
+    assert BUILD_COMMAND in (build_failure.text or "")
+    for name in ("sample", "negative", "large"):
+        skipped = cases[name].find("skipped")
+        assert skipped is not None
+        assert skipped.get("message") == "not run: the build failed"
+        assert cases[name].find("failure") is None
