@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import xmlschema
 
 from assay.grading.report import GradeReport
 from helpers import require_backend
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.native
 ASSAY = Path(sys.executable).with_name("assay")
 LANGUAGES = ["python", "c", "cpp", "java"]
 MAIN = {"python": "main.py", "c": "main.c", "cpp": "main.cpp", "java": "Main.java"}
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def assay(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -164,6 +166,8 @@ def test_grade_table_exports_and_a_zero_score_still_exit_0(tmp_path: Path) -> No
     suite = ET.parse(junit).getroot().find("testsuite")  # noqa: S314 - our own output
     assert suite is not None
     assert suite.get("failures") == "3"
+    schema = xmlschema.XMLSchema10(FIXTURES / "third_party" / "junit-10.xsd")
+    assert [str(e.reason) for e in schema.iter_errors(str(junit))] == []
 
 
 def test_grade_a_zip_submission(tmp_path: Path) -> None:
