@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,14 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import ConflictError, InvalidRequestError, NotFoundError
+from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.scoring import BestPolicy, LatePolicy
+from assay.grading.spec import AssignmentSpec
 from assay.services.actor import Actor
 from assay.services.catalog import packages
 from assay.services.catalog.courses import COURSE_CODE
 from assay.services.identity import audit
 from assay.services.identity.access import STAFF, require_member, require_staff
 from assay.services.platform import Platform
-from assay.storage.blobs import put_blob
+from assay.storage.blobs import get_blob, put_blob
 from assay.storage.models import Assignment, AssignmentVersion, Role, utcnow
 from assay.storage.upsert import insert_new
 
@@ -232,6 +235,38 @@ def list_assignments(platform: Platform, actor: Actor, course_id: int) -> list[A
 def is_visible_to_students(assignment: Assignment) -> bool:
     released = assignment.release_at is None or assignment.release_at <= utcnow()
     return assignment.published and released
+
+
+def package_root(platform: Platform, digest: str) -> Path:
+    """The package version ``digest`` unpacked in the platform's package cache (the
+    one the workers use): unpacked once, then read from there."""
+
+    def read() -> bytes:
+        with platform.db.reading() as session:
+            return get_blob(session, digest)
+
+    return packages.unpacked(Path(platform.settings.state_dir) / "packages", digest, read)
+
+
+def package_spec(platform: Platform, digest: str) -> AssignmentSpec:
+    """The manifest of the package version ``digest`` (read outside any session)."""
+    root = package_root(platform, digest)
+    return parse_manifest((root / MANIFEST).read_text(encoding="utf-8"))
+
+
+def current_digest(assignment: Assignment) -> str | None:
+    """The package archive of the assignment's current version (None: no package yet)."""
+    version = assignment.current_version
+    return version.package_sha256 if version is not None else None
+
+
+def required_files(platform: Platform, actor: Actor, assignment_id: int) -> list[str]:
+    """The files a submission must contain (``[build] required_files``), for the forms."""
+    with platform.db.reading() as session:
+        digest = current_digest(_get(session, actor, assignment_id))
+    if digest is None:
+        return []
+    return list(package_spec(platform, digest).build.required_files)
 
 
 def _get(session: Session, actor: Actor, assignment_id: int, *, staff: bool = False) -> Assignment:

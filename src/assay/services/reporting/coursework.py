@@ -266,6 +266,7 @@ class AssignmentView(BaseModel):
     can_submit: bool  # staff always; students until the assignment closes
     mine: HistoryView
     starter: list[StarterFile]
+    required_files: list[str]  # a submission must contain these ([build] required_files)
     editor: list[EditorFile] | None  # None: too big or binary for the browser editor
     editor_from: str  # "latest" (their newest submission), "starter" or ""
 
@@ -296,6 +297,7 @@ def assignment_view(
         can_submit=staff or not closed,
         mine=mine,
         starter=[StarterFile(path=r, size=f.stat().st_size) for r, f in listed],
+        required_files=assignments.required_files(platform, actor, assignment_id),
         editor=editor,
         editor_from=editor_from if editor is not None else "",
     )

@@ -1,0 +1,49 @@
+"""Intake and authoring defects a new user met (issue 16, item 7), in a real browser:
+the upload form names the required files, a zip of one folder is unwrapped, a file
+named like a required one but for its case is refused before queueing (and not
+charged to the rate limit), a broken package keeps staff on the form, the late
+penalty is shown on the submission page, dates are entered and shown in the
+browser's time zone, a failing reference check needs a confirmation to publish,
+and a regrade of identical code asks first.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from api_helpers import EXAMPLES, Api
+from browser.conftest import login
+
+pytestmark = [pytest.mark.native, pytest.mark.slow]
+
+PACKAGE = EXAMPLES / "python-io"
+SOLUTION = (PACKAGE / "solution" / "stats.py").read_bytes()
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def upload(page: Page, site: Api, tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    page.goto(f"{site.url}/assignments/{site.assignment_id}")
+    page.get_by_role("tab", name="Upload files").click()
+    page.locator("input[type=file][name=files]").set_input_files(str(path))
+    page.get_by_role("button", name="Upload and submit").click()
+
+
+def test_the_upload_form_names_the_required_files(page: Page, site: Api) -> None:
+    login(page, site, "alice")
+    page.goto(f"{site.url}/assignments/{site.assignment_id}")
+    required = page.locator("#submit [data-required-files]")
+    expect(required).to_contain_text("stats.py")
