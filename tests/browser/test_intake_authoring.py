@@ -47,3 +47,10 @@ def test_the_upload_form_names_the_required_files(page: Page, site: Api) -> None
     page.goto(f"{site.url}/assignments/{site.assignment_id}")
     required = page.locator("#submit [data-required-files]")
     expect(required).to_contain_text("stats.py")
+
+
+def test_a_zip_of_one_folder_is_unwrapped(page: Page, site: Api, tmp_path: Path) -> None:
+    login(page, site, "alice")
+    upload(page, site, tmp_path, "work.zip", zip_of({"my-work/stats.py": SOLUTION}))
+    page.wait_for_url(f"{site.url}/submissions/*")
+    expect(page.locator(".report-summary, .summary").first).to_contain_text("10 / 10")

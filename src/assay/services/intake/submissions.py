@@ -21,7 +21,7 @@ from assay.errors import (
     PayloadTooLargeError,
     SubmissionError,
 )
-from assay.files.fileset import FileSet
+from assay.files.fileset import File, FileSet
 from assay.files.names import check_name
 from assay.grading import scoring
 from assay.grading.archive import ArchiveLimits, is_archive
@@ -94,17 +94,19 @@ def submit(
     that is still waiting in the queue.
     """
     _check_files(files)
-    # The work that needs no write lock happens before it: packing and hashing the
-    # files, and the checks (access, role, deadline), which only read.
-    packed = filesets.pack(files)
-    packed_sha256 = hashlib.sha256(packed).hexdigest()
-    content_sha256 = filesets.content_hash(files)
+    # The work that needs no write lock happens before it: the checks (access, role,
+    # deadline, required files), which only read, and packing and hashing the files.
     with platform.db.reading() as session:
         assignment = assignments.get_for(session, actor, assignment_id)
         role = course_role(session, actor, assignment.course_id)
         owner = submission_owner(session, actor, role, assignment.course_id, user_id)
-    if assignment.current_version_id is None:
+        digest = assignments.current_digest(assignment)
+    if digest is None:
         raise InvalidRequestError("the assignment has no package yet")
+    files = _admitted(platform, digest, files)
+    packed = filesets.pack(files)
+    packed_sha256 = hashlib.sha256(packed).hexdigest()
+    content_sha256 = filesets.content_hash(files)
     now = utcnow()
     late = late_minutes(assignment, now)
     if role not in STAFF and not accepts_late(assignment, late):
@@ -133,6 +135,39 @@ def submit(
         )
         audit.record(session, actor, "submission.create", f"submission:{submission.id}", run=run.id)
         return submission_out(submission, run)
+
+
+def admit(platform: Platform, actor: Actor, assignment_id: int, files: FileSet) -> FileSet:
+    """The files as they will be stored and graded, or a refusal before anything is
+    stored or queued: what ``submit`` does first, for the routes to call before they
+    charge the rate limit. A single top-level folder holding the required files is
+    unwrapped (a zip of one's work folder)."""
+    with platform.db.reading() as session:
+        digest = assignments.current_digest(assignments.get_for(session, actor, assignment_id))
+    if digest is None:
+        raise InvalidRequestError("the assignment has no package yet")
+    return _admitted(platform, digest, files)
+
+
+def _admitted(platform: Platform, digest: str, files: FileSet) -> FileSet:
+    required = assignments.package_spec(platform, digest).build.required_files
+    return unwrapped(files, required)
+
+
+def unwrapped(files: FileSet, required: Sequence[str]) -> FileSet:
+    """``files`` without their one top-level folder, when every file is in it and the
+    required files are there but not at the top; ``files`` unchanged otherwise (with no
+    required files nothing tells a wrapper from a folder the package expects)."""
+    present = {f.path for f in files}
+    if not required or all(name in present for name in required):
+        return files
+    tops = {f.path.split("/", 1)[0] for f in files}
+    if len(tops) != 1 or any("/" not in f.path for f in files):
+        return files
+    prefix = f"{tops.pop()}/"
+    if not all(prefix + name in present for name in required):
+        return files
+    return FileSet(tuple(File(f.path[len(prefix) :], f.data, f.executable) for f in files))
 
 
 def queue_run(
