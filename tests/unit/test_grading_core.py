@@ -218,7 +218,7 @@ def test_hook_syntax_error_names_grader_py(tmp_path: Path) -> None:
     assert "cannot be read as Python" in str(info.value)
 
 
-def test_build_failure_fails_every_test_with_the_reason(tmp_path: Path) -> None:
+def test_build_failure_skips_every_test_and_shows_the_reason_once(tmp_path: Path) -> None:
     manifest = MINIMAL.replace("python3", "c") + "[build]\ncommands = [['false']]\n"
     root = write_package(tmp_path / "p", manifest, {"grader.py": HOOKS})
     with load_package(root) as package:
@@ -228,8 +228,8 @@ def test_build_failure_fails_every_test_with_the_reason(tmp_path: Path) -> None:
     assert report.build.status is BuildStatus.FAILED
     assert report.score == 0
     assert report.status is ReportStatus.GRADED  # the student's failure, recorded
-    assert all(t.status is TestStatus.FAILED for t in report.tests)
-    assert all("not run: the build failed" in t.message for t in report.tests)
+    assert all(t.status is TestStatus.SKIPPED and t.score == 0 for t in report.tests)
+    assert all(t.message == "not run: the build failed" for t in report.tests)
     [diagnostic] = report.build.diagnostics
     assert (diagnostic.file, diagnostic.line, diagnostic.column) == ("main.c", 3, 5)
 

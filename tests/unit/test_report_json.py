@@ -33,6 +33,8 @@ from assay.grading.spec import StaticEffect, Visibility
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "reports"
 SEEDS = (1, 2, 3, 4, 5, 6)
+# the statuses the fixtures were drawn from (a status added later would change the draws)
+FIXTURE_STATUSES = [s for s in TestStatus if s is not TestStatus.SKIPPED]
 T = TypeVar("T")
 ALPHABET = "ab xyz\n\t<>&\"'\\é€😀\x00\x1b/"
 
@@ -73,7 +75,7 @@ def _finding(rng: random.Random) -> Finding:
 def _outcome(rng: random.Random, number: int) -> TestOutcome:
     return TestOutcome(
         name=f"test {number} {_text(rng, 5)}",
-        status=rng.choice(list(TestStatus)),
+        status=rng.choice(FIXTURE_STATUSES),
         score=_points(rng),
         max_score=_points(rng),
         kind=rng.choice(["", "io", "asserts", "hook", "valgrind"]),

@@ -47,6 +47,7 @@ STATUS_STYLE = {
     TestStatus.OUTPUT_LIMIT: "yellow",
     TestStatus.CRASHED: "magenta",
     TestStatus.ERROR: "bold red reverse",
+    TestStatus.SKIPPED: "dim",
 }
 STAGE_LABELS = {
     Stage.SETUP: "setting up the sandbox",
@@ -227,12 +228,19 @@ def _print_build(report: GradeReport, console: Console) -> None:
     if build.status.value == "failed" and not build.diagnostics and build.log:
         tail = build.log.strip().splitlines()[-DETAIL_LINES:]
         console.print(Text(safe("\n".join("  " + line for line in tail)), "dim"))
+    if build.status.value == "failed":  # said once here, not once per test
+        not_run = sum(1 for t in report.tests if t.status is TestStatus.SKIPPED)
+        if not_run:
+            tests = "test" if not_run == 1 else "tests"
+            console.print(Text(f"{not_run} {tests} not run: the build failed", "dim"))
 
 
 def _print_details(report: GradeReport, console: Console) -> None:
     for test in report.tests:
         if test.status is TestStatus.PASSED or not (test.message or test.expected is not None):
             continue
+        if test.status is TestStatus.SKIPPED and report.build.status.value == "failed":
+            continue  # the build's failure is shown once, above
         console.print(Text(safe(f"{test.name}:"), "bold"))
         lines = test.message.strip().splitlines()[:DETAIL_LINES]
         if test.expected is not None or test.actual is not None:

@@ -17,13 +17,14 @@ from dataclasses import replace
 from assay.config import DEFAULT_GRADING_PARALLEL_RUNS
 from assay.errors import AssayError
 from assay.files.fileset import FileSet
-from assay.grading import scoring, static
+from assay.grading import depends, scoring, static
 from assay.grading.context import GradingContext, NullProgress, Progress
 from assay.grading.diagnostics import parse_diagnostics
 from assay.grading.hookplan import PlannedTest
 from assay.grading.hookrun import HookResult, HookSandbox, PhaseResult
 from assay.grading.kinds import get_kind
 from assay.grading.outcome import (
+    BUILD_NOT_RUN,
     BuildStatus,
     Diagnostic,
     StaticFinding,
@@ -226,21 +227,31 @@ class _Grading:
         total = len(tests) + len(hook_tests)
         started = time.monotonic()
         parallel = self.parallel_runs if ctx.sandbox.concurrent_runs else 1
+        order = depends.run_order(tests)  # each test after the tests it depends on
+        results: dict[str, list[TestOutcome]] = {}
         with ThreadPoolExecutor(parallel, thread_name_prefix="assay-test") as pool:
             index = 0
-            while index < len(tests):
-                batch = [tests[index]]
-                if parallel > 1 and self._concurrent(tests[index]):
-                    while index + len(batch) < len(tests) and self._concurrent(
-                        tests[index + len(batch)]
+            while index < len(order):
+                batch = [order[index]]
+                if parallel > 1 and self._concurrent(order[index]):
+                    # a batch runs at once: no test in it may depend on another in it
+                    while index + len(batch) < len(order) and self._joins(
+                        order[index + len(batch)], batch
                     ):
-                        batch.append(tests[index + len(batch)])
+                        batch.append(order[index + len(batch)])
                 numbered = list(enumerate(batch, index + 1))
-                for outcomes in pool.map(
-                    lambda item: self._one_test(ctx, item[0], item[1], total), numbered
+                for test, outcomes in zip(
+                    batch,
+                    pool.map(
+                        lambda item: self._one_test(ctx, item[0], item[1], total, results),
+                        numbered,
+                    ),
+                    strict=True,
                 ):
-                    self.outcomes += outcomes
+                    results[test.name] = outcomes
                 index += len(batch)
+        for test in tests:  # reported in the manifest's order
+            self.outcomes += results[test.name]
         if hook_tests:
             self.outcomes += self._hook_tests(ctx, hook_tests, len(tests), total)
         self.timings["tests"] = time.monotonic() - started
@@ -248,14 +259,27 @@ class _Grading:
     def _concurrent(self, test: TestSpec) -> bool:
         return get_kind(test.kind).concurrent_safe(self.package.options[test.name])
 
+    def _joins(self, test: TestSpec, batch: list[TestSpec]) -> bool:
+        names = {t.name for t in batch}
+        return self._concurrent(test) and not names.intersection(test.depends)
+
     def _one_test(
-        self, ctx: GradingContext, number: int, test: TestSpec, total: int
+        self,
+        ctx: GradingContext,
+        number: int,
+        test: TestSpec,
+        total: int,
+        results: dict[str, list[TestOutcome]],
     ) -> list[TestOutcome]:
         self.progress.stage(Stage.TESTING, test.name, number, total)
         kind = get_kind(test.kind)
         options = self.package.options[test.name]
         if self.build.status not in (BuildStatus.PASSED, BuildStatus.SKIPPED):
-            return kind.not_run(test, options, f"not run: {self.build.failure}")
+            # the build's failure is shown once, in the build; the tests are "not run"
+            return kind.not_run(test, options, BUILD_NOT_RUN)
+        blocked = depends.blocked_by(test, results)
+        if blocked is not None:
+            return kind.not_run(test, options, blocked)
         ctx = replace(ctx, limits=self.package.test_limits(test))
         try:
             outcomes = kind.run(ctx, test, options)
@@ -276,7 +300,8 @@ class _Grading:
     ) -> list[TestOutcome]:
         if self.build.status not in (BuildStatus.PASSED, BuildStatus.SKIPPED):
             return [
-                replace(_hook_base(t), message=f"not run: {self.build.failure}") for t in planned
+                replace(_hook_base(t), status=TestStatus.SKIPPED, message=BUILD_NOT_RUN)
+                for t in planned
             ]
         numbers = {t.name: number for number, t in enumerate(planned, before + 1)}
 

@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from assay.grading.outcome import TestOutcome, TestStatus
+from assay.grading.outcome import NOT_RUN_PREFIX, TestOutcome, TestStatus
 from assay.grading.report import BuildReport, GradeReport, ReportStatus
 from assay.grading.spec import Visibility
 
@@ -30,7 +30,6 @@ JUNIT_FAILURES = frozenset(
         TestStatus.CRASHED,
     }
 )
-NOT_RUN_PREFIX = "not run:"  # the engine's message for tests skipped after a failed build
 # characters XML 1.0 cannot hold, even escaped
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -44,16 +43,18 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
     tests = []
     for test in view.tests:
         hidden = test.visibility is Visibility.HIDDEN
-        tests.append(
-            {
-                "name": test.name,
-                "score": test.score,
-                "max_score": test.max_score,
-                "status": "passed" if test.status is TestStatus.PASSED else "failed",
-                "output": _verdict(test) if hidden else _test_text(test),
-                "visibility": GRADESCOPE_VISIBILITY[test.visibility],
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": test.name,
+            "score": test.score,
+            "max_score": test.max_score,
+            # Gradescope knows "passed" and "failed" only: a test not run scored nothing
+            "status": "passed" if test.status is TestStatus.PASSED else "failed",
+            "output": _verdict(test) if hidden else _test_text(test),
+            "visibility": GRADESCOPE_VISIBILITY[test.visibility],
+        }
+        if test.status is TestStatus.SKIPPED:
+            entry["extra_data"] = {"assay_status": test.status.value}
+        tests.append(entry)
     return {
         "score": view.score,
         "execution_time": round(view.timings.total_s),
@@ -74,10 +75,14 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
 def _verdict(test: TestOutcome) -> str:
     if test.status in {TestStatus.PASSED, TestStatus.FAILED}:
         return test.status.value
+    if test.status is TestStatus.SKIPPED:
+        return "not run"
     return f"failed ({test.status.value.replace('_', ' ')})"
 
 
 def _test_text(test: TestOutcome) -> str:
+    if test.status is TestStatus.SKIPPED:  # the reason is all there is ("not run: ...")
+        return test.message if test.message.startswith(NOT_RUN_PREFIX) else _verdict(test)
     parts = [_verdict(test)]
     if test.message:
         parts.append(test.message)
@@ -193,8 +198,9 @@ def _test_case(report: GradeReport, test: TestOutcome) -> ET.Element:
     detail = _test_text(test)
     if test.status is TestStatus.ERROR:
         _child(case, "error", test.staff_detail or detail, message=test.message, type="error")
-    elif test.message.startswith(NOT_RUN_PREFIX):
-        _child(case, "skipped", None, message=test.message)
+    elif test.status is TestStatus.SKIPPED or test.message.startswith(NOT_RUN_PREFIX):
+        # SKIPPED, or a report stored before that status: its build-failed tests were "failed"
+        _child(case, "skipped", None, message=test.message or "not run")
     elif test.status in JUNIT_FAILURES:
         _child(case, "failure", detail, message=test.message or test.status.value, type=test.status)
     if test.output:

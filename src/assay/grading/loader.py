@@ -20,6 +20,7 @@ from assay.errors import (
     UnknownEnvironmentError,
 )
 from assay.grading.archive import extract_archive, is_archive
+from assay.grading.depends import check_depends
 from assay.grading.hookplan import read_plan
 from assay.grading.kinds import get_kind
 from assay.grading.package import (
@@ -150,6 +151,7 @@ def _validated(
     for index, test in enumerate(spec.tests):
         kind = get_kind(test.kind, key=f"tests[{index}].kind")
         package.options[test.name] = kind.parse(test, package, key=f"tests[{index}]")
+    check_depends(spec.tests)
     hooks_file = package.path(spec.paths.hooks, key="paths.hooks", must_exist=False)
     if hooks_file.is_file():
         package.hooks = read_plan(hooks_file, spec.paths.hooks)

@@ -36,6 +36,11 @@ class TestStatus(StrEnum):
     OUTPUT_LIMIT = "output_limit"
     CRASHED = "crashed"
     ERROR = "error"  # our infrastructure or the instructor's files failed: never the student's
+    SKIPPED = "skipped"  # not run (the build or a test it depends on failed): scores nothing
+
+
+NOT_RUN_PREFIX = "not run:"  # every skipped test's message starts so
+BUILD_NOT_RUN = "not run: the build failed"  # the build's own failure is shown once, in the build
 
 
 class BuildStatus(StrEnum):
@@ -176,6 +181,11 @@ class TestOutcome:
             group=test.group,
         )
         return replace(base, **fields) if fields else base
+
+    @classmethod
+    def skipped(cls, test: TestSpec, message: str, **fields: Any) -> TestOutcome:
+        """A test of ``test`` that was not run: 0 points, ``message`` says why ("not run: ...")."""
+        return cls.failed(test, status=TestStatus.SKIPPED, message=message, **fields)
 
     @property
     def passed(self) -> bool:

@@ -122,6 +122,13 @@ class TestSpec(BaseModel):
     visibility: Visibility = Visibility.VISIBLE
     group: str = ""
     limits: LimitsSpec = LimitsSpec()
+    # tests that must pass for this one to run (else it is skipped); see grading.depends
+    depends: tuple[str, ...] = ()
+
+    @field_validator("depends", mode="before")
+    @classmethod
+    def _depends(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
 
     @property
     def options(self) -> dict[str, Any]:

@@ -167,7 +167,9 @@ class AssertsKind(TestKind[AssertsOptions]):
 
     # -- outcomes ----------------------------------------------------------------------
     def not_run(self, test: TestSpec, options: AssertsOptions, message: str) -> list[TestOutcome]:
-        outcomes = [replace(o, message=message) for o in _outcomes(test, options)]
+        outcomes = [
+            replace(o, status=TestStatus.SKIPPED, message=message) for o in _outcomes(test, options)
+        ]
         return _labelled(test, options, outcomes)
 
     def run(

@@ -69,5 +69,9 @@ class TestKind(ABC, Generic[OptionsT]):
         return False
 
     def not_run(self, test: TestSpec, options: OptionsT, message: str) -> list[TestOutcome]:
-        """The outcomes of a test that could not run because the build failed."""
-        return [TestOutcome.failed(test, message=message)]
+        """The (skipped) outcomes of a test that is not run: the build or a dependency failed.
+
+        ``message`` says why ("not run: ..."); a kind that yields several outcomes per
+        test yields each of them, skipped, so the report lists the same rows either way.
+        """
+        return [TestOutcome.skipped(test, message)]

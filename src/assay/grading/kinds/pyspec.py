@@ -113,7 +113,7 @@ class _PySpecKind(TestKind[PySpecOptions]):
         tests = options._tests or (SpecTest(test.name, 0, False),)
         share = test.points / len(tests)
         return [
-            replace(self._row(test, share, name), message=message)
+            replace(self._row(test, share, name), status=TestStatus.SKIPPED, message=message)
             for name in _display_names(tests).values()
         ]
 
