@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from assay.files.fileset import FileSet
+from assay.grading.engine import grade
+from assay.grading.loader import load_package
 from assay.grading.report import GradeReport
+from assay.sandbox.backends import get_backend
 from helpers import require_backend
 
 pytestmark = pytest.mark.native
@@ -85,3 +89,90 @@ def test_a_build_failure_is_shown_once_and_the_tests_as_not_run(
         assert skipped is not None
         assert skipped.get("message") == "not run: the build failed"
         assert cases[name].find("failure") is None
+
+
+# --- depends ------------------------------------------------------------------------------------
+
+DEPENDS_MANIFEST = """
+[assignment]
+name = "chain"
+environment = "python3"
+
+[run]
+command = ["python3", "main.py"]
+
+[[tests]]
+name = "greets"          # declared before what it depends on: run after it all the same
+stdin = "hello\\n"
+expected = "hi\\n"
+depends = ["starts"]
+
+[[tests]]
+name = "starts"
+stdin = "start\\n"
+expected = "ok\\n"
+
+[[tests]]
+name = "farewell"
+stdin = "bye\\n"
+expected = "ciao\\n"
+depends = "greets"
+
+[[tests]]
+name = "independent"
+stdin = "start\\n"
+expected = "ok\\n"
+"""
+
+PROGRAM = """
+import sys
+line = sys.stdin.readline().strip()
+print({"start": "ok", "hello": "hi", "bye": "ciao"}.get(line, "?"))
+"""
+
+
+def grade_chain(tmp_path: Path, program: str, parallel_runs: int) -> GradeReport:
+    require_backend("native")
+    root = tmp_path / "chain"
+    root.mkdir(parents=True)
+    (root / "assignment.toml").write_text(DEPENDS_MANIFEST)
+    with load_package(root) as package:
+        return grade(
+            package,
+            FileSet.from_mapping({"main.py": program}),
+            backend=get_backend("native"),
+            parallel_runs=parallel_runs,
+        )
+
+
+@pytest.mark.parametrize("parallel_runs", [1, 4])
+def test_dependents_of_a_failed_test_are_skipped_transitively(
+    tmp_path: Path, parallel_runs: int
+) -> None:
+    broken = PROGRAM.replace('"start": "ok"', '"start": "no"')
+    report = grade_chain(tmp_path, broken, parallel_runs)
+    statuses = {t.name: (t.status.value, t.message, t.score) for t in report.tests}
+    assert [t.name for t in report.tests] == ["greets", "starts", "farewell", "independent"]
+    assert statuses["starts"][0] == "failed"
+    assert statuses["greets"] == ("skipped", "not run: depends on starts, which failed", 0)
+    assert statuses["farewell"] == ("skipped", "not run: depends on greets, which was not run", 0)
+    assert statuses["independent"][0] == "failed"
+    assert report.score == 0
+
+    ok = grade_chain(tmp_path / "ok", PROGRAM, parallel_runs)
+    assert [t.status.value for t in ok.tests] == ["passed"] * 4
+    assert ok.score == 4
+
+
+def test_the_cli_shows_why_a_dependent_was_not_run(tmp_path: Path) -> None:
+    root = tmp_path / "chain"
+    root.mkdir()
+    (root / "assignment.toml").write_text(DEPENDS_MANIFEST)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/main.py").write_text(PROGRAM.replace('"hello": "hi"', '"hello": "yo"'))
+    proc = assay("grade", root, tmp_path / "sub", "--junit", tmp_path / "j.xml")
+    assert proc.returncode == 0, proc.stderr
+    assert "not run: depends on greets, which failed" in proc.stdout
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")  # noqa: S314
+    assert suite is not None
+    assert (suite.get("failures"), suite.get("skipped")) == ("1", "1")
