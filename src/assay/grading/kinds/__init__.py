@@ -22,6 +22,7 @@ KIND_CLASSES: dict[str, str] = {
     "interactive": "assay.grading.kinds.interactive:InteractiveKind",
     "junit": "assay.grading.kinds.junit:JUnitKind",
     "student-tests": "assay.grading.kinds.student_tests:StudentTestsKind",
+    "prairielearn": "assay.grading.kinds.prairielearn:PrairieLearnKind",
 }
 
 _loaded: dict[str, TestKind[Any]] = {}
