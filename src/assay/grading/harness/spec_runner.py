@@ -31,6 +31,7 @@ import ctypes
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import select
@@ -44,6 +45,9 @@ from typing import Any
 
 PLAN_FILE = "plan.json"
 PYTEST_INI = "pytest.ini"
+LIB_DIR = "lib"  # first on the spec's path: Assay's gradescope_utils
+DECORATORS_MODULE = "gradescope_utils.autograder_utils.decorators"
+MAX_SCORE_VALUE = 1e9
 # RFC 3526 group 14 (2048-bit MODP), generator 2
 MODP_PRIME = int(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74"
@@ -122,6 +126,28 @@ def _describe(exc_type: type[BaseException], value: BaseException | None, tb: An
     return bounded(text + where)
 
 
+def finite_score(value: object) -> float | None:
+    """A partial-credit score as sent (untrusted): a number (huge ones cut), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = math.copysign(math.inf, value)
+    if math.isnan(number):
+        return None
+    return max(-MAX_SCORE_VALUE, min(MAX_SCORE_VALUE, number))
+
+
+def _partial_score(action: str) -> object:
+    """Reset (``reset_score``) or read (``recorded_score``) the decorators' score in W'."""
+    module = sys.modules.get(DECORATORS_MODULE)
+    try:
+        return getattr(module, action)() if module is not None else None
+    except Exception:  # noqa: BLE001 - student code may have broken the module
+        return None
+
+
 def _flush_std() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a student may have replaced the stream
@@ -161,7 +187,11 @@ def _serve(requests: _Requests, res_fd: int, run_one: Callable[[str], dict[str, 
             status = 3
             try:
                 os.close(requests.fd)
+                _partial_score("reset_score")
                 result = run_one(test_id)
+                value = _partial_score("recorded_score")
+                if value is not None:  # set, but not a number: it scores 0
+                    result["score"] = finite_score(value) or 0.0
                 result["id"] = test_id
                 _flush_std()
                 _send(res_fd, result)
@@ -337,6 +367,7 @@ def _collector(plan: dict[str, Any], harness: str, req_fd: int, res_fd: int) -> 
     requests = _Requests(req_fd)
     if requests.next() != "go":
         return
+    sys.path.insert(0, os.path.join(harness, LIB_DIR))  # Assay's gradescope_utils only
     sys.path.append(plan["module_dir"])  # last: the standard library always wins
     if plan["mode"] == "pytest":
         _collector_pytest(plan, harness, requests, res_fd)
@@ -557,7 +588,11 @@ def _checked(message: dict[str, Any]) -> dict[str, Any]:
     if outcome not in OUTCOMES or not isinstance(text, str):
         return _error("the test process sent a malformed result")
     assertion = message.get("assertion") is True and outcome == "failed"
-    return {"outcome": outcome, "assertion": assertion, "message": bounded(text)}
+    checked = {"outcome": outcome, "assertion": assertion, "message": bounded(text)}
+    score = finite_score(message.get("score"))
+    if score is not None:
+        checked["score"] = score
+    return checked
 
 
 def _kill(pid: int) -> None:

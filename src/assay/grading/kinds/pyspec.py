@@ -5,8 +5,9 @@ random names, shuffled order), copied with the runner into a read-only
 harness directory, and run by ``harness/spec_runner.py`` against the
 student's module. Results come back on the runner's authenticated channel,
 never from the student's output. Points are split equally over the spec's
-test functions; a test passes only if it passed and its complement (when it
-has one) failed by an assertion.
+test functions, or in proportion to their weights (Gradescope's decorators
+or ``weights`` in assignment.toml, see ``pyspec_meta``); a test passes only
+if it passed and its complement (when it has one) failed by an assertion.
 """
 
 from __future__ import annotations
@@ -17,12 +18,22 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from assay.errors import PackageError, WorkspacePathError
-from assay.grading.harness.spec_runner import PLAN_FILE, PYTEST_INI
+from assay.grading.gradescope.mapping import visibility as mapped_visibility
+from assay.grading.harness.spec_runner import LIB_DIR, PLAN_FILE, PYTEST_INI
 from assay.grading.kinds.base import KindOptions, TestKind
 from assay.grading.kinds.pyspec_channel import Channel, HostKey, Record, read_channel
+from assay.grading.kinds.pyspec_meta import (
+    MetaError,
+    TestMeta,
+    number_key,
+    read_meta,
+    select_tests,
+    shares,
+    with_tables,
+)
 from assay.grading.outcome import TestOutcome, TestStatus, Timing, decode, describe_run
 from assay.grading.outcome import status_of_run as forced_status
 from assay.grading.package import MANIFEST
@@ -37,6 +48,14 @@ if TYPE_CHECKING:
     from assay.grading.spec import TestSpec
 
 RUNNER = "spec_runner.py"
+DECORATORS = "gradescope_decorators.py"
+# where the decorators go in the harness, so that Gradescope's import path works
+DECORATOR_FILES = {
+    f"{LIB_DIR}/gradescope_utils/__init__.py": b"",
+    f"{LIB_DIR}/gradescope_utils/autograder_utils/__init__.py": b"",
+}
+DECORATORS_AT = f"{LIB_DIR}/gradescope_utils/autograder_utils/decorators.py"
+EPSILON = 1e-9
 OUTPUT_TAIL_BYTES = 4 * 1024
 STARTUP_S = 5.0  # interpreter, pytest import, handshake
 PER_TEST_OVERHEAD_S = 0.5  # fork, clean-up, reporting
@@ -52,7 +71,22 @@ class PySpecOptions(KindOptions):
     anti_tamper: bool = True
     per_test_timeout_s: float = Field(default=5.0, gt=0, le=600)
     module_dir: str = "."  # where the student's module is, in the workspace
+    # per-test metadata by test name (``test_add`` or ``TestCalc.test_add``), over decorators
+    weights: dict[str, float] = Field(default_factory=dict)
+    visibilities: dict[str, str] = Field(default_factory=dict)
+    numbers: dict[str, str] = Field(default_factory=dict)
+    # selection, as pytest's node ids, -k and -m (all must hold)
+    select: tuple[str, ...] = ()
+    keyword: str | None = None
+    markers: str | None = None
     _tests: tuple[SpecTest, ...] = PrivateAttr(default=())  # found by ``check``
+    _meta: dict[str, TestMeta] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _short_tables(self) -> PySpecOptions:
+        if max(len(self.weights), len(self.visibilities), len(self.numbers)) > 10_000:
+            raise ValueError("a per-test table has too many entries")
+        return self
 
     @field_validator("module_dir")
     @classmethod
@@ -95,6 +129,23 @@ class _PySpecKind(TestKind[PySpecOptions]):
                 key=f"{key}.spec",
                 fix=_NO_TESTS_FIX[self.mode],
             )
+        if options.markers is not None and self.mode is SpecMode.UNITTEST:
+            raise PackageError(
+                "markers selects pytest marks; a unittest spec has none",
+                file=MANIFEST,
+                key=f"{key}.markers",
+                fix="use select or keyword, or the pytest kind",
+            )
+        try:
+            selected, meta = self._planned(options, spec.read_text(encoding="utf-8"))
+        except MetaError as exc:
+            raise PackageError(
+                str(exc),
+                file=options.spec + (f":{exc.line}" if exc.line else "") if exc.line else MANIFEST,
+                key=key,
+                fix="give decorators literal values, and tables and selections names of the "
+                "spec's test functions (docs/kinds-python.md)",
+            ) from exc
         base = PurePosixPath(options.spec).parent
         for index, rel in enumerate(options.files):
             where = f"{key}.files[{index}]"
@@ -107,25 +158,57 @@ class _PySpecKind(TestKind[PySpecOptions]):
                     key=where,
                     fix="keep the files a spec needs in its directory (or below it)",
                 )
-        options._tests = tests
+        options._tests = selected
+        options._meta = meta
+
+    def _planned(
+        self, options: PySpecOptions, source: str
+    ) -> tuple[tuple[SpecTest, ...], dict[str, TestMeta]]:
+        """The tests to run, in report order (by number), and their metadata."""
+        tests = find_tests(source, self.mode, options.spec)
+        meta = with_tables(
+            read_meta(source, tests, options.spec),
+            tests,
+            weights=options.weights,
+            visibilities=options.visibilities,
+            numbers=options.numbers,
+        )
+        selected = select_tests(
+            tests,
+            meta,
+            spec=options.spec,
+            select=options.select,
+            keyword=options.keyword,
+            markers=options.markers,
+        )
+        ordered = sorted(selected, key=lambda t: number_key(meta[t.qualname].number))
+        shares(1.0, ordered, meta)  # the weights must not add up to 0
+        return tuple(ordered), meta
 
     def not_run(self, test: TestSpec, options: PySpecOptions, message: str) -> list[TestOutcome]:
         tests = options._tests or (SpecTest(test.name, 0, False),)
-        share = test.points / len(tests)
+        meta = {t.qualname: options._meta.get(t.qualname, TestMeta()) for t in tests}
+        points = shares(test.points, tests, meta)
+        names = _display_names(tests)
         return [
-            replace(self._row(test, share, name), status=TestStatus.SKIPPED, message=message)
-            for name in _display_names(tests).values()
+            replace(
+                self._row(test, points[t.qualname], names[t.qualname], meta[t.qualname]),
+                status=TestStatus.SKIPPED,
+                message=message,
+            )
+            for t in tests
         ]
 
     # -- grading time ------------------------------------------------------------------
     def run(self, ctx: GradingContext, test: TestSpec, options: PySpecOptions) -> list[TestOutcome]:
         source = ctx.package.path(options.spec).read_text(encoding="utf-8")
-        tests = find_tests(source, self.mode, options.spec)
+        tests, meta = self._planned(options, source)
+        chosen = {t.qualname for t in tests}
         spec = transform(
             source, self.mode, rng=ctx.rng, anti_tamper=options.anti_tamper, filename=options.spec
         )
         key = HostKey.new()
-        ids = [planned.id for planned in spec.plan]
+        ids = [planned.id for planned in spec.plan if planned.original in chosen]
         harness = ctx.put_harness(self._files(ctx, options, spec.source, ids, key))
         result = ctx.run_student(
             ["python3", "-I", f"/work/{harness}/{RUNNER}", f"/work/{harness}"],
@@ -135,15 +218,17 @@ class _PySpecKind(TestKind[PySpecOptions]):
         )
         channel = read_channel(result.stdout, key, ids)
         names = _display_names(tests)
-        share = test.points / len(tests)
+        points = shares(test.points, tests, meta)
         output = decode(result.stderr[-OUTPUT_TAIL_BYTES:]) if result.stderr else ""
         outcomes = []
         for original in tests:
             planned = [p for p in spec.plan if p.original == original.qualname]
             main = next(p.id for p in planned if not p.complement)
             twin = next((p.id for p in planned if p.complement), None)
-            row = replace(self._row(test, share, names[original.qualname]), output=output)
-            outcomes.append(_judge(row, channel, result, main, twin))
+            own = meta[original.qualname]
+            row = self._row(test, points[original.qualname], names[original.qualname], own)
+            judged = _judge(replace(row, output=output), channel, result, main, twin)
+            outcomes.append(_hide_errors(_partial(judged, channel.records.get(main), own), own))
         return _channel_verdict(outcomes, channel, result)
 
     def _files(
@@ -165,10 +250,13 @@ class _PySpecKind(TestKind[PySpecOptions]):
             "load_timeout_s": options.load_timeout_s,
             "host_public": key.public_hex,
         }
+        harness = resources.files("assay.grading.harness")
         files = {
-            RUNNER: resources.files("assay.grading.harness").joinpath(RUNNER).read_bytes(),
+            RUNNER: harness.joinpath(RUNNER).read_bytes(),
             PYTEST_INI: b"[pytest]\n",
             PLAN_FILE: json.dumps(plan).encode(),
+            **DECORATOR_FILES,
+            DECORATORS_AT: harness.joinpath(DECORATORS).read_bytes(),
         }
         for rel in options.files:
             inside = PurePosixPath(rel).relative_to(spec_rel.parent)
@@ -176,14 +264,15 @@ class _PySpecKind(TestKind[PySpecOptions]):
         files[f"spec/{spec_rel.name}"] = source.encode()
         return files
 
-    def _row(self, test: TestSpec, share: float, name: str) -> TestOutcome:
+    def _row(self, test: TestSpec, share: float, name: str, meta: TestMeta) -> TestOutcome:
+        label = f"{meta.number} {name}" if meta.number else name
         return TestOutcome(
-            name=f"{test.name} :: {name}",
+            name=f"{test.name} :: {label}",
             status=TestStatus.FAILED,
             score=0.0,
             max_score=share,
             kind=self.name,
-            visibility=test.visibility,
+            visibility=mapped_visibility(test.visibility, meta.visibility),
             group=test.group,
         )
 
@@ -281,6 +370,42 @@ def _judge(
         staff_detail=f"passed {main}, but its complement {twin} did not fail by an assertion "
         f"({how})",
     )
+
+
+def _partial(row: TestOutcome, record: Record | None, meta: TestMeta) -> TestOutcome:
+    """A partial-credit test's row with the score it set (clamped to 0..its weight).
+
+    The score counts only if the test then passed (returned normally): unlike on
+    Gradescope, a score set before a failure does not, so code under test cannot
+    set a score and then abort the test. A test that set none scores its weight
+    if it passed. A passed test whose complement did not confirm it keeps its 0.
+    """
+    if not meta.partial or record is None or record.score is None or row.tampered:
+        return row
+    if record.outcome != "passed" or not row.passed:
+        note = f"the test set the score {record.score:g}, which counts only if it passes"
+        return replace(row, staff_detail=f"{row.staff_detail or ''}\n{note}".strip())
+    weight = meta.weight or 0.0
+    got = min(max(record.score, 0.0), weight)
+    score = row.max_score * got / weight if weight > 0 else 0.0
+    full = got >= weight - EPSILON
+    note = f"partial credit: {got:g} / {weight:g}"
+    if record.score != got:
+        note += f" (the test set {record.score:g})"
+    return replace(
+        row,
+        status=TestStatus.PASSED if full else TestStatus.FAILED,
+        score=score,
+        message=note if not row.message else f"{note}; {row.message}",
+    )
+
+
+def _hide_errors(row: TestOutcome, meta: TestMeta) -> TestOutcome:
+    """``@hide_errors("text")``: students see the text, staff the failure."""
+    if meta.hide_errors is None or row.passed or not row.message:
+        return row
+    staff = f"{row.message}\n{row.staff_detail or ''}".strip()
+    return replace(row, message=meta.hide_errors, staff_detail=staff)
 
 
 def _channel_verdict(

@@ -22,6 +22,7 @@ from assay.grading.harness.spec_runner import (
     MAX_MESSAGE_CHARS,
     MODP_PRIME,
     SECRET_BITS,
+    finite_score,
     line_mac,
     shared_key,
     valid_public,
@@ -52,6 +53,7 @@ class Record:
     message: str
     wall_s: float = 0.0
     signal: int | None = None
+    score: float | None = None  # what a partial-credit test set (unbounded: the host clamps)
 
 
 @dataclass
@@ -75,6 +77,7 @@ def _record(data: dict[str, Any]) -> Record | None:
         message=message[: MAX_MESSAGE_CHARS + 3],
         wall_s=max(0.0, float(wall)),
         signal=signal if isinstance(signal, int) and not isinstance(signal, bool) else None,
+        score=finite_score(data.get("score")),
     )
 
 
