@@ -146,12 +146,14 @@ class Sandbox:
         network: bool | None = None,
         as_root: bool = False,
         output_policy: OutputPolicy = OutputPolicy.KILL,
+        terminal: bool = False,
     ) -> RunResult:
         """Run a command in the workspace and wait for its verdict.
 
         ``env`` replaces the environment's defaults entirely when given;
         nothing is inherited from the host. ``PWD`` is always the working
-        directory.
+        directory. With ``terminal``, the run's standard streams are a
+        pseudo-terminal (``RunSpec.terminal``).
         """
         if isinstance(stdin, str):
             raise TypeError("stdin must be bytes, a pathlib.Path, a binary file or None")
@@ -171,5 +173,6 @@ class Sandbox:
             network=self.network if network is None else network,
             as_root=as_root,
             output_policy=output_policy,
+            terminal=terminal,
         )
         return self.session.run(spec)

@@ -98,6 +98,11 @@ class Dialogue(ABC):
     whatever ``replies`` yields to the run's standard input, and closes it when
     ``replies`` ends. When the run is over (output drained), the backend calls
     ``hang_up``, after which ``replies`` must end promptly.
+
+    On a terminal (``RunSpec.terminal``) the end of ``replies`` hangs the
+    terminal up: the run is stopped (killed) if it is still going, as a
+    conversation at a terminal ends when the user leaves. (On pipes, it
+    closes standard input and the run goes on.)
     """
 
     @abstractmethod
@@ -129,6 +134,10 @@ class RunSpec:
     network: bool = False
     as_root: bool = False
     output_policy: OutputPolicy = OutputPolicy.KILL
+    # On a pseudo-terminal: the run's stdin, stdout and stderr are one fresh
+    # terminal of its own (echo off, 80x24), its output read as ``stdout``
+    # (``stderr`` stays empty), its input written by ``stdin``'s dialogue.
+    terminal: bool = False
 
     @property
     def dialogue(self) -> Dialogue | None:
@@ -143,5 +152,7 @@ class RunSpec:
         for key, value in self.env.items():
             if not key or "=" in key or "\0" in key or "\0" in value:
                 raise ConfigError(f"invalid environment variable {key!r}")
+        if self.terminal and self.stdin is not None and self.dialogue is None:
+            raise ConfigError("a run on a terminal takes its input from a dialogue (or none)")
         if os.path.isabs(self.cwd) or ".." in Path(self.cwd).parts:
             raise ConfigError(f"cwd must be relative to the workspace: {self.cwd!r}")

@@ -37,4 +37,6 @@ NAMESPACE_FLAGS = (
 
 AF_VSOCK = 40
 DENIED_SOCKET_FAMILIES = (socket.AF_PACKET, AF_VSOCK)  # and SOCK_RAW in any family
-DENIED_IOCTLS = (0x5412, 0x541C)  # TIOCSTI, TIOCLINUX
+# TIOCSTI, TIOCLINUX, and TIOCSETD: a run may have a terminal of its own (``RunSpec.terminal``),
+# whose line discipline it must not change (n_gsm, n_hdlc: kernel code few programs reach)
+DENIED_IOCTLS = (0x5412, 0x541C, 0x5423)

@@ -246,12 +246,13 @@ class DockerAPI:
         user: str,
         stdin: bool,
         workdir: str = "/work",
+        tty: bool = False,
     ) -> str:
         body = {
             "AttachStdin": stdin,
             "AttachStdout": True,
             "AttachStderr": True,
-            "Tty": False,
+            "Tty": tty,
             "Privileged": False,
             "User": user,
             "WorkingDir": workdir,
@@ -269,6 +270,6 @@ class DockerAPI:
             int(info.get("Pid") or 0),
         )
 
-    def exec_start(self, exec_id: str) -> tuple[socket.socket, bytes]:
-        """Start an exec; its raw multiplexed stream and any bytes already read of it."""
-        return self.http.hijack(f"/exec/{exec_id}/start", {"Detach": False, "Tty": False})
+    def exec_start(self, exec_id: str, *, tty: bool = False) -> tuple[socket.socket, bytes]:
+        """Start an exec; its raw stream (multiplexed unless ``tty``) and any bytes already read."""
+        return self.http.hijack(f"/exec/{exec_id}/start", {"Detach": False, "Tty": tty})

@@ -58,13 +58,16 @@ class ExecProcess:
         *,
         user: str,
         stdin: StdinSource = None,
+        tty: bool = False,
     ) -> None:
         self.api = api
         self.container_id = container_id
         if isinstance(stdin, Path) and not stdin.is_file():
             raise SandboxError(f"stdin file {stdin} is not a readable regular file")
-        self.exec_id = api.exec_create(container_id, argv, user=user, stdin=stdin is not None)
-        self.sock, self._pending = api.exec_start(self.exec_id)
+        self.exec_id = api.exec_create(
+            container_id, argv, user=user, stdin=stdin is not None, tty=tty
+        )
+        self.sock, self._pending = api.exec_start(self.exec_id, tty=tty)
         self._feeder: threading.Thread | None = None
         if stdin is not None:
             self._feeder = threading.Thread(

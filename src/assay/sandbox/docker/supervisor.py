@@ -19,6 +19,7 @@ from assay.sandbox.docker.cgroup_stats import CgroupStats
 from assay.sandbox.docker.execio import ExecProcess, open_pidfd
 from assay.sandbox.docker.reaper import Reaper
 from assay.sandbox.docker.streams import OutputCollector
+from assay.sandbox.docker.terminal import TerminalDialogue, TerminalOutput, terminal_argv
 from assay.sandbox.docker.verdict import exec_argv, run_user
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import RunSpec
@@ -92,11 +93,24 @@ class _Run:
         self.spec = spec
         self.user = run_user(spec)
         self.dialogue = spec.dialogue
-        self.output = OutputCollector(
-            spec.limits.output_bytes,
-            spec.output_policy,
-            self.dialogue.heard if self.dialogue is not None else None,
-        )
+        self.terminal: TerminalDialogue | None = None
+        self.output: OutputCollector | TerminalOutput
+        if spec.terminal:
+            inner = self.dialogue
+            self.terminal = TerminalDialogue(inner) if inner is not None else None
+            self.dialogue = self.terminal
+            self.output = TerminalOutput(
+                spec.limits.output_bytes,
+                spec.output_policy,
+                inner.heard if inner is not None else _ignore,
+                self.terminal.ready.set if self.terminal is not None else _nothing,
+            )
+        else:
+            self.output = OutputCollector(
+                spec.limits.output_bytes,
+                spec.output_policy,
+                self.dialogue.heard if self.dialogue is not None else None,
+            )
         self.killed_for: KillReason | None = None
         self.killed_at = 0.0
         self.peak_sample = 0
@@ -114,17 +128,19 @@ class _Run:
         oom_before, cpu_before = stats.oom_kills(), stats.cpu_ns()
         self.peak_sample = stats.memory_current()
         cpu_limit_ns = int(limits.cpu_time_s * 1e9)
+        argv = exec_argv(self.spec)
         proc = ExecProcess(
             self.ctx.api,
             self.ctx.container_id,
-            exec_argv(self.spec),
+            terminal_argv(argv) if self.spec.terminal else argv,
             user=self.user,
-            stdin=self.spec.stdin,
+            stdin=self.terminal if self.spec.terminal else self.spec.stdin,
+            tty=self.spec.terminal,
         )
         started = time.monotonic()
         deadline, eof_at = started + limits.wall_time_s, started
         watch = _Watch(proc, self.ctx.container_id)
-        eof = False
+        eof = hung_up = False
         try:
             while not (eof and watch.exited):
                 now = time.monotonic()
@@ -142,6 +158,9 @@ class _Run:
                 watch.poll(ready, now)
                 if watch.exited and not eof:
                     self.kill(None, now)  # leftovers hold the stream open
+                if self.terminal is not None and self.terminal.hung_up.is_set() and not hung_up:
+                    hung_up = True  # the dialogue ended: the run is stopped, as a hung-up session
+                    self.kill(None, now)
                 if not watch.armed and now - started >= WATCH_AFTER_S:
                     watch.arm()
                 self._check_limits(now, started, (cpu_before, oom_before), cpu_limit_ns)
@@ -197,6 +216,14 @@ class _Run:
             self.kill(KillReason.CPU_TIME, now)
         elif not self.peak_tracked:
             self.peak_sample = max(self.peak_sample, stats.memory_current())
+
+
+def _ignore(chunk: bytes) -> None:
+    """Terminal output no dialogue listens to."""
+
+
+def _nothing() -> None:
+    """A terminal ready for no dialogue."""
 
 
 def supervise(ctx: RunContext, spec: RunSpec) -> RunResult:

@@ -8,6 +8,7 @@ the whole cgroup when the run ends for any reason, so no process survives.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -26,6 +27,7 @@ from assay.sandbox.native.cgroups import JobCgroup, JobLimits
 from assay.sandbox.native.scheduler import CpuScheduler, Ticket, default_cores
 from assay.sandbox.native.slots import Slot
 from assay.sandbox.native.stall import MAX_STALL_FACTOR, StallClock
+from assay.sandbox.native.terminal import TerminalWriter, open_terminal
 from assay.sandbox.output import BoundedBuffer
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Dialogue, Limits, OutputPolicy, RunSpec
@@ -83,20 +85,35 @@ def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
 
 class _Streams:
     """stdout and stderr into bounded buffers, and the launcher's exit (a pidfd),
-    all in one selector so the end of a run is seen the moment it happens."""
+    all in one selector so the end of a run is seen the moment it happens.
+
+    On a terminal there is no ``err_fd`` (stdout is the terminal's master,
+    stderr stays empty) and ``hangup_fd`` ends when the terminal is hung up."""
 
     def __init__(
-        self, out_fd: int, err_fd: int, limit: int, listener: Callable[[bytes], None] | None
+        self,
+        out_fd: int,
+        err_fd: int | None,
+        limit: int,
+        listener: Callable[[bytes], None] | None,
+        hangup_fd: int | None = None,
     ) -> None:
         self.listener = listener  # hears stdout as it arrives (a dialogue)
         self.selector = selectors.DefaultSelector()
-        self.buffers = {out_fd: BoundedBuffer(limit), err_fd: BoundedBuffer(limit)}
-        for fd in (out_fd, err_fd):
+        self.out, self.err = BoundedBuffer(limit), BoundedBuffer(limit)
+        self.buffers = {out_fd: self.out}
+        if err_fd is not None:
+            self.buffers[err_fd] = self.err
+        for fd in self.buffers:
             os.set_blocking(fd, False)
             self.selector.register(fd, selectors.EVENT_READ)
-        self.out_fd, self.err_fd = out_fd, err_fd
+        self.out_fd = out_fd
         self.exit_fd = -1
         self.exited = False
+        self.hangup_fd = -1 if hangup_fd is None else hangup_fd
+        self.hung_up = False
+        if hangup_fd is not None:
+            self.selector.register(hangup_fd, selectors.EVENT_READ)
 
     def watch_exit(self, pid: int) -> None:
         self.exit_fd = os.pidfd_open(pid)
@@ -115,10 +132,18 @@ class _Streams:
                 self.exited = True
                 self.selector.unregister(fd)
                 continue
+            if fd == self.hangup_fd:
+                self.hung_up = True
+                self.selector.unregister(fd)
+                continue
             try:
                 chunk = os.read(fd, READ_CHUNK)
             except BlockingIOError:
                 continue
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                chunk = b""  # a terminal's master once no process holds its slave
             if not chunk:
                 self.selector.unregister(fd)
                 continue
@@ -128,6 +153,9 @@ class _Streams:
         return overflow
 
     def close(self) -> None:
+        if self.hangup_fd >= 0:
+            with contextlib.suppress(KeyError):
+                self.selector.unregister(self.hangup_fd)  # the terminal writer's to close
         for fd in [*self.buffers, self.exit_fd]:
             if fd < 0:
                 continue
@@ -200,13 +228,27 @@ def supervise(
     limits = spec.limits
     cgroup = slot.cgroup
     dialogue = spec.dialogue
-    replies = _Replies(dialogue) if dialogue is not None else None
-    stdin_fd = replies.read_fd if replies is not None else _stdin_fd(spec)
-    out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    streams = _Streams(
-        out_r, err_r, limits.output_bytes, dialogue.heard if dialogue is not None else None
-    )
+    replies: _Replies | TerminalWriter | None
+    if spec.terminal:
+        master, slave = open_terminal()
+        replies = TerminalWriter(master, dialogue) if dialogue is not None else None
+        child_fds: tuple[int, ...] = (slave, slave, slave)
+        streams = _Streams(
+            master,
+            None,
+            limits.output_bytes,
+            dialogue.heard if dialogue is not None else None,
+            hangup_fd=replies.hangup_fd if replies is not None else None,
+        )
+    else:
+        replies = _Replies(dialogue) if dialogue is not None else None
+        stdin_fd = replies.read_fd if replies is not None else _stdin_fd(spec)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        child_fds = (stdin_fd, out_w, err_w)
+        streams = _Streams(
+            out_r, err_r, limits.output_bytes, dialogue.heard if dialogue is not None else None
+        )
     start = time.monotonic()
     paused_before = scheduled.paused_s() if scheduled else 0.0
     try:
@@ -214,7 +256,7 @@ def supervise(
             slot.start(
                 argv=launch.argv,
                 env=launch.env,
-                fds=(stdin_fd, out_w, err_w, *launch.extra_fds),
+                fds=(*child_fds, *launch.extra_fds),
                 rlimits=rlimits(limits),
                 uid=launch.uid,
                 gid=launch.gid,
@@ -223,7 +265,7 @@ def supervise(
             )
         finally:
             # The launcher has its copies; ours would keep the pipes from ending.
-            for fd in (stdin_fd, out_w, err_w, *launch.extra_fds):
+            for fd in {*child_fds, *launch.extra_fds}:
                 os.close(fd)
         proc = slot.proc
         streams.watch_exit(proc.pid)
@@ -244,7 +286,9 @@ def supervise(
             scheduled.scheduler.leave(scheduled.ticket)
         else:
             paused = 0.0
-        if reason is not None:
+        # A terminal hung up while the run goes on: it is stopped, as a hung-up session is.
+        hung_up = streams.hung_up and not streams.exited
+        if reason is not None or hung_up:
             _stop(proc, cgroup, status)
         elif cgroup.pids():
             cgroup.kill_all()
@@ -256,7 +300,7 @@ def supervise(
         while streams.open and time.monotonic() < drained_by:
             streams.pump(0.1)
         if replies is not None:
-            ending: _Replies = replies
+            ending = replies
             replies = None  # ended here: the finally below has nothing left to do
             ending.end()
         status.read()
@@ -268,10 +312,13 @@ def supervise(
             spec=spec,
             wall=wall,
             streams=streams,
+            hung_up=hung_up,
         )
     finally:
         streams.close()
-        if replies is not None:  # the run failed: stop the replies, keep its exception
+        if isinstance(replies, TerminalWriter):
+            replies.abandon()
+        elif replies is not None:  # the run failed: stop the replies, keep its exception
             replies.dialogue.hang_up()
 
 
@@ -328,7 +375,7 @@ def _watch(
         timeout = max(0.0, min(deadline, next_poll) - now)
         if streams.pump(timeout) and kill_on_overflow:
             return KillReason.OUTPUT
-        if streams.exited:
+        if streams.exited or streams.hung_up:
             return None
 
 
@@ -400,22 +447,27 @@ def _verdict(
     spec: RunSpec,
     wall: float,
     streams: _Streams,
+    hung_up: bool = False,
 ) -> RunResult:
     cpu_s = cgroup.cpu_time_ns() / 1e9
-    out, err = streams.buffers[streams.out_fd], streams.buffers[streams.err_fd]
-    stderr = err.getvalue()
+    out, err = streams.out, streams.err
+    stdout, stderr = out.getvalue(), err.getvalue()
     oom_kills = cgroup.oom_kills()
+    said = stdout if spec.terminal else stderr  # bubblewrap's own messages: on the terminal
     if "exit-code" in status:
         code = status["exit-code"]
-    elif reason is not None or oom_kills > 0:
+    elif reason is not None or oom_kills > 0 or hung_up:
         code = KILLED  # stopped before bubblewrap could report a status
-    elif b"bwrap: execvp " in stderr and "child-pid" in status:
+    elif b"bwrap: execvp " in said and "child-pid" in status:
         # The command could not be executed (not found, not executable): a
         # verdict about the command, as a shell reports it.
         code = EXEC_FAILED
-        stderr = stderr.replace(b"bwrap: execvp ", b"", 1)
+        if spec.terminal:
+            stdout = stdout.replace(b"bwrap: execvp ", b"", 1)
+        else:
+            stderr = stderr.replace(b"bwrap: execvp ", b"", 1)
     else:
-        detail = stderr.decode(errors="replace").strip()
+        detail = said.decode(errors="replace").strip()
         raise SandboxError(f"bubblewrap failed (status {returncode}): {detail}")
     verdict = decide(RunFacts(code, reason, oom_kills, cpu_s, spec.limits.cpu_time_s))
     return RunResult(
@@ -425,7 +477,7 @@ def _verdict(
         cpu_time_s=cpu_s,
         wall_time_s=wall,
         peak_memory_bytes=cgroup.peak_memory_bytes(),
-        stdout=out.getvalue(),
+        stdout=stdout,
         stderr=stderr,
         stdout_truncated=out.truncated,
         stderr_truncated=err.truncated,
