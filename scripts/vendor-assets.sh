@@ -24,7 +24,10 @@ for mode in python clike; do
     mkdir -p "$out/codemirror/mode/$mode"
     cp "$m/codemirror/mode/$mode/$mode.js" "$out/codemirror/mode/$mode/"
 done
-for pkg in htmx.org chart.js codemirror; do
+# the API docs page (/api/v1/docs): Swagger UI, served by us instead of a CDN
+mkdir -p "$out/swagger-ui"
+cp "$m/swagger-ui-dist/swagger-ui-bundle.js" "$m/swagger-ui-dist/swagger-ui.css" "$out/swagger-ui/"
+for pkg in htmx.org chart.js codemirror swagger-ui-dist; do
     cp "$m/$pkg/LICENSE"* "$out/LICENSE.$pkg" 2>/dev/null || true
 done
 manifest() { (cd "$1" && find . -type f ! -name MANIFEST -print0 | sort -z | xargs -0 sha256sum > MANIFEST); }

@@ -191,7 +191,6 @@ ROWS = [
     raw("ok  ok  ok  ok  ok  ok  ok ", "GET /metrics"),
     raw("ok  ok  ok  ok  ok  ok  ok ", "GET /api/v1/openapi.json"),
     raw("ok  ok  ok  ok  ok  ok  ok ", "GET /api/v1/docs"),
-    raw("ok  ok  ok  ok  ok  ok  ok ", "GET /docs/oauth2-redirect"),
     raw("ok  ok  ok  ok  ok  ok  ok ", "GET /static/{path}", ids={"path": "static_file"}),  # a mount
     # pages
     web("ok  ok  ok  ok  ok  ok  log", "GET /"),

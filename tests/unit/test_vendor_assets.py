@@ -28,6 +28,10 @@ BANNERS = {
     STATIC_VENDOR / "htmx.min.js": ("htmx.org", r'version:"([0-9.]+)"'),
     STATIC_VENDOR / "chart.umd.min.js": ("chart.js", r"Chart\.js v([0-9.]+)"),
     STATIC_VENDOR / "codemirror/codemirror.js": ("codemirror", r'CodeMirror\.version = "([\d.]+)"'),
+    STATIC_VENDOR / "swagger-ui/swagger-ui-bundle.js": (
+        "swagger-ui-dist",
+        r'PACKAGE_VERSION:"([0-9.]+)"',
+    ),
     TESTS_VENDOR / "axe.min.js": ("axe-core", r"/\*! axe v([0-9.]+)"),
 }
 DEV_ONLY = {"axe-core"}

@@ -30,7 +30,7 @@ def create_app(platform: Platform) -> FastAPI:
         version=__version__,
         description="Autograding platform: submissions, grading, live progress, code execution.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served offline by assay.web.ui.pages.apidocs instead of from a CDN
         redoc_url=None,
     )
     app.state.platform = platform

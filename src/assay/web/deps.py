@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assay.errors import AuthenticationError, PermissionDeniedError
 from assay.services import Actor, Platform
@@ -29,6 +30,15 @@ SESSION_COOKIE = "assay_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2**31 - 1  # database ids are 32-bit on PostgreSQL
+
+# Declares the bearer scheme in the OpenAPI schema (and Swagger UI's "Authorize"); the
+# header itself is read by ``_authenticate``, which gives the API's own error messages.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token: `assay token create`, or POST /api/v1/auth/tokens.",
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -69,7 +79,7 @@ def rate_key(actor: Actor | None, client: str) -> str:
     return f"user:{actor.user_id}" if actor is not None else f"client:{client}"
 
 
-def optional_actor(request: Request, platform: PlatformDep) -> Actor | None:
+def optional_actor(request: Request, platform: PlatformDep, _bearer: BearerDep) -> Actor | None:
     if getattr(request.state, "actor_resolved", False):
         cached: Actor | None = request.state.actor
         return cached

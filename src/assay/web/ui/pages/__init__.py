@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from assay.web.ui.pages import analytics, assignments, auth, courses, staff, submissions
+from assay.web.ui.pages import analytics, apidocs, assignments, auth, courses, staff, submissions
 
-MODULES = (auth, courses, assignments, submissions, staff, analytics)
+MODULES = (auth, courses, assignments, submissions, staff, analytics, apidocs)
