@@ -40,6 +40,11 @@ AUTOGRADER_LIMITS = ArchiveLimits(
 WRAPPER = "gradescope-setup.sh"
 ENTRY = "autograder"
 MANAGED = (MANIFEST, "statement.md", "autograder", WRAPPER, "solution", "bad")
+# The entry's points while the reference is graded to learn the real total: the
+# kind caps a results.json's score at its entry's points, and nothing should be
+# capped before the total is known.
+LEARNING_POINTS = 1e9
+
 # Gradescope's default timeout is ten minutes; its containers are generous with memory
 DEFAULT_LIMITS = {
     "cpu_time_s": 600,
@@ -239,7 +244,7 @@ def import_gradescope(
             pass  # what we wrote must be a valid package
         return GradescopeImport(dest, points or 0.0)
     _copy_submission(solution, dest / "solution")
-    write(points if points is not None else 1e9, [])  # provisional: nothing capped
+    write(points if points is not None else LEARNING_POINTS, [])
     with load_package(dest) as package:
         if prepare is not None:
             prepare(package.environment)
