@@ -105,6 +105,11 @@ class _QuestionHTML(HTMLParser):
         self.text.append(data)
 
 
+def package_name(question_dir: Path, name: str | None = None) -> str:
+    """The assignment's name: ``name``, else the question directory's, as a slug."""
+    return _slug(name or question_dir.resolve().name)
+
+
 def _slug(text: str) -> str:
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")[:64]
     if not re.fullmatch(NAME_PATTERN, slug):
@@ -263,7 +268,7 @@ def read_question(question_dir: Path, name: str | None = None) -> Question:
     title = str(info.get("title") or question_dir.resolve().name)
     statement = re.sub(r"\n\s*\n+", "\n\n", "".join(html.text)).strip()
     return Question(
-        slug=_slug(name or question_dir.resolve().name),
+        slug=package_name(question_dir, name),
         title=title,
         uuid=str(info.get("uuid", "")),
         timeout_s=float(timeout),

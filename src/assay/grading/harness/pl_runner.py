@@ -122,8 +122,11 @@ def _load_error(api: Any, exc: BaseException) -> str:
         return "the tests could not be loaded: " + "".join(
             traceback.format_exception(type(exc), exc, exc.__traceback__)
         )
-    inner = exc.err[1]  # type: ignore[attr-defined]
-    text = "".join(traceback.format_exception(*exc.err))  # type: ignore[attr-defined]
+    kind, inner, tb = exc.err  # type: ignore[attr-defined]
+    here = os.path.dirname(os.path.abspath(__file__))
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(here + os.sep):
+        tb = tb.tb_next  # the student's frames only, not the runner's
+    text = "".join(traceback.format_exception(kind, inner, tb))
     if isinstance(inner, SyntaxError | NameError):
         return f"Your code has a syntax error.\n{text}"
     return f"Your code raised an Exception.\n{text}"

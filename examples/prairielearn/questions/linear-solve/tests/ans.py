@@ -1,0 +1,3 @@
+import numpy.linalg as la
+
+x = la.solve(A, b)
