@@ -54,3 +54,18 @@ def test_a_zip_of_one_folder_is_unwrapped(page: Page, site: Api, tmp_path: Path)
     upload(page, site, tmp_path, "work.zip", zip_of({"my-work/stats.py": SOLUTION}))
     page.wait_for_url(f"{site.url}/submissions/*")
     expect(page.locator(".report-summary, .summary").first).to_contain_text("10 / 10")
+
+
+def test_a_name_differing_in_case_is_refused_before_queueing(
+    page: Page, site: Api, tmp_path: Path
+) -> None:
+    login(page, site, "alice")
+    upload(page, site, tmp_path, "Stats.py", SOLUTION)
+    alert = page.get_by_role("status")
+    expect(alert).to_contain_text("Not submitted")
+    expect(alert).to_contain_text("Stats.py")
+    expect(alert).to_contain_text("stats.py")
+    expect(page.locator(".history tbody tr")).to_have_count(0)
+    upload(page, site, tmp_path, "other.py", SOLUTION)
+    expect(page.get_by_role("status")).to_contain_text("the required file 'stats.py' is missing")
+    expect(page.locator(".history tbody tr")).to_have_count(0)

@@ -62,6 +62,14 @@ class RateLimiter:
                 )
             bucket.tokens -= 1.0
 
+    def refund(self, key: str) -> None:
+        """Give back the token a refused request took (one that did no work: a
+        submission turned away before it was stored), never past the capacity."""
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                bucket.tokens = min(self.capacity, bucket.tokens + 1.0)
+
     def _prune(self, now: float) -> None:
         """Forget buckets that have refilled (they are the same as new ones)."""
         full = [

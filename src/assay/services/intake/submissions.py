@@ -22,7 +22,7 @@ from assay.errors import (
     SubmissionError,
 )
 from assay.files.fileset import File, FileSet
-from assay.files.names import check_name
+from assay.files.names import check_name, shown
 from assay.grading import scoring
 from assay.grading.archive import ArchiveLimits, is_archive
 from assay.grading.stages import Stage
@@ -151,7 +151,39 @@ def admit(platform: Platform, actor: Actor, assignment_id: int, files: FileSet) 
 
 def _admitted(platform: Platform, digest: str, files: FileSet) -> FileSet:
     required = assignments.package_spec(platform, digest).build.required_files
-    return unwrapped(files, required)
+    files = unwrapped(files, required)
+    problems = missing_required(files, required)
+    if problems:
+        raise InvalidRequestError("; ".join(problems))
+    return files
+
+
+def missing_required(files: FileSet, required: Sequence[str]) -> list[str]:
+    """What is wrong with the required files, one sentence each: a file missing, or
+    sent under a name that differs from the required one (grading would find nothing
+    and score 0: refused before it is stored, with both names)."""
+    present = [f.path for f in files]
+    problems = []
+    for name in required:
+        if name in present:
+            continue
+        folded = name.casefold()
+        base = PurePosixPath(name).name.casefold()
+        same = [p for p in present if p.casefold() == folded]
+        elsewhere = [p for p in present if PurePosixPath(p).name.casefold() == base]
+        if same:
+            problems.append(
+                f"{shown(same[0])} differs from the required file {shown(name)} only in case "
+                f"(names are case-sensitive): rename it to {shown(name)}"
+            )
+        elif elsewhere:
+            problems.append(
+                f"the required file {shown(name)} is missing; {shown(elsewhere[0])} was sent: "
+                f"name it {shown(name)}"
+            )
+        else:
+            problems.append(f"the required file {shown(name)} is missing")
+    return problems
 
 
 def unwrapped(files: FileSet, required: Sequence[str]) -> FileSet:

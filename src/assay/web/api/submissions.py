@@ -30,6 +30,9 @@ from assay.web.deps import (
     PlatformDep,
     StaffDep,
     SubmitLimitDep,
+    client_of,
+    limiters,
+    rate_key,
 )
 
 router = APIRouter(tags=["submissions"])
@@ -104,14 +107,21 @@ Offset = Annotated[int, Query(ge=0, le=10**9)]
     summary="Submit files (multipart or JSON); the grading run is queued before this answers",
 )
 def submit(
+    *,
     _turn: IntakeDep,
     assignment_id: IdPath,
     platform: PlatformDep,
     actor: ActorDep,
     _limit: SubmitLimitDep,
     files: FilesDep,
+    request: Request,
     user_id: OptionalIdQuery = None,
 ) -> SubmissionOut:
+    try:  # a required file missing: refused before anything is stored, and not charged
+        files = submissions.admit(platform, actor, assignment_id, files)
+    except InvalidRequestError:
+        limiters(request).submissions.refund(rate_key(actor, client_of(request)))
+        raise
     return submissions.submit(
         platform, actor, assignment_id, files, source="upload", user_id=user_id
     )

@@ -165,6 +165,13 @@ async def _submit(
 ) -> Response:
     limiters(request).submissions.hit(rate_key(actor, client_of(request)), "submissions")
     async with intake_gate(request).semaphore:
+        try:  # a required file missing: refused before anything is stored, and not charged
+            files = await run_in_threadpool(
+                submissions.admit, platform, actor, assignment_id, files
+            )
+        except InvalidRequestError:
+            limiters(request).submissions.refund(rate_key(actor, client_of(request)))
+            raise
         made = await run_in_threadpool(
             submissions.submit, platform, actor, assignment_id, files, source=source
         )
