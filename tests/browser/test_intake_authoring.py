@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from api_helpers import EXAMPLES, Api
+from api_helpers import EXAMPLES, Api, tar_of
 from browser.conftest import login
 
 pytestmark = [pytest.mark.native, pytest.mark.slow]
@@ -69,3 +69,29 @@ def test_a_name_differing_in_case_is_refused_before_queueing(
     upload(page, site, tmp_path, "other.py", SOLUTION)
     expect(page.get_by_role("status")).to_contain_text("the required file 'stats.py' is missing")
     expect(page.locator(".history tbody tr")).to_have_count(0)
+
+
+def test_a_bad_package_keeps_staff_on_the_form_with_the_errors(
+    page: Page, site: Api, tmp_path: Path
+) -> None:
+    bad = tmp_path / "broken.tar.gz"
+    bad.write_bytes(tar_of({"assignment.toml": b'[assignment]\nname = "x"\nnonsense = 1\n'}))
+    login(page, site, "teacher")
+    page.goto(f"{site.url}/staff/courses/{site.course_id}")
+    page.get_by_label("Package (.zip or .tar.gz with assignment.toml)").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload package").click()
+    alert = page.get_by_role("status")
+    expect(alert).to_contain_text("Not uploaded")
+    expect(alert).to_contain_text("invalid package")
+    expect(page.get_by_role("heading", name="New assignment")).to_be_visible()
+    expect(page.get_by_role("button", name="Upload package")).to_be_visible()
+
+    page.goto(f"{site.url}/staff/assignments/{site.assignment_id}")
+    not_archive = tmp_path / "notes.txt"
+    not_archive.write_text("not a package\n")
+    page.get_by_label("Package (.zip or .tar.gz)").set_input_files(str(not_archive))
+    page.get_by_role("button", name="Upload and check").click()
+    alert = page.get_by_role("status")
+    expect(alert).to_contain_text("Not uploaded")
+    expect(alert).to_contain_text(".zip or .tar(.gz)")
+    expect(page.get_by_role("button", name="Upload and check")).to_be_visible()

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from assay.errors import InvalidRequestError
+from assay.errors import AssayError, ConflictError, InvalidRequestError, PayloadTooLargeError
 from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.services import Actor, Platform
 from assay.services.catalog import assignments, courses, refcheck
@@ -41,6 +41,8 @@ BEST_POLICIES = {
     BestPolicy.HIGHEST: "Highest score after late penalty",
     BestPolicy.LATEST: "Newest submission",
 }
+PACKAGE_REFUSALS = (InvalidRequestError, ConflictError, PayloadTooLargeError)
+"""What a bad package upload raises: shown on the form, not on an error page."""
 PackageUpload = Annotated[UploadFile, File(description="the package as .zip or .tar(.gz)")]
 
 
@@ -66,30 +68,55 @@ def staff_home(request: Request, platform: PlatformDep, actor: UserDep) -> HTMLR
 def course_page(
     request: Request, course_id: int, platform: PlatformDep, actor: UserDep, done: str = ""
 ) -> HTMLResponse:
+    return _course(request, platform, actor, course_id, flash=_notice(done))
+
+
+def _course(
+    request: Request,
+    platform: Platform,
+    actor: Actor,
+    course_id: int,
+    *,
+    flash: list[tuple[str, str]],
+    status_code: int = 200,
+) -> HTMLResponse:
     board = gradebook.course_dashboard(platform, actor, course_id)
     return render(
         request,
         "staff/course.html",
+        status_code=status_code,
         title=board.course.name,
         nav="staff",
         crumbs=[("Teaching", "/staff"), (board.course.code, None)],
-        flash=_notice(done),
+        flash=flash,
         board=board,
         now=datetime.now(UTC),
     )
 
 
+def _not_uploaded(exc: AssayError) -> tuple[list[tuple[str, str]], int]:
+    """A refused package as the form's flash (the page again, not an error page)."""
+    return [("error", f"Not uploaded: {exc.message}")], (
+        409 if isinstance(exc, ConflictError) else 400
+    )
+
+
 @router.post("/staff/courses/{course_id}/assignments")
 def create_assignment(
+    request: Request,
     course_id: int,
     platform: PlatformDep,
     actor: FormUserDep,
     package: PackageUpload,
-) -> RedirectResponse:
+) -> Response:
     data = package.file.read()
-    created = assignments.create_assignment(
-        platform, actor, course_id, data, package.filename or "package.tar.gz"
-    )
+    try:
+        created = assignments.create_assignment(
+            platform, actor, course_id, data, package.filename or "package.tar.gz"
+        )
+    except PACKAGE_REFUSALS as exc:
+        flash, status = _not_uploaded(exc)
+        return _course(request, platform, actor, course_id, flash=flash, status_code=status)
     refcheck.start_reference_check(platform, actor, created.id)
     return _back(f"/staff/assignments/{created.id}", "created")
 
@@ -98,15 +125,28 @@ def create_assignment(
 def assignment_page(
     request: Request, assignment_id: int, platform: PlatformDep, actor: UserDep, done: str = ""
 ) -> HTMLResponse:
+    return _assignment(request, platform, actor, assignment_id, flash=_notice(done))
+
+
+def _assignment(
+    request: Request,
+    platform: Platform,
+    actor: Actor,
+    assignment_id: int,
+    *,
+    flash: list[tuple[str, str]],
+    status_code: int = 200,
+) -> HTMLResponse:
     assignment = assignments.get_assignment(platform, actor, assignment_id)
     versions = refcheck.list_versions(platform, actor, assignment_id)
     return render(
         request,
         "staff/assignment.html",
+        status_code=status_code,
         title=assignment.title,
         nav="staff",
         crumbs=_crumbs(platform, actor, assignment.course_id, assignment.title),
-        flash=_notice(done),
+        flash=flash,
         assignment=assignment,
         versions=versions,
         current=next((v for v in versions if v.current), None),
@@ -139,12 +179,20 @@ def run_check(assignment_id: int, platform: PlatformDep, actor: FormUserDep) -> 
 
 @router.post("/staff/assignments/{assignment_id}/versions")
 def upload_version(
-    assignment_id: int, platform: PlatformDep, actor: FormUserDep, package: PackageUpload
-) -> RedirectResponse:
+    request: Request,
+    assignment_id: int,
+    platform: PlatformDep,
+    actor: FormUserDep,
+    package: PackageUpload,
+) -> Response:
     data = package.file.read()
-    assignments.upload_version(
-        platform, actor, assignment_id, data, package.filename or "package.tar.gz"
-    )
+    try:
+        assignments.upload_version(
+            platform, actor, assignment_id, data, package.filename or "package.tar.gz"
+        )
+    except PACKAGE_REFUSALS as exc:
+        flash, status = _not_uploaded(exc)
+        return _assignment(request, platform, actor, assignment_id, flash=flash, status_code=status)
     refcheck.start_reference_check(platform, actor, assignment_id)
     return _back(f"/staff/assignments/{assignment_id}", "uploaded")
 
