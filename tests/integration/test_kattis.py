@@ -111,8 +111,8 @@ def test_the_import_has_visible_samples_and_hidden_secret_tests(default_validato
         "secret/02": Visibility.HIDDEN,
         "secret/big/03": Visibility.HIDDEN,
     }
-    assert (default_validator / "solution" / "main.py").read_text() == CORRECT
-    assert (default_validator / "bad" / "sum" / "main.py").read_text() == SUM
+    assert (default_validator / "solution" / "hypot.py").read_text() == CORRECT
+    assert (default_validator / "bad" / "wrong_answer" / "sum-py" / "sum.py").read_text() == SUM
 
 
 def test_correct_solution_gets_full_marks(default_validator: Path) -> None:

@@ -117,8 +117,20 @@ def test_minimal_problem_imports_as_python(tmp_path: Path) -> None:
         "statement": "statement.md",
         "environment": "python3",
     }
-    assert data["run"] == {"command": ["python3", "main.py"]}
-    assert data["limits"] == {"cpu_time_s": 2.0, "wall_time_s": 4.0, "output": "8M"}
+    command = data["run"]["command"]  # type: ignore[index]
+    assert command[:2] == ["sh", "-c"]
+    assert command[2].endswith('exec python3 "$main"\n')  # the main file found by the prelude
+    assert data["limits"] == {
+        "cpu_time_s": 2.0,  # provisional: import_and_check measures it
+        "wall_time_s": 4.0,  # time_safety_margin 2 (legacy)
+        "memory": "1024M",
+        "output": "8M",
+    }
+    assert data["build"]["limits"] == {  # type: ignore[index]
+        "cpu_time_s": 60,
+        "wall_time_s": 120,
+        "memory": "1024M",
+    }
     tests = data["tests"]
     assert isinstance(tests, list)
     assert [(t["name"], t["visibility"], t["group"]) for t in tests] == [
@@ -129,7 +141,7 @@ def test_minimal_problem_imports_as_python(tmp_path: Path) -> None:
     statement = (dest / "statement.md").read_text()
     assert statement.startswith("# Add\n")
     assert "## Sample input 1\n\n```\n1 2\n```" in statement
-    assert "Submit one file, `main.py`" in statement
+    assert "Submit your Python 3 source files (`*.py`, `*.py3`), with any names" in statement
     assert "known_bad" not in data
     assert not (dest / "solution").exists()
 
@@ -149,30 +161,36 @@ def test_name_language_and_limits(tmp_path: Path) -> None:
     data = manifest(dest)
     assert data["assignment"]["name"] == "week-3.add"  # type: ignore[index]
     assert data["assignment"]["environment"] == "c"  # type: ignore[index]
-    assert data["build"]["commands"][0][:2] == ["gcc", "-O2"]  # type: ignore[index]
+    assert 'gcc -O2 -std=gnu17 -o submission.bin "$@" -lm' in data["build"]["commands"][0][2]  # type: ignore[index]
     assert data["limits"] == {
         "cpu_time_s": 1.5,
-        "wall_time_s": 3.5,
+        "wall_time_s": 3.0,  # time_safety_margin 2 (legacy)
         "memory": "128M",
         "output": "2M",
     }
-    assert (dest / "solution" / "main.c").read_text().startswith("int main")
-    assert data["known_bad"] == [{"path": "bad/wa", "why": "Kattis submissions/wrong_answer/wa.c"}]
-    by_default = import_kattis(src, tmp_path / "py")  # the first accepted solution decides
+    assert (dest / "solution" / "add.c").read_text().startswith("int main")
+    assert data["known_bad"] == [
+        {
+            "path": "bad/wrong_answer/wa-c",
+            "expect": "wrong",
+            "why": "Kattis submissions/wrong_answer/wa.c",
+        }
+    ]
+    by_default = import_kattis(src, tmp_path / "py")  # the language of most submissions
     assert manifest(by_default)["assignment"]["environment"] == "c"  # type: ignore[index]
 
 
-def test_java_keeps_the_public_class_name(tmp_path: Path) -> None:
+def test_java_runs_the_main_files_class(tmp_path: Path) -> None:
     src = problem(
         tmp_path,
         "name: Add\n",
-        {
-            "submissions/accepted/Add.java": "public class Add { void f() {} }",
-        },
+        {"submissions/accepted/Add.java": "public class Add { void f() {} }"},
     )
     data = manifest(import_kattis(src, tmp_path / "out"))
-    assert data["run"] == {"command": ["java", "Add"]}
-    assert data["build"]["required_files"] == ["Add.java"]  # type: ignore[index]
+    assert 'javac -encoding UTF-8 -d . "$@"' in data["build"]["commands"][0][2]  # type: ignore[index]
+    assert '-Xmx1024m -cp . "${main%.*}"' in data["run"]["command"][2]  # type: ignore[index]
+    assert "required_files" not in data["build"]  # type: ignore[operator]
+    assert (tmp_path / "out" / "solution" / "Add.java").is_file()
 
 
 def test_flags_from_problem_yaml_and_testdata_yaml(tmp_path: Path) -> None:
@@ -246,7 +264,7 @@ def test_statement_prefers_markdown_and_english(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "extra", "needle"),
     [
-        ("validation: custom interactive\n", {}, "interactive problems cannot be imported"),
+        ("type: multi-pass\n", {}, "multi-pass problems cannot be imported"),
         ("validation: custom\n", {}, "no output validator"),
         ("validator_flags: bogus\n", {}, "unknown default-validator flag 'bogus'"),
         ("name: [unclosed\n", {}, "not valid YAML"),
@@ -313,7 +331,7 @@ def test_existing_destination_needs_force_and_keeps_other_files(tmp_path: Path) 
 
 def test_unknown_language_and_bad_name(tmp_path: Path) -> None:
     src = problem(tmp_path)
-    with pytest.raises(PackageError, match="unknown language 'rust'"):
-        import_kattis(src, tmp_path / "out", language="rust")
+    with pytest.raises(PackageError, match="unknown language 'cobol'"):
+        import_kattis(src, tmp_path / "out", language="cobol")
     with pytest.raises(PackageError, match="cannot make an assignment name"):
         import_kattis(src, tmp_path / "out", name="!!!")

@@ -1,11 +1,14 @@
 """Reading a Kattis / ICPC problem package (both the legacy and the 2023-07 layout).
 
-``problem.yaml`` (name, ``validation``, ``validator_flags``, ``limits``),
-``problem_statement/`` (or ``statement/``), ``data/sample`` and
-``data/secret`` (``*.in`` / ``*.ans``, nested groups too; a ``testdata.yaml``
-with ``output_validator_flags`` overrides the flags below it),
-``output_validators/`` (or ``output_validator/``: one ``.py``/``.c``/``.cc``/
-``.cpp`` file) and ``submissions/``. Everything read must stay inside the
+``problem.yaml`` (name, ``type``, ``validation``, ``validator_flags``,
+``grading``, ``limits``), ``problem_statement/`` (or ``statement/``),
+``data/sample`` and ``data/secret`` (``*.in`` / ``*.ans``, nested groups too;
+each directory's ``testdata.yaml`` is merged over its parent's, as problemtools
+does: ``output_validator_flags``, ``on_reject``, ``grading``, ``grader_flags``,
+``accept_score``, ``reject_score``), ``output_validators/`` (or
+``output_validator/``: one ``.py``/``.c``/``.cc``/``.cpp`` file) and
+``submissions/<category>/`` (one file, or a directory of files, a submission;
+its language from the files' extensions). Everything read must stay inside the
 problem directory (links are followed only within it).
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,87 @@ from assay.errors import PackageError
 from assay.grading.checkers import parse_checker
 
 PROBLEM_YAML = "problem.yaml"
-DEFAULT_TIME_LIMIT_S = 2.0  # Kattis derives it from accepted solutions; we cannot measure here
-DEFAULT_OUTPUT_MIB = 8  # the Kattis default output limit
-SOURCE_SUFFIXES = (".py", ".c", ".cc", ".cpp")
-SUFFIX_ENVIRONMENTS = {".py": "python3", ".c": "c", ".cc": "cpp", ".cpp": "cpp", ".java": "java"}
+DEFAULT_TIME_LIMIT_S = 2.0  # until measured from the accepted submissions (kattis.py)
+MEASURING_TIME_LIMIT_S = 20.0  # the CPU time allowed while measuring them
+# problemtools' defaults (config/problem.yaml and metadata.py), MiB and seconds
+DEFAULT_LIMITS: dict[str, float] = {
+    "memory": 1024,
+    "output": 8,
+    "code": 128,
+    "compilation_time": 60,
+    "compilation_memory": 1024,
+}
+LEGACY_TIME_MULTIPLIER = 5.0  # problem_format_version legacy: limits.time_multiplier
+LEGACY_SAFETY_MARGIN = 2.0  # limits.time_safety_margin
+TIME_MULTIPLIER = 2.0  # 2023-07: limits.time_multipliers.ac_to_time_limit
+SAFETY_MARGIN = 1.5  # 2023-07: limits.time_multipliers.time_limit_to_tle
+SOURCE_SUFFIXES = (".py", ".c", ".cc", ".cpp")  # of an output validator
+# Kattis' languages.yaml file patterns, for the languages Assay has environments of
+SUFFIX_ENVIRONMENTS = {
+    ".py": "python3",
+    ".py3": "python3",
+    ".c": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".c++": "cpp",
+    ".C": "cpp",
+    ".java": "java",
+    ".kt": "kotlin",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".go": "go",
+    ".rs": "rust",
+    ".rb": "ruby",
+    ".R": "r",
+    ".r": "r",
+    ".hs": "haskell",
+    ".sh": "bash",
+}
+# Kattis' priorities: a directory with files of two languages is the higher one's
+PRIORITY = {
+    "cpp": 1000,
+    "c": 950,
+    "python3": 850,
+    "java": 800,
+    "ruby": 650,
+    "haskell": 600,
+    "rust": 575,
+    "javascript": 500,
+    "go": 400,
+    "kotlin": 250,
+    "typescript": 240,
+    "r": 230,
+    "bash": 220,
+}
+# submissions/<category>: what Kattis (and DOMjudge) expect of the submissions in it
+CATEGORIES: dict[str, str] = {
+    "accepted": "accepted",
+    "partially_accepted": "partial",
+    "wrong_answer": "wrong",
+    "no_output": "wrong",  # DOMjudge
+    "time_limit_exceeded": "timeout",
+    "run_time_error": "crashed",
+    "memory_limit_exceeded": "memory_limit",
+    "memory_limit": "memory_limit",
+    "output_limit_exceeded": "output_limit",
+    "output_limit": "output_limit",
+    "compile_error": "build_failed",
+    "compiler_error": "build_failed",
+}
+# DOMjudge's @EXPECTED_RESULTS@: CORRECT, ... comments
+DOMJUDGE_RESULTS = {
+    "CORRECT": "accepted",
+    "WRONG-ANSWER": "wrong",
+    "NO-OUTPUT": "wrong",
+    "TIMELIMIT": "timeout",
+    "RUN-ERROR": "crashed",
+    "OUTPUT-LIMIT": "output_limit",
+    "MEMORY-LIMIT": "memory_limit",
+    "COMPILER-ERROR": "build_failed",
+}
+EXPECTED_RESULTS = re.compile(r"@EXPECTED_RESULTS@\s*:?\s*([A-Z ,-]+)")
+SUBMISSION_MAX_FILES = 64
 FLOAT_FLAGS = {
     "float_tolerance": ("abs_tol", "rel_tol"),
     "float_absolute_tolerance": ("abs_tol",),
@@ -189,36 +269,165 @@ class Case:
     hidden: bool
     source: Path  # the .in file; the .ans sits next to it
     flags: tuple[str, ...]
+    points: float = 1.0
+    depends: tuple[str, ...] = ()  # tests that must pass for this one to count
 
 
-def _cases(root: Path, flags: tuple[str, ...]) -> list[Case]:
+# testdata.yaml keys merged down the data tree (problemtools' defaults)
+GROUP_DEFAULTS: dict[str, Any] = {
+    "on_reject": "break",
+    "grading": "default",
+    "grader_flags": "",
+    "accept_score": 1.0,
+    "reject_score": 0.0,
+}
+SCORE_AGGREGATES = ("sum", "min", "max", "avg")
+
+
+@dataclass
+class _Group:
+    directory: Path
+    config: dict[str, Any]
+    flags: tuple[str, ...]
+    items: list[_Group | Case]
+
+    def cases(self) -> list[Case]:
+        found: list[Case] = []
+        for item in self.items:
+            found += item.cases() if isinstance(item, _Group) else [item]
+        return found
+
+
+def _group_tree(
+    root: Path,
+    directory: Path,
+    parent: dict[str, Any],
+    flags: tuple[str, ...],
+    overrides: dict[str, Any],
+) -> _Group:
+    """The data tree under ``directory`` (test cases and groups in name order)."""
     data = root / "data"
-    cases: list[Case] = []
-    flag_cache: dict[Path, tuple[str, ...]] = {}
-
-    def flags_for(directory: Path) -> tuple[str, ...]:
-        if directory not in flag_cache:
-            inherited = flags if directory == data else flags_for(directory.parent)
-            testdata = directory / "testdata.yaml"
-            if testdata.is_file():
-                meta = _load_yaml(testdata)
-                for key in ("output_validator_flags", "output_validator_args"):
-                    if key in meta:
-                        inherited = _flags(meta[key], file=str(testdata.relative_to(root)), key=key)
-            flag_cache[directory] = inherited
-        return flag_cache[directory]
-
-    for part, hidden in (("sample", False), ("secret", True)):
-        for source in sorted((data / part).rglob("*.in")) if (data / part).is_dir() else []:
-            inside(root, source)
-            answer = source.with_suffix(".ans")
+    config = dict(parent)
+    testdata = directory / "testdata.yaml"
+    if testdata.is_file():
+        meta = _load_yaml(inside(root, testdata))
+        for key in ("output_validator_flags", "output_validator_args"):
+            if key in meta:
+                flags = _flags(meta[key], file=str(testdata.relative_to(root)), key=key)
+        config.update({k: v for k, v in meta.items() if k in GROUP_DEFAULTS})
+    config.update(overrides)
+    group = _Group(directory, config, flags, [])
+    for entry in sorted(directory.iterdir()):
+        if directory == data and entry.name not in ("sample", "secret"):
+            continue  # e.g. invalid_input: not for submissions
+        if entry.is_dir():
+            group.items.append(_group_tree(root, entry, config, flags, overrides))
+        elif entry.suffix == ".in":
+            inside(root, entry)
+            answer = entry.with_suffix(".ans")
             if not answer.is_file():
                 rel = answer.relative_to(root)
                 raise kattis_error(f"{rel} is missing", file=str(rel), fix="add the answer file")
             inside(root, answer)
-            rel = source.relative_to(data).with_suffix("")
-            group = rel.parent.as_posix()
-            cases.append(Case(rel.as_posix(), group, hidden, source, flags_for(source.parent)))
+            rel_case = entry.relative_to(data).with_suffix("")
+            hidden = rel_case.parts[0] != "sample"
+            group.items.append(
+                Case(rel_case.as_posix(), rel_case.parent.as_posix(), hidden, entry, flags)
+            )
+    return group
+
+
+def _number(value: Any, *, file: str, key: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise kattis_error(f"{key} is not a number: {value!r}", file=file, key=key)
+    return number
+
+
+def _aggregate(group: _Group, root: Path) -> str:
+    where = str(group.directory.relative_to(root))
+    if group.config.get("grading", "default") != "default":
+        raise kattis_error(
+            "custom graders are not supported",
+            file=f"{where}/testdata.yaml",
+            key="grading",
+            fix="use the default grader (grader_flags: sum or min)",
+        )
+    flags = str(group.config.get("grader_flags") or "").split()
+    found = [f for f in flags if f in SCORE_AGGREGATES]
+    aggregate = found[-1] if found else "sum"
+    if aggregate not in ("sum", "min") or {"ignore_sample", "accept_if_any_accepted"} & set(flags):
+        raise kattis_error(
+            f"grader_flags {' '.join(flags)!r} are not supported",
+            file=f"{where}/testdata.yaml",
+            key="grader_flags",
+            fix="aggregate a group's scores with sum or min",
+        )
+    return aggregate
+
+
+def _score_tree(group: _Group, root: Path, before: tuple[str, ...] = ()) -> list[Case]:
+    """The cases of a scoring problem's ``group`` with their points and dependencies.
+
+    A case scores ``accept_score``; a ``sum`` group adds its items' scores; a
+    ``min`` group of test cases scores all or nothing (its points on its last
+    case, which depends on the others); ``on_reject: break`` makes every item
+    depend on the items before it (Kattis stops the group at the first failure).
+    ``before``: the tests everything here depends on already.
+    """
+    where = str(group.directory.relative_to(root))
+    aggregate = _aggregate(group, root)
+    if _number(group.config.get("reject_score", 0), file=where, key="reject_score") != 0:
+        raise kattis_error(
+            "a reject_score other than 0 is not supported",
+            file=f"{where}/testdata.yaml",
+            key="reject_score",
+        )
+    out: list[Case] = []
+    earlier: list[str] = []  # tests of the items before (for on_reject: break)
+    brk = str(group.config.get("on_reject", "break")) == "break"
+    for item in group.items:
+        needs = before + (tuple(earlier) if brk else ())
+        if isinstance(item, _Group):
+            cases = _score_tree(item, root, needs)
+        else:
+            accept = _number(group.config.get("accept_score", 1), file=where, key="accept_score")
+            if accept < 0:
+                raise kattis_error("accept_score must be >= 0", file=where, key="accept_score")
+            cases = [replace(item, points=accept, depends=needs)]
+        out += cases
+        earlier += [c.name for c in cases]
+    if aggregate == "min" and out:
+        if any(isinstance(item, _Group) for item in group.items):
+            raise kattis_error(
+                "grader_flags min over groups of groups is not supported",
+                file=f"{where}/testdata.yaml",
+                key="grader_flags",
+                fix="use min in groups of test cases only",
+            )
+        points = min(c.points for c in out)
+        last = out[-1]
+        others = tuple(c.name for c in out[:-1])
+        deps = tuple(dict.fromkeys(last.depends + others))
+        out = [replace(c, points=0.0) for c in out[:-1]] + [
+            replace(last, points=points, depends=deps)
+        ]
+    return out
+
+
+def _cases(
+    root: Path, flags: tuple[str, ...], *, scoring: bool, overrides: dict[str, Any]
+) -> list[Case]:
+    data = root / "data"
+    if not data.is_dir():
+        raise kattis_error(
+            "no test data: expected data/sample/*.in and data/secret/*.in", file="data"
+        )
+    tree = _group_tree(root, data, dict(GROUP_DEFAULTS), flags, overrides)
+    cases = _score_tree(tree, root) if scoring else tree.cases()
     if not cases:
         raise kattis_error(
             "no test data: expected data/sample/*.in and data/secret/*.in", file="data"
@@ -226,37 +435,164 @@ def _cases(root: Path, flags: tuple[str, ...]) -> list[Case]:
     return cases
 
 
-def _submissions(root: Path, verdict: str) -> list[Path]:
-    folder = root / "submissions" / verdict
-    if not folder.is_dir():
-        return []
-    return [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in SUFFIX_ENVIRONMENTS]
+@dataclass(frozen=True)
+class Submission:
+    """One submission of ``submissions/``: a file, or a directory of files."""
+
+    category: str  # its directory under submissions/
+    name: str  # the file's or the directory's name
+    files: dict[str, Path]  # its path in the submission -> the file
+    environment: str
+    expect: str  # "accepted", "partial" or a checking.Expect value
+
+    @property
+    def label(self) -> str:
+        return f"submissions/{self.category}/{self.name}"
 
 
-def java_class(source: Path) -> str:
-    found = re.search(r"public\s+(?:final\s+)?class\s+(\w+)", source.read_text(errors="replace"))
-    return found.group(1) if found else "Main"
+def _environment_of(names: list[str]) -> str | None:
+    counts: dict[str, int] = {}
+    for name in names:
+        environment = SUFFIX_ENVIRONMENTS.get(Path(name).suffix)
+        if environment is not None:
+            counts[environment] = counts.get(environment, 0) + 1
+    if not counts:
+        return None
+    return max(counts, key=lambda e: (counts[e], PRIORITY.get(e, 0)))
 
 
-def _limits(root: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def _expected_results(files: dict[str, Path]) -> str | None:
+    """The expectation of DOMjudge's ``@EXPECTED_RESULTS@`` comment, if the files have one
+    naming one result ("" when it names several: then only "not full marks" is checked)."""
+    for path in files.values():
+        found = EXPECTED_RESULTS.search(path.read_text(errors="replace")[:65536])
+        if found:
+            results = {r.strip() for r in found.group(1).replace(",", " ").split() if r.strip()}
+            expects = {DOMJUDGE_RESULTS[r] for r in results if r in DOMJUDGE_RESULTS}
+            return expects.pop() if len(expects) == 1 else ""
+    return None
+
+
+def _submissions(root: Path) -> tuple[list[Submission], list[str]]:
+    """Every submission under ``submissions/`` and notes on what was left out."""
+    base = root / "submissions"
+    found: list[Submission] = []
+    notes: list[str] = []
+    if not base.is_dir():
+        return found, notes
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        category = folder.name
+        if category not in CATEGORIES:
+            notes.append(f"submissions/{category}: not a known category, left out")
+            continue
+        for entry in sorted(folder.iterdir()):
+            inside(root, entry)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                files = {
+                    p.relative_to(entry).as_posix(): inside(root, p)
+                    for p in sorted(entry.rglob("*"))
+                    if p.is_file() and not p.name.startswith(".")
+                }
+            else:
+                files = {entry.name: entry}
+            label = f"submissions/{category}/{entry.name}"
+            environment = _environment_of(list(files))
+            if environment is None or len(files) > SUBMISSION_MAX_FILES:
+                if entry.is_dir() or entry.suffix not in (".md", ".txt", ".yaml", ".yml"):
+                    notes.append(f"{label}: no language Assay has an environment for, left out")
+                continue
+            expect = CATEGORIES[category]
+            domjudge = _expected_results(files)
+            if domjudge == "":
+                notes.append(
+                    f"{label}: @EXPECTED_RESULTS@ names several results; checked "
+                    "only to lose points"
+                )
+                expect = "partial" if expect != "accepted" else expect
+            elif domjudge is not None:
+                expect = domjudge
+            found.append(Submission(category, entry.name, files, environment, expect))
+    return found, notes
+
+
+def _limits(root: Path, meta: dict[str, Any], legacy: bool) -> TimeRule:
     limits = meta.get("limits") or {}
     if not isinstance(limits, dict):
         raise kattis_error("must be a mapping", key="limits")
-    time_limit = limits.get("time_limit")
-    timelimit_file = root / ".timelimit"  # written by Kattis' problemtools after measuring
-    if time_limit is None and timelimit_file.is_file():
-        time_limit = next(iter(timelimit_file.read_text().split()), None)
-    try:
-        cpu = float(time_limit) if time_limit is not None else DEFAULT_TIME_LIMIT_S
-        out: dict[str, Any] = {"cpu_time_s": cpu, "wall_time_s": max(2 * cpu, cpu + 2)}
-        if limits.get("memory") is not None:
-            out["memory"] = f"{int(limits['memory'])}M"
-        out["output"] = f"{int(limits.get('output') or DEFAULT_OUTPUT_MIB)}M"
-    except (TypeError, ValueError) as exc:
-        raise kattis_error(f"a limit is not a number: {exc}", key="limits") from exc
-    if cpu <= 0:
+    values = dict(DEFAULT_LIMITS)
+    for key in DEFAULT_LIMITS:
+        if limits.get(key) is not None:
+            values[key] = _number(limits[key], file=PROBLEM_YAML, key=f"limits.{key}")
+            if values[key] <= 0:
+                raise kattis_error("must be positive", key=f"limits.{key}")
+    multipliers = limits.get("time_multipliers") or {}
+    if not isinstance(multipliers, dict):
+        raise kattis_error("must be a mapping", key="limits.time_multipliers")
+    if legacy:
+        multiplier = limits.get("time_multiplier", LEGACY_TIME_MULTIPLIER)
+        margin = limits.get("time_safety_margin", LEGACY_SAFETY_MARGIN)
+        resolution: Any = 1.0
+    else:
+        multiplier = multipliers.get("ac_to_time_limit", TIME_MULTIPLIER)
+        margin = multipliers.get("time_limit_to_tle", SAFETY_MARGIN)
+        resolution = limits.get("time_resolution", 1.0)
+    fixed: Any = limits.get("time_limit")
+    source = "problem.yaml limits.time_limit"
+    timelimit_file = root / ".timelimit"  # DOMjudge's (and old problemtools') fixed limit
+    if fixed is None and timelimit_file.is_file():
+        fixed = next(iter(timelimit_file.read_text().split()), None)
+        source = ".timelimit"
+    rule = TimeRule(
+        multiplier=_number(multiplier, file=PROBLEM_YAML, key="limits.time_multiplier"),
+        safety_margin=_number(margin, file=PROBLEM_YAML, key="limits.time_safety_margin"),
+        resolution=_number(resolution, file=PROBLEM_YAML, key="limits.time_resolution"),
+        fixed=None if fixed is None else _number(fixed, file=PROBLEM_YAML, key=source),
+        fixed_from=source if fixed is not None else "",
+        memory_mib=int(values["memory"]),
+        output_mib=int(values["output"]),
+        code_kib=int(values["code"]),
+        compilation_time_s=values["compilation_time"],
+        compilation_memory_mib=int(values["compilation_memory"]),
+    )
+    if rule.multiplier < 1 or rule.safety_margin < 1 or rule.resolution <= 0:
+        raise kattis_error("time multipliers must be >= 1 and time_resolution > 0", key="limits")
+    if rule.fixed is not None and rule.fixed <= 0:
         raise kattis_error("time_limit must be positive", key="limits.time_limit")
-    return out
+    return rule
+
+
+@dataclass(frozen=True)
+class TimeRule:
+    """Kattis' limits: the time limit is fixed, or measured from the accepted submissions."""
+
+    multiplier: float  # time limit = slowest accepted run x multiplier, rounded up ...
+    safety_margin: float  # ... to resolution; runs are killed at limit x safety_margin
+    resolution: float
+    fixed: float | None  # problem.yaml time_limit or .timelimit: no measuring
+    fixed_from: str
+    memory_mib: int
+    output_mib: int
+    code_kib: int
+    compilation_time_s: float
+    compilation_memory_mib: int
+
+    def time_limit(self, slowest_s: float) -> float:
+        """problemtools' rule: max(1, ceil(slowest x multiplier / resolution)) x resolution."""
+        if self.fixed is not None:
+            return self.fixed
+        steps = max(1, math.ceil(slowest_s * self.multiplier / self.resolution - 1e-9))
+        return round(steps * self.resolution, 6)
+
+    def limits(self, cpu_s: float) -> dict[str, Any]:
+        """The [limits] table for a time limit of ``cpu_s``."""
+        return {
+            "cpu_time_s": cpu_s,
+            "wall_time_s": round(max(cpu_s * self.safety_margin, cpu_s + 1), 6),
+            "memory": f"{self.memory_mib}M",
+            "output": f"{self.output_mib}M",
+        }
 
 
 @dataclass(frozen=True)
@@ -269,9 +605,15 @@ class KattisProblem:
     statement_is_tex: bool
     cases: list[Case]
     validator: Path | None  # the custom output validator's source file
-    limits: dict[str, Any]  # [limits] of the assignment
-    accepted: list[Path]
-    wrong_answer: list[Path]
+    time: TimeRule
+    submissions: list[Submission]
+    notes: list[str]  # what was left out, for the import's output
+    scoring: bool
+    interactive: bool
+
+    @property
+    def accepted(self) -> list[Submission]:
+        return [s for s in self.submissions if s.expect == "accepted"]
 
 
 def read_problem(problem_dir: Path) -> KattisProblem:
@@ -281,23 +623,40 @@ def read_problem(problem_dir: Path) -> KattisProblem:
             f"no {PROBLEM_YAML} in {root}", file=None, fix="give a Kattis problem directory"
         )
     meta = _load_yaml(root / PROBLEM_YAML)
+    legacy = str(meta.get("problem_format_version", "legacy")).startswith("legacy")
     validation = str(meta.get("validation", "default")).split()
     types = meta.get("type", "pass-fail")
     types = types.split() if isinstance(types, str) else [str(t) for t in types or []]
-    if "interactive" in validation or {"interactive", "multi-pass"} & set(types):
-        raise kattis_error("interactive problems cannot be imported", key="validation")
+    interactive = "interactive" in validation or "interactive" in types
+    if "multi-pass" in types or "multi-pass" in validation:
+        raise kattis_error("multi-pass problems cannot be imported", key="type")
+    scoring = "scoring" in types or "score" in validation
     flags = _flags(meta.get("validator_flags"), file=PROBLEM_YAML, key="validator_flags")
     validator = _validator(root)
-    custom = validation[:1] == ["custom"] or (validator is not None and "validation" not in meta)
+    custom = (
+        validation[:1] == ["custom"]
+        or interactive
+        or (validator is not None and "validation" not in meta)
+    )
     if custom and validator is None:
         raise kattis_error(
             "validation is custom but there is no output validator", key="validation"
         )
-    cases = _cases(root, flags)
+    grading = meta.get("grading") or {}
+    if not isinstance(grading, dict):
+        raise kattis_error("must be a mapping", key="grading")
+    overrides = {
+        k: grading[k] for k in ("accept_score", "reject_score") if grading.get(k) is not None
+    }
+    on_reject = grading.get("on_reject")
+    if on_reject is not None:
+        overrides["on_reject"] = "continue" if on_reject == "grade" else "break"
+    cases = _cases(root, flags, scoring=scoring, overrides=overrides)
     if not custom:
         for case in cases:
             default_checker(case.flags)  # bad flags are found before anything is written
     statement, is_tex = _statement(root)
+    submissions, notes = _submissions(root)
     return KattisProblem(
         root=root,
         title=_title(meta, statement, root.name),
@@ -305,7 +664,9 @@ def read_problem(problem_dir: Path) -> KattisProblem:
         statement_is_tex=is_tex,
         cases=cases,
         validator=validator if custom else None,
-        limits=_limits(root, meta),
-        accepted=_submissions(root, "accepted"),
-        wrong_answer=_submissions(root, "wrong_answer"),
+        time=_limits(root, meta, legacy),
+        submissions=submissions,
+        notes=notes,
+        scoring=scoring,
+        interactive=interactive,
     )

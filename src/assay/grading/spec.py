@@ -136,11 +136,31 @@ class TestSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class Expect(StrEnum):
+    """How a known-bad submission must fail: the first test it does not pass (in the
+    manifest's order; skipped tests aside) ends so, or its build fails."""
+
+    WRONG = "wrong"  # a wrong answer (status failed)
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    BUILD_FAILED = "build_failed"
+
+
 class KnownBad(Strict):
     """A wrong submission kept with the package; ``check`` proves it loses points."""
 
     path: str
     score: float | None = None  # the exact score it must get, if given
+    expect: Expect | None = None  # how it must fail, if given
+    why: str = ""
+
+
+class KnownGood(Strict):
+    """Another right submission kept with the package; ``check`` proves it gets full marks."""
+
+    path: str
     why: str = ""
 
 
@@ -155,6 +175,7 @@ class AssignmentSpec(Strict):
     static: StaticSpec = StaticSpec()
     tests: tuple[TestSpec, ...] = ()
     known_bad: tuple[KnownBad, ...] = ()
+    known_good: tuple[KnownGood, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> AssignmentSpec:
