@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 
 from assay.errors import AuthenticationError, NotFoundError
 from assay.services import Actor
@@ -19,19 +20,33 @@ from assay.services.execution.judge0 import MAX_BATCH, Judge0Error, SubmissionIn
 from assay.services.execution.judge0_models import StatusOut
 from assay.services.execution.languages import LANGUAGES, LanguageDetail, LanguageOut
 from assay.services.identity import accounts
-from assay.web.deps import PlatformDep, client_of, optional_actor
+from assay.web.deps import BearerDep, PlatformDep, client_of, optional_actor
 
 router = APIRouter(tags=["judge0"])
 
 AUTH_HEADER = "X-Auth-Token"
 
 
-def judge0_actor(request: Request, platform: PlatformDep) -> Actor:
+# Judge0's own header, declared in the OpenAPI schema beside the bearer scheme
+JUDGE0_TOKEN = APIKeyHeader(
+    name=AUTH_HEADER,
+    scheme_name="judge0-token",
+    auto_error=False,
+    description="An Assay API token in Judge0's header (a bearer token works too).",
+)
+
+
+def judge0_actor(
+    request: Request,
+    platform: PlatformDep,
+    bearer: BearerDep,
+    _declared: Annotated[str | None, Depends(JUDGE0_TOKEN)],
+) -> Actor:
     token = request.headers.get(AUTH_HEADER, "").strip()
     actor = (
         accounts.actor_from_token(platform, token, client_of(request))
         if token
-        else optional_actor(request, platform)
+        else optional_actor(request, platform, bearer)
     )
     if actor is None:
         raise AuthenticationError(
