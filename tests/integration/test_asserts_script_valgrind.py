@@ -383,9 +383,10 @@ def test_valgrind_findings(tmp_path: Path) -> None:
     assert report.status is ReportStatus.GRADED, report.staff_error
     leak = tests["leak"]
     assert leak.status == "failed"
-    assert {(f.bytes, f.file, f.line) for f in leak.findings} == {
-        (32, "leak.c", 6),
-        (100, "leak.c", 15),
+    assert {(f.kind, f.bytes, f.file, f.line) for f in leak.findings} == {
+        ("Leak_DefinitelyLost", 32, "leak.c", 6),
+        ("Leak_IndirectlyLost", 16, "leak.c", 6),  # leak_kinds: definite,indirect (default)
+        ("Leak_DefinitelyLost", 100, "leak.c", 15),
     }
     assert "100 bytes in 1 blocks are definitely lost" in leak.message
     assert tests["leak-allowed"].status == "passed"

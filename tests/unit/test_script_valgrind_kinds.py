@@ -114,7 +114,9 @@ def test_valgrind_uses_run_command(tmp_path: Path) -> None:
         ({"expected": "a", "expected_file": "b"}, "not both"),
         ({"time_factor": 0.5}, "greater than or equal to 1"),
         ({"command": []}, "must not be empty"),
-        ({"checker": "tokens"}, "Extra inputs"),
+        ({"checkers": "tokens"}, "Extra inputs"),
+        ({"leak_kinds": "definite,lost"}, "unknown leak kind"),
+        ({"fail_on": "any", "leaks": False}, "leave out leaks"),
     ],
 )
 def test_valgrind_bad_options(data: dict[str, object], needle: str) -> None:

@@ -32,8 +32,15 @@ NUM_CALLERS = 12
 MAX_TEXT_CHARS = 300
 XML_FD = 3
 
-LEAK_KINDS = frozenset({"Leak_DefinitelyLost", "Leak_IndirectlyLost"})
-UNCOUNTED_LEAK_KINDS = frozenset({"Leak_PossiblyLost", "Leak_StillReachable"})
+# valgrind's names of leak kinds (--show-leak-kinds, --errors-for-leak-kinds) and its XML's
+LEAK_KIND_NAMES = {
+    "definite": "Leak_DefinitelyLost",
+    "indirect": "Leak_IndirectlyLost",
+    "possible": "Leak_PossiblyLost",
+    "reachable": "Leak_StillReachable",
+}
+DEFAULT_LEAK_KINDS = ("definite", "indirect")
+LEAK_KINDS = frozenset(LEAK_KIND_NAMES[k] for k in DEFAULT_LEAK_KINDS)
 _RAW_KIND = re.compile(rb"<kind>\s*([A-Za-z_]{1,40})\s*</kind>")
 
 
@@ -41,8 +48,32 @@ class UnreadableReportError(ValueError):
     """The report is not a complete memcheck XML document (not an infrastructure error)."""
 
 
-def memcheck_argv(stderr_path: str, command: Sequence[str]) -> list[str]:
+def leak_kinds(value: str | Sequence[str]) -> tuple[str, ...]:
+    """Valgrind's leak-kind list (``"definite,indirect"``, ``"all"``, ``"none"``), checked.
+
+    Raises ``ValueError`` naming the words valgrind accepts.
+    """
+    words = value.split(",") if isinstance(value, str) else list(value)
+    words = [w.strip() for w in words if w.strip()]
+    if words == ["all"]:
+        return tuple(LEAK_KIND_NAMES)
+    if words == ["none"]:
+        return ()
+    unknown = [w for w in words if w not in LEAK_KIND_NAMES]
+    if unknown or not words:
+        raise ValueError(
+            f"unknown leak kind(s) {', '.join(map(repr, unknown)) or '(empty)'}: use a list of "
+            f"{', '.join(LEAK_KIND_NAMES)}, or all, or none (valgrind's --show-leak-kinds)"
+        )
+    return tuple(k for k in LEAK_KIND_NAMES if k in words)  # valgrind's order, no repeats
+
+
+def memcheck_argv(
+    stderr_path: str, command: Sequence[str], kinds: Sequence[str] = DEFAULT_LEAK_KINDS
+) -> list[str]:
     """``command`` under memcheck: the XML report on stderr, the program's stderr to a file.
+
+    ``kinds``: the leak kinds reported (and counted as errors), in valgrind's words.
 
     A shell moves the run's stderr to fd 3 for valgrind (``--xml-fd``) and
     points fd 2 at ``stderr_path`` before valgrind starts; no shell parses
@@ -54,7 +85,8 @@ def memcheck_argv(stderr_path: str, command: Sequence[str]) -> list[str]:
         "--xml=yes",
         f"--xml-fd={XML_FD}",
         "--leak-check=full",
-        "--errors-for-leak-kinds=definite,indirect",
+        f"--show-leak-kinds={','.join(kinds) or 'none'}",
+        f"--errors-for-leak-kinds={','.join(kinds) or 'none'}",
         "--child-silent-after-fork=yes",
         f"--num-callers={NUM_CALLERS}",
         "--error-limit=yes",
@@ -84,18 +116,26 @@ class MemcheckReport:
     fatal_signal: str | None = None  # e.g. "SIGSEGV", if a signal ended the program
     fatal_at: str | None = None  # "file:line" in the student's files where it struck
 
-    def counted(self, *, leaks: bool, errors: bool) -> tuple[Finding, ...]:
-        """The findings that fail a test with these options."""
+    def counted(
+        self, *, leaks: bool, errors: bool, kinds: Sequence[str] = DEFAULT_LEAK_KINDS
+    ) -> tuple[Finding, ...]:
+        """The findings that fail a test with these options (``kinds``: leak kinds counted)."""
+        counted_leaks = {LEAK_KIND_NAMES[k] for k in kinds} if leaks else set()
         out = []
         for finding in self.findings:
             is_leak = finding.kind.startswith("Leak_")
-            if (leaks and finding.kind in LEAK_KINDS) or (errors and not is_leak):
+            if finding.kind in counted_leaks or (errors and not is_leak):
                 out.append(finding)
         return tuple(out)
 
 
-def parse_memcheck_xml(data: bytes, workspace: str = WORKSPACE) -> MemcheckReport:
-    """Parse memcheck's XML (protocol 4). Raises ``UnreadableReportError``."""
+def parse_memcheck_xml(
+    data: bytes, workspace: str = WORKSPACE, kinds: Sequence[str] = DEFAULT_LEAK_KINDS
+) -> MemcheckReport:
+    """Parse memcheck's XML (protocol 4); leak records of other than ``kinds`` are left out.
+
+    Raises ``UnreadableReportError``.
+    """
     if not data.strip():
         raise UnreadableReportError("valgrind wrote no report (the program did not start under it)")
     if len(data) > MAX_XML_BYTES:
@@ -122,7 +162,9 @@ def parse_memcheck_xml(data: bytes, workspace: str = WORKSPACE) -> MemcheckRepor
             "valgrind's report holds errors outside its structure: something wrote into it"
         )
     findings = [_finding(e, workspace) for e in errors[: MAX_FINDINGS * 4]]
-    kept = [f for f in findings if f.kind not in UNCOUNTED_LEAK_KINDS][:MAX_FINDINGS]
+    shown = {LEAK_KIND_NAMES[k] for k in kinds}
+    kept = [f for f in findings if not f.kind.startswith("Leak_") or f.kind in shown]
+    kept = kept[:MAX_FINDINGS]
     return MemcheckReport(tuple(kept), *_fatal_signal(root, workspace))
 
 

@@ -16,8 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from assay.errors import GradingError, PackageError
-from assay.grading.checkers import check_whitespace
+from assay.grading.checkers import CheckerSpec, CustomSpec, WhitespaceSpec
 from assay.grading.kinds.base import KindOptions, TestKind
+from assay.grading.kinds.io import (
+    check_checker,
+    check_input_files,
+    check_output,
+    put_input_files,
+    workspace_paths,
+)
 from assay.grading.outcome import (
     Finding,
     TestOutcome,
@@ -29,8 +36,10 @@ from assay.grading.outcome import (
 )
 from assay.grading.package import MANIFEST
 from assay.grading.valgrind import (
+    DEFAULT_LEAK_KINDS,
     MemcheckReport,
     UnreadableReportError,
+    leak_kinds,
     memcheck_argv,
     parse_memcheck_xml,
 )
@@ -57,9 +66,25 @@ class ValgrindOptions(KindOptions):
     expected: str | None = None
     expected_file: str | None = None
     exit_code: int | Literal["any"] = 0
-    leaks: bool = True  # definite and indirect leaks fail the test
+    leaks: bool = True  # leaks of leak_kinds fail the test
+    # valgrind's --show-leak-kinds words: "definite,indirect", "all" (also possible and
+    # still reachable), "none"
+    leak_kinds: tuple[str, ...] = DEFAULT_LEAK_KINDS
     errors: bool = True  # invalid reads/writes/frees, uninitialised values fail the test
+    fail_on: Literal["listed", "any"] = "listed"  # any: every error memcheck reports fails
     time_factor: float = Field(default=5.0, ge=1.0, le=100.0)
+    input_files: dict[str, str] = Field(default_factory=dict)  # workspace path -> package path
+    checker: CheckerSpec = WhitespaceSpec()  # for expected output, as in the io kind
+
+    @field_validator("leak_kinds", mode="before")
+    @classmethod
+    def _leak_kinds(cls, value: Any) -> Any:
+        return leak_kinds(value) if isinstance(value, str | list | tuple) else value
+
+    @field_validator("input_files")
+    @classmethod
+    def _input_files(cls, value: dict[str, str]) -> dict[str, str]:
+        return workspace_paths(value)
 
     @field_validator("command", mode="before")
     @classmethod
@@ -83,7 +108,27 @@ class ValgrindOptions(KindOptions):
             raise ValueError("give stdin or stdin_file, not both")
         if self.expected is not None and self.expected_file is not None:
             raise ValueError("give expected or expected_file, not both")
+        if self.fail_on == "any":
+            narrowed = {"leaks", "errors", "leak_kinds"} & self.model_fields_set
+            if narrowed:
+                raise ValueError(
+                    f'fail_on = "any" counts every error and leak kind: leave out '
+                    f"{', '.join(sorted(narrowed))}"
+                )
         return self
+
+    @property
+    def counted_leak_kinds(self) -> tuple[str, ...]:
+        """The leak kinds valgrind reports and that fail the test."""
+        return leak_kinds("all") if self.fail_on == "any" else self.leak_kinds
+
+    @property
+    def checks_stdout(self) -> bool:
+        return (
+            self.expected is not None
+            or self.expected_file is not None
+            or isinstance(self.checker, CustomSpec)
+        )
 
 
 class ValgrindKind(TestKind[ValgrindOptions]):
@@ -104,6 +149,8 @@ class ValgrindKind(TestKind[ValgrindOptions]):
             rel = getattr(options, option)
             if rel is not None:
                 package.path(rel, key=f"{key}.{option}")
+        check_input_files(options.input_files, package, f"{key}.input_files")
+        check_checker(options.checker, package, key)
 
     def run(
         self, ctx: GradingContext, test: TestSpec, options: ValgrindOptions
@@ -111,10 +158,14 @@ class ValgrindKind(TestKind[ValgrindOptions]):
         package = ctx.package
         base = TestOutcome.failed(test)
         command = [*(options.command or package.spec.run.command or ()), *options.args]
+        failure = put_input_files(ctx, options.input_files)
+        if failure:
+            return [replace(base, message=failure)]
         stderr_path = _stderr_file(ctx)
         stdin = _package_text(package, options.stdin_file, options.stdin)
+        kinds = options.counted_leak_kinds
         result = ctx.run_student(
-            memcheck_argv(stderr_path, command),
+            memcheck_argv(stderr_path, command, kinds),
             stdin=stdin,
             limits=valgrind_limits(ctx.limits, options),
         )
@@ -129,7 +180,7 @@ class ValgrindKind(TestKind[ValgrindOptions]):
         report: MemcheckReport | None = None
         unreadable = ""
         try:
-            report = parse_memcheck_xml(result.stderr)
+            report = parse_memcheck_xml(result.stderr, kinds=kinds)
         except UnreadableReportError as exc:
             unreadable = str(exc)
         forced = status_of_run(result)
@@ -137,13 +188,13 @@ class ValgrindKind(TestKind[ValgrindOptions]):
             message = describe_run(result)
             if report is not None and report.fatal_at:
                 message += f" at {report.fatal_at}"
-            findings = report.counted(leaks=options.leaks, errors=options.errors) if report else ()
+            findings = _counted(report, options) if report else ()
             return [replace(outcome, status=forced, message=message, findings=findings)]
         if report is None:
             first_line = decode(program_stderr, 300).strip().splitlines()
             detail = f"\n{first_line[0]}" if first_line else ""
             return [replace(outcome, message=unreadable + detail)]
-        counted = report.counted(leaks=options.leaks, errors=options.errors)
+        counted = _counted(report, options)
         outcome = replace(outcome, findings=counted)
         problems = []
         if counted:
@@ -151,14 +202,23 @@ class ValgrindKind(TestKind[ValgrindOptions]):
         if options.exit_code not in ("any", result.exit_code):
             problems.append(f"expected exit status {options.exit_code}, got {result.exit_code}")
         expected = _package_text(package, options.expected_file, options.expected)
-        if expected is not None:
-            checked = check_whitespace(_text(result.stdout), _text(expected))
+        if options.checks_stdout:
+            checked = check_output(ctx, options.checker, result.stdout, expected or b"", stdin)
+            if checked.error is not None:  # the instructor's checker failed: ours, not theirs
+                return [
+                    replace(
+                        outcome,
+                        status=TestStatus.ERROR,
+                        message=checked.message,
+                        staff_detail=checked.error,
+                    )
+                ]
             if not checked.accepted:
                 problems.append("wrong output: " + checked.message)
                 # shown only when they differ: a leak-only failure shows its findings
                 outcome = replace(
                     outcome,
-                    expected=decode(expected, SHOWN_BYTES),
+                    expected=None if expected is None else decode(expected, SHOWN_BYTES),
                     actual=decode(result.stdout, SHOWN_BYTES),
                 )
         if problems:
@@ -177,6 +237,14 @@ def valgrind_limits(limits: Limits, options: ValgrindOptions) -> Limits:
         wall_time_s=limits.wall_time_s * options.time_factor,
         memory_bytes=max(limits.memory_bytes, VALGRIND_MIN_MEMORY),
         output_bytes=max(limits.output_bytes, VALGRIND_MIN_OUTPUT),
+    )
+
+
+def _counted(report: MemcheckReport, options: ValgrindOptions) -> tuple[Finding, ...]:
+    if options.fail_on == "any":
+        return report.findings
+    return report.counted(
+        leaks=options.leaks, errors=options.errors, kinds=options.counted_leak_kinds
     )
 
 
@@ -212,10 +280,6 @@ def _package_text(package: AssignmentPackage, rel: str | None, inline: str | Non
     if rel is not None:
         return package.path(rel).read_bytes()
     return None if inline is None else inline.encode("utf-8")
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
 
 
 def _tail(data: bytes, limit: int) -> str:
