@@ -430,7 +430,8 @@ def _stop(proc: subprocess.Popen[bytes], cgroup: JobCgroup, status: _Status) -> 
         if pidfd >= 0:
             try:
                 if init_pid in cgroup.pids():  # still ours: the pidfd pins its identity
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+                        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             finally:
                 os.close(pidfd)
             with contextlib.suppress(subprocess.TimeoutExpired):
