@@ -86,8 +86,9 @@ class EnvironmentProvider:
             return outcome.rootfs
 
     def _ensure(self, plan: BuildPlan) -> BuildOutcome:
-        if self.build_missing or self.store.lookup(plan.key, touch=False) is not None:
-            if self.store.lookup(plan.key, touch=False) is None:
+        stored = self.store.lookup(plan.key, touch=False) is not None
+        if stored or self.build_missing:
+            if not stored:
                 log.info(
                     "environment %s (%s) is not on this machine: fetching or building it",
                     plan.name,
