@@ -191,7 +191,6 @@ class InteractiveKind(TestKind[InteractiveOptions]):
             base,
             timing=Timing.of(pair.student),
             output=_transcript(pair),
-            expected=_sample(package, options),
             staff_detail=_staff_detail(pair, judge_message),
         )
         return [
@@ -231,12 +230,6 @@ def _message(box: Sandbox, path: str) -> str:
     except WorkspacePathError:
         return ""  # not written (or absurdly long, or not a file): no message
     return decode(data, MESSAGE_CHARS).strip()
-
-
-def _sample(package: AssignmentPackage, options: InteractiveOptions) -> str | None:
-    if options.sample_interaction is None:
-        return None
-    return decode(package.path(options.sample_interaction).read_bytes(), MESSAGE_READ_BYTES)
 
 
 def _transcript(pair: PairResult) -> str:

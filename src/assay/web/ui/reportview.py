@@ -23,7 +23,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from assay.errors import InvalidRequestError, PackageError
+from assay.grading.interaction import Direction, parse_interaction
 from assay.grading.outcome import TestOutcome
+from assay.grading import scoring
 from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.spec import Visibility
 from assay.services.actor import Actor
@@ -66,6 +68,13 @@ class DiffLine(BaseModel):
     actual_no: int | None = None
 
 
+class DialogueLine(BaseModel):
+    """One line of an interactive test's conversation: who sent it, and what."""
+
+    sender: Literal["judge", "program", "pass"]
+    text: str
+
+
 class TestInput(BaseModel):
     __test__ = False  # not a pytest test class
 
@@ -73,6 +82,7 @@ class TestInput(BaseModel):
     args: list[str] = []
     files: list[str] = []  # names of input files put in the workspace
     truncated: bool = False
+    interaction: list[DialogueLine] = []  # an interactive test's sample interaction
 
 
 class TestView(BaseModel):
@@ -83,6 +93,7 @@ class TestView(BaseModel):
     input: TestInput | None = None
     diff: list[DiffLine] = []
     diff_truncated: bool = False
+    conversation: list[DialogueLine] = []  # interactive: what was said with the judge
 
 
 class SourceFile(BaseModel):
@@ -113,6 +124,7 @@ class SubmissionPage(BaseModel):
     course_id: int
     course_code: str
     due_at: datetime | None
+    late_penalty: float  # the fraction of the score a late submission loses (0: none)
     report: ReportOut
     tests: list[TestView]
     files: list[SourceFile]
@@ -123,6 +135,13 @@ class SubmissionPage(BaseModel):
     @property
     def pending(self) -> bool:
         return self.report.status in PENDING
+
+    @property
+    def counted_score(self) -> float | None:
+        """The score after the late penalty (None: not graded)."""
+        if self.report.score is None:
+            return None
+        return scoring.counted_score(self.report.score, self.late_penalty)
 
 
 # --- diffs --------------------------------------------------------------------------------
@@ -214,6 +233,21 @@ def _strip_root(found: dict[str, bytes]) -> dict[str, bytes]:
     return {n[len(root) :]: d for n, d in found.items() if n.startswith(root)}
 
 
+_SENDERS: dict[Direction, Literal["judge", "program", "pass"]] = {
+    Direction.TO_SUBMISSION: "judge",
+    Direction.FROM_SUBMISSION: "program",
+    Direction.SEPARATOR: "pass",
+}
+
+
+def dialogue_lines(text: str) -> list[DialogueLine]:
+    """An interactive test's conversation (``<`` judge, ``>`` program) as rows to show."""
+    return [
+        DialogueLine(sender=_SENDERS[line.direction], text=line.text)
+        for line in parse_interaction(text)[:MAX_DIFF_LINES]
+    ]
+
+
 @lru_cache(maxsize=32)
 def _inputs_of_package(digest: str, data: bytes) -> dict[str, TestInput]:
     """Test name -> what goes in (stdin, arguments, input files) for io-style tests."""
@@ -226,9 +260,10 @@ def _inputs_of_package(digest: str, data: bytes) -> dict[str, TestInput]:
     except PackageError:
         return {}
     stdin_files = {
-        str(t.options["stdin_file"])
+        str(t.options[key])
         for t in spec.tests
-        if isinstance(t.options.get("stdin_file"), str)
+        for key in ("stdin_file", "sample_interaction")
+        if isinstance(t.options.get(key), str)
     }
     stored = _strip_root(_package_files(data, {MANIFEST, *stdin_files})) if stdin_files else {}
     out: dict[str, TestInput] = {}
@@ -240,6 +275,11 @@ def _inputs_of_package(digest: str, data: bytes) -> dict[str, TestInput]:
             stdin = raw.decode("utf-8", errors="replace") if raw is not None else None
         args = options.get("args")
         files = options.get("input_files")
+        sample = options.get("sample_interaction")
+        if test.kind == "interactive" and isinstance(sample, str) and sample in stored:
+            shown = stored[sample][: MAX_INPUT_CHARS * 4].decode("utf-8", errors="replace")
+            out[test.name] = TestInput(interaction=dialogue_lines(shown))
+            continue
         if not isinstance(stdin, str) and not args and not files:
             continue
         text = stdin if isinstance(stdin, str) else None
@@ -323,6 +363,7 @@ def _test_views(
         truncated = False
         if shown and test.expected is not None and test.actual is not None:
             diff, truncated = line_diff(test.expected, test.actual)
+        interactive = shown and test.kind == "interactive"
         views.append(
             TestView(
                 report=test,
@@ -330,6 +371,7 @@ def _test_views(
                 input=inputs.get(test.name) if shown else None,
                 diff=diff,
                 diff_truncated=truncated,
+                conversation=dialogue_lines(test.output) if interactive else [],
             )
         )
     return views
@@ -374,6 +416,9 @@ def submission_page(platform: Platform, actor: Actor, submission_id: int) -> Sub
             course_id=course.id,
             course_code=course.code,
             due_at=assignment.due_at,
+            late_penalty=scoring.late_penalty(
+                submission.late_minutes, assignments.late_policy(assignment)
+            ),
             report=report,
             tests=_test_views(report, inputs, after_due=results.is_closed(assignment)),
             files=files,
