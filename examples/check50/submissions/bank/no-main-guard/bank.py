@@ -1,0 +1,17 @@
+import sys
+
+
+def read_amount():
+    while True:
+        text = input("Amount: ")
+        if text == "quit":
+            sys.exit(2)
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+
+
+def main():
+    print(f"Balance: {read_amount()}")
+
+
+main()
