@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assay.errors import PackageError
+from assay.grading.context import GradingContext
 from assay.grading.interaction import (
     Direction,
     InteractionLine,
@@ -18,12 +19,14 @@ from assay.grading.interaction import (
     interaction_problem,
     parse_interaction,
 )
-from assay.grading.kinds.interactive_judge import read_judge
+from assay.grading.kinds.interactive_judge import judge_environment, prepare_judge, read_judge
 from assay.grading.kinds.interactive_relay import run_pair
 from assay.grading.kinds.interactive_verdict import PairVerdict, decide
 from assay.grading.loader import load_package
+from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
 from assay.sandbox.result import RunResult, Termination
-from assay.sandbox.spec import Dialogue, Limits
+from assay.sandbox.session import Sandbox
+from assay.sandbox.spec import Dialogue, Limits, RunSpec
 
 LIMITS = Limits(cpu_time_s=1.0, wall_time_s=3.0)
 
@@ -303,3 +306,31 @@ def test_a_judge_directory_compiles_all_its_sources(tmp_path: Path) -> None:
     python = read_judge(tmp_path / "p", tmp_path)
     assert not isinstance(python, str)
     assert (python.language, python.main) == ("python3", "validator.py")
+
+
+def test_a_judge_is_compiled_once_per_sandbox(tmp_path: Path) -> None:
+    package_dir = write_package(
+        tmp_path,
+        'judge = "judge/"\ninput_file = "1.in"\n',
+        {"judge/a.cpp": "int main() { return 42; }\n", "judge/b.c": "", "1.in": ""},
+    )
+    runs: list[tuple[str, ...]] = []
+
+    def script(spec: RunSpec, workspace: FakeWorkspace) -> RunResult:
+        runs.append(spec.argv)
+        return fake_result()
+
+    backend = FakeBackend(script)
+    with load_package(package_dir) as package, Sandbox(backend=backend) as student:
+        ctx = GradingContext(package, student, backend, package.limits)
+        program = read_judge(package.path("judge"), package.root)
+        assert not isinstance(program, str)
+        box = ctx.trusted_sandbox(judge_environment(program, None, package.environment))
+        first = prepare_judge(ctx, box, program)
+        again = prepare_judge(ctx, box, program)
+        ctx.close()
+    assert first == again
+    assert first.argv[0].endswith("/judge.bin")
+    (compile_run,) = runs  # one compiler run for both
+    assert compile_run[0] == "g++"
+    assert {Path(a).name for a in compile_run[-2:]} == {"a.cpp", "b.c"}
