@@ -311,3 +311,65 @@ def test_xml_text_keeps_legal_characters() -> None:
     legal = "tab\tnl\ncr\r é 日本 \U0001f600"
     assert xml_text(legal) == legal
     assert xml_text("\x01\x7f\ufffe") == "\\x01\x7f\\ufffe"
+
+
+def skipped(name: str, message: str, visibility: Visibility = Visibility.VISIBLE) -> TestOutcome:
+    return TestOutcome(
+        name=name,
+        kind="io",
+        status=TestStatus.SKIPPED,
+        score=0,
+        max_score=1,
+        visibility=visibility,
+        message=message,
+    )
+
+
+def test_skipped_tests_are_not_run_in_gradescope_and_junit() -> None:
+    report = sample_report(
+        tests=[
+            sample_report().tests[0],
+            skipped("needs sample", "not run: depends on sample 2, which failed"),
+            skipped(
+                "hidden needs", "not run: depends on sample 2, which failed", Visibility.HIDDEN
+            ),
+        ],
+        static=None,
+    )
+    results = to_gradescope(report)
+    by_name = {t["name"]: t for t in results["tests"]}
+    assert by_name["needs sample"]["output"] == "not run: depends on sample 2, which failed"
+    assert by_name["needs sample"]["status"] == "failed"
+    assert by_name["needs sample"]["extra_data"] == {"assay_status": "skipped"}
+    assert by_name["hidden needs"]["output"] == "not run"  # a hidden test: the verdict only
+    assert "extra_data" not in by_name["sample 1"]
+    root = parse(report)
+    cases = cases_by_name(root)
+    element = cases["needs sample"].find("skipped")
+    assert element is not None
+    assert element.get("message") == "not run: depends on sample 2, which failed"
+    assert cases["needs sample"].find("failure") is None
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "2")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["test.needs sample.status"] == "skipped"
+
+
+def test_a_build_failure_is_in_the_build_case_and_summary_once() -> None:
+    log = "$ gcc -o prog main.c\nmain.c:1:1: error: expected ';'\n[exited with status 1]\n"
+    report = sample_report(
+        build=BuildReport(status=BuildStatus.FAILED, log=log),
+        tests=[
+            skipped("t1", "not run: the build failed"),
+            skipped("t2", "not run: the build failed"),
+        ],
+        static=None,
+    )
+    results = to_gradescope(report)
+    assert results["output"].count("gcc -o prog main.c") == 1
+    assert [t["output"] for t in results["tests"]] == ["not run: the build failed"] * 2
+    junit = to_junit_xml(report)
+    assert junit.count("gcc -o prog main.c") == 2  # the build case: <failure> and <system-out>
+    cases = cases_by_name(ET.fromstring(junit))  # noqa: S314 - our own output
+    assert [c.find("skipped") is not None for c in (cases["t1"], cases["t2"])] == [True, True]
