@@ -13,7 +13,7 @@ queue; the in-memory queue ignores it (its changes take effect at once).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -35,6 +35,34 @@ class ClaimedJob:
 
 # Runs inside the claiming transaction; returns the claimed jobs that are still to run.
 ClaimHook = Callable[[Session, list[ClaimedJob]], list[ClaimedJob]]
+
+
+def take_by_lane(
+    limit: int,
+    bulk_limit: int | None,
+    take: Callable[[Lane], ClaimedJob | None],
+    waiting: Mapping[Lane, int] | None = None,
+) -> list[ClaimedJob]:
+    """Up to ``limit`` jobs, interactive ones first, at most ``bulk_limit`` bulk ones.
+
+    ``take(lane)`` claims one job of the lane, or returns None when it has none left;
+    ``waiting`` (jobs seen queued per lane) spares the calls for jobs not there.
+    """
+    bulk_room = limit if bulk_limit is None else min(limit, bulk_limit)
+    claimed: list[ClaimedJob] = []
+    for lane in (Lane.INTERACTIVE, Lane.BULK):
+        room = limit - len(claimed)
+        if lane is Lane.BULK:
+            room = min(room, bulk_room)
+        if waiting is not None:
+            room = min(room, waiting.get(lane, 0))
+        while room > 0:
+            job = take(lane)
+            if job is None:
+                break
+            claimed.append(job)
+            room -= 1
+    return claimed
 
 
 class Wakeup:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Update, and_, bindparam, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from assay.queue.base import ClaimedJob, ClaimHook, Wakeup
+from assay.queue.base import ClaimedJob, ClaimHook, Wakeup, take_by_lane
 from assay.storage.db import Database
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 
@@ -120,22 +120,15 @@ class JobQueue(Wakeup):
         queued = self._queued_by_lane() if limit >= 1 else {}
         if not queued:
             return []
-        bulk_room = limit if bulk_limit is None else min(limit, bulk_limit)
-        claimed: list[ClaimedJob] = []
         with self.db.session() as session:
-            for lane in (Lane.INTERACTIVE, Lane.BULK):
-                room = limit - len(claimed)
-                if lane is Lane.BULK:
-                    room = min(room, bulk_room)
-                # no statement for jobs the read saw were not there (others may have
-                # taken some since: a claim that finds nothing still ends the lane)
-                room = min(room, queued.get(lane, 0))
-                while room > 0:
-                    job = self._claim_from(session, worker_id, lane)
-                    if job is None:
-                        break
-                    claimed.append(job)
-                    room -= 1
+            # no statement for jobs the read saw were not there (others may have
+            # taken some since: a claim that finds nothing still ends the lane)
+            claimed = take_by_lane(
+                limit,
+                bulk_limit,
+                lambda lane: self._claim_from(session, worker_id, lane),
+                waiting=queued,
+            )
             if claimed and on_claimed is not None:
                 return on_claimed(session, claimed)
         return claimed

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from assay.queue.base import ClaimedJob, ClaimHook, Wakeup
+from assay.queue.base import ClaimedJob, ClaimHook, Wakeup, take_by_lane
 from assay.queue.jobs import REQUEUED_ERROR
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 
@@ -81,20 +81,11 @@ class InMemoryJobQueue(Wakeup):
         bulk_limit: int | None = None,
         on_claimed: ClaimHook | None = None,
     ) -> list[ClaimedJob]:
-        bulk_room = limit if bulk_limit is None else min(limit, bulk_limit)
-        claimed: list[ClaimedJob] = []
         with self._lock:
             before = {row.id: _snapshot(row) for row in self.jobs}
-            for lane in (Lane.INTERACTIVE, Lane.BULK):
-                room = limit - len(claimed)
-                if lane is Lane.BULK:
-                    room = min(room, bulk_room)
-                while room > 0:
-                    job = self._claim_from(worker_id, lane)
-                    if job is None:
-                        break
-                    claimed.append(job)
-                    room -= 1
+            claimed = take_by_lane(
+                limit, bulk_limit, lambda lane: self._claim_from(worker_id, lane)
+            )
             if claimed and on_claimed is not None:
                 try:
                     return on_claimed(Session(), claimed)  # unbound: nothing to commit
