@@ -195,7 +195,7 @@ class StudentTestsKind(TestKind[StudentTestsOptions]):
 
     # -- rows --------------------------------------------------------------------------
     def _shares(self, test: TestSpec, options: StudentTestsOptions) -> tuple[float, float]:
-        count = len(options._mutants)
+        count = max(1, len(options._mutants))  # check() found at least one
         reference = options.reference_points
         if reference is None:
             reference = test.points / (count + 1)
