@@ -59,7 +59,7 @@ def test_step_errors_say_what_is_wrong(raw: dict[str, Any], error: str) -> None:
 def test_exit_ends_the_conversation() -> None:
     with pytest.raises(ValidationError, match="only be the last step"):
         steps({"exit": 0}, {"expect": "x"})
-    with pytest.raises(ValidationError, match="at least 1"):
+    with pytest.raises(ValidationError, match="at least one step"):
         DialogueOptions.model_validate({"steps": []})
 
 

@@ -178,7 +178,7 @@ class Step(BaseModel):
 class DialogueOptions(KindOptions):
     command: tuple[str, ...] | None = None  # default: [run].command
     args: tuple[str, ...] = ()
-    steps: tuple[Step, ...] = Field(min_length=1, max_length=MAX_STEPS)
+    steps: tuple[Step, ...] = Field(max_length=MAX_STEPS)
 
     @field_validator("command", mode="before")
     @classmethod
@@ -191,6 +191,8 @@ class DialogueOptions(KindOptions):
 
     @model_validator(mode="after")
     def _exit_last(self) -> DialogueOptions:
+        if not self.steps:
+            raise ValueError("a dialogue needs at least one step")
         for step in self.steps[:-1]:
             if step.action is Action.EXIT:
                 raise ValueError("exit ends the conversation: it can only be the last step")
