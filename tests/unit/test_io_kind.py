@@ -256,3 +256,41 @@ def test_regex_patterns_are_compiled_at_load_time(tmp_path: Path) -> None:
     )
     assert error.key == "tests[0].expected_file"
     assert "not a valid regular expression" in error.message
+
+
+def test_each_run_takes_the_tests_keys_and_replaces_what_the_run_gives() -> None:
+    options = IoOptions.model_validate(
+        {
+            "args": ["-v"],
+            "stdin_file": "tests/in.txt",
+            "expected": "x\n",
+            "checker": "tokens",
+            "message": "hint",
+            "runs": [{"args": ["1"]}, {"stdin": "2\n", "expected_file": "tests/2.ans"}],
+        }
+    )
+    first, second = options.each_run()
+    assert (first.args, first.stdin_file, first.expected) == (("1",), "tests/in.txt", "x\n")
+    assert (second.args, second.stdin, second.stdin_file) == (("-v",), "2\n", None)
+    assert (second.expected, second.expected_file) == (None, "tests/2.ans")
+    assert first.checker == second.checker == options.checker
+    assert first.runs == second.runs == ()
+    assert IoOptions.model_validate({"expected": "a"}).each_run() == [
+        IoOptions.model_validate({"expected": "a"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"expected_stderr": "a", "expected_stderr_file": "b"}, "not both"),
+        ({"runs": [{"stdin": "a", "stdin_file": "b"}]}, "not both"),
+        ({"runs": [{"exit_code": 300}]}, "between 0 and 255"),
+        ({"runs": [{"command": ["x"]}]}, "Extra inputs"),
+        ({"runs": [{}] * 101}, "at most 100"),
+        ({"message": "x" * 2001}, "at most 2000"),
+    ],
+)
+def test_bad_io_options(data: dict[str, object], needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        IoOptions.model_validate(data)
