@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from assay.files.fileset import FileSet
+from assay.grading.checking import check_package
 from assay.grading.engine import grade
 from assay.grading.loader import load_package
 from assay.grading.outcome import TestOutcome, TestStatus
 from assay.grading.report import ReportStatus
 from assay.sandbox.backends import get_backend
+from helpers import require_backend
 
 SECRET = 37
 
@@ -243,3 +245,16 @@ def test_c_judge_judge_error_and_a_judge_that_never_ends(
     hangs = tests["judge-hangs"]
     assert hangs.status is TestStatus.ERROR, hangs
     assert "time limit" in (hangs.staff_detail or "")
+
+
+@pytest.mark.native
+def test_the_example_package_passes_its_check() -> None:
+    """examples/assignments/python-interactive: the solution gets full marks, each known-bad
+    submission its exact score and failure (wrong answer, run-time error). Native only: the
+    scenarios above cover Docker, and this one takes 17 s there."""
+    require_backend("native")
+    example = Path(__file__).resolve().parents[2] / "examples/assignments/python-interactive"
+    with load_package(example) as package:
+        checked = check_package(package, get_backend("native"))
+    assert checked.ok, checked.reasons
+    assert len(checked.entries) == 4
