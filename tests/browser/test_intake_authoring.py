@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from api_helpers import EXAMPLES, Api, tar_of
+from assay.files.fileset import FileSet
+from assay.grading.scoring import LatePolicy
+from assay.services import Actor
+from assay.services.catalog import assignments
+from assay.services.intake import submissions
+from assay.storage.models import utcnow
 from browser.conftest import login
 
 pytestmark = [pytest.mark.native, pytest.mark.slow]
@@ -95,3 +102,25 @@ def test_a_bad_package_keeps_staff_on_the_form_with_the_errors(
     expect(alert).to_contain_text("Not uploaded")
     expect(alert).to_contain_text(".zip or .tar(.gz)")
     expect(page.get_by_role("button", name="Upload and check")).to_be_visible()
+
+
+def test_the_submission_page_shows_raw_score_late_penalty_and_final(
+    page: Page, site: Api
+) -> None:
+    system = Actor.system()
+    assignments.update_assignment(
+        site.platform,
+        system,
+        site.assignment_id,
+        due_at=utcnow() - timedelta(hours=30),  # two started days late
+        late_policy=LatePolicy(penalty_per_day=0.1, max_late_days=3),
+    )
+    alice = Actor(user_id=site.user_ids["alice"], username="alice")
+    files = FileSet.from_mapping({"stats.py": SOLUTION})
+    made = submissions.submit(site.platform, alice, site.assignment_id, files)
+    login(page, site, "alice")
+    page.goto(f"{site.url}/submissions/{made.id}")
+    late = page.locator("[data-late-penalty]")
+    expect(late).to_contain_text("10 / 10", timeout=60_000)  # the raw score
+    expect(late).to_contain_text("late penalty −20%")
+    expect(late).to_contain_text("counted 8 / 10")

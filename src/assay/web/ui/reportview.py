@@ -23,9 +23,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from assay.errors import InvalidRequestError, PackageError
+from assay.grading import scoring
 from assay.grading.interaction import Direction, parse_interaction
 from assay.grading.outcome import TestOutcome
-from assay.grading import scoring
 from assay.grading.package import MANIFEST, parse_manifest
 from assay.grading.spec import Visibility
 from assay.services.actor import Actor
@@ -139,9 +139,9 @@ class SubmissionPage(BaseModel):
     @property
     def counted_score(self) -> float | None:
         """The score after the late penalty (None: not graded)."""
-        if self.report.score is None:
+        if self.submission.score is None:
             return None
-        return scoring.counted_score(self.report.score, self.late_penalty)
+        return scoring.counted_score(self.submission.score, self.late_penalty)
 
 
 # --- diffs --------------------------------------------------------------------------------
