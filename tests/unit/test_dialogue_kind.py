@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -311,3 +312,14 @@ def test_the_transcript_shows_who_said_what_and_where_it_diverged() -> None:
     no_newline = ended_conversation({"expect": "42"}, {"expect_eof": True}, output=b"42")
     text = render(["./n"], no_newline, None, "exit status 0")
     assert "[program] 42   (no newline at the end)" in text
+
+
+def test_output_arriving_a_byte_at_a_time_is_searched_in_bulk() -> None:
+    conv = Conversation(steps({"expect": "xy"}))
+    for _ in range(200_000):
+        conv.heard(b"x")
+    conv.heard(b"y")
+    started = time.monotonic()
+    conv = FakeProgram(conv, b"", greeter).finish()
+    assert conv.failure is None
+    assert time.monotonic() - started < 5  # not 200 000 searches of a growing buffer

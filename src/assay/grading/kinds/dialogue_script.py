@@ -41,6 +41,7 @@ VEOF = b"\x04"  # what "end of input" is on a terminal (Ctrl-D)
 MAX_BUFFER_CHARS = 1024 * 1024  # unconsumed output kept for matching
 MAX_TRANSCRIPT_CHARS = 64 * 1024
 SHOWN_CHARS = 2000  # what a failure message quotes of the output
+COALESCE_BYTES = 64 * 1024  # output already arrived is searched in pieces of up to this
 
 
 class Who(StrEnum):
@@ -282,6 +283,7 @@ class Conversation(Dialogue):
             chunk = self._events.get(timeout=timeout)
         except queue.Empty:
             return _Wait.TIMEOUT
+        chunk = self._more(chunk)
         try:
             text = self._decoder.decode(chunk or b"", final=chunk is None)
         except UnicodeDecodeError:
@@ -297,6 +299,26 @@ class Conversation(Dialogue):
             self._record(Who.END, "")
             return _Wait.EOF
         return _Wait.DATA
+
+    def _more(self, chunk: bytes | None) -> bytes | None:
+        """``chunk`` and whatever else has arrived already, up to the end of the output:
+        the buffer is searched once for all of it (a program writing a byte at a time
+        must not make us search its whole output for every byte)."""
+        if chunk is None:
+            return None
+        pieces = [chunk]
+        size = len(chunk)
+        while size < COALESCE_BYTES:
+            try:
+                more = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._events.put(None)  # the end, taken on the next receive
+                break
+            pieces.append(more)
+            size += len(more)
+        return b"".join(pieces)
 
     def _consume(self, end: int) -> None:
         self._buffer = self._buffer[end:]
