@@ -27,6 +27,7 @@ import sys
 import time
 import traceback
 import unittest
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -132,6 +133,29 @@ def _load_error(api: Any, exc: BaseException) -> str:
     return f"Your code raised an Exception.\n{text}"
 
 
+def _serve(requests: Any, res_fd: int, run_one: Callable[[str], dict[str, Any]]) -> None:
+    """W: one W' per test P asks for, which reports to P (then W reports how it ended)."""
+    while (test_id := requests.next()) is not None:
+        spec_runner._flush_std()
+        pid = os.fork()
+        if pid == 0:  # W'
+            status = 3
+            try:
+                os.close(requests.fd)
+                result = run_one(test_id)
+                result["id"] = test_id
+                spec_runner._flush_std()
+                spec_runner._send(res_fd, result)
+                status = 0
+            except BaseException:  # noqa: BLE001 - W' reports any way it ends
+                traceback.print_exc()
+            finally:
+                spec_runner._flush_std()
+                os._exit(status)
+        _, wait_status = os.waitpid(pid, 0)
+        spec_runner._send(res_fd, {"id": test_id, "exit": os.waitstatus_to_exitcode(wait_status)})
+
+
 def _collector(plan: dict[str, Any], harness: str, req_fd: int, res_fd: int) -> None:
     requests = spec_runner._Requests(req_fd)
     if requests.next() != "go":
@@ -146,7 +170,7 @@ def _collector(plan: dict[str, Any], harness: str, req_fd: int, res_fd: int) -> 
         spec_runner._send(res_fd, {"ready": False, "error": message})
         return
     spec_runner._send(res_fd, {"ready": True})
-    spec_runner._serve(requests, res_fd, lambda method: _run_one(api, case, method))
+    _serve(requests, res_fd, lambda method: _run_one(api, case, method))
 
 
 # -- P ------------------------------------------------------------------------------------
@@ -182,7 +206,7 @@ class PLRunner(spec_runner.Runner):
         for test_id in ids:
             started = time.monotonic()
             if reason is not None:
-                record = spec_runner._error(reason)
+                record = {"outcome": "error", "assertion": False, "message": reason}
             elif stopped:
                 record = {"outcome": "skipped", "assertion": False, "message": STOPPED}
             else:
