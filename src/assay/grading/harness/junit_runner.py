@@ -10,13 +10,13 @@ process:
   its private result channel (each line authenticated by an HMAC under a key
   agreed by Diffie-Hellman with the host: ``spec_runner``'s channel) and
   sends everything else to stderr.
-* W, a JVM running ``assay.junit.Agent`` with the test classes and the
-  student's classes. W gets a random token from P on its stdin before any
-  test or student class loads, and reports each test's start and end on its
-  descriptor 3, one line ``<token> <json>``. W runs student code: everything
-  it says is untrusted. A line without the token (a forgery written blindly,
-  through ``System.out``, the descriptor or ``/proc/self/fd``) is ignored and
-  counted.
+* W, a JVM running ``assay.junit.Agent`` with the student's classes. W gets
+  a random token from P on its stdin, compiles the instructor's sources in
+  memory (before any student code runs), and reports the compilation and
+  each test's start and end on its descriptor 3, one line ``<token> <json>``.
+  W runs student code: everything it says is untrusted. A line without the
+  token (a forgery written blindly, through ``System.out``, the descriptor or
+  ``/proc/self/fd``) is ignored, and flags the run as tampered.
 
 P enforces the per-test timeout (kills W and everything it started), and
 when W ends early (``System.exit``, a crash, a timeout) starts a new W for
@@ -81,6 +81,7 @@ class Run:
     class_errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     forged: int = 0
+    compile_error: str | None = None  # javac's messages when the tests do not compile
     finished: bool = False  # a JVM said done: every selected test was reported
 
     @property
@@ -166,6 +167,7 @@ def _start(plan: dict[str, Any], done: list[str], token: str) -> tuple[int, int]
         "-cp",
         plan["classpath"],
         "assay.junit.Agent",
+        plan["harness"],
         *done,
         "--",
         *plan["classes"],
@@ -262,6 +264,8 @@ class Jvm:
             if key == self.current:
                 result.wall_s += time.monotonic() - self.started
                 self.current = None
+        elif event == "compiled" and message.get("ok") is not True:
+            self.run.compile_error = bounded(str(message.get("message", "")))
         elif event == "class" and isinstance(message.get("class"), str):
             text = message.get("message", "")
             self.run.class_errors[message["class"]] = bounded(str(text))
@@ -319,7 +323,9 @@ def _record(run: Run, key: str) -> dict[str, Any]:
     result = run.results.get(key)
     if result is None:
         error = run.class_errors.get(_class_of(key))
-        if error is not None:
+        if run.compile_error is not None:
+            message = f"the tests do not compile against your code:\n{run.compile_error}"
+        elif error is not None:
             message = f"the test class failed before this test ran: {error}"
         elif run.finished:
             message = "the test was not found in the compiled test classes"
@@ -342,6 +348,7 @@ def main(argv: list[str]) -> int:
     with open(os.path.join(harness, PLAN_FILE), "rb") as file:
         plan = json.loads(file.read(4 * 1024 * 1024))
     plan["classpath"] = f"{harness}/classes:{plan['classpath']}"  # ours first: never shadowed
+    plan["harness"] = harness
     _harden()
     channel_fd = os.dup(1)  # the result channel: only P holds it
     os.dup2(2, 1)

@@ -1,32 +1,34 @@
 """The ``junit`` kind: instructor JUnit 5 / JUnit 4 test classes against the student's Java.
 
-Two sandbox runs. First ``javac`` compiles the instructor's sources (and
-Assay's small runner, ``harness/java``) against the student's classes (built
-by ``[build]``); the class files are read back and put, with the runner, in
-a read-only harness directory the student's code cannot change. Then
-``harness/junit_runner.py`` (P) starts one JVM for all the test classes of
-the entry and reports each test method on the spec runner's authenticated
-channel (see that module for what it guarantees). One outcome per test
-method; points and visibility come from ``junit_plan``.
+One sandbox run per entry. ``harness/junit_runner.py`` (P, which never loads
+student code) starts one JVM for all the test classes of the entry, running
+Assay's runner (``harness/java``, compiled once per environment by
+``junit_agent``). The runner compiles the instructor's sources in memory
+against the student's classes (built by ``[build]``) and reports each test
+method; P relays the reports on the spec runner's authenticated channel (see
+``junit_runner`` for what each side guarantees). One outcome per test method;
+points and visibility come from ``junit_plan``.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import replace
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from assay.errors import WorkspacePathError
 from assay.grading.kinds.base import TestKind
+from assay.grading.kinds.junit_agent import (
+    SUPPORT_PACKAGE,
+    agent_classes,
+    java_sources,
+    junit_classpath,
+)
 from assay.grading.kinds.junit_plan import JUnitOptions, PlannedTest, load_plan
 from assay.grading.kinds.pyspec_channel import Channel, HostKey, Record, read_channel
 from assay.grading.outcome import TestOutcome, TestStatus, Timing, decode, describe_run
 from assay.grading.outcome import status_of_run as forced_status
-from assay.sandbox.envs.builtin import JAVA_CLASSPATH
 from assay.sandbox.result import RunResult, Termination
 from assay.sandbox.spec import Limits, OutputPolicy
 
@@ -40,14 +42,13 @@ CHANNEL_MODULE = "spec_runner.py"  # the runner imports the channel's code from 
 PLAN_FILE = "plan.json"  # as junit_runner.PLAN_FILE
 NOTES_ID = "assay:notes"  # as junit_runner.NOTES_ID
 MAX_STARTS = 3  # JVMs per run: the first, and one more after each of two early ends
-MAX_CLASS_FILES = 2000
-MAX_CLASS_BYTES = 8 * 1024 * 1024
-COMPILE_CPU_S = 60.0
-COMPILE_WALL_S = 120.0
 OUTPUT_TAIL_BYTES = 4 * 1024
-COMPILE_ERROR_CHARS = 3000
 PER_TEST_OVERHEAD_S = 0.5
 SIGKILL = 9
+FIXED_JVM_OPTIONS = (
+    "-XX:+DisableAttachMechanism",  # no other process of the student's attaches to read memory
+    "-Djava.awt.headless=true",
+)
 
 
 class JUnitKind(TestKind[JUnitOptions]):
@@ -68,24 +69,31 @@ class JUnitKind(TestKind[JUnitOptions]):
     def run(self, ctx: GradingContext, test: TestSpec, options: JUnitOptions) -> list[TestOutcome]:
         plan, classes = load_plan(options, test, ctx.package, key="tests")
         rows = _rows(test, plan)
-        jars = _junit_classpath(ctx)
-        compiled = _compile(ctx, options, jars)
-        if isinstance(compiled, str):
-            return [replace(r, message=compiled) for r in rows]
+        jars = junit_classpath(ctx)
+        sources = {
+            f"src/{PurePosixPath(rel).name}": ctx.package.path(rel).read_bytes()
+            for rel in options.sources
+        }  # names are unique (``load_plan``)
+        sources.update({f"src/{rel}": data for rel, data in java_sources(SUPPORT_PACKAGE).items()})
         key = HostKey.new()
         ids = [p.key for p in plan]
         plan_data = {
             "ids": ids,
             "classes": list(classes),
             "classpath": ":".join([*jars, *(_in_workspace(c) for c in options.classpath)]),
-            "java": ["java", *options.jvm_options],
+            "java": ["java", *options.jvm_options, *FIXED_JVM_OPTIONS],
             "cwd": "/work",
             "timeout_s": options.per_test_timeout_s,
             "idle_timeout_s": options.startup_timeout_s,
             "max_starts": MAX_STARTS,
             "host_public": key.public_hex,
         }
-        files = {**compiled, **_runner_files(), PLAN_FILE: json.dumps(plan_data).encode()}
+        files = {
+            **agent_classes(ctx),
+            **sources,
+            **_runner_files(),
+            PLAN_FILE: json.dumps(plan_data).encode(),
+        }
         harness = ctx.put_harness(files)
         result = ctx.run_student(
             ["python3", "-E", "-s", f"/work/{harness}/{RUNNER}", f"/work/{harness}"],
@@ -96,14 +104,13 @@ class JUnitKind(TestKind[JUnitOptions]):
         notes = channel.records.pop(NOTES_ID, None)
         if notes is not None and notes.message:
             channel.notes.append(notes.message)
-        if notes is not None and notes.outcome == "failed":
-            channel.forged += 1  # a line without the run's token on the test JVM's report pipe
         output = decode(result.stderr[-OUTPUT_TAIL_BYTES:]) if result.stderr else ""
         outcomes = [
             _judge(replace(row, output=output), channel, result, planned.key)
             for row, planned in zip(rows, plan, strict=True)
         ]
-        return _channel_verdict(outcomes, channel, result)
+        pipe_forged = notes is not None and notes.outcome == "failed"
+        return _channel_verdict(outcomes, channel, result, pipe_forged=pipe_forged)
 
 
 def _rows(test: TestSpec, plan: tuple[PlannedTest, ...]) -> list[TestOutcome]:
@@ -122,97 +129,14 @@ def _rows(test: TestSpec, plan: tuple[PlannedTest, ...]) -> list[TestOutcome]:
     ]
 
 
-# -- compiling -----------------------------------------------------------------------------
+# -- files -------------------------------------------------------------------------------
 def _in_workspace(path: str) -> str:
     return "/work" if path == "." else f"/work/{path}"
-
-
-def _junit_classpath(ctx: GradingContext) -> list[str]:
-    """The environment's JUnit jars (its ``CLASSPATH`` without ``.``)."""
-    value = ctx.sandbox.environment.env.get("CLASSPATH") or JAVA_CLASSPATH
-    return [entry for entry in value.split(":") if entry and entry != "."]
-
-
-def _agent_sources() -> dict[str, bytes]:
-    """Assay's runner classes and its ``@GradedTest``, as ``java/<package path>``."""
-    found: dict[str, bytes] = {}
-    pending: list[tuple[str, Traversable]] = [
-        ("java", resources.files("assay.grading.harness").joinpath("java"))
-    ]
-    while pending:
-        rel, node = pending.pop()
-        for child in node.iterdir():
-            if child.is_dir():
-                pending.append((f"{rel}/{child.name}", child))
-            elif child.name.endswith(".java"):
-                found[f"{rel}/{child.name}"] = child.read_bytes()
-    return found
 
 
 def _runner_files() -> dict[str, bytes]:
     harness = resources.files("assay.grading.harness")
     return {name: harness.joinpath(name).read_bytes() for name in (RUNNER, CHANNEL_MODULE)}
-
-
-def _compile(ctx: GradingContext, options: JUnitOptions, jars: list[str]) -> dict[str, bytes] | str:
-    """The compiled test and runner classes (``classes/...``), or what javac said."""
-    sources = {
-        f"src/{PurePosixPath(rel).name}": ctx.package.path(rel).read_bytes()
-        for rel in options.sources
-    }  # names are unique (``load_plan``)
-    sources.update(_agent_sources())
-    harness = ctx.put_harness(sources)
-    out = f".assay-junit-{secrets.token_hex(8)}"
-    classpath = ":".join([*(_in_workspace(c) for c in options.classpath), *jars])
-    argv = [
-        "javac",
-        "-J-XX:TieredStopAtLevel=1",
-        "-J-XX:+UseSerialGC",
-        "-encoding",
-        "UTF-8",
-        "-proc:none",  # no annotation processors (the student's class path could name one)
-        "-implicit:none",
-        "-nowarn",
-        "-sourcepath",
-        f"/work/{harness}/src",  # never the student's .java files: their classes only
-        "-d",
-        f"/work/{out}",
-        "-cp",
-        classpath,
-        *(f"/work/{harness}/{rel}" for rel in sorted(sources)),
-    ]
-    limits = ctx.limits.replace(
-        cpu_time_s=max(ctx.limits.cpu_time_s, COMPILE_CPU_S),
-        wall_time_s=max(ctx.limits.wall_time_s, COMPILE_WALL_S),
-    )
-    result = ctx.run_student(argv, limits=limits, output_policy=OutputPolicy.TRUNCATE)
-    if not result.ok:
-        said = decode(result.stderr or result.stdout)
-        said = said.replace(f"/work/{harness}/src/", "").replace(f"/work/{harness}/", "")
-        if len(said) > COMPILE_ERROR_CHARS:
-            said = said[:COMPILE_ERROR_CHARS] + "\n..."
-        if result.termination is not Termination.EXITED:
-            return f"the tests could not be compiled ({describe_run(result)})"
-        return f"the tests do not compile against your code:\n{said.strip()}"
-    return _class_files(ctx, out)
-
-
-def _class_files(ctx: GradingContext, out: str) -> dict[str, bytes]:
-    """Every ``.class`` javac wrote under ``out``, as ``classes/<path>``."""
-    found: dict[str, bytes] = {}
-    pending = [""]
-    while pending:
-        rel = pending.pop()
-        for name in ctx.sandbox.list_files(f"{out}/{rel}" if rel else out):
-            path = f"{rel}/{name}" if rel else name
-            if name.endswith(".class"):
-                data = ctx.sandbox.read_file(f"{out}/{path}", max_bytes=MAX_CLASS_BYTES)
-                found[f"classes/{path}"] = data
-                if len(found) > MAX_CLASS_FILES:
-                    raise WorkspacePathError(f"more than {MAX_CLASS_FILES} class files")
-            else:
-                pending.append(path)
-    return found
 
 
 # -- verdicts -----------------------------------------------------------------------------
@@ -260,15 +184,18 @@ def _message(record: Record) -> str:
 
 
 def _channel_verdict(
-    outcomes: list[TestOutcome], channel: Channel, result: RunResult
+    outcomes: list[TestOutcome], channel: Channel, result: RunResult, *, pipe_forged: bool
 ) -> list[TestOutcome]:
     notes = list(channel.notes)
     if not channel.done and result.termination is Termination.EXITED:
         notes.append("the runner did not finish its report")
-    if channel.forged:
+    if channel.forged or pipe_forged:
+        where = [
+            f"{channel.forged} forged line(s) on the result channel" if channel.forged else "",
+            "lines without the run's token on the test JVM's report pipe" if pipe_forged else "",
+        ]
         forged = (
-            f"tampering: {channel.forged} forged line(s) on the result channel; "
-            "every test of this entry scores 0"
+            f"tampering: {' and '.join(w for w in where if w)}; every test of this entry scores 0"
         )
         return [
             replace(

@@ -7,6 +7,8 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -32,12 +34,14 @@ import org.junit.vintage.engine.VintageTestEngine;
 
 /**
  * The test JVM's side of Assay's junit kind (W). Started by the Python supervisor P as
- * {@code java assay.junit.Agent <done test>... -- <class>...}: reads P's per-run token from
- * stdin before any test or student class loads, runs the classes on the JUnit Platform
- * (Jupiter and Vintage engines only, no auto-registered listeners, filters or
- * configuration files from the class path) and reports each test's start and end on
- * file descriptor 3, each line prefixed by the token. Everything this JVM says is
- * untrusted to P: the student's code runs here too.
+ * {@code java assay.junit.Agent <harness> <done test>... -- <class>...}: reads P's per-run
+ * token from stdin, compiles the instructor's sources ({@code <harness>/src}) in memory
+ * against the student's classes (nothing of the tests is ever on disk where the student's
+ * code could change it), and runs the classes on the JUnit Platform (Jupiter and Vintage
+ * engines only, no auto-registered listeners, filters or configuration files from the class
+ * path). It reports the compilation and each test's start and end on file descriptor 3, each
+ * line prefixed by the token. Everything this JVM says is untrusted to P: the student's code
+ * runs here too, once the tests start.
  */
 public final class Agent {
     private static final int MAX_MESSAGE = 1500;
@@ -51,19 +55,38 @@ public final class Agent {
         PrintStream report =
                 new PrintStream(new FileOutputStream("/dev/fd/3"), false, StandardCharsets.UTF_8);
         System.setOut(System.err); // the tests' and the student's prints go to stderr
-        Set<String> skip = new HashSet<>();
-        for (int i = 0; i < args.length && !args[i].equals("--"); i++) {
-            skip.add(args[i]);
-        }
-        List<DiscoverySelector> selectors = new ArrayList<>();
-        boolean classes = false;
-        for (String arg : args) {
-            if (classes) {
-                selectors.add(DiscoverySelectors.selectClass(arg));
-            }
-            classes = classes || arg.equals("--");
-        }
         Channel channel = new Channel(report, token);
+        Path sources = Paths.get(args[0], "src");
+        Set<String> skip = new HashSet<>();
+        List<String> classNames = new ArrayList<>();
+        boolean classes = false;
+        for (int i = 1; i < args.length; i++) {
+            if (classes) {
+                classNames.add(args[i]);
+            } else if (args[i].equals("--")) {
+                classes = true;
+            } else {
+                skip.add(args[i]);
+            }
+        }
+        MemoryLoader loader = new MemoryLoader(Agent.class.getClassLoader());
+        String errors = Compiler.compile(sources, loader);
+        if (errors != null) {
+            channel.send("{\"event\":\"compiled\",\"ok\":false,\"message\":" + quote(errors) + "}");
+            channel.send("{\"done\":true}");
+            Runtime.getRuntime().halt(0);
+        }
+        channel.send("{\"event\":\"compiled\",\"ok\":true}");
+        Thread.currentThread().setContextClassLoader(loader);
+        List<DiscoverySelector> selectors = new ArrayList<>();
+        for (String name : classNames) {
+            try {
+                selectors.add(DiscoverySelectors.selectClass(loader.loadClass(name)));
+            } catch (ClassNotFoundException | LinkageError e) {
+                channel.send("{\"event\":\"class\",\"class\":" + quote(name)
+                        + ",\"outcome\":\"error\",\"message\":" + quote(describe(e)) + "}");
+            }
+        }
         LauncherConfig config =
                 LauncherConfig.builder()
                         .enableTestEngineAutoRegistration(false)
