@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from api_helpers import EXAMPLES, Api, tar_of
 from assay.files.fileset import FileSet
@@ -124,3 +124,32 @@ def test_the_submission_page_shows_raw_score_late_penalty_and_final(
     expect(late).to_contain_text("10 / 10", timeout=60_000)  # the raw score
     expect(late).to_contain_text("late penalty −20%")
     expect(late).to_contain_text("counted 8 / 10")
+
+
+def test_staff_enter_and_read_dates_in_their_own_time_zone(browser: Browser, site: Api) -> None:
+    context = browser.new_context(timezone_id="America/New_York")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        teacher = Actor(user_id=site.user_ids["teacher"], username="teacher")
+        # a stored winter date (UTC-5 in New York) is offered in local time
+        assignments.update_assignment(
+            site.platform, teacher, site.assignment_id, due_at=datetime(2031, 1, 15, 12, tzinfo=UTC)
+        )
+        login(page, site, "teacher")
+        page.goto(f"{site.url}/staff/assignments/{site.assignment_id}")
+        due = page.get_by_label("Due", exact=True)
+        expect(due).to_have_value("2031-01-15T07:00")
+        expect(page.locator("#settings-h ~ form legend").first).to_contain_text(
+            "America/New_York"
+        )
+
+        # a summer date typed in local time (UTC-4) is stored as that moment
+        due.fill("2031-05-04T23:59")
+        page.get_by_role("button", name="Save settings").click()
+        expect(page.get_by_role("status").first).to_contain_text("Settings saved")
+        saved = assignments.get_assignment(site.platform, teacher, site.assignment_id)
+        assert saved.due_at == datetime(2031, 5, 5, 3, 59, tzinfo=UTC)
+        expect(page.get_by_label("Due", exact=True)).to_have_value("2031-05-04T23:59")
+    finally:
+        context.close()

@@ -9,8 +9,9 @@ the message shown is looked up in ``NOTICES``, never taken from the URL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -221,8 +222,10 @@ def save_settings(
     penalty_percent: Annotated[float, Form(ge=0, le=100)] = 0.0,
     max_late_days: Annotated[str, Form(max_length=6)] = "",
     best_policy: Annotated[BestPolicy, Form()] = BestPolicy.MOST_PASSED,
+    tz: Annotated[str, Form(max_length=64)] = "UTC",
 ) -> RedirectResponse:
-    release, due = _utc(release_at, "release"), _utc(due_at, "due")
+    zone = _zone(tz)
+    release, due = _utc(release_at, "release", zone), _utc(due_at, "due", zone)
     assignments.update_assignment(
         platform,
         actor,
@@ -242,15 +245,24 @@ def save_settings(
     return _back(f"/staff/assignments/{assignment_id}", "saved")
 
 
-def _utc(text: str, what: str) -> datetime | None:
-    """A ``datetime-local`` field, which the form labels as UTC; blank means none."""
+def _zone(name: str) -> tzinfo:
+    """The time zone the form's dates were typed in: the browser's (staff.js sends its
+    IANA name), UTC without JavaScript."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequestError(f"unknown time zone {name[:64]!r}") from None
+
+
+def _utc(text: str, what: str, zone: tzinfo) -> datetime | None:
+    """A ``datetime-local`` field, typed in ``zone`` (the form names it); blank means none."""
     if not text.strip():
         return None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidRequestError(f"the {what} date is not a date and time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
 def _days(text: str) -> int | None:
