@@ -146,6 +146,21 @@ def add(a, b):
     return _add(a, b)
 """
 )
+# calls every set_score it can reach with the full weight, then aborts the test
+ABORTING = """
+import sys
+
+
+def add(a, b):
+    frame = sys._getframe(1)
+    while frame is not None:
+        setter = frame.f_locals.get("set_score")
+        if callable(setter):
+            setter(4)
+            raise RuntimeError("the test stops here")
+        frame = frame.f_back
+    return a + b
+"""
 # the student's own gradescope_utils, hoping to be imported instead of Assay's
 FAKE_DECORATORS = """
 class weight:
@@ -241,6 +256,42 @@ def test_a_student_cannot_set_the_score_or_change_weights(tmp_path: Path, kind: 
     assert report.tests[3].score == 2.0  # the test's own set_score came last
     assert report.score == 8.0
     assert report.tests[0].visibility is Visibility.HIDDEN
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_score_set_by_the_students_code_does_not_count(tmp_path: Path, kind: str) -> None:
+    report = _grade(_package(tmp_path, kind, _spec(kind)), {"solution.py": ABORTING})
+    partial = report.tests[3]
+    assert partial.score == 0.0
+    assert partial.status is TestStatus.FAILED
+    assert "the test stops here" in partial.message
+
+
+GRADESCOPE = Path(__file__).resolve().parents[2] / "examples/gradescope/python-unittest"
+
+
+@pytest.mark.parametrize(
+    ("submission", "score"), [("correct", 10.0), ("wrong1", 7.0), ("wrong2", 6.0)]
+)
+def test_a_gradescope_spec_scores_as_on_gradescope(
+    tmp_path: Path, submission: str, score: float
+) -> None:
+    # the Gradescope example's own test file (docs/gradescope.md has its scores there),
+    # importing the decorators from gradescope-utils' path instead of its vendored copy
+    spec = (GRADESCOPE / "autograder/tests/test_calc.py").read_text()
+    spec = spec.replace(
+        "from gsutils.decorators", "from " + "gradescope_utils.autograder_utils.decorators"
+    )
+    calc = (GRADESCOPE / "submissions" / submission / "calc.py").read_text()
+    root = _package(tmp_path, "python-unittest", spec.replace("from solution", "from calc"))
+    report = _grade(root, {"calc.py": calc})
+    assert report.score == score
+    assert [t.name for t in report.tests][:4] == [
+        "spec :: 1 test_add",
+        "spec :: 2 test_mean",
+        "spec :: 3 test_primes",
+        "spec :: 4 test_fizzbuzz",
+    ]
 
 
 def test_partial_credit_is_bounded_to_the_weight(tmp_path: Path) -> None:

@@ -11,24 +11,27 @@ The decorators only mark functions, with the same attributes as Gradescope's
 ``__hide_errors__``, ``__leaderboard_column__``). Assay never reads those
 attributes: the student's code runs in the same process and could change
 them. The host reads the decorators from the spec's source instead. What only
-a run can tell, the score a ``partial_credit`` test sets, is kept here and
-read by the runner after the test (``recorded_score``).
+a run can tell, the score a ``partial_credit`` test sets, is kept here with
+the file of the code that set it, and read by the runner after the test
+(``recorded_scores``): the runner takes only scores set by the spec's files.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
 F = Callable[..., Any]
 
-_recorded: list[object] = []  # the values ``set_score`` was given in this test process
+# what ``set_score`` was given in this test process, with the caller's file
+_recorded: list[tuple[object, str]] = []
 
 
-def recorded_score() -> object:
-    """The last value a partial-credit test set (``None``: none was set)."""
-    return _recorded[-1] if _recorded else None
+def recorded_scores() -> list[tuple[object, str]]:
+    """Every ``(value, file of the caller)`` a partial-credit test set, in order."""
+    return list(_recorded)
 
 
 def reset_score() -> None:
@@ -36,7 +39,7 @@ def reset_score() -> None:
 
 
 def _set_score(value: object) -> None:
-    _recorded.append(value)
+    _recorded.append((value, sys._getframe(1).f_code.co_filename))
 
 
 class _Mark:

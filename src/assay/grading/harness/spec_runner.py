@@ -139,13 +139,28 @@ def finite_score(value: object) -> float | None:
     return max(-MAX_SCORE_VALUE, min(MAX_SCORE_VALUE, number))
 
 
-def _partial_score(action: str) -> object:
-    """Reset (``reset_score``) or read (``recorded_score``) the decorators' score in W'."""
+def _reset_score() -> None:
+    module = sys.modules.get(DECORATORS_MODULE)
+    with contextlib.suppress(Exception):  # student code may have broken the module
+        if module is not None:
+            module.reset_score()
+
+
+def _spec_score(spec_dir: str) -> object:
+    """The last score the spec's own files set in W' (``None``: none).
+
+    ``set_score`` can be reached by the student's code too (it is passed to the
+    test); calls whose caller is not a file of the spec are ignored.
+    """
     module = sys.modules.get(DECORATORS_MODULE)
     try:
-        return getattr(module, action)() if module is not None else None
-    except Exception:  # noqa: BLE001 - student code may have broken the module
-        return None
+        recorded = module.recorded_scores() if module is not None else []
+        for value, filename in reversed(recorded):
+            if isinstance(filename, str) and filename.startswith(spec_dir + os.sep):
+                return value
+    except Exception:  # noqa: BLE001, S110 - student code may have broken the module
+        pass
+    return None
 
 
 def _flush_std() -> None:
@@ -179,7 +194,9 @@ class _Requests:
         return next(self._lines, None)
 
 
-def _serve(requests: _Requests, res_fd: int, run_one: Callable[[str], dict[str, Any]]) -> None:
+def _serve(
+    requests: _Requests, res_fd: int, run_one: Callable[[str], dict[str, Any]], spec_dir: str
+) -> None:
     while (test_id := requests.next()) is not None:
         _flush_std()
         pid = os.fork()
@@ -187,9 +204,9 @@ def _serve(requests: _Requests, res_fd: int, run_one: Callable[[str], dict[str, 
             status = 3
             try:
                 os.close(requests.fd)
-                _partial_score("reset_score")
+                _reset_score()
                 result = run_one(test_id)
-                value = _partial_score("recorded_score")
+                value = _spec_score(spec_dir)
                 if value is not None:  # set, but not a number: it scores 0
                     result["score"] = finite_score(value) or 0.0
                 result["id"] = test_id
@@ -276,14 +293,15 @@ def _collector_unittest(
         _send(res_fd, {"ready": False, "error": f"the tests could not be loaded: {message}"})
         return
     _send(res_fd, {"ready": True})
-    _serve(requests, res_fd, lambda test_id: _run_unittest(index.get(test_id, [])))
+    spec_dir = os.path.dirname(os.path.join(harness, plan["spec"]))
+    _serve(requests, res_fd, lambda test_id: _run_unittest(index.get(test_id, [])), spec_dir)
 
 
 class _PytestPlugin:
     """Collects in W; serves requests from ``pytest_runtestloop``; runs items in W'."""
 
-    def __init__(self, requests: _Requests, res_fd: int) -> None:
-        self.requests, self.res_fd = requests, res_fd
+    def __init__(self, requests: _Requests, res_fd: int, spec_dir: str) -> None:
+        self.requests, self.res_fd, self.spec_dir = requests, res_fd, spec_dir
         self.problems: list[Problem] = []
         self.collect_errors: list[str] = []
         self.ready_sent = False
@@ -331,7 +349,12 @@ class _PytestPlugin:
             _send(self.res_fd, {"ready": False, "error": message})
             return True
         _send(self.res_fd, {"ready": True})
-        _serve(self.requests, self.res_fd, lambda test_id: self._run(index.get(test_id, [])))
+        _serve(
+            self.requests,
+            self.res_fd,
+            lambda test_id: self._run(index.get(test_id, [])),
+            self.spec_dir,
+        )
         return True
 
 
@@ -340,7 +363,8 @@ def _collector_pytest(plan: dict[str, Any], harness: str, requests: _Requests, r
 
     pytest.hookimpl(tryfirst=True)(_PytestPlugin.pytest_runtestloop)
     pytest.hookimpl(trylast=True)(_PytestPlugin.pytest_configure)
-    plugin = _PytestPlugin(requests, res_fd)
+    spec_dir = os.path.dirname(os.path.join(harness, plan["spec"]))
+    plugin = _PytestPlugin(requests, res_fd, spec_dir)
     args = [
         os.path.join(harness, plan["spec"]),
         "-c",

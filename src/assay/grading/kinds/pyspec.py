@@ -375,20 +375,22 @@ def _judge(
 def _partial(row: TestOutcome, record: Record | None, meta: TestMeta) -> TestOutcome:
     """A partial-credit test's row with the score it set (clamped to 0..its weight).
 
-    The score counts only if the test then passed (returned normally): unlike on
-    Gradescope, a score set before a failure does not, so code under test cannot
-    set a score and then abort the test. A test that set none scores its weight
-    if it passed. A passed test whose complement did not confirm it keeps its 0.
+    As on Gradescope, a score the test set counts whether it then passed, failed
+    or raised (only calls from the spec's own files are reported: the runner
+    ignores ``set_score`` called by the student's code); a test that set none
+    scores its weight if it passed. A passed test whose complement did not
+    confirm it, a timed-out or crashed one, or a tampered one keeps its 0.
     """
     if not meta.partial or record is None or record.score is None or row.tampered:
         return row
-    if record.outcome != "passed" or not row.passed:
-        note = f"the test set the score {record.score:g}, which counts only if it passes"
-        return replace(row, staff_detail=f"{row.staff_detail or ''}\n{note}".strip())
+    if record.outcome not in ("passed", "failed", "error"):
+        return row
+    if record.outcome == "passed" and not row.passed:
+        return row
     weight = meta.weight or 0.0
     got = min(max(record.score, 0.0), weight)
     score = row.max_score * got / weight if weight > 0 else 0.0
-    full = got >= weight - EPSILON
+    full = record.outcome == "passed" and got >= weight - EPSILON
     note = f"partial credit: {got:g} / {weight:g}"
     if record.score != got:
         note += f" (the test set {record.score:g})"
