@@ -47,7 +47,7 @@ def test_a_step_does_exactly_one_thing() -> None:
         ({"exit": 256}, "between 0 and 255"),
         ({"exit": "some"}, "exit"),
         ({"send": "x", "timeout_s": 0}, "timeout_s must be more than 0"),
-        ({"send": "x", "timeout_s": 61}, "at most 60"),
+        ({"send": "x", "timeout_s": 301}, "at most 300"),
         ({"expect_regex": "(unclosed"}, "not a valid regex"),
         ({"expect": "x", "regex": True}, "Extra inputs are not permitted"),
     ],

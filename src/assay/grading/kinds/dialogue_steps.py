@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from assay.grading.kinds.base import KindOptions
 
-MAX_TIMEOUT_S = 60.0
+MAX_TIMEOUT_S = 300.0  # check50 allows any; a slow check may wait minutes
 MAX_STEPS = 200
 MAX_TEXT = 64 * 1024  # a step's text (sent or expected), in characters
 
