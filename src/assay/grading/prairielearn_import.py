@@ -202,9 +202,9 @@ def _class_attribute(source: str, attribute: str) -> str | None:
                     isinstance(item, ast.Assign)
                     and any(isinstance(t, ast.Name) and t.id == attribute for t in item.targets)
                     and isinstance(item.value, ast.Constant)
-                    and isinstance(item.value.value, str)
+                    and isinstance(item.value.value, str | int)
                 ):
-                    return item.value.value
+                    return str(item.value.value)
     return None
 
 
@@ -259,6 +259,13 @@ def read_question(question_dir: Path, name: str | None = None) -> Question:
         timeout = DEFAULT_TIMEOUT_S
     sources = [p.read_text(encoding="utf-8", errors="replace") for p in tests.glob("*.py")]
     environment = "python3-scientific" if _imports(sources) & SCIENTIFIC else "python3"
+    if "PLTestCaseWithPlot" in test_source or "check_plot" in test_source:
+        notes.append("plots (PLTestCaseWithPlot, check_plot) are not graded by Assay")
+    iterations = _class_attribute(test_source, "total_iters")
+    if iterations not in {None, "1"}:
+        notes.append(f"total_iters = {iterations}: the tests run once")
+    if student_file.endswith(".ipynb"):
+        notes.append("a notebook (.ipynb) submission is read as Python source, not as cells")
     for key in ("serverFilesCourse", "entrypoint"):
         if options.get(key):
             notes.append(
