@@ -31,8 +31,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 PACKAGES=(bubblewrap libseccomp2 python3 python3-venv binutils gcc libc6-dev make
           util-linux procps git mmdebstrap slirp4netns iptables iproute2)
 if [ "$DEV" = 1 ]; then
-    # chromium and a font: browser tests
-    PACKAGES+=(chromium fonts-dejavu-core)
+    # chromium and a font: browser tests; clang and valgrind: the real check50 run beside
+    # the check50 importer (its C checks compile with clang)
+    PACKAGES+=(chromium fonts-dejavu-core clang valgrind)
 fi
 if [ "$DOCKER" = 1 ]; then
     PACKAGES+=(docker.io)
