@@ -144,6 +144,8 @@ class _Reader:
         return None
 
     def _value(self, node: ast.expr, local: dict[str, Any]) -> Any:  # noqa: PLR0911
+        if self.dotted(node) == "check50.EOF":
+            return EOF
         if isinstance(node, ast.Name):
             if node.id in local:
                 return local[node.id]
@@ -152,9 +154,6 @@ class _Reader:
             if node.id in {"True", "False", "None"}:
                 return {"True": True, "False": False, "None": None}[node.id]
             raise Untranslatable(node, f"{node.id!r} is not a literal")
-        path = self.dotted(node)
-        if path == "check50.EOF":
-            return EOF
         if isinstance(node, ast.Call):
             return self._call_value(node, local)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
