@@ -299,7 +299,7 @@ def test_a_judge_directory_compiles_all_its_sources(tmp_path: Path) -> None:
         (tmp_path / "v" / name).write_text("")
     judge = read_judge(tmp_path / "v", tmp_path)
     assert not isinstance(judge, str)
-    assert (judge.language, set(judge.sources)) == ("cpp", {"main.cpp", "lib.cc", "helper.c"})
+    assert (judge.language, set(judge.sources)) == ("cpp", {"main.cpp", "lib.cc"})
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "validator.py").write_text("")
     (tmp_path / "p" / "tools.py").write_text("")
@@ -312,7 +312,7 @@ def test_a_judge_is_compiled_once_per_sandbox(tmp_path: Path) -> None:
     package_dir = write_package(
         tmp_path,
         'judge = "judge/"\ninput_file = "1.in"\n',
-        {"judge/a.cpp": "int main() { return 42; }\n", "judge/b.c": "", "1.in": ""},
+        {"judge/a.cpp": "int main() { return 42; }\n", "judge/b.cc": "", "1.in": ""},
     )
     runs: list[tuple[str, ...]] = []
 
@@ -333,4 +333,5 @@ def test_a_judge_is_compiled_once_per_sandbox(tmp_path: Path) -> None:
     assert first.argv[0].endswith("/judge.bin")
     (compile_run,) = runs  # one compiler run for both
     assert compile_run[0] == "g++"
-    assert {Path(a).name for a in compile_run[-2:]} == {"a.cpp", "b.c"}
+    assert {Path(a).name for a in compile_run[-2:]} == {"a.cpp", "b.cc"}
+    assert "-std=gnu++23" in compile_run  # as problemtools compiles C++

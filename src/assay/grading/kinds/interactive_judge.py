@@ -30,10 +30,11 @@ MAX_BYTES = 16 * 1024 * 1024
 LOG_CHARS = 4000
 PYTHON_NAMES = ("validator.py", "interactor.py", "judge.py", "main.py")
 C_SOURCES = (".c",)
-CPP_SOURCES = (".cc", ".cpp", ".cxx")
+CPP_SOURCES = (".cc", ".cpp", ".cxx", ".C", ".c++")
+# as problemtools compiles (less -static): (before the sources, after them)
 _COMPILERS = {
-    "c": ("gcc", "-O2", "-std=gnu17", "-o", BINARY),
-    "cpp": ("g++", "-O2", "-std=gnu++17", "-o", BINARY),
+    "c": (("gcc", "-O2", "-std=gnu17", "-o", BINARY), ("-lm",)),
+    "cpp": (("g++", "-O2", "-std=gnu++23", "-o", BINARY), ()),
 }
 
 
@@ -94,8 +95,8 @@ def _read_dir(folder: Path) -> JudgeProgram | str:
         return f"holds more than {MAX_FILES} files or {MAX_BYTES // (1024 * 1024)} MiB"
     cpp = [f.name for f in files if f.suffix in CPP_SOURCES]
     c = [f.name for f in files if f.suffix in C_SOURCES]
-    if cpp:  # C++ with C files: all compiled as C++, as Kattis does for a C++ validator
-        return JudgeProgram(tuple(files), "cpp", "", tuple(cpp + c))
+    if cpp:  # a C++ program: its C++ files (C files next to them are not compiled)
+        return JudgeProgram(tuple(files), "cpp", "", tuple(cpp))
     if c:
         return JudgeProgram(tuple(files), "c", "", tuple(c))
     python = [f.name for f in files if f.suffix == ".py"]
@@ -169,7 +170,8 @@ def _install(
         build = f"build-{folder}"
         box.add_entries([WorkspaceEntry(build, EntryKind.DIR, mode=0o755)])
         sources = [f"{where}/{name}" for name in program.sources]
-        compiler = (*_COMPILERS[program.language], *sources)
+        before, after = _COMPILERS[program.language]
+        compiler = (*before, *sources, *after)
         result = box.run(compiler, cwd=build, limits=ctx.package.build_limits)
         if not result.ok:
             log = decode(result.stdout + result.stderr, LOG_CHARS)
