@@ -78,6 +78,12 @@ CASES = (
     Case("java-io", "starter", 1, 7),
     Case("java-io", "bad/wrong-answer", 1, 7),
     Case("java-io", "bad/crash", 4, 7),
+    Case("java-junit", "solution", 14, 14),
+    Case("java-junit", "starter", 0, 14),
+    Case("java-junit", "bad/wrong-reduce", 5, 14),
+    Case("java-junit", "bad/exits", 12, 14),
+    Case("java-junit", "bad/loops", 9, 14),
+    Case("java-junit", "bad/forges", 0, 14, tampered=True),
 )
 EXAMPLE_NAMES = sorted({case.example for case in CASES})
 
@@ -88,6 +94,8 @@ LOST = {
     "c-make:bad/crash": {"pop": "crashed", "empty-list": "crashed"},
     "cpp-io:bad/crash": {"fewer-words-than-k": "crashed", "no-words": "crashed"},
     "cpp-io:bad/timeout": {"no-words": "timeout"},
+    "java-junit:bad/exits": {"fraction :: 5 multiplies and compares": "failed"},
+    "java-junit:bad/loops": {"fraction :: 4 adds": "timeout", "legacy :: bigValues": "timeout"},
 }
 
 
