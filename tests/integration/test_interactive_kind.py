@@ -134,7 +134,7 @@ name = "judge-hangs"
 kind = "interactive"
 judge = "hang.py"
 input_file = "data/1.in"
-pair_wall_time_s = 1.5
+pair_wall_time_s = 1
 """
 
 

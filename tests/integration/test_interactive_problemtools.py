@@ -43,7 +43,7 @@ EOF_ON_CLOSE = pytest.mark.xfail(
     strict=True,
 )
 
-TIME_LIMIT_S = 1  # problemtools: wall limit 2 x 1 s for the pair; ours: the package's 2 s
+TIME_LIMIT_S = 0.5  # problemtools: the pair's wall limit is 2 x 0.5 s; ours: the same 1 s
 
 # problemtools' verdicts in our statuses
 VERDICTS = {
@@ -147,6 +147,10 @@ def test_same_verdict_as_problemtools(
         'input_file = "data/1.in"\nanswer_file = "data/1.ans"\n',
     )
     (package / "judge" / "judge.py").write_text(judge)
+    manifest = package / "assignment.toml"
+    limits = "cpu_time_s = 2\nwall_time_s = 2\n"
+    assert limits in manifest.read_text()
+    manifest.write_text(manifest.read_text().replace(limits, "cpu_time_s = 0.5\nwall_time_s = 1\n"))
     graded = ReportStatus.ERROR if verdict == "JE" else ReportStatus.GRADED
     ours = outcomes("native", package, submission, status=graded)["case"]
     assert ours.status is VERDICTS[from_problemtools], ours
