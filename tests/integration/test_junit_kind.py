@@ -108,9 +108,10 @@ points = 4
 per_test_timeout_s = 2
 
 [tests.weights]
-"CounterLegacyTest.many" = 3
+"CounterLegacyTest.negative" = 1
+"many" = 3
 
-[tests.test_visibility]
+[tests.visibilities]
 "CounterLegacyTest.negative" = "hidden"
 """
 

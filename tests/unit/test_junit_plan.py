@@ -137,12 +137,12 @@ def test_points_follow_graded_test_max_scores_and_names_follow_the_annotations(
         points = 6
         """,
     )
-    # weights 3 (max_score), 1, 1, 1: the entry's 6 points split in proportion
+    # only pushPop has a weight (max_score 3): as on Gradescope, the others weigh 0
     assert rows == [
-        ("stack :: 1.1 push then pop", 3.0, H),
-        ("stack :: an empty stack", 1.0, V),
-        ("stack :: sizes", 1.0, V),
-        ("stack :: refuses", 1.0, V),
+        ("stack :: 1.1 push then pop", 6.0, H),
+        ("stack :: an empty stack", 0.0, V),
+        ("stack :: sizes", 0.0, V),
+        ("stack :: refuses", 0.0, V),
     ]
 
 
@@ -160,21 +160,25 @@ def test_assignment_toml_weights_and_visibility_win_over_annotations(tmp_path: P
         [tests.weights]
         "StackTest.pushPop" = 1
         "edu.course.StackTest.WhenFull.refuses" = 0
-        "QueueTest.poll" = 4
+        "poll" = 4
 
-        [tests.test_visibility]
+        [tests.visibilities]
         "StackTest.pushPop" = "visible"
-        "QueueTest.offer" = "hidden"
+        "QueueTest.offer" = "after_published"
+
+        [tests.numbers]
+        "QueueTest.poll" = "1"
         """,
     )
-    # weights 1, 1, 1, 0, 1, 4 (the abstract BaseTest is never run): 10 points over 8
+    # weights 1 and 4 from the table, 0 for every test without one: 10 points over 5;
+    # the stricter of the entry's and the test's visibility; numbered rows first
     assert rows == [
-        ("both :: 1.1 push then pop", 1.25, V),
-        ("both :: an empty stack", 1.25, A),
-        ("both :: sizes", 1.25, A),
+        ("both :: 1 poll", 8.0, A),
+        ("both :: 1.1 push then pop", 2.0, A),
+        ("both :: an empty stack", 0.0, A),
+        ("both :: sizes", 0.0, A),
         ("both :: refuses", 0.0, A),
-        ("both :: offer", 1.25, H),
-        ("both :: poll", 5.0, A),
+        ("both :: offer", 0.0, H),
     ]
 
 
@@ -196,7 +200,9 @@ def test_no_annotations_split_the_points_equally(tmp_path: Path) -> None:
     ("extra", "message"),
     [
         ('[tests.weights]\n"StackTest.nope" = 1\n', "names no test method"),
-        ('[tests.test_visibility]\n"StackTest.empty" = "secret"\n', "test_visibility"),
+        ('[tests.visibilities]\n"StackTest.empty" = "secret"\n', "visibility of"),
+        ('[tests.weights]\n"StackTest.pushPop" = 0\n', "add up to 0"),
+        ('[tests.numbers]\n"WhenFull.nope" = "1"\n', "names no test method"),
         ('[tests.weights]\n"StackTest.empty" = -1\n', "weight"),
         ('colour = "blue"\n', "colour"),
     ],

@@ -28,8 +28,9 @@ VISIBILITIES = {
     "hidden": Visibility.HIDDEN,
     "after_due_date": Visibility.AFTER_DUE,
     "after_due": Visibility.AFTER_DUE,
-    "after_published": Visibility.AFTER_DUE,
+    "after_published": Visibility.HIDDEN,  # Assay has no "published" moment
 }
+_STRICTNESS = (Visibility.VISIBLE, Visibility.AFTER_DUE, Visibility.HIDDEN)
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ class JUnitOptions(KindOptions):
     classpath: tuple[str, ...] = (".",)  # workspace folders or jars of the student's classes
     per_test_timeout_s: float = Field(default=10.0, gt=0, le=600)
     startup_timeout_s: float = Field(default=30.0, gt=0, le=600)  # JVM start, class set-up
-    weights: dict[str, float] = Field(default_factory=dict)  # "Class.method" -> relative weight
-    test_visibility: dict[str, Visibility] = Field(
-        default_factory=dict
-    )  # "Class.method" -> visibility
+    # by "method", "Class.method" or "pkg.Class.method"; these tables win over annotations
+    weights: dict[str, float] = Field(default_factory=dict)  # relative weights
+    visibilities: dict[str, str] = Field(default_factory=dict)  # Assay's or Gradescope's values
+    numbers: dict[str, str] = Field(default_factory=dict)  # "1.2": before the name, orders rows
     jvm_options: tuple[str, ...] = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
     _plan: tuple[PlannedTest, ...] = PrivateAttr(default=())
     _classes: tuple[str, ...] = PrivateAttr(default=())
@@ -67,6 +68,17 @@ class JUnitOptions(KindOptions):
         for name, weight in value.items():
             if not weight >= 0 or weight == float("inf"):
                 raise ValueError(f"the weight of {name!r} must be a number >= 0")
+        return value
+
+    @field_validator("visibilities")
+    @classmethod
+    def _known_visibility(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, visibility in value.items():
+            if visibility not in VISIBILITIES:
+                raise ValueError(
+                    f"the visibility of {name!r} is {visibility!r}: use one of "
+                    + ", ".join(VISIBILITIES)
+                )
         return value
 
     @field_validator("jvm_options")
@@ -122,25 +134,60 @@ def load_plan(
             seen.add(t.key)
             unique.append(t)
     weights = _by_test(options.weights, unique, f"{key}.weights")
-    visibility = _by_test(options.test_visibility, unique, f"{key}.test_visibility")
-    shown = _names(unique)
-    plan = tuple(
+    visibilities = _by_test(options.visibilities, unique, f"{key}.visibilities")
+    numbers = _by_test(options.numbers, unique, f"{key}.numbers")
+    any_weight = bool(weights) or any(t.annotation("GradedTest") for t in unique)
+    shown = _names(unique, numbers)
+    plan = [
         PlannedTest(
             key=t.key,
             name=shown[t.key],
-            weight=_weight(t, weights, key),
-            visibility=visibility.get(t.key) or _visibility(t, test, key),
+            weight=_weight(t, weights, key, default=0.0 if any_weight else 1.0),
+            visibility=_stricter(
+                test.visibility,
+                VISIBILITIES[visibilities[t.key]]
+                if t.key in visibilities
+                else _visibility(t, test, key),
+            ),
         )
         for t in unique
-    )
-    return plan, tuple(dict.fromkeys(c.name for c in classes))
+    ]
+    if test.points and not sum(p.weight for p in plan):
+        raise PackageError(
+            "the weights of the tests add up to 0",
+            file=MANIFEST,
+            key=f"{key}.weights",
+            fix="give at least one test a weight above 0 (or set the entry's points to 0)",
+        )
+    order = {t.key: _number_order(numbers.get(t.key) or _number(t)) for t in unique}
+    plan.sort(key=lambda p: order[p.key])  # numbered first, by number; the rest as written
+    return tuple(plan), tuple(dict.fromkeys(c.name for c in classes))
+
+
+def _stricter(entry: Visibility, own: Visibility) -> Visibility:
+    return max(entry, own, key=_STRICTNESS.index)
+
+
+def _number(t: JavaTest) -> str:
+    graded = t.annotation("GradedTest")
+    number = graded.values.get("number") if graded else None
+    if isinstance(number, float):
+        return f"{number:g}"
+    return number.strip() if isinstance(number, str) else ""
+
+
+def _number_order(number: str) -> tuple[int, tuple[int | str, ...]]:
+    """``1.2`` before ``1.10``; unnumbered tests after every numbered one (stable sort)."""
+    if not number:
+        return (1, ())
+    return (0, tuple(int(p) if p.isdigit() else p for p in number.split(".")))
 
 
 def _by_test(values: dict[str, _V], tests: list[JavaTest], key: str) -> dict[str, _V]:
     """``values`` keyed by the runner's test keys; names must match one test each."""
     found: dict[str, _V] = {}
     for name, value in values.items():
-        matches = [t for t in tests if name in (t.short, t.dotted, t.key)]
+        matches = [t for t in tests if name in (t.method, t.short, t.dotted, t.key)]
         if len(matches) != 1:
             known = ", ".join(sorted(t.short for t in tests)[:20])
             problem = "names no test method" if not matches else "names more than one test"
@@ -154,12 +201,14 @@ def _by_test(values: dict[str, _V], tests: list[JavaTest], key: str) -> dict[str
     return found
 
 
-def _weight(t: JavaTest, weights: dict[str, float], key: str) -> float:
+def _weight(t: JavaTest, weights: dict[str, float], key: str, *, default: float) -> float:
+    """The toml weight, else ``@GradedTest``'s max_score (1 if not given, as jh61b), else
+    ``default``: 0 when other tests have weights (as on Gradescope), else 1."""
     if t.key in weights:
         return weights[t.key]
     graded = t.annotation("GradedTest")
     if graded is None:
-        return 1.0
+        return default
     value = graded.values.get("max_score", 1.0)
     if not isinstance(value, float) or value < 0:
         raise PackageError(
@@ -185,9 +234,9 @@ def _visibility(t: JavaTest, test: TestSpec, key: str) -> Visibility:
     return VISIBILITIES[value]
 
 
-def _names(tests: list[JavaTest]) -> dict[str, str]:
+def _names(tests: list[JavaTest], numbers: dict[str, str]) -> dict[str, str]:
     """``@GradedTest`` name, else ``@DisplayName``, else the method (``Class.method`` if
-    two classes share it); a ``@GradedTest`` number goes first."""
+    two classes share it); the number (toml, else ``@GradedTest``) goes first."""
     counts: dict[str, int] = {}
     for t in tests:
         counts[t.method] = counts.get(t.method, 0) + 1
@@ -200,9 +249,8 @@ def _names(tests: list[JavaTest]) -> dict[str, str]:
             name = display.values.get("value")
         if not isinstance(name, str) or not name.strip():
             name = t.method if counts[t.method] == 1 else t.short
-        number = graded.values.get("number") if graded else None
-        if isinstance(number, str | float) and str(number).strip():
-            text = number if isinstance(number, str) else f"{number:g}"
-            name = f"{text.strip()} {name}"
+        number = numbers.get(t.key) or _number(t)
+        if number:
+            name = f"{number.strip()} {name.strip()}"
         names[t.key] = name.strip()[:150]
     return names
