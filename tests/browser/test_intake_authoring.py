@@ -153,3 +153,25 @@ def test_staff_enter_and_read_dates_in_their_own_time_zone(browser: Browser, sit
         expect(page.get_by_label("Due", exact=True)).to_have_value("2031-05-04T23:59")
     finally:
         context.close()
+
+
+def test_a_student_regrade_of_the_same_code_asks_first(page: Page, site: Api) -> None:
+    alice = Actor(user_id=site.user_ids["alice"], username="alice")
+    files = FileSet.from_mapping({"stats.py": SOLUTION})
+    made = submissions.submit(site.platform, alice, site.assignment_id, files)
+    login(page, site, "alice")
+    page.goto(f"{site.url}/submissions/{made.id}")
+    expect(page.locator("[data-score]")).to_have_attribute("data-score", "10/10", timeout=60_000)
+    page.get_by_role("button", name="Request regrade").click()
+    ask = page.get_by_role("region", name="Grade the same code again?")
+    expect(ask).to_contain_text("your code is the same")
+    expect(ask).to_contain_text("tests have not changed")
+    expect(page.locator(".runs li")).to_have_count(0)  # one run: nothing queued yet
+    ask.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("region", name="Grade the same code again?")).to_have_count(0)
+    expect(page.locator(".runs li")).to_have_count(0)
+
+    page.get_by_role("button", name="Request regrade").click()
+    page.get_by_role("button", name="Yes, grade it again").click()
+    expect(page.get_by_text("Queued for grading again")).to_be_visible()
+    expect(page.locator(".runs li")).to_have_count(2)

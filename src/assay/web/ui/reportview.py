@@ -125,6 +125,8 @@ class SubmissionPage(BaseModel):
     course_code: str
     due_at: datetime | None
     late_penalty: float  # the fraction of the score a late submission loses (0: none)
+    graded_version: int  # the package version of the run shown
+    current_version: int | None  # the assignment's package version now
     report: ReportOut
     tests: list[TestView]
     files: list[SourceFile]
@@ -418,6 +420,10 @@ def submission_page(platform: Platform, actor: Actor, submission_id: int) -> Sub
             due_at=assignment.due_at,
             late_penalty=scoring.late_penalty(
                 submission.late_minutes, assignments.late_policy(assignment)
+            ),
+            graded_version=version.number,
+            current_version=(
+                assignment.current_version.number if assignment.current_version else None
             ),
             report=report,
             tests=_test_views(report, inputs, after_due=results.is_closed(assignment)),

@@ -4,12 +4,15 @@
 ``static/js/live.js`` follows ``/api/v1/submissions/{id}/events`` (SSE) and, when a
 terminal stage arrives, swaps in ``GET /submissions/{id}/results`` (the same
 fragment the page embeds) without a reload. ``POST /submissions/{id}/regrade``
-re-queues it (students: their own, charged to the submission rate limit).
+re-queues it (students: their own, charged to the submission rate limit, once they
+confirm that they want the same code graded again).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.grading.stages import Stage
@@ -33,6 +36,16 @@ def submission_page(
 ) -> Response:
     page = reportview.submission_page(platform, actor, submission_id)
     flash = [("ok", "Queued for grading again.")] if requeued and page.pending else []
+    return _render(request, page, flash=flash)
+
+
+def _render(
+    request: Request,
+    page: reportview.SubmissionPage,
+    *,
+    flash: list[tuple[str, str]],
+    ask_regrade: bool = False,
+) -> Response:
     return render(
         request,
         "submissions/page.html",
@@ -47,6 +60,7 @@ def submission_page(
         flash=flash,
         view=page,
         stages=STAGES,
+        ask_regrade=ask_regrade,
     )
 
 
@@ -61,8 +75,19 @@ def results_fragment(
 
 @router.post("/submissions/{submission_id}/regrade")
 def regrade(
-    request: Request, submission_id: IdPath, platform: PlatformDep, actor: FormUserDep
+    request: Request,
+    submission_id: IdPath,
+    platform: PlatformDep,
+    actor: FormUserDep,
+    confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Staff regrade at once (their button asks first); a student's request first shows
+    what it would do (the same code, and whether the tests changed) and asks to confirm."""
+    if confirmed != "yes":
+        page = reportview.submission_page(platform, actor, submission_id)
+        if not page.staff:
+            return _render(request, page, flash=[], ask_regrade=True)
+
     def charge() -> None:
         limiters(request).submissions.hit(rate_key(actor, client_of(request)), "submissions")
 
