@@ -179,6 +179,21 @@ def test_each_run_gets_a_fresh_workspace(tmp_path: Path) -> None:
     assert report.score == 2.0  # nothing caught
 
 
+def test_a_mutant_the_tests_hang_on_is_caught_after_the_run_timeout(tmp_path: Path) -> None:
+    root = _package(tmp_path / "p", timeout=3)
+    for name in MUTANTS[1:]:  # two mutants are enough here: leading-zero and loops
+        shutil.rmtree(root / "mutants" / name)
+    (root / "mutants/loops").mkdir()
+    (root / "mutants/loops/plates.py").write_text(
+        "def is_valid(text):\n    while True:\n        pass\n"
+    )
+    report = _grade(root, {"test_plates.py": GOOD_PYTEST})
+    loops = next(t for t in report.tests if t.name == "mine :: mutant loops")
+    assert loops.status is TestStatus.PASSED
+    assert report.score == report.max_score == 10.0
+    assert "time" in (loops.staff_detail or "")
+
+
 def test_a_missing_test_file_fails_every_row(tmp_path: Path) -> None:
     report = _grade(_package(tmp_path / "p"), {"plates.py": "def is_valid(s):\n    return True\n"})
     assert report.score == 0.0
