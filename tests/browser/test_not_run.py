@@ -27,6 +27,9 @@ def test_a_build_failure_is_shown_once_and_every_test_as_not_run(page: Page, sit
     expect(page.locator("li.test-skipped")).to_have_count(count)
     expect(page.locator("li.test .badge", has_text="Not run")).to_have_count(count)
     expect(page.locator("li.test .badge", has_text="Failed")).to_have_count(0)
+    expect(page.locator(".summary .facts")).to_contain_text(
+        f"0 of {count} tests passed ({count} not run)"
+    )
     # the build command is in the build log only, not repeated in every test
     body = page.locator("main").inner_text()
     assert body.count("make --no-print-directory") <= 1, body
