@@ -219,6 +219,18 @@ def test_package_errors(tmp_path: Path, setup, extra: str, words: str) -> None: 
         load_package(root)
 
 
+def test_the_example_package_loads_with_its_four_mutants() -> None:
+    package = load_package(EXAMPLE)
+    assert package.max_score == 10.0
+    assert sorted(p.name for p in (EXAMPLE / "mutants").iterdir()) == MUTANTS
+    assert [b.path for b in package.spec.known_bad] == [
+        "bad/catch-nothing",
+        "bad/fails-reference",
+        "bad/no-tests",
+        "bad/half",
+    ]
+
+
 def test_reference_points_above_the_entry_are_refused(tmp_path: Path) -> None:
     root = _package(tmp_path / "p")
     manifest = root / "assignment.toml"
