@@ -29,7 +29,14 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from assay.errors import PackageError, WorkspacePathError
 from assay.grading.kinds.base import KindOptions, TestKind
-from assay.grading.outcome import TestOutcome, TestStatus, Timing, decode, describe_run
+from assay.grading.outcome import (
+    TestOutcome,
+    TestStatus,
+    Timing,
+    decode,
+    describe_run,
+    status_of_run,
+)
 from assay.grading.package import MANIFEST
 from assay.sandbox.base import EntryKind, WorkspaceEntry
 from assay.sandbox.hostfiles import normalise_workspace_path
@@ -93,7 +100,10 @@ class _Run:
 
     @property
     def status(self) -> TestStatus:
-        return TestStatus.PASSED if self.passed else TestStatus.FAILED
+        """Passed, else how the run was stopped (timeout, memory limit...), else failed."""
+        if self.passed:
+            return TestStatus.PASSED
+        return status_of_run(self.result) or TestStatus.FAILED
 
 
 def _files_of(directory: Path) -> dict[str, Path]:
