@@ -20,7 +20,7 @@ from assay.grading.interaction import (
     parse_interaction,
 )
 from assay.grading.kinds.interactive_judge import judge_environment, prepare_judge, read_judge
-from assay.grading.kinds.interactive_relay import run_pair
+from assay.grading.kinds.interactive_relay import Transcript, run_pair
 from assay.grading.kinds.interactive_verdict import PairVerdict, decide
 from assay.grading.loader import load_package
 from assay.sandbox.fake import FakeBackend, FakeWorkspace, fake_result
@@ -335,3 +335,14 @@ def test_a_judge_is_compiled_once_per_sandbox(tmp_path: Path) -> None:
     assert compile_run[0] == "g++"
     assert {Path(a).name for a in compile_run[-2:]} == {"a.cpp", "b.cc"}
     assert "-std=gnu++23" in compile_run  # as problemtools compiles C++
+
+
+def test_the_transcript_is_bounded_and_keeps_unterminated_lines() -> None:
+    transcript = Transcript(limit=20)
+    transcript.add(Direction.FROM_SUBMISSION, b"guess ")
+    transcript.add(Direction.TO_SUBMISSION, b"hi\n")
+    transcript.add(Direction.FROM_SUBMISSION, b"5\nguess 6")  # no newline at the end
+    assert format_interaction(transcript.finish()) == "<hi\n>guess 5\n>guess 6\n"
+    transcript.add(Direction.TO_SUBMISSION, b"x" * 30 + b"\n")  # over the bound: cut
+    assert transcript.cut
+    assert len(transcript.finish()) == 3
