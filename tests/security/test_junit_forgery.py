@@ -8,6 +8,8 @@ flagged as tampering when the attack reached the test JVM's report pipe:
   the host channel's handshake and records) on ``System.out``, ``System.err`` and fd 1;
 * ``System.exit(0)`` in the failing test, after printing that it passed;
 * writing made-up reports to the report pipe (``/dev/fd/3``, ``/proc/self/fd/3``);
+* opening the supervisor's result channel, descriptors or memory (``/proc/<P>/fd/1``,
+  ``/proc/<P>/mem``) or the sandbox init's standard output (``/proc/1/fd/1``);
 * shipping look-alikes: its own ``CounterTest`` (all tests trivially passing, compiled by
   the build onto the class path), a ``junit-platform.properties`` that turns on extension
   auto-detection and a registered JUnit extension that swallows every failure.
@@ -115,6 +117,24 @@ PIPE = BASE.replace("}\n}", "}\n" + FORGED_LINES + "}").replace(
     public int value() {""",
 )
 
+CHANNEL = BASE.replace("}\n}", "}\n" + FORGED_LINES + "}").replace(
+    "public int value() {",
+    """static {
+        long parent = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(1L);
+        StringBuilder failed = new StringBuilder();
+        for (String path : new String[] {"/proc/" + parent + "/fd/1", "/proc/1/fd/1",
+                "/proc/" + parent + "/fd/3", "/proc/" + parent + "/mem"}) {
+            try (java.io.FileOutputStream out = new java.io.FileOutputStream(path)) {
+                out.write(forged().getBytes());
+            } catch (java.io.IOException e) {
+                failed.append(path.replace("/proc/" + parent, "/proc/P")).append(' ');
+            }
+        }
+        System.err.println("could not open: " + failed);
+    }
+    public int value() {""",
+)
+
 LOOKALIKE_TEST = """
 import org.junit.jupiter.api.Test;
 class CounterTest {
@@ -199,6 +219,16 @@ def test_reports_written_to_the_report_pipe_are_tampering_and_score_nothing(
     assert all(t.tampered for t in report.tests)
     assert "report pipe" in (report.tests[0].staff_detail or "")
     assert report.student_view().tests[0].tampered is None  # staff only
+
+
+def test_the_supervisors_descriptors_and_memory_are_out_of_reach(package_dir: Path) -> None:
+    """P (the test JVM's parent) is not dumpable: its descriptors and memory cannot be
+    opened; the sandbox's init holds no descriptor to write either."""
+    report = _grade(package_dir, {"Counter.java": CHANNEL % ""})
+    assert _scores(report) == HONEST, _summary(report)
+    assert report.tampered is False, _summary(report)
+    said = report.tests[0].output
+    assert "could not open: /proc/P/fd/1 /proc/1/fd/1 /proc/P/fd/3 /proc/P/mem" in said, said
 
 
 def test_look_alike_tests_configuration_and_extensions_are_ignored(package_dir: Path) -> None:
