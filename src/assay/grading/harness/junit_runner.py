@@ -54,6 +54,7 @@ PLAN_FILE = "plan.json"
 NOTES_ID = "assay:notes"  # the record that carries P's notes to the host's staff view
 TOKEN_BYTES = 24
 TICK_S = 0.05
+EXIT_GRACE_S = 2.0  # how long a JVM that closed its report pipe may take to exit
 RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3, "timeout": 4, "crashed": 5}
 
 
@@ -271,15 +272,25 @@ class Jvm:
             self.run.class_errors[message["class"]] = bounded(str(text))
 
     def ended(self) -> None:
-        """Reap W (killing it first if it still runs) and everything it started."""
-        _kill(self.pid)
-        try:
-            _, status = os.waitpid(self.pid, 0)
+        """Reap W and everything it started; W gets a moment to finish exiting on its own
+        (so that ``System.exit(0)`` reads as exit status 0) unless P stopped it."""
+        grace = time.monotonic() + (0 if self.exit else EXIT_GRACE_S)
+        status = None
+        while status is None:
+            try:
+                pid, wait_status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == self.pid:
+                status = wait_status
+            elif time.monotonic() >= grace:
+                _kill(self.pid)
+                status = os.waitpid(self.pid, 0)[1]
+            else:
+                time.sleep(TICK_S / 5)
+        if status is not None and not self.exit:
             code = os.waitstatus_to_exitcode(status)
-            if not self.exit:
-                self.exit = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-        except ChildProcessError:
-            pass
+            self.exit = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         os.close(self.fd)
         _cleanup()
 
