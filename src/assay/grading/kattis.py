@@ -51,6 +51,7 @@ from assay.sandbox.environments import Environment
 SAMPLE_SHOWN_BYTES = 4096  # samples up to this size are quoted in the statement
 MANAGED = ("assignment.toml", "statement.md", "tests", "checkers", "solution", "good", "bad")
 BINARY = "submission.bin"
+PAIR_WALL_TIME_S = 30.0  # an interactive test's judge and submission together (wall)
 
 # Finds the submission's files of the language (top level, name order) as "$@" and its
 # main file as $main: one named main.* if any, else the first (Kattis' rule).
@@ -251,6 +252,12 @@ def _statement_md(problem: KattisProblem, lang: Language) -> str:
         parts.append(body.rstrip() + "\n")
     samples = [c for c in problem.cases if not c.hidden]
     for number, case in enumerate(samples, 1):
+        if problem.interactive:
+            dialogue = case.source.with_suffix(".interaction")
+            if dialogue.is_file() and dialogue.stat().st_size <= SAMPLE_SHOWN_BYTES:
+                text = inside(problem.root, dialogue).read_text(errors="replace")
+                parts.append(f"## Sample interaction {number}\n\n" + _fenced(text))
+            continue
         data_in, data_ans = case.source.read_bytes(), case.source.with_suffix(".ans").read_bytes()
         if len(data_in) > SAMPLE_SHOWN_BYTES or len(data_ans) > SAMPLE_SHOWN_BYTES:
             continue
@@ -278,25 +285,51 @@ def _write_checker(root: Path, validator: Path, dest: Path) -> str:
     return (folder / validator.name).as_posix()
 
 
-def _test_entry(
-    case: Case, dest: Path, checker_path: str | None, *, scoring: bool
-) -> dict[str, Any]:
-    rel_in = Path("tests") / f"{case.name}.in"
-    rel_ans = rel_in.with_suffix(".ans")
-    _copy(case.source, dest / rel_in)
-    _copy(case.source.with_suffix(".ans"), dest / rel_ans)
-    checker: dict[str, Any]
-    if checker_path is not None:
-        checker = {"type": "custom", "program": checker_path, "args": list(case.flags)}
-    else:
-        checker = default_checker(case.flags)
+def _points(case: Case, scoring: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": case.name, "group": case.group}
     if scoring:
         entry["points"] = case.points
         if case.depends:
             entry["depends"] = list(case.depends)
+    return entry
+
+
+def _interactive(case: Case, dest: Path, judge: str, rel_in: Path) -> dict[str, Any]:
+    """The options of the ``interactive`` kind: the validator judges, talking to the program."""
+    entry: dict[str, Any] = {
+        "visibility": "hidden" if case.hidden else "visible",
+        "kind": "interactive",
+        "judge": judge,
+        "judge_args": list(case.flags),
+        "input_file": rel_in.as_posix(),
+        "answer_file": rel_in.with_suffix(".ans").as_posix(),
+        # the submission keeps its own limits; the judge waits this long for the pair, so
+        # that a busy machine's slow start of the submission never fails the judge
+        "pair_wall_time_s": PAIR_WALL_TIME_S,
+    }
+    dialogue = case.source.with_suffix(".interaction")
+    if not case.hidden and dialogue.is_file():
+        _copy(inside(case.source.parent, dialogue), dest / rel_in.with_suffix(".interaction"))
+        entry["sample_interaction"] = rel_in.with_suffix(".interaction").as_posix()
+    return entry
+
+
+def _test_entry(
+    case: Case, dest: Path, checker_path: str | None, *, scoring: bool, interactive: bool
+) -> dict[str, Any]:
+    rel_in = Path("tests") / f"{case.name}.in"
+    rel_ans = rel_in.with_suffix(".ans")
+    _copy(case.source, dest / rel_in)
+    _copy(case.source.with_suffix(".ans"), dest / rel_ans)
+    if interactive and checker_path is not None:  # read_problem: it always has a validator
+        return {**_points(case, scoring), **_interactive(case, dest, checker_path, rel_in)}
+    checker: dict[str, Any]
+    if checker_path is not None:
+        checker = {"type": "custom", "program": checker_path, "args": list(case.flags)}
+    else:
+        checker = default_checker(case.flags)
     return {
-        **entry,
+        **_points(case, scoring),
         "visibility": "hidden" if case.hidden else "visible",
         "stdin_file": rel_in.as_posix(),
         "expected_file": rel_ans.as_posix(),
@@ -323,12 +356,18 @@ class Written:
     limits: str  # the [limits] table as written
     accepted: tuple[str, ...]  # package paths of the solution and the known-good ones
     notes: tuple[str, ...]  # submissions left out, and why
+    sources: dict[str, str]  # package path ("solution", "bad/...") -> "submissions/..."
 
 
 def _known_entries(
-    problem: KattisProblem, dest: Path, lang: Language, solution: Submission | None
+    problem: KattisProblem,
+    dest: Path,
+    lang: Language,
+    solution: Submission | None,
+    sources: dict[str, str],
 ) -> tuple[list[str], list[str], list[str]]:
-    """Copy every submission of the language in; their tables, the accepted paths and notes."""
+    """Copy every submission of the language in; their tables, the accepted paths and notes
+    (``sources`` gets each package path's submission)."""
     tables: list[str] = []
     accepted = ["solution"] if solution is not None else []
     notes: list[str] = []
@@ -347,6 +386,7 @@ def _known_entries(
         while path in used:
             path += "-2"
         used.add(path)
+        sources[path] = sub.label
         _write_submission(problem, sub, dest / path)
         why = f"Kattis {sub.label}"
         if good:
@@ -406,8 +446,6 @@ def write_package(
     submission, else python3. ``time_limit_s``: the limit until measured (default: the
     problem's fixed one, else ``DEFAULT_TIME_LIMIT_S``)."""
     problem = read_problem(problem_dir)
-    if problem.interactive:
-        raise kattis_error("interactive problems cannot be imported yet", key="validation")
     slug = _slug(name or problem.root.name)
     accepted = problem.accepted
     if language is not None:
@@ -439,18 +477,25 @@ def write_package(
     ]
     checker = _write_checker(problem.root, problem.validator, dest) if problem.validator else None
     manifest += [
-        _table("tests", _test_entry(c, dest, checker, scoring=problem.scoring), array=True)
+        _table(
+            "tests",
+            _test_entry(c, dest, checker, scoring=problem.scoring, interactive=problem.interactive),
+            array=True,
+        )
         for c in problem.cases
     ]
     if solution is not None:
         _write_submission(problem, solution, dest / "solution")
-    tables, accepted_paths, notes = _known_entries(problem, dest, lang, solution)
+    sources = {"solution": solution.label} if solution is not None else {}
+    tables, accepted_paths, notes = _known_entries(problem, dest, lang, solution, sources)
     manifest += tables
     (dest / MANIFEST).write_text("\n".join(manifest), encoding="utf-8")
     (dest / "statement.md").write_text(_statement_md(problem, lang), encoding="utf-8")
     with load_package(dest):
         pass  # what we wrote must be a valid package
-    return Written(dest, problem, lang, limits, tuple(accepted_paths), tuple(problem.notes + notes))
+    return Written(
+        dest, problem, lang, limits, tuple(accepted_paths), tuple(problem.notes + notes), sources
+    )
 
 
 # -- measuring the time limit and checking ------------------------------------------------

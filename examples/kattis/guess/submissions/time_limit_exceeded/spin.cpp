@@ -1,0 +1,4 @@
+int main() {
+    volatile unsigned long n = 0;
+    while (true) n++;
+}

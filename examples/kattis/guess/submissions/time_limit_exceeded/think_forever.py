@@ -1,0 +1,3 @@
+# thinks (busy) before its first guess and never makes one
+while True:
+    pass

@@ -1,0 +1,149 @@
+"""The Kattis examples (examples/kattis: an interactive problem, a scoring problem with
+groups, a problem with a custom output validator) import with one command each and pass
+``assignment check``: every submission under submissions/ fails (or not) as its category
+says. Side by side, problemtools' own ``verifyproblem`` judges the same Python
+submissions of the same packages on the host; its verdicts and scores must be Assay's.
+
+Only the examples' own programs run on the host (as problemtools runs them); problemtools
+runs Python 3 with CPython here (its default, PyPy, is not installed): a languages.yaml
+of our own says so.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.grading.checking import failure_of
+from assay.grading.kattis import KattisImport, import_and_check
+from assay.grading.report import GradeReport
+from assay.sandbox.backends import get_backend
+from helpers import require_backend
+
+pytestmark = pytest.mark.native
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "kattis"
+PROBLEMS = ("guess", "maxsum", "divisible")
+# Assay's failure (checking.failure_of) as a Kattis verdict
+VERDICTS = {"none": "AC", "wrong": "WA", "timeout": "TLE", "crashed": "RTE"}
+CATEGORY_VERDICTS = {
+    "accepted": "AC",
+    "wrong_answer": "WA",
+    "time_limit_exceeded": "TLE",
+    "run_time_error": "RTE",
+}
+PYTHON_WITH_CPYTHON = """\
+python3:
+    compile: 'python3 -m py_compile {files}'
+    run: 'python3 "{mainfile}"'
+"""
+# "   accepted/kadane.py (Python 3 (w/PyPy3)) OK: AC (100) [...]" or "ERROR x/y.py (...) got WA"
+_NESTED = r"\((?:[^()]|\([^()]*\))*\)"
+PROBLEMTOOLS_LINE = re.compile(
+    rf"(?P<category>\w+)/(?P<name>\S+) {_NESTED} "
+    r"(?:OK(?: with extra time)?: |got )(?P<verdict>[A-Z]+)(?: \((?P<score>[\d.]+)\))?"
+)
+TIMINGS: dict[str, float] = {}
+# the scoring example: groups of 20, 30 and 50 points (min: all or nothing), samples 0
+SCORES = {
+    "maxsum": {
+        "submissions/accepted/kadane.py": 100.0,
+        "submissions/time_limit_exceeded/quadratic.py": 50.0,  # group 3 times out
+        "submissions/run_time_error/recursive.py": 20.0,  # too deep from group 2 on
+        "submissions/wrong_answer/empty_allowed.py": 0.0,  # all-negative cases everywhere
+    }
+}
+
+
+def verdict_of(report: GradeReport) -> str:
+    failure = failure_of(report)
+    return VERDICTS.get(failure, failure)
+
+
+@pytest.fixture(scope="module", params=PROBLEMS)
+def imported(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> KattisImport:
+    require_backend("native")
+    problem: str = request.param
+    started = time.monotonic()
+    done = import_and_check(
+        EXAMPLES / problem,
+        tmp_path_factory.mktemp("kattis") / problem,
+        backend=get_backend("native"),
+        language="python3",
+    )
+    TIMINGS[problem] = time.monotonic() - started
+    return done
+
+
+def verdicts(done: KattisImport) -> dict[str, tuple[str, float]]:
+    """Each imported submission ("submissions/<category>/<name>"): Assay's verdict, score."""
+    sources = done.written.sources
+    return {
+        sources[entry.label]: (verdict_of(entry.report), entry.report.score)
+        for entry in done.check.entries
+        if entry.report is not None
+    }
+
+
+def test_each_example_imports_and_passes_its_check(imported: KattisImport) -> None:
+    assert imported.check.ok, imported.check.reasons
+    assert imported.slowest_s is not None  # measured: none of the examples fixes its limit
+    assert imported.time_limit_s == max(1, math.ceil(imported.slowest_s * 5))  # Kattis' rule
+    found = verdicts(imported)
+    categories = {label.split("/")[1] for label in found}
+    assert categories == set(CATEGORY_VERDICTS)  # every category, all of them checked
+    for label, (verdict, _score) in found.items():
+        assert verdict == CATEGORY_VERDICTS[label.split("/")[1]], label
+    for label, score in SCORES.get(imported.path.name, {}).items():
+        assert found[label][1] == score, label
+    print(f"\n{imported.path.name}: import + check {TIMINGS[imported.path.name]:.1f} s")
+    for label, (verdict, score) in sorted(found.items()):
+        print(f"  {label:55} {verdict:4} {score:g} / {imported.check.max_score:g}")
+
+
+def problemtools_verdicts(problem: str, tmp_path: Path) -> dict[str, tuple[str, float | None]]:
+    """verifyproblem's verdict (and score) of each Python submission of ``problem``."""
+    config = tmp_path / "config" / "problemtools"
+    config.mkdir(parents=True)
+    (config / "languages.yaml").write_text(PYTHON_WITH_CPYTHON)
+    copy = shutil.copytree(EXAMPLES / problem, tmp_path / problem)
+    verify = Path(sys.executable).with_name("verifyproblem")
+    proc = subprocess.run(
+        [str(verify), str(copy), "-p", "submissions", "-s", r"\.py$", "-j", "2"],
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")},
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    found = {
+        f"submissions/{m['category']}/{m['name']}": (
+            m["verdict"],
+            float(m["score"]) if m["score"] else None,
+        )
+        for m in PROBLEMTOOLS_LINE.finditer(proc.stdout + proc.stderr)
+    }
+    assert found, proc.stdout + proc.stderr
+    return found
+
+
+@pytest.mark.slow
+def test_verdicts_are_problemtools_verdicts(imported: KattisImport, tmp_path: Path) -> None:
+    problem = imported.path.name
+    theirs = problemtools_verdicts(problem, tmp_path)
+    ours = verdicts(imported)
+    assert set(theirs) == set(ours)
+    for label, (verdict, score) in theirs.items():
+        assert ours[label][0] == verdict, label
+        if score is not None:  # a scoring problem: the same points
+            assert ours[label][1] == score, label
