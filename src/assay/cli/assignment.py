@@ -36,6 +36,7 @@ from assay.sandbox.envs.resolve import store_from_settings
 
 if TYPE_CHECKING:
     from assay.grading.gradescope_import import GradescopeImport
+    from assay.grading.kattis import KattisImport
 
 EXIT_CHECK_FAILED = 1
 
@@ -130,7 +131,9 @@ def print_check(report: CheckReport, console: Console) -> None:
 
 @app.command("import-kattis")
 def import_kattis_command(
-    directory: Annotated[Path, typer.Argument(help="Kattis / ICPC problem package directory.")],
+    directory: Annotated[
+        Path, typer.Argument(help="Kattis / ICPC / DOMjudge problem package directory.")
+    ],
     dest: Annotated[
         Path, typer.Option("--dest", help="Create the assignment in this directory.")
     ] = Path(),
@@ -141,24 +144,87 @@ def import_kattis_command(
     language: Annotated[
         str | None,
         typer.Option(
-            "--language", "-l", help="python3, c, cpp or java (default: the accepted solution's)."
+            "--language",
+            "-l",
+            help="The submissions' language: an environment (python3, c, cpp, java, kotlin, "
+            "javascript, typescript, go, rust, ruby, r, haskell, bash; default: that of most "
+            "submissions), or all: one package per language with an accepted submission, "
+            "named NAME-LANGUAGE.",
         ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an earlier import in that directory.")
     ] = False,
+    no_check: Annotated[
+        bool,
+        typer.Option(
+            "--no-check",
+            help="Only convert: no time limit measured, no check (nothing runs).",
+        ),
+    ] = False,
+    backend: BackendOpt = DEFAULT_BACKEND,
 ) -> None:
-    """Convert a Kattis problem package (problem.yaml, data/, output_validators/)."""
+    """Convert a Kattis problem package (problem.yaml, data/, output_validators/,
+    submissions/), measure its time limit from the accepted submissions and check it."""
     target = dest / (name or directory.resolve().name)
     try:
-        import_kattis = _kattis_importer()
-        path = import_kattis(directory, target, name=name, language=language, force=force)
+        kattis = importlib.import_module("assay.grading.kattis")
+        if no_check:
+            path = cast(_KattisImporter, kattis.import_kattis)(
+                directory, target, name=name, language=language, force=force
+            )
+            typer.echo(f"created {path}")
+            typer.echo(f"next: assay assignment check {path}")
+            return
+        sandbox, parallel_runs = grading_options(backend)
+        base = name or directory.resolve().name
+        languages = kattis.languages_of(directory) if language == "all" else [language]
+        imports: list[KattisImport] = []
+        for each in languages:
+            each_name = f"{base}-{each}" if language == "all" else name
+            with progress_bar() as bar:
+                display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
+                imports.append(
+                    kattis.import_and_check(
+                        directory,
+                        dest / each_name if each_name else target,
+                        backend=sandbox,
+                        parallel_runs=parallel_runs,
+                        progress=display,
+                        prepare=prepare_environment,
+                        name=each_name,
+                        language=each,
+                        force=force,
+                    )
+                )
+            _print_kattis_import(imports[-1], imported=languages)
+            print_check(imports[-1].check, Console())
     except PackageError as exc:
         raise input_error(exc) from None
     except AssayError as exc:
         raise fail(exc) from None
-    typer.echo(f"created {path}")
-    typer.echo(f"next: assay assignment check {path}")
+    failed = [reason for done in imports for reason in done.check.reasons]
+    for reason in failed:
+        err.print(Text(f"check failed: {safe(reason)}", "bold red"))
+    if failed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _print_kattis_import(done: KattisImport, imported: list[str | None]) -> None:
+    """What the Kattis import wrote: language, time limit and what it left out (but not
+    the submissions of the ``imported`` languages' packages)."""
+    written = done.written
+    typer.echo(f"created {done.path} ({written.language.environment})")
+    if done.slowest_s is None:
+        typer.echo(f"time limit: {done.time_limit_s:g} s (fixed by the problem)")
+    else:
+        typer.echo(
+            f"time limit: {done.time_limit_s:g} s (slowest accepted run "
+            f"{done.slowest_s:.3f} s x {written.problem.time.multiplier:g})"
+        )
+    for note in written.notes:
+        if not any(f"--language {each})" in note for each in imported if each):
+            typer.echo(safe(f"note: {note}"))
 
 
 class _KattisImporter(Protocol):
@@ -171,12 +237,6 @@ class _KattisImporter(Protocol):
         language: str | None = None,
         force: bool = False,
     ) -> Path: ...
-
-
-def _kattis_importer() -> _KattisImporter:
-    """``assay.grading.kattis.import_kattis``, loaded on use: only this command needs PyYAML."""
-    module = importlib.import_module("assay.grading.kattis")
-    return cast(_KattisImporter, module.import_kattis)
 
 
 @app.command("import-gradescope")
