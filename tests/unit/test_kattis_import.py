@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from assay.errors import PackageError
-from assay.grading.kattis import import_kattis, toml_value
-from assay.grading.kattis_problem import default_checker
+from assay.grading.kattis import import_kattis, toml_value, write_package
+from assay.grading.kattis_problem import default_checker, read_problem
 from assay.grading.loader import load_package
 
 
@@ -335,3 +335,199 @@ def test_unknown_language_and_bad_name(tmp_path: Path) -> None:
         import_kattis(src, tmp_path / "out", language="cobol")
     with pytest.raises(PackageError, match="cannot make an assignment name"):
         import_kattis(src, tmp_path / "out", name="!!!")
+
+
+# -- submissions, scoring groups, limits (issue 16) -------------------------------------------
+def test_every_category_becomes_a_known_entry(tmp_path: Path) -> None:
+    src = problem(
+        tmp_path,
+        "name: Add\n",
+        {
+            "submissions/accepted/a.py": "print(3)\n",
+            "submissions/accepted/two-files/main.py": "import helper\n",
+            "submissions/accepted/two-files/helper.py": "\n",
+            "submissions/partially_accepted/p.py": "print(3)\n",
+            "submissions/wrong_answer/wa.py": "print(0)\n",
+            "submissions/time_limit_exceeded/tle.py3": "while True: pass\n",
+            "submissions/run_time_error/rte.py": "1/0\n",
+            "submissions/memory_limit_exceeded/mle.py": "x = [0] * 10**10\n",
+            "submissions/output_limit/ole.py": "while True: print(1)\n",
+            "submissions/compiler_error/ce.py": "def (\n",
+            # DOMjudge's comment decides over the directory
+            "submissions/wrong_answer/dj.py": "# @EXPECTED_RESULTS@: TIMELIMIT\n",
+            "submissions/wrong_answer/either.py": "# @EXPECTED_RESULTS@: WRONG-ANSWER, TIMELIMIT\n",
+            "submissions/wrong_answer/wa.cpp": "int main() {}\n",
+            "submissions/wrong_answer/README.md": "notes\n",
+            "submissions/wrong_answer/x.cobol": "\n",
+            "submissions/slow/s.py": "\n",
+        },
+    )
+    written = write_package(src, tmp_path / "out")
+    data = manifest(written.path)
+    assert written.language.environment == "python3"
+    assert (written.path / "solution" / "a.py").is_file()
+    assert data["known_good"] == [
+        {"path": "good/accepted/two-files", "why": "Kattis submissions/accepted/two-files"}
+    ]
+    assert (written.path / "good/accepted/two-files/helper.py").is_file()
+    expects = {e["path"]: e.get("expect") for e in data["known_bad"]}  # type: ignore[union-attr]
+    assert expects == {
+        "bad/compiler_error/ce-py": "build_failed",
+        "bad/memory_limit_exceeded/mle-py": "memory_limit",
+        "bad/output_limit/ole-py": "output_limit",
+        "bad/partially_accepted/p-py": None,  # only: not full marks
+        "bad/run_time_error/rte-py": "crashed",
+        "bad/time_limit_exceeded/tle-py3": "timeout",
+        "bad/wrong_answer/dj-py": "timeout",
+        "bad/wrong_answer/either-py": None,
+        "bad/wrong_answer/wa-py": "wrong",
+    }
+    notes = "\n".join(written.notes)
+    assert "submissions/slow: not a known category" in notes
+    assert "submissions/wrong_answer/x.cobol: no language" in notes
+    assert "README.md" not in notes
+    assert "submissions/wrong_answer/wa.cpp: cpp, not python3" in notes
+    assert written.sources["bad/wrong_answer/dj-py"] == "submissions/wrong_answer/dj.py"
+
+
+@pytest.mark.parametrize(
+    ("files", "environment"),
+    [
+        ({"a.kt": ""}, "kotlin"),
+        ({"a.ts": ""}, "typescript"),
+        ({"a.R": ""}, "r"),
+        ({"a.hs": ""}, "haskell"),
+        ({"a.sh": ""}, "bash"),
+        ({"a.go": ""}, "go"),
+        ({"a.rs": ""}, "rust"),
+        ({"a.rb": ""}, "ruby"),
+        ({"a.js": ""}, "javascript"),
+        ({"a.cc": ""}, "cpp"),
+        ({"d/x.c": "", "d/y.c": "", "d/z.cpp": ""}, "c"),  # most files
+        ({"d/x.c": "", "d/z.cpp": ""}, "cpp"),  # a tie: Kattis' priority
+    ],
+)
+def test_the_language_comes_from_the_extensions(
+    tmp_path: Path, files: dict[str, str], environment: str
+) -> None:
+    extra = {f"submissions/accepted/{k}": v for k, v in files.items()}
+    written = write_package(problem(tmp_path, "name: Add\n", extra), tmp_path / "out")
+    assert written.language.environment == environment
+    assert manifest(written.path)["assignment"]["environment"] == environment  # type: ignore[index]
+
+
+def scoring_problem(tmp_path: Path, extra: dict[str, str]) -> Path:
+    files = {
+        "data/testdata.yaml": "on_reject: continue\n",
+        "data/sample/testdata.yaml": "accept_score: 0\n",
+        "data/secret/g1/testdata.yaml": "accept_score: 20\ngrader_flags: min\n",
+        "data/secret/g2/testdata.yaml": "accept_score: 10\non_reject: break\n",
+    }
+    for group in ("g1", "g2"):
+        for case in ("1", "2", "3"):
+            files[f"data/secret/{group}/{case}.in"] = "1 1\n"
+            files[f"data/secret/{group}/{case}.ans"] = "2\n"
+    files.update(extra)
+    return problem(tmp_path, "name: Add\ntype: scoring\n", files)
+
+
+def test_scoring_groups_become_points_and_dependencies(tmp_path: Path) -> None:
+    src = scoring_problem(tmp_path, {"data/secret/1.in": "0 0\n", "data/secret/1.ans": "0\n"})
+    tests = manifest(import_kattis(src, tmp_path / "out"))["tests"]
+    found = {t["name"]: (t["points"], t.get("depends", [])) for t in tests}  # type: ignore[union-attr]
+    assert found == {
+        "sample/1": (0.0, []),
+        "secret/1": (1.0, []),  # directly in secret: the default accept_score
+        # min: all or nothing, the points on the last case, which needs the others
+        "secret/g1/1": (0.0, []),
+        "secret/g1/2": (0.0, []),
+        "secret/g1/3": (20.0, ["secret/g1/1", "secret/g1/2"]),
+        # sum with on_reject: break: a case counts only while the ones before it pass
+        "secret/g2/1": (10.0, []),
+        "secret/g2/2": (10.0, ["secret/g2/1"]),
+        "secret/g2/3": (10.0, ["secret/g2/1", "secret/g2/2"]),
+    }
+    with load_package(tmp_path / "out") as package:
+        assert package.max_score == 51
+
+
+def test_a_pass_fail_problem_gives_a_point_a_test_without_dependencies(tmp_path: Path) -> None:
+    tests = manifest(import_kattis(problem(tmp_path), tmp_path / "out"))["tests"]
+    assert all("points" not in t and "depends" not in t for t in tests)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"data/secret/g2/testdata.yaml": "grader_flags: avg\n"}, "grader_flags 'avg'"),
+        ({"data/secret/g2/testdata.yaml": "grading: custom\n"}, "custom graders"),
+        ({"data/secret/g2/testdata.yaml": "reject_score: 1\n"}, "reject_score other than 0"),
+        ({"data/secret/testdata.yaml": "grader_flags: min\n"}, "min over groups of groups"),
+    ],
+)
+def test_gradings_we_cannot_express_are_errors(
+    tmp_path: Path, extra: dict[str, str], needle: str
+) -> None:
+    with pytest.raises(PackageError) as caught:
+        import_kattis(scoring_problem(tmp_path, extra), tmp_path / "out")
+    assert needle in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "extra", "times"),
+    [
+        ("name: A\n", {}, (0.05, 1.0, 2.0)),  # legacy: x5, at least 1 s; killed at x2
+        ("name: A\n", {}, (0.31, 2.0, 4.0)),  # 1.55 rounded up to the second
+        ("limits: {time_multiplier: 3, time_safety_margin: 1.5}\n", {}, (0.5, 2.0, 3.0)),
+        (
+            "problem_format_version: 2023-07-draft\n"
+            "limits: {time_multipliers: {ac_to_time_limit: 4}, time_resolution: 0.5}\n",
+            {},
+            (0.3, 1.5, 2.5),
+        ),
+        ("problem_format_version: 2023-07-draft\n", {}, (0.9, 2.0, 3.0)),  # x2, margin 1.5
+        ("name: A\n", {".timelimit": "3\n"}, (9.0, 3.0, 6.0)),  # fixed: not measured
+        ("name: A\n", {"domjudge-problem.ini": "name='B'\ntimelimit='4'\n"}, (9.0, 4.0, 8.0)),
+    ],
+)
+def test_the_time_limit_follows_problemtools(
+    tmp_path: Path, yaml_text: str, extra: dict[str, str], times: tuple[float, float, float]
+) -> None:
+    slowest, limit, wall = times  # the slowest accepted run, the limit, the wall limit
+    rule = read_problem(problem(tmp_path, yaml_text, extra)).time
+    assert rule.time_limit(slowest) == limit
+    assert rule.limits(limit)["wall_time_s"] == wall
+
+
+def test_a_domjudge_package_without_problem_yaml(tmp_path: Path) -> None:
+    src = problem(tmp_path, "", {"domjudge-problem.ini": "name = 'Sums'\ntimelimit = 2\n"})
+    (src / "problem.yaml").unlink()
+    data = manifest(import_kattis(src, tmp_path / "out"))
+    assert data["assignment"]["title"] == "Sums"  # type: ignore[index]
+    assert data["limits"]["cpu_time_s"] == 2.0  # type: ignore[index]
+
+
+def test_an_interactive_problem_uses_the_interactive_kind(tmp_path: Path) -> None:
+    src = problem(
+        tmp_path,
+        "validation: custom interactive\nvalidator_flags: strict\n",
+        {
+            "output_validators/judge/judge.py": "raise SystemExit(42)\n",
+            "data/sample/1.interaction": ">1 2\n<3\n",
+        },
+    )
+    dest = import_kattis(src, tmp_path / "out")
+    first = manifest(dest)["tests"][0]  # type: ignore[index]
+    assert first == {
+        "name": "sample/1",
+        "group": "sample",
+        "visibility": "visible",
+        "kind": "interactive",
+        "judge": "checkers/judge/judge.py",
+        "judge_args": ["strict"],
+        "input_file": "tests/sample/1.in",
+        "answer_file": "tests/sample/1.ans",
+        "pair_wall_time_s": 30.0,
+        "sample_interaction": "tests/sample/1.interaction",
+    }
+    assert "## Sample interaction 1\n\n```\n>1 2\n<3\n```" in (dest / "statement.md").read_text()

@@ -26,6 +26,7 @@ from assay.errors import PackageError
 from assay.grading.checkers import parse_checker
 
 PROBLEM_YAML = "problem.yaml"
+DOMJUDGE_INI = "domjudge-problem.ini"  # DOMjudge's: name, timelimit (seconds)
 DEFAULT_TIME_LIMIT_S = 2.0  # until measured from the accepted submissions (kattis.py)
 MEASURING_TIME_LIMIT_S = 20.0  # the CPU time allowed while measuring them
 # problemtools' defaults (config/problem.yaml and metadata.py), MiB and seconds
@@ -563,6 +564,19 @@ def _limits(root: Path, meta: dict[str, Any], legacy: bool) -> TimeRule:
     return rule
 
 
+def _domjudge_ini(root: Path) -> dict[str, str]:
+    """``domjudge-problem.ini``'s ``key = value`` lines (DOMjudge's name and timelimit)."""
+    ini = root / DOMJUDGE_INI
+    if not ini.is_file():
+        return {}
+    values = {}
+    for line in inside(root, ini).read_text(errors="replace").splitlines()[:100]:
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip().lower()] = value.strip().strip("'\"")
+    return values
+
+
 @dataclass(frozen=True)
 class TimeRule:
     """Kattis' limits: the time limit is fixed, or measured from the accepted submissions."""
@@ -618,11 +632,17 @@ class KattisProblem:
 
 def read_problem(problem_dir: Path) -> KattisProblem:
     root = Path(problem_dir).resolve()
-    if not (root / PROBLEM_YAML).is_file():
+    domjudge = _domjudge_ini(root)
+    if not (root / PROBLEM_YAML).is_file() and not domjudge:
         raise kattis_error(
             f"no {PROBLEM_YAML} in {root}", file=None, fix="give a Kattis problem directory"
         )
-    meta = _load_yaml(root / PROBLEM_YAML)
+    meta = _load_yaml(root / PROBLEM_YAML) if (root / PROBLEM_YAML).is_file() else {}
+    if "name" not in meta and domjudge.get("name"):
+        meta["name"] = domjudge["name"]
+    if domjudge.get("timelimit"):
+        limits = meta.get("limits") if isinstance(meta.get("limits"), dict) else {}
+        meta["limits"] = {"time_limit": domjudge["timelimit"], **(limits or {})}
     legacy = str(meta.get("problem_format_version", "legacy")).startswith("legacy")
     validation = str(meta.get("validation", "default")).split()
     types = meta.get("type", "pass-fail")
