@@ -356,6 +356,7 @@ def test_every_category_becomes_a_known_entry(tmp_path: Path) -> None:
             # DOMjudge's comment decides over the directory
             "submissions/wrong_answer/dj.py": "# @EXPECTED_RESULTS@: TIMELIMIT\n",
             "submissions/wrong_answer/either.py": "# @EXPECTED_RESULTS@: WRONG-ANSWER, TIMELIMIT\n",
+            "submissions/accepted/maybe.py": "# @EXPECTED_RESULTS@: CORRECT, TIMELIMIT\n",
             "submissions/wrong_answer/wa.cpp": "int main() {}\n",
             "submissions/wrong_answer/README.md": "notes\n",
             "submissions/wrong_answer/x.cobol": "\n",
@@ -384,6 +385,7 @@ def test_every_category_becomes_a_known_entry(tmp_path: Path) -> None:
     }
     notes = "\n".join(written.notes)
     assert "submissions/slow: not a known category" in notes
+    assert "submissions/accepted/maybe.py: @EXPECTED_RESULTS@ allows CORRECT and more" in notes
     assert "submissions/wrong_answer/x.cobol: no language" in notes
     assert "README.md" not in notes
     assert "submissions/wrong_answer/wa.cpp: cpp, not python3" in notes

@@ -463,14 +463,17 @@ def _environment_of(names: list[str]) -> str | None:
 
 
 def _expected_results(files: dict[str, Path]) -> str | None:
-    """The expectation of DOMjudge's ``@EXPECTED_RESULTS@`` comment, if the files have one
-    naming one result ("" when it names several: then only "not full marks" is checked)."""
+    """The expectation of DOMjudge's ``@EXPECTED_RESULTS@`` comment, if the files have one:
+    its one result; "partial" for several failures (only "not full marks" is checked);
+    "" when ``CORRECT`` is one of several (nothing can be checked)."""
     for path in files.values():
         found = EXPECTED_RESULTS.search(path.read_text(errors="replace")[:65536])
         if found:
             results = {r.strip() for r in found.group(1).replace(",", " ").split() if r.strip()}
             expects = {DOMJUDGE_RESULTS[r] for r in results if r in DOMJUDGE_RESULTS}
-            return expects.pop() if len(expects) == 1 else ""
+            if len(expects) == 1:
+                return expects.pop()
+            return "" if "accepted" in expects or not expects else "partial"
     return None
 
 
@@ -507,12 +510,14 @@ def _submissions(root: Path) -> tuple[list[Submission], list[str]]:
             expect = CATEGORIES[category]
             domjudge = _expected_results(files)
             if domjudge == "":
+                notes.append(f"{label}: @EXPECTED_RESULTS@ allows CORRECT and more: left out")
+                continue
+            if domjudge == "partial":
                 notes.append(
-                    f"{label}: @EXPECTED_RESULTS@ names several results; checked "
+                    f"{label}: @EXPECTED_RESULTS@ names several failures: checked "
                     "only to lose points"
                 )
-                expect = "partial" if expect != "accepted" else expect
-            elif domjudge is not None:
+            if domjudge is not None:
                 expect = domjudge
             found.append(Submission(category, entry.name, files, environment, expect))
     return found, notes
