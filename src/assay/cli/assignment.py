@@ -169,16 +169,22 @@ def import_kattis_command(
     target = dest / (name or directory.resolve().name)
     try:
         kattis = importlib.import_module("assay.grading.kattis")
-        if no_check:
-            path = cast(_KattisImporter, kattis.import_kattis)(
-                directory, target, name=name, language=language, force=force
-            )
-            typer.echo(f"created {path}")
-            typer.echo(f"next: assay assignment check {path}")
-            return
-        sandbox, parallel_runs = grading_options(backend)
         base = name or directory.resolve().name
         languages = kattis.languages_of(directory) if language == "all" else [language]
+        if no_check:
+            for each in languages:
+                each_name = f"{base}-{each}" if language == "all" else name
+                path = cast(_KattisImporter, kattis.import_kattis)(
+                    directory,
+                    dest / each_name if each_name else target,
+                    name=each_name,
+                    language=each,
+                    force=force,
+                )
+                typer.echo(f"created {path}")
+                typer.echo(f"next: assay assignment check {path}")
+            return
+        sandbox, parallel_runs = grading_options(backend)
         imports: list[KattisImport] = []
         for each in languages:
             each_name = f"{base}-{each}" if language == "all" else name
@@ -223,7 +229,7 @@ def _print_kattis_import(done: KattisImport, imported: list[str | None]) -> None
             f"{done.slowest_s:.3f} s x {written.problem.time.multiplier:g})"
         )
     for note in written.notes:
-        if not any(f"--language {each})" in note for each in imported if each):
+        if not any(f"--language {each} to check" in note for each in imported if each):
             typer.echo(safe(f"note: {note}"))
 
 
