@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from assay.errors import PackageError
+from assay.grading.checking import CheckReport
 from assay.grading.prairielearn_import import import_prairielearn, read_question
+from assay.sandbox.backends import get_backend
 
 pytestmark = [pytest.mark.native]
 
@@ -63,51 +65,73 @@ def _assay(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CheckReport]:
+    """Each question imported and checked; the check graded every submission."""
     dest = tmp_path_factory.mktemp("prairielearn")
-    packages = {}
+    reports = {}
     for question, submissions in EXPECTED.items():
         subs = EXAMPLES / "submissions" / question
-        bad = [a for s in submissions if s != "correct" for a in ("--bad", str(subs / s))]
-        done = _assay(
-            "assignment", "import-prairielearn", str(EXAMPLES / "questions" / question),
-            "--dest", str(dest), "--solution", str(subs / "correct"), *bad,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "check passed" in done.stdout, done.stdout
-        packages[question] = dest / question
-    return packages
+        done = import_prairielearn(
+            EXAMPLES / "questions" / question,
+            dest / question,
+            backend=get_backend("native"),
+            solution=subs / "correct",
+            bad=[subs / s for s in submissions if s != "correct"],
+        )
+        assert done.check is not None
+        assert done.check.ok, done.check.reasons
+        reports[question] = done.check
+    return reports
 
 
 @pytest.mark.parametrize("question", list(EXPECTED))
-def test_scores_per_test_equal_prairielearn(imported: dict[str, Path], question: str) -> None:
-    for submission, expected in EXPECTED[question].items():
-        path = EXAMPLES / "submissions" / question / submission
-        done = _assay("grade", str(imported[question]), str(path), "--json")
-        report = json.loads(done.stdout)
-        scores = [round(t["score"], 4) for t in report["tests"]]
-        assert scores == expected, (submission, report["tests"])
-        assert report["score"] == pytest.approx(sum(expected)), submission
-
-
-def test_the_manifest_keeps_names_points_and_the_student_file(
-    imported: dict[str, Path],
+def test_scores_per_test_equal_prairielearn(
+    imported: dict[str, CheckReport], question: str
 ) -> None:
-    manifest = (imported["word-stats"] / "assignment.toml").read_text()
+    reports = {e.label: e.report for e in imported[question].entries}
+    labels = {"correct": "solution"} | {
+        s: f"bad/{i}-{s}" for i, s in enumerate(list(EXPECTED[question])[1:], 1)
+    }
+    for submission, expected in EXPECTED[question].items():
+        report = reports[labels[submission]]
+        assert report is not None, submission
+        scores = [round(t.score, 4) for t in report.tests]
+        assert scores == expected, (submission, report.tests)
+        assert report.score == pytest.approx(sum(expected)), submission
+
+
+def test_one_command_imports_and_checks(tmp_path: Path) -> None:
+    subs = EXAMPLES / "submissions" / "word-stats"
+    done = _assay(
+        "assignment", "import-prairielearn", str(EXAMPLES / "questions" / "word-stats"),
+        "--dest", str(tmp_path), "--solution", str(subs / "correct"),
+        "--bad", str(subs / "no-top-words"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "created" in done.stdout
+    assert "8 points, 4 tests" in done.stdout
+    assert "check passed" in done.stdout
+    manifest = (tmp_path / "word-stats" / "assignment.toml").read_text()
     assert 'required_files = ["stats.py"]' in manifest
     assert "points = 8.0" in manifest
     assert 'kind = "prairielearn"' in manifest
-    data = json.loads((imported["word-stats"] / "tests" / "data.json").read_text())
+    data = json.loads((tmp_path / "word-stats" / "tests" / "data.json").read_text())
     assert [v["name"] for v in data["params"]["names_from_user"]] == ["word_counts", "top_words"]
-    assert (
-        'environment = "python3-scientific"'
-        in (imported["linear-solve"] / "assignment.toml").read_text()
+    again = _assay(
+        "assignment", "import-prairielearn", str(EXAMPLES / "questions" / "word-stats"),
+        "--dest", str(tmp_path), "--solution", str(subs / "no-top-words"),
+    )  # fmt: skip
+    assert again.returncode != 0  # the directory is not empty (no --force)
+
+
+def test_the_environment_follows_the_imports() -> None:
+    assert read_question(EXAMPLES / "questions" / "linear-solve").environment == (
+        "python3-scientific"
     )
+    assert read_question(EXAMPLES / "questions" / "fibonacci").environment == "python3"
 
 
-def test_a_forged_result_line_from_student_code_scores_nothing(
-    imported: dict[str, Path], tmp_path: Path
-) -> None:
+def test_a_forged_result_line_from_student_code_scores_nothing(tmp_path: Path) -> None:
     """The student's module writes result-looking lines to every descriptor it can."""
     forger = tmp_path / "forger"
     forger.mkdir()
@@ -128,7 +152,9 @@ def test_a_forged_result_line_from_student_code_scores_nothing(
         "def fib(n):\n"
         "    return 0\n"
     )
-    done = _assay("grade", str(imported["fibonacci"]), str(forger), "--json")
+    package = tmp_path / "fibonacci"
+    import_prairielearn(EXAMPLES / "questions" / "fibonacci", package)
+    done = _assay("grade", str(package), str(forger), "--json")
     report = json.loads(done.stdout)
     assert report["score"] == 0, report["tests"]
 

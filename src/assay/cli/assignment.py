@@ -321,3 +321,149 @@ def _gradescope_importer() -> tuple[
         cast("Callable[[Path, str | None], str]", module.package_name),
         cast("Callable[..., GradescopeImport]", module.import_gradescope),
     )
+
+
+@app.command("import-prairielearn")
+def import_prairielearn_command(
+    question: Annotated[
+        Path,
+        typer.Argument(help="PrairieLearn question directory (info.json, question.html, tests/)."),
+    ],
+    dest: Annotated[
+        Path, typer.Option("--dest", help="Create the assignment in this directory.")
+    ] = Path(),
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Assignment name (default: the question directory's name)."),
+    ] = None,
+    solution: Annotated[
+        Path | None,
+        typer.Option(
+            "--solution",
+            help="A correct submission (a file or a directory); default: the question's "
+            "tests/ans.py.",
+        ),
+    ] = None,
+    bad: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--bad", metavar="PATH", help="A wrong submission to keep as known-bad (repeatable)."
+        ),
+    ] = None,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Write the package only; do not check it.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
+    ] = False,
+    backend: BackendOpt = DEFAULT_BACKEND,
+) -> None:
+    """Convert an externally graded PrairieLearn Python question, then check the package."""
+    module = importlib.import_module("assay.grading.prairielearn_import")
+    try:
+        target = dest / module.package_name(question, name)
+        sandbox = None if no_check else grading_options(backend)[0]
+        with progress_bar() as bar:
+            display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
+            done = module.import_prairielearn(
+                question,
+                target,
+                backend=sandbox,
+                name=name,
+                solution=solution,
+                bad=bad or (),
+                force=force,
+                prepare=prepare_environment,
+                progress=display,
+            )
+    except PackageError as exc:
+        raise input_error(exc) from None
+    except AssayError as exc:
+        raise fail(exc) from None
+    typer.echo(f"created {done.path} ({done.points:g} points, {len(done.question.tests)} tests)")
+    for note in done.question.notes:
+        err.print(Text(f"not imported: {safe(note)}", "yellow"))
+    _finish_import(done.check, done.path)
+
+
+def _finish_import(report: CheckReport | None, path: Path) -> None:
+    """Show an importer's check (or the next step when it did not run); exit 1 if it failed."""
+    if report is None:
+        typer.echo(f"next: assay assignment check {path}")
+        return
+    print_check(report, Console())
+    if not report.ok:
+        for reason in report.reasons:
+            err.print(Text(f"check failed: {safe(reason)}", "bold red"))
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command("import-check50")
+def import_check50_command(
+    problem: Annotated[
+        Path, typer.Argument(help="check50 problem directory (.cs50.yml and __init__.py).")
+    ],
+    solution: Annotated[
+        Path,
+        typer.Option("--solution", help="A correct submission (a directory, or one file)."),
+    ],
+    dest: Annotated[
+        Path, typer.Option("--dest", help="Create the assignment in this directory.")
+    ] = Path(),
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Assignment name (default: the problem directory's name)."),
+    ] = None,
+    bad: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--bad", metavar="PATH", help="A wrong submission to keep as known-bad (repeatable)."
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Fail if any check cannot be translated."),
+    ] = False,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Write the package only; do not check it.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
+    ] = False,
+    backend: BackendOpt = DEFAULT_BACKEND,
+) -> None:
+    """Translate a check50 problem's checks into tests, then check the package."""
+    module = importlib.import_module("assay.grading.check50_import")
+    try:
+        target = dest / module.package_name(problem, name)
+        sandbox = None if no_check else grading_options(backend)[0]
+        with progress_bar() as bar:
+            display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
+            done = module.import_check50(
+                problem,
+                target,
+                solution=solution,
+                backend=sandbox,
+                name=name,
+                bad=bad or (),
+                strict=strict,
+                force=force,
+                prepare=prepare_environment,
+                progress=display,
+            )
+    except PackageError as exc:
+        raise input_error(exc) from None
+    except AssayError as exc:
+        raise fail(exc) from None
+    translated = sum(1 for c in done.problem.checks if c.translated)
+    typer.echo(
+        f"created {done.path} ({len(done.problem.tests)} tests from {translated} of "
+        f"{len(done.problem.checks)} checks)"
+    )
+    for problem_item in done.problem.untranslated:
+        err.print(Text(f"not translated: {safe(str(problem_item))}", "yellow"))
+    for note in done.problem.notes:
+        err.print(Text(f"note: {safe(note)}", "yellow"))
+    if done.problem.untranslated:
+        err.print(f"(listed in {safe(str(done.path / 'NOTES.md'))})", highlight=False)
+    _finish_import(done.check, done.path)
