@@ -96,21 +96,13 @@ def submit(
     _check_files(files)
     # The work that needs no write lock happens before it: the checks (access, role,
     # deadline, required files), which only read, and packing and hashing the files.
-    with platform.db.reading() as session:
-        assignment = assignments.get_for(session, actor, assignment_id)
-        role = course_role(session, actor, assignment.course_id)
-        owner = submission_owner(session, actor, role, assignment.course_id, user_id)
-        digest = assignments.current_digest(assignment)
-    if digest is None:
-        raise InvalidRequestError("the assignment has no package yet")
+    assignment, owner, digest = _admission(platform, actor, assignment_id, user_id)
     files = _admitted(platform, digest, files)
     packed = filesets.pack(files)
     packed_sha256 = hashlib.sha256(packed).hexdigest()
     content_sha256 = filesets.content_hash(files)
     now = utcnow()
     late = late_minutes(assignment, now)
-    if role not in STAFF and not accepts_late(assignment, late):
-        raise InvalidRequestError("the deadline has passed; submissions are closed")
     with platform.db.session() as session:
         submission = Submission(
             assignment_id=assignment.id,
@@ -137,16 +129,39 @@ def submit(
         return submission_out(submission, run)
 
 
-def admit(platform: Platform, actor: Actor, assignment_id: int, files: FileSet) -> FileSet:
+def admit(
+    platform: Platform,
+    actor: Actor,
+    assignment_id: int,
+    files: FileSet,
+    *,
+    user_id: int | None = None,
+) -> FileSet:
     """The files as they will be stored and graded, or a refusal before anything is
-    stored or queued: what ``submit`` does first, for the routes to call before they
-    charge the rate limit. A single top-level folder holding the required files is
-    unwrapped (a zip of one's work folder)."""
+    stored or queued: what ``submit`` checks first (access, ``user_id``, deadline,
+    required files), for the routes to call before they charge the rate limit. A
+    single top-level folder holding the required files is unwrapped (a zip of one's
+    work folder)."""
+    _check_files(files)
+    _assignment, _owner, digest = _admission(platform, actor, assignment_id, user_id)
+    return _admitted(platform, digest, files)
+
+
+def _admission(
+    platform: Platform, actor: Actor, assignment_id: int, user_id: int | None
+) -> tuple[Assignment, int, str]:
+    """The assignment, the submission's owner and the package version's digest, once
+    the actor may submit there now (students: not past the late window)."""
     with platform.db.reading() as session:
-        digest = assignments.current_digest(assignments.get_for(session, actor, assignment_id))
+        assignment = assignments.get_for(session, actor, assignment_id)
+        role = course_role(session, actor, assignment.course_id)
+        owner = submission_owner(session, actor, role, assignment.course_id, user_id)
+        digest = assignments.current_digest(assignment)
     if digest is None:
         raise InvalidRequestError("the assignment has no package yet")
-    return _admitted(platform, digest, files)
+    if role not in STAFF and not accepts_late(assignment, late_minutes(assignment, utcnow())):
+        raise InvalidRequestError("the deadline has passed; submissions are closed")
+    return assignment, owner, digest
 
 
 def _admitted(platform: Platform, digest: str, files: FileSet) -> FileSet:

@@ -118,7 +118,7 @@ def submit(
     user_id: OptionalIdQuery = None,
 ) -> SubmissionOut:
     try:  # a required file missing: refused before anything is stored, and not charged
-        files = submissions.admit(platform, actor, assignment_id, files)
+        files = submissions.admit(platform, actor, assignment_id, files, user_id=user_id)
     except InvalidRequestError:
         limiters(request).submissions.refund(rate_key(actor, client_of(request)))
         raise
