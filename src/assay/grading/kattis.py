@@ -566,16 +566,20 @@ def import_and_check(
     if prepare is not None:
         with load_package(written.path) as package:
             prepare(package.environment)
-    if fixed is None and written.accepted:
-        slowest = _slowest_accepted(written, backend, parallel_runs, progress)
-        limit = problem.time.time_limit(slowest)
+    if fixed is None:
+        if written.accepted:
+            slowest = _slowest_accepted(written, backend, parallel_runs, progress)
+            limit = problem.time.time_limit(slowest)
+            rule = (
+                f"# Kattis' rule: slowest accepted run {slowest:.3f} s CPU"
+                f" x {problem.time.multiplier:g}, rounded up to {problem.time.resolution:g} s\n"
+            )
+        else:  # nothing to measure (the check fails: no reference solution)
+            limit = DEFAULT_TIME_LIMIT_S
+            rule = "# no accepted submission to measure the time limit from\n"
         manifest = written.path / MANIFEST
         text = manifest.read_text(encoding="utf-8")
         new_limits = _table("limits", problem.time.limits(limit))
-        rule = (
-            f"# Kattis' rule: slowest accepted run {slowest:.3f} s CPU"
-            f" x {problem.time.multiplier:g}, rounded up to {problem.time.resolution:g} s\n"
-        )
         manifest.write_text(text.replace(written.limits, rule + new_limits, 1), encoding="utf-8")
     with load_package(written.path) as package:
         report = check_package(package, backend, parallel_runs=parallel_runs, progress=progress)
