@@ -222,7 +222,8 @@ def _print_kattis_import(done: KattisImport, imported: list[str | None]) -> None
     written = done.written
     typer.echo(f"created {done.path} ({written.language.environment})")
     if done.slowest_s is None:
-        typer.echo(f"time limit: {done.time_limit_s:g} s (fixed by the problem)")
+        why = "fixed by the problem" if written.problem.time.fixed else "no accepted run to measure"
+        typer.echo(f"time limit: {done.time_limit_s:g} s ({why})")
     else:
         typer.echo(
             f"time limit: {done.time_limit_s:g} s (slowest accepted run "
