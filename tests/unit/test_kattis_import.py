@@ -265,6 +265,8 @@ def test_statement_prefers_markdown_and_english(tmp_path: Path) -> None:
     ("yaml_text", "extra", "needle"),
     [
         ("type: multi-pass\n", {}, "multi-pass problems cannot be imported"),
+        ("type: scoring\nvalidation: custom score\n", {}, "validators that give scores"),
+        ("type: scoring\ngrading: {objective: min}\n", {}, "only objective: max"),
         ("validation: custom\n", {}, "no output validator"),
         ("validator_flags: bogus\n", {}, "unknown default-validator flag 'bogus'"),
         ("name: [unclosed\n", {}, "not valid YAML"),

@@ -655,7 +655,13 @@ def read_problem(problem_dir: Path) -> KattisProblem:
     interactive = "interactive" in validation or "interactive" in types
     if "multi-pass" in types or "multi-pass" in validation:
         raise kattis_error("multi-pass problems cannot be imported", key="type")
-    scoring = "scoring" in types or "score" in validation
+    if "score" in validation:
+        raise kattis_error(
+            "validators that give scores (validation: custom score) are not supported",
+            key="validation",
+            fix="let the groups' accept_score give the points",
+        )
+    scoring = "scoring" in types
     flags = _flags(meta.get("validator_flags"), file=PROBLEM_YAML, key="validator_flags")
     validator = _validator(root)
     custom = (
@@ -670,6 +676,8 @@ def read_problem(problem_dir: Path) -> KattisProblem:
     grading = meta.get("grading") or {}
     if not isinstance(grading, dict):
         raise kattis_error("must be a mapping", key="grading")
+    if grading.get("objective", "max") != "max":
+        raise kattis_error("only objective: max is supported", key="grading.objective")
     overrides = {
         k: grading[k] for k in ("accept_score", "reject_score") if grading.get(k) is not None
     }
