@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from assay.grading.check50_checks import Check, command_argv, decimal, read_checks
+from assay.grading.check50_checks import Check, command_argv, decimal, read_checks, simple_checks
 
 
 def _checks(tmp_path: Path, source: str, **files: str) -> dict[str, Check]:
@@ -81,3 +81,21 @@ def test_python_logic_leaves_the_check_out_with_its_lines(tmp_path: Path) -> Non
     assert not custom.translated
     assert [p.where for p in custom.problems] == ["__init__.py:5", "__init__.py:6"]
     assert "env=" in checks["env"].problems[0].what
+
+
+def test_simple_yaml_checks_are_compiled_as_check50_compiles_them() -> None:
+    checks = simple_checks(
+        {
+            "adds two": [{"run": "python3 add.py", "stdin": [2, 3], "stdout": "5\n", "exit": 0}],
+            "1 more": [{"run": "./a", "stdout": "x"}, {"run": "./a", "shell": "no"}],
+        }
+    )
+    assert [c.name for c in checks] == ["adds_two", "_1_more"]
+    (test,) = checks[0].tests
+    assert test.options == {
+        "command": ["python3", "add.py"],
+        "steps": [{"send": "2\n3", "prompt": False}, {"expect": "5\n"}, {"exit": 0}],
+    }
+    assert checks[0].translated
+    assert not checks[1].translated  # an unknown key in a run
+    assert checks[1].tests[0].options["steps"] == [{"expect": "x"}, {"exit": "any"}]

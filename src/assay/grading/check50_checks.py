@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 CHECKS_FILE = "__init__.py"
+CONFIG = ".cs50.yml"
+SIMPLE_KEYS = frozenset({"run", "stdin", "stdout", "exit"})
 SHELL_CHARS = re.compile(r"[|&;<>()$`\\\"'*?\[\]#~=%{}]")
 # check50's defaults (check50/_api.py, check50/c.py)
 C_COMPILER = "clang"
@@ -442,6 +444,42 @@ def _valgrind_test(check: Check, command: list[str], steps: list[dict[str, Any]]
     if sent:
         options["stdin"] = "".join(f"{line}\n" for line in sent)
     return Test(f"{check.description} (valgrind)", "valgrind", options)
+
+
+def simple_checks(checks: dict[str, Any]) -> list[Check]:
+    """check50's simple YAML checks (``checks:`` in ``.cs50.yml``): each a list of runs
+    with ``run``, ``stdin`` (sent without waiting for a prompt), ``stdout`` (exact text)
+    and ``exit`` (any status when left out), as check50 compiles them."""
+    found = []
+    for label, runs in checks.items():
+        name = re.sub(r"[ -]", "_", str(label))
+        name = f"_{name}" if name[:1].isdigit() else name
+        check = Check(name, str(label), None, 0)
+        if not isinstance(runs, list) or not runs:
+            check.problems.append(Problem(f"{CONFIG}: checks.{label}", "not a list of runs"))
+        for index, run in enumerate(runs if isinstance(runs, list) else []):
+            where = f"{CONFIG}: checks.{label}[{index}]"
+            if not isinstance(run, dict) or "run" not in run or set(run) - SIMPLE_KEYS:
+                check.problems.append(
+                    Problem(where, "a run needs run, and only stdin, stdout, exit")
+                )
+                continue
+            steps: list[dict[str, Any]] = []
+            if "stdin" in run:
+                steps.append({"send": _simple_text(run["stdin"]), "prompt": False})
+            if "stdout" in run:
+                steps.append({"expect": _simple_text(run["stdout"])})
+            code = run.get("exit")
+            steps.append({"exit": "any" if code is None else int(code)})
+            suffix = f" ({index + 1})" if len(runs) > 1 else ""
+            options = {"command": command_argv(str(run["run"])), "steps": steps}
+            check.tests.append(Test(f"{label}{suffix}", "dialogue", options))
+        found.append(check)
+    return found
+
+
+def _simple_text(value: Any) -> str:
+    return "\n".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def read_checks(folder: Path) -> list[Check]:

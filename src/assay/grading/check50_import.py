@@ -22,7 +22,14 @@ from typing import Any
 import yaml
 
 from assay.errors import PackageError
-from assay.grading.check50_checks import CHECKS_FILE, Check, Problem, read_checks
+from assay.grading.check50_checks import (
+    CHECKS_FILE,
+    CONFIG,
+    Check,
+    Problem,
+    read_checks,
+    simple_checks,
+)
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.context import Progress
 from assay.grading.destination import prepare_destination
@@ -33,7 +40,6 @@ from assay.grading.spec import NAME_PATTERN
 from assay.sandbox.base import SandboxBackend
 from assay.sandbox.environments import Environment
 
-CONFIG = ".cs50.yml"
 MANAGED = (MANIFEST, "statement.md", "support", "solution", "bad", "NOTES.md")
 C_TOOLS = frozenset({"clang", "gcc", "cc", "make"})
 
@@ -136,17 +142,21 @@ def _topological(checks: list[Check]) -> list[Check]:
 
 def read_problem(problem_dir: Path, name: str | None = None) -> Check50Problem:
     """The package's parts for the check50 problem in ``problem_dir``."""
-    if not (problem_dir / CHECKS_FILE).is_file():
+    notes: list[str] = []
+    config = _config(problem_dir, notes)
+    simple = config.get("checks")
+    if isinstance(simple, dict):
+        checks = simple_checks(simple)  # check50 uses these, not __init__.py
+    elif not (problem_dir / CHECKS_FILE).is_file():
         raise PackageError(
             f"{problem_dir} has no {CHECKS_FILE}",
             fix="pass a check50 problem directory (.cs50.yml and __init__.py)",
         )
-    notes: list[str] = []
-    config = _config(problem_dir, notes)
-    try:
-        checks = _topological(read_checks(problem_dir))
-    except SyntaxError as exc:
-        raise PackageError(f"{CHECKS_FILE} does not parse: {exc}", file=CHECKS_FILE) from exc
+    else:
+        try:
+            checks = _topological(read_checks(problem_dir))
+        except SyntaxError as exc:
+            raise PackageError(f"{CHECKS_FILE} does not parse: {exc}", file=CHECKS_FILE) from exc
     if not checks:
         raise PackageError(f"{CHECKS_FILE} has no @check50.check functions", file=CHECKS_FILE)
     by_name = {c.name: c for c in checks}
@@ -154,7 +164,7 @@ def read_problem(problem_dir: Path, name: str | None = None) -> Check50Problem:
     for entry in config.get("files") or []:
         if isinstance(entry, tuple) and entry[0] == "require" and entry[1] not in required:
             required.append(entry[1])
-    for key in sorted(set(config) - {"files"}):
+    for key in sorted(set(config) - {"files", "checks"}):
         notes.append(f"{CONFIG}: check50.{key} is not imported")
     support: list[str] = []
     build: list[list[str]] = []
