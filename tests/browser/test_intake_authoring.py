@@ -10,18 +10,20 @@ and a regrade of identical code asks first.
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from api_helpers import EXAMPLES, Api, tar_of
 from assay.files.fileset import FileSet
 from assay.grading.scoring import LatePolicy
 from assay.services import Actor
-from assay.services.catalog import assignments
+from assay.services.catalog import assignments, packages, refcheck
+from assay.services.identity import audit
 from assay.services.intake import submissions
 from assay.storage.models import utcnow
 from browser.conftest import login
@@ -104,9 +106,7 @@ def test_a_bad_package_keeps_staff_on_the_form_with_the_errors(
     expect(page.get_by_role("button", name="Upload and check")).to_be_visible()
 
 
-def test_the_submission_page_shows_raw_score_late_penalty_and_final(
-    page: Page, site: Api
-) -> None:
+def test_the_submission_page_shows_raw_score_late_penalty_and_final(page: Page, site: Api) -> None:
     system = Actor.system()
     assignments.update_assignment(
         site.platform,
@@ -122,7 +122,7 @@ def test_the_submission_page_shows_raw_score_late_penalty_and_final(
     page.goto(f"{site.url}/submissions/{made.id}")
     late = page.locator("[data-late-penalty]")
     expect(late).to_contain_text("10 / 10", timeout=60_000)  # the raw score
-    expect(late).to_contain_text("late penalty −20%")
+    expect(late).to_contain_text("late penalty \u221220%")  # a minus sign
     expect(late).to_contain_text("counted 8 / 10")
 
 
@@ -140,9 +140,7 @@ def test_staff_enter_and_read_dates_in_their_own_time_zone(browser: Browser, sit
         page.goto(f"{site.url}/staff/assignments/{site.assignment_id}")
         due = page.get_by_label("Due", exact=True)
         expect(due).to_have_value("2031-01-15T07:00")
-        expect(page.locator("#settings-h ~ form legend").first).to_contain_text(
-            "America/New_York"
-        )
+        expect(page.locator("#settings-h ~ form legend").first).to_contain_text("America/New_York")
 
         # a summer date typed in local time (UTC-4) is stored as that moment
         due.fill("2031-05-04T23:59")
@@ -175,3 +173,42 @@ def test_a_student_regrade_of_the_same_code_asks_first(page: Page, site: Api) ->
     page.get_by_role("button", name="Yes, grade it again").click()
     expect(page.get_by_text("Queued for grading again")).to_be_visible()
     expect(page.locator(".runs li")).to_have_count(2)
+
+
+def test_publishing_a_version_that_failed_its_check_asks_and_is_audited(
+    page: Page, site: Api, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(PACKAGE, broken)
+    toml = broken / "assignment.toml"
+    text = toml.read_text().replace('name = "python-io"', 'name = "broken-io"')
+    toml.write_text(text[: text.index("# -- known-bad")])
+    shutil.copy(broken / "bad" / "wrong-answer" / "stats.py", broken / "solution" / "stats.py")
+    system = Actor.system()
+    created = assignments.create_assignment(
+        site.platform, system, site.course_id, packages.pack_directory(broken)
+    )
+    assert refcheck.check_reference(site.platform, system, created.id).status == "failed"
+
+    login(page, site, "teacher")
+    page.goto(f"{site.url}/staff/assignments/{created.id}")
+    expect(page.locator("[data-publish-warning]")).to_contain_text("failed")
+    publish = page.get_by_role("button", name="Publish anyway")
+    messages: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    publish.click()
+    expect(publish).to_be_visible()
+    assert messages and "failed" in messages[0]
+    assert not assignments.get_assignment(site.platform, system, created.id).published
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    publish.click()
+    expect(page.get_by_role("status").first).to_contain_text("Published")
+    assert assignments.get_assignment(site.platform, system, created.id).published
+    [entry] = audit.list_entries(site.platform, system, action="assignment.publish_forced")
+    assert entry.target == f"assignment:{created.id}"

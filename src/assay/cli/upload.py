@@ -3,6 +3,11 @@
 A new assignment is created from the package; if the course already has one of
 that name, the package becomes its new version (submissions from then on are
 graded against it). ``--publish``, ``--release`` and ``--due`` then set it up.
+
+The server checks the package against its reference solution before it answers;
+the result is printed. A package that fails (or whose check could not run) is not
+published, nor put in place of a published assignment's version, unless
+``--force`` is given (the server's audit log records it).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from assay.grading.archive import is_archive
 from assay.services.catalog.packages import pack_directory, validate
 
 CONFLICT = 409
+UPLOAD_TIMEOUT_S = 900.0
 
 
 def _package(path: Path) -> tuple[str, bytes]:
@@ -61,28 +67,48 @@ def upload_command(
     due: Annotated[
         str | None, typer.Option("--due", help="Due date (ISO 8601; local if no zone).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Publish (or replace a published version) even if the package fails "
+            "its reference check; recorded in the server's audit log.",
+        ),
+    ] = False,
     server: ServerOpt = "http://127.0.0.1:8000",
     token: TokenOpt = "",
 ) -> None:
-    """Upload an assignment package to a server: a new assignment, or a new version."""
+    """Upload an assignment package to a server: a new assignment, or a new version.
+    The server checks it against its reference solution first."""
     try:
         filename, data = _package(package)
         name = validate(data, filename).name  # refuse a broken package before sending it
-        changes: dict[str, Any] = {"published": True} if publish else {}
+        changes: dict[str, Any] = {"published": True, "force": force} if publish else {}
         for key, value in (
             ("release_at", _date(release, "--release")),
             ("due_at", _date(due, "--due")),
         ):
             if value is not None:
                 changes[key] = value
-        with ApiClient(server, token) as client:
+        # the server grades the reference solution and the known-bad before it answers
+        with ApiClient(server, token, timeout_s=UPLOAD_TIMEOUT_S) as client:
             course_id = _course_id(client, course)
-            assignment, created = _create_or_update(client, course_id, name, filename, data)
+            uploaded, created = _create_or_update(
+                client, course_id, name, filename, data, force=force
+            )
+            _report_check(uploaded)
+            assignment = uploaded
             if changes:
-                assignment = client.patch(f"/admin/assignments/{assignment['id']}", json=changes)
+                assignment = client.patch(f"/admin/assignments/{uploaded['id']}", json=changes)
     except AssayError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         unreachable = isinstance(exc, ApiError) and not exc.status
+        if (
+            isinstance(exc, ApiError)
+            and exc.status == CONFLICT
+            and "reference check" in exc.message
+        ):
+            err.print("(--force publishes it anyway; the server's audit log records that)")
         raise typer.Exit(EXIT_INFRASTRUCTURE if unreachable else EXIT_USAGE) from None
     action = "created" if created else f"uploaded version {assignment['version']} of"
     state = "published" if assignment["published"] else "not published"
@@ -91,12 +117,32 @@ def upload_command(
     )
 
 
+def _report_check(uploaded: dict[str, Any]) -> None:
+    """The reference check the server ran on the upload, on stderr (stdout: the result)."""
+    check = uploaded.get("reference") or {}
+    status = check.get("status", "")
+    if status == "passed":
+        err.print("reference check passed", highlight=False)
+        return
+    err.print(f"[bold yellow]reference check {status or 'did not run'}[/]", highlight=False)
+    if check.get("error"):
+        err.print(f"  could not run: {check['error']}", highlight=False, markup=False)
+    for problem in check.get("problems", []):
+        err.print(f"  {problem}", highlight=False, markup=False)
+    for entry in check.get("entries", []):
+        if not entry.get("ok") and entry.get("problem"):
+            err.print(f"  {entry['label']}: {entry['problem']}", highlight=False, markup=False)
+
+
 def _create_or_update(
-    client: ApiClient, course_id: int, name: str, filename: str, data: bytes
+    client: ApiClient, course_id: int, name: str, filename: str, data: bytes, *, force: bool
 ) -> tuple[dict[str, Any], bool]:
+    form = {"force": "true"} if force else {}
     try:
         created = client.post(
-            f"/admin/courses/{course_id}/assignments", files={"package": (filename, data)}
+            f"/admin/courses/{course_id}/assignments",
+            files={"package": (filename, data)},
+            data=form,
         )
     except ApiError as exc:
         if exc.status != CONFLICT:
@@ -105,6 +151,8 @@ def _create_or_update(
         return created, True
     existing = next(a for a in client.get(f"/courses/{course_id}/assignments") if a["slug"] == name)
     updated = client.post(
-        f"/admin/assignments/{existing['id']}/versions", files={"package": (filename, data)}
+        f"/admin/assignments/{existing['id']}/versions",
+        files={"package": (filename, data)},
+        data=form,
     )
     return updated, False

@@ -40,6 +40,9 @@ class AssignmentOut(BaseModel):
     environment: str
     tests: int
     statement: str
+    # the current version's check against its reference solution: passed, failed,
+    # error (could not run), running; None: it never ran
+    reference_check: str | None = None
 
 
 def late_policy(assignment: Assignment) -> LatePolicy:
@@ -65,7 +68,15 @@ def assignment_out(session: Session, assignment: Assignment) -> AssignmentOut:
         environment=str(summary.get("environment", "")),
         tests=int(summary.get("tests", 0)),
         statement=str(summary.get("statement", "")),
+        reference_check=reference_status(version),
     )
+
+
+def reference_status(version: AssignmentVersion | None) -> str | None:
+    """The stored status of the version's reference check (None: it never ran)."""
+    raw = version.check.get("reference") if version is not None else None
+    status = raw.get("status") if isinstance(raw, dict) else None
+    return str(status) if status is not None else None
 
 
 def _add_version(
@@ -74,6 +85,7 @@ def _add_version(
     assignment: Assignment,
     data: bytes,
     summary: packages.PackageSummary,
+    reference: dict[str, Any] | None = None,
 ) -> AssignmentVersion:
     # The assignment's row is locked first, so two uploads at once number their
     # versions one after the other instead of both taking the same next number.
@@ -91,7 +103,8 @@ def _add_version(
         number=number,
         package_sha256=put_blob(session, data),
         max_score=summary.max_score,
-        check={"summary": summary.model_dump()},
+        check={"summary": summary.model_dump()}
+        | ({"reference": reference} if reference is not None else {}),
         uploaded_by_id=actor.user_id,
     )
     session.add(version)
@@ -115,8 +128,14 @@ def create_assignment(
     late_policy: LatePolicy | None = None,
     best_policy: BestPolicy = BestPolicy.MOST_PASSED,
     publish: bool = False,
+    reference: dict[str, Any] | None = None,
+    forced: bool = False,
 ) -> AssignmentOut:
-    """Create an assignment from an uploaded package (staff). Its name is the slug."""
+    """Create an assignment from an uploaded package (staff). Its name is the slug.
+
+    ``reference``: the package's reference check, already run (``refcheck``), stored
+    with the version; ``forced``: published although that check did not pass (audited).
+    """
     release_at, due_at = _in_utc(release_at), _in_utc(due_at)
     if slug is not None and not COURSE_CODE.match(slug):  # package names fit it too
         raise InvalidRequestError("a slug is 1-64 letters, digits, '.', '_' or '-'")
@@ -151,30 +170,53 @@ def create_assignment(
                 f"the course already has an assignment {slug!r}; upload a new version of it"
             )
         assignment = session.get_one(Assignment, assignment_id)
-        _add_version(session, actor, assignment, data, summary)
-        audit.record(session, actor, "assignment.create", f"assignment:{assignment.id}", slug=slug)
+        _add_version(session, actor, assignment, data, summary, reference)
+        audit.record(
+            session,
+            actor,
+            "assignment.create",
+            f"assignment:{assignment.id}",
+            slug=slug,
+            **_check_detail(reference, forced),
+        )
         return assignment_out(session, assignment)
 
 
 def upload_version(
-    platform: Platform, actor: Actor, assignment_id: int, data: bytes, filename: str
+    platform: Platform,
+    actor: Actor,
+    assignment_id: int,
+    data: bytes,
+    filename: str,
+    *,
+    reference: dict[str, Any] | None = None,
+    forced: bool = False,
 ) -> AssignmentOut:
-    """A new package version; new submissions are graded against it (staff)."""
+    """A new package version; new submissions are graded against it (staff).
+    ``reference`` and ``forced`` as for ``create_assignment``."""
     with platform.db.reading() as session:
         _get(session, actor, assignment_id, staff=True)  # staff only make the server unpack it
     # unpacked and checked before the write transaction, which would hold SQLite's lock
     summary = packages.validate(data, filename)
     with platform.db.session() as session:
         assignment = _get(session, actor, assignment_id, staff=True)
-        version = _add_version(session, actor, assignment, data, summary)
+        version = _add_version(session, actor, assignment, data, summary, reference)
         audit.record(
             session,
             actor,
             "assignment.version",
             f"assignment:{assignment.id}",
             number=version.number,
+            **_check_detail(reference, forced),
         )
         return assignment_out(session, assignment)
+
+
+def _check_detail(reference: dict[str, Any] | None, forced: bool) -> dict[str, Any]:
+    """The audit details of an upload whose reference check ran."""
+    if reference is None:
+        return {}
+    return {"check": reference.get("status"), "forced": forced}
 
 
 def update_assignment(

@@ -9,6 +9,12 @@ version (``AssignmentVersion.check["reference"]``); the page shows it when done.
 
 A check that could not run (no sandbox on this web server, a crash) is recorded
 as ``error`` with the reason: the package is then neither proven nor refuted.
+
+Uploads over the API (``assay assignment upload``) run the check before they answer
+(``create_checked``, ``upload_checked``). A version whose check did not pass (failed,
+could not run, never ran) reaches students only with an explicit ``force``: it is
+not published (``require_publishable``), and a new version of a published assignment
+is not stored, unless forced; the audit log records each forced one.
 """
 
 from __future__ import annotations
@@ -23,13 +29,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from assay.errors import AssayError, NotFoundError
+from assay.errors import AssayError, ConflictError, NotFoundError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.loader import load_package
+from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.sandbox.base import SandboxBackend
 from assay.services.actor import Actor
-from assay.services.catalog import assignments
+from assay.services.catalog import assignments, packages
+from assay.services.catalog.assignments import AssignmentOut
 from assay.services.identity import audit
+from assay.services.identity.access import require_staff
 from assay.services.platform import Platform
 from assay.storage.blobs import get_blob
 from assay.storage.models import AssignmentVersion, User, utcnow
@@ -55,6 +64,12 @@ class ReferenceCheck(BaseModel):
     entries: list[CheckedSubmission] = []
     problems: list[str] = []  # about the package as a whole
     error: str = ""  # why the check could not run
+
+
+class CheckedAssignmentOut(AssignmentOut):
+    """An assignment after an upload, with the check its new version got."""
+
+    reference: ReferenceCheck
 
 
 class VersionOut(BaseModel):
@@ -202,3 +217,139 @@ def _failed(running: ReferenceCheck, why: str) -> ReferenceCheck:
 def _store(version: AssignmentVersion, check: ReferenceCheck) -> None:
     # a new dict: the JSON column notices assignment, not changes inside its value
     version.check = {**version.check, "reference": check.model_dump(mode="json")}
+
+
+# --- uploads that are checked before they answer, and publishing ---------------------------
+
+
+def check_package_bytes(platform: Platform, data: bytes) -> ReferenceCheck:
+    """The reference check of a package archive, run now (it is not stored)."""
+    running = ReferenceCheck(status="running", started_at=utcnow())
+    try:
+        report = _grade(data, platform.backend, platform.settings.grading_parallel_runs)
+    except AssayError as exc:
+        return _failed(running, exc.message)
+    except Exception as exc:  # recorded as "could not run", as the background check does
+        log.exception("reference check of an uploaded package crashed")
+        return _failed(running, f"{type(exc).__name__}: {exc}")
+    return _from_report(report, running.started_at)
+
+
+def describe(check: ReferenceCheck | None) -> str:
+    """The check in one phrase for messages: "passed", "failed: ...", "never ran"."""
+    if check is None:
+        return "never ran"
+    if check.status == "error":
+        return f"could not run: {check.error}"
+    if check.status == "failed":
+        why = [*check.problems, *(e.problem for e in check.entries if not e.ok and e.problem)]
+        return "failed: " + ("; ".join(why) or "see the assignment page")
+    return "is still running" if check.status == "running" else "passed"
+
+
+def create_checked(
+    platform: Platform,
+    actor: Actor,
+    course_id: int,
+    data: bytes,
+    filename: str = "package.tar.gz",
+    *,
+    slug: str | None = None,
+    release_at: datetime | None = None,
+    due_at: datetime | None = None,
+    late_policy: LatePolicy | None = None,
+    best_policy: BestPolicy = BestPolicy.MOST_PASSED,
+    publish: bool = False,
+    force: bool = False,
+) -> CheckedAssignmentOut:
+    """A new assignment from a package whose reference check runs first; ``publish``
+    with a check that did not pass is refused (nothing is created) unless ``force``."""
+    with platform.db.reading() as session:
+        require_staff(session, actor, course_id)  # only staff make the server grade
+    packages.validate(data, filename)  # a broken package: its own clear 400 first
+    check = check_package_bytes(platform, data)
+    if publish and check.status != "passed" and not force:
+        raise ConflictError(
+            f"not created: the package's reference check {describe(check)}. Fix the package, "
+            "upload it without publishing to keep it hidden, or publish it anyway with force"
+        )
+    created = assignments.create_assignment(
+        platform,
+        actor,
+        course_id,
+        data,
+        filename,
+        slug=slug,
+        release_at=release_at,
+        due_at=due_at,
+        late_policy=late_policy,
+        best_policy=best_policy,
+        publish=publish,
+        reference=check.model_dump(mode="json"),
+        forced=publish and check.status != "passed",
+    )
+    return CheckedAssignmentOut(**created.model_dump(), reference=check)
+
+
+def upload_checked(
+    platform: Platform,
+    actor: Actor,
+    assignment_id: int,
+    data: bytes,
+    filename: str,
+    *,
+    force: bool = False,
+) -> CheckedAssignmentOut:
+    """A new package version whose reference check runs first. Of a published
+    assignment (students would be graded against it at once), a version that does not
+    pass is refused (nothing stored) unless ``force``."""
+    with platform.db.reading() as session:
+        published = assignments.get_for(session, actor, assignment_id, staff=True).published
+    packages.validate(data, filename)
+    check = check_package_bytes(platform, data)
+    if published and check.status != "passed" and not force:
+        raise ConflictError(
+            f"not uploaded: the package's reference check {describe(check)}. The assignment "
+            "is published, so students would be graded against it: fix the package, or "
+            "upload it anyway with force"
+        )
+    out = assignments.upload_version(
+        platform,
+        actor,
+        assignment_id,
+        data,
+        filename,
+        reference=check.model_dump(mode="json"),
+        forced=published and check.status != "passed",
+    )
+    return CheckedAssignmentOut(**out.model_dump(), reference=check)
+
+
+def require_publishable(
+    platform: Platform, actor: Actor, assignment_id: int, *, force: bool = False
+) -> None:
+    """Before publishing: the current version's check must have passed, or ``force``
+    be given (then the audit log records ``assignment.publish_forced``). An assignment
+    already published, or with no package, passes."""
+    with platform.db.session() as session:
+        assignment = assignments.get_for(session, actor, assignment_id, staff=True)
+        version = assignment.current_version
+        if assignment.published or version is None:
+            return
+        check = _stored(version)
+        if check is not None and check.status == "passed":
+            return
+        if not force:
+            raise ConflictError(
+                f"not published: the reference check of version {version.number} "
+                f"{describe(check)}. Run the check and fix the package, or publish it "
+                "anyway with force"
+            )
+        audit.record(
+            session,
+            actor,
+            "assignment.publish_forced",
+            f"assignment:{assignment.id}",
+            version=version.number,
+            check=check.status if check is not None else "never ran",
+        )

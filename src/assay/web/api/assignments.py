@@ -1,5 +1,7 @@
 """Assignments: read (students: published and released only); admin zone: upload a
-package (validated), new versions, dates, publishing and policies."""
+package (validated, then checked against its reference solution before the answer),
+new versions, dates, publishing (a version whose check did not pass only with
+``force``) and policies."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from assay.errors import InvalidRequestError
 from assay.grading.scoring import BestPolicy, LatePolicy
-from assay.services.catalog import assignments
+from assay.services.catalog import assignments, refcheck
 from assay.services.catalog.assignments import AssignmentOut
+from assay.services.catalog.refcheck import CheckedAssignmentOut
 from assay.web.deps import ActorDep, IdPath, PlatformDep, StaffDep
 
 router = APIRouter(tags=["assignments"])
@@ -32,6 +35,11 @@ class AssignmentPatch(BaseModel):
     clear_due: bool = False
     late_policy: LatePolicy | None = None
     best_policy: BestPolicy | None = None
+    force: bool = Field(
+        default=False,
+        description="publish although the current version's reference check did not pass "
+        "(recorded in the audit log)",
+    )
 
 
 def _read(upload: UploadFile) -> tuple[bytes, str]:
@@ -60,7 +68,18 @@ def get_assignment(assignment_id: IdPath, platform: PlatformDep, actor: ActorDep
     return assignments.get_assignment(platform, actor, assignment_id)
 
 
-@admin.post("/courses/{course_id}/assignments", status_code=201, response_model=AssignmentOut)
+ForceForm = Annotated[
+    bool,
+    Form(
+        description="publish (or, for a published assignment, put in place) a version "
+        "whose reference check did not pass; recorded in the audit log"
+    ),
+]
+
+
+@admin.post(
+    "/courses/{course_id}/assignments", status_code=201, response_model=CheckedAssignmentOut
+)
 def create_assignment(
     *,
     course_id: IdPath,
@@ -73,10 +92,13 @@ def create_assignment(
     due_at: Annotated[datetime | None, Form()] = None,
     best_policy: Annotated[BestPolicy, Form()] = BestPolicy.MOST_PASSED,
     late_policy: Annotated[str | None, Form(description="LatePolicy as JSON")] = None,
-) -> AssignmentOut:
-    """Upload a package (validated) as a new assignment of the course (course staff)."""
+    force: ForceForm = False,
+) -> CheckedAssignmentOut:
+    """Upload a package as a new assignment of the course (course staff). It is
+    validated, then its reference check runs before the answer (``reference``);
+    ``publish`` with a check that did not pass is a 409 (nothing created) unless ``force``."""
     data, filename = _read(package)
-    return assignments.create_assignment(
+    return refcheck.create_checked(
         platform,
         actor,
         course_id,
@@ -88,26 +110,38 @@ def create_assignment(
         late_policy=_late_policy(late_policy),
         best_policy=best_policy,
         publish=publish,
+        force=force,
     )
 
 
-@admin.post("/assignments/{assignment_id}/versions", status_code=201, response_model=AssignmentOut)
+@admin.post(
+    "/assignments/{assignment_id}/versions", status_code=201, response_model=CheckedAssignmentOut
+)
 def upload_version(
-    assignment_id: IdPath, package: PackageFile, platform: PlatformDep, actor: StaffDep
-) -> AssignmentOut:
-    """A new version of the package; new submissions are graded against it."""
+    assignment_id: IdPath,
+    package: PackageFile,
+    platform: PlatformDep,
+    actor: StaffDep,
+    force: ForceForm = False,
+) -> CheckedAssignmentOut:
+    """A new version of the package; new submissions are graded against it. Its
+    reference check runs before the answer; of a published assignment, a version whose
+    check did not pass is a 409 (nothing stored) unless ``force``."""
     data, filename = _read(package)
-    return assignments.upload_version(platform, actor, assignment_id, data, filename)
+    return refcheck.upload_checked(platform, actor, assignment_id, data, filename, force=force)
 
 
 @admin.patch("/assignments/{assignment_id}", response_model=AssignmentOut)
 def update_assignment(
     assignment_id: IdPath, body: AssignmentPatch, platform: PlatformDep, actor: StaffDep
 ) -> AssignmentOut:
-    """Change dates, publish or hide, late and best-submission policies."""
+    """Change dates, publish or hide, late and best-submission policies. Publishing
+    needs the current version's reference check to have passed, or ``force``."""
+    if body.published:
+        refcheck.require_publishable(platform, actor, assignment_id, force=body.force)
     return assignments.update_assignment(
         platform,
         actor,
         assignment_id,
-        **{name: getattr(body, name) for name in body.model_fields_set},
+        **{name: getattr(body, name) for name in body.model_fields_set - {"force"}},
     )

@@ -200,11 +200,28 @@ def upload_version(
 
 @router.post("/staff/assignments/{assignment_id}/publish")
 def publish(
+    *,
+    request: Request,
     assignment_id: int,
     platform: PlatformDep,
     actor: FormUserDep,
     published: Annotated[bool, Form()],
-) -> RedirectResponse:
+    force: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Publish or hide; publishing a version whose reference check did not pass takes
+    the "Publish anyway" button (``force=yes``, confirmed in the browser, audited)."""
+    if published:
+        try:
+            refcheck.require_publishable(platform, actor, assignment_id, force=force == "yes")
+        except ConflictError as exc:
+            return _assignment(
+                request,
+                platform,
+                actor,
+                assignment_id,
+                flash=[("error", exc.message)],
+                status_code=409,
+            )
     assignments.update_assignment(platform, actor, assignment_id, published=published)
     return _back(f"/staff/assignments/{assignment_id}", "published" if published else "unpublished")
 
