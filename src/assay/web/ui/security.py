@@ -34,6 +34,7 @@ HEADERS = (
     (b"referrer-policy", b"same-origin"),
 )
 
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
