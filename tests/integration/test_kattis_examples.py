@@ -111,15 +111,18 @@ def test_each_example_imports_and_passes_its_check(imported: KattisImport) -> No
         print(f"  {label:55} {verdict:4} {score:g} / {imported.check.max_score:g}")
 
 
-def problemtools_verdicts(problem: str, tmp_path: Path) -> dict[str, tuple[str, float | None]]:
-    """verifyproblem's verdict (and score) of each Python submission of ``problem``."""
+def problemtools_verdicts(
+    problem: str, tmp_path: Path, suffix: str = "py"
+) -> dict[str, tuple[str, float | None]]:
+    """verifyproblem's verdict (and score) of each submission of ``problem`` whose file
+    ends in ``.suffix``."""
     config = tmp_path / "config" / "problemtools"
     config.mkdir(parents=True)
     (config / "languages.yaml").write_text(PYTHON_WITH_CPYTHON)
     copy = shutil.copytree(EXAMPLES / problem, tmp_path / problem)
     verify = Path(sys.executable).with_name("verifyproblem")
     proc = subprocess.run(
-        [str(verify), str(copy), "-p", "submissions", "-s", r"\.py$", "-j", "2"],
+        [str(verify), str(copy), "-p", "submissions", "-s", rf"\.{suffix}$", "-j", "2"],
         env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")},
         capture_output=True,
         text=True,
@@ -137,13 +140,32 @@ def problemtools_verdicts(problem: str, tmp_path: Path) -> dict[str, tuple[str, 
     return found
 
 
-@pytest.mark.slow
-def test_verdicts_are_problemtools_verdicts(imported: KattisImport, tmp_path: Path) -> None:
-    problem = imported.path.name
-    theirs = problemtools_verdicts(problem, tmp_path)
-    ours = verdicts(imported)
+def same_verdicts(
+    ours: dict[str, tuple[str, float]], theirs: dict[str, tuple[str, float | None]]
+) -> None:
     assert set(theirs) == set(ours)
     for label, (verdict, score) in theirs.items():
         assert ours[label][0] == verdict, label
         if score is not None:  # a scoring problem: the same points
             assert ours[label][1] == score, label
+
+
+@pytest.mark.slow
+def test_python_verdicts_are_problemtools_verdicts(imported: KattisImport, tmp_path: Path) -> None:
+    same_verdicts(verdicts(imported), problemtools_verdicts(imported.path.name, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("problem", "language", "suffix"),
+    [("guess", "cpp", "cpp"), ("divisible", "cpp", "cpp"), ("maxsum", "c", "c")],
+)
+def test_c_and_cpp_verdicts_are_problemtools_verdicts(
+    problem: str, language: str, suffix: str, tmp_path: Path
+) -> None:
+    require_backend("native")
+    done = import_and_check(
+        EXAMPLES / problem, tmp_path / "out", backend=get_backend("native"), language=language
+    )
+    assert done.check.ok, done.check.reasons
+    same_verdicts(verdicts(done), problemtools_verdicts(problem, tmp_path / "pt", suffix))
