@@ -442,8 +442,8 @@ def write_package(
     time_limit_s: float | None = None,
 ) -> Written:
     """``import_kattis``, telling what it wrote. ``language`` (an environment: python3, c,
-    cpp, java, ...) picks the submissions' language; by default that of the first accepted
-    submission, else python3. ``time_limit_s``: the limit until measured (default: the
+    cpp, java, ...) picks the submissions' language; by default that of most submissions
+    (``main_language``), else python3. ``time_limit_s``: the limit until measured (default: the
     problem's fixed one, else ``DEFAULT_TIME_LIMIT_S``)."""
     problem = read_problem(problem_dir)
     slug = _slug(name or problem.root.name)
