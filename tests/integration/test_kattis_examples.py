@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from assay.grading.checking import failure_of
-from assay.grading.kattis import KattisImport, import_and_check
+from assay.grading.kattis import KattisImport, import_and_check, languages_of
 from assay.grading.report import GradeReport
 from assay.sandbox.backends import get_backend
 from helpers import require_backend
@@ -169,3 +169,63 @@ def test_c_and_cpp_verdicts_are_problemtools_verdicts(
     )
     assert done.check.ok, done.check.reasons
     same_verdicts(verdicts(done), problemtools_verdicts(problem, tmp_path / "pt", suffix))
+
+
+# one accepted submission per built-in language (any file name), and its wrong twin
+ADD = {
+    "Add.java": "import java.util.Scanner;\npublic class Add { public static void main("
+    "String[] x) { Scanner s = new Scanner(System.in); long a = s.nextLong(), b = "
+    "s.nextLong(); System.out.println(a + b); } }\n",
+    "add.R": 'x <- scan(file("stdin"), quiet = TRUE)\na <- x[1]\nb <- x[2]\n'
+    'cat(a + b, "\\n", sep = "")\n',
+    "add.c": '#include <stdio.h>\nint main(void) { long a, b; scanf("%ld %ld", &a, &b); '
+    'printf("%ld\\n", a + b); return 0; }\n',
+    "add.cc": "#include <iostream>\nint main() { long long a, b; std::cin >> a >> b; "
+    'std::cout << a + b << "\\n"; }\n',
+    "add.go": 'package main\nimport "fmt"\nfunc main() { var a, b int64; fmt.Scan(&a, &b); '
+    "fmt.Println(a + b) }\n",
+    "add.hs": "main :: IO ()\nmain = interact $ \\s -> let [a, b] = map read (words s) :: "
+    '[Integer] in show (a + b) ++ "\\n"\n',
+    "add.js": 'const [a, b] = require("fs").readFileSync(0, "utf8").trim().split(/\\s+/)'
+    ".map(Number);\nconsole.log(a + b);\n",
+    "add.kt": 'fun main() { val (a, b) = readLine()!!.trim().split(" ").map { it.toLong() }; '
+    "println(a + b) }\n",
+    "add.py3": "a, b = map(int, input().split())\nprint(a + b)\n",
+    "add.rb": "a, b = gets.split.map(&:to_i)\nputs a + b\n",
+    "add.rs": "use std::io::Read;\nfn main() { let mut s = String::new(); "
+    "std::io::stdin().read_to_string(&mut s).unwrap(); let v: Vec<i64> = "
+    "s.split_whitespace().map(|x| x.parse().unwrap()).collect(); let (a, b) = (v[0], v[1]); "
+    'println!("{}", a + b); }\n',
+    "add.sh": "read a b\necho $((a + b))\n",
+    "add.ts": "declare function require(name: string): any;\nconst [a, b]: number[] = "
+    'require("fs").readFileSync(0, "utf8").trim().split(/\\s+/).map(Number);\n'
+    "console.log(a + b);\n",
+}
+
+
+@pytest.mark.slow
+def test_every_built_in_language_by_its_extension(tmp_path: Path) -> None:
+    require_backend("native")
+    problem = tmp_path / "add"
+    files = {
+        "problem.yaml": "name: Add\n",
+        "data/sample/1.in": "1 2\n",
+        "data/sample/1.ans": "3\n",
+        "data/secret/1.in": "40 2\n",
+        "data/secret/1.ans": "42\n",
+    }
+    for name, text in ADD.items():
+        files[f"submissions/accepted/{name}"] = text
+        files[f"submissions/wrong_answer/{name}"] = text.replace("a + b", "a - b")
+    for rel, text in files.items():
+        (problem / rel).parent.mkdir(parents=True, exist_ok=True)
+        (problem / rel).write_text(text)
+    environments = set()
+    for language in languages_of(problem):
+        done = import_and_check(
+            problem, tmp_path / language, backend=get_backend("native"), language=language
+        )
+        assert done.check.ok, (language, done.check.reasons)
+        assert [e.expectation for e in done.check.entries] == ["full marks", "wrong"], language
+        environments.add(done.written.language.environment)
+    assert len(environments) == len(ADD) == 13
