@@ -108,6 +108,7 @@ DOMJUDGE_RESULTS = {
 }
 EXPECTED_RESULTS = re.compile(r"@EXPECTED_RESULTS@\s*:?\s*([A-Z ,-]+)")
 SUBMISSION_MAX_FILES = 64
+EXPECTED_RESULTS_BYTES = 64 * 1024  # where DOMjudge's comment is looked for
 FLOAT_FLAGS = {
     "float_tolerance": ("abs_tol", "rel_tol"),
     "float_absolute_tolerance": ("abs_tol",),
@@ -467,7 +468,9 @@ def _expected_results(files: dict[str, Path]) -> str | None:
     its one result; "partial" for several failures (only "not full marks" is checked);
     "" when ``CORRECT`` is one of several (nothing can be checked)."""
     for path in files.values():
-        found = EXPECTED_RESULTS.search(path.read_text(errors="replace")[:65536])
+        with path.open("rb") as source:
+            head = source.read(EXPECTED_RESULTS_BYTES).decode(errors="replace")
+        found = EXPECTED_RESULTS.search(head)
         if found:
             results = {r.strip() for r in found.group(1).replace(",", " ").split() if r.strip()}
             expects = {DOMJUDGE_RESULTS[r] for r in results if r in DOMJUDGE_RESULTS}
@@ -503,7 +506,10 @@ def _submissions(root: Path) -> tuple[list[Submission], list[str]]:
                 files = {entry.name: entry}
             label = f"submissions/{category}/{entry.name}"
             environment = _environment_of(list(files))
-            if environment is None or len(files) > SUBMISSION_MAX_FILES:
+            if len(files) > SUBMISSION_MAX_FILES:
+                notes.append(f"{label}: more than {SUBMISSION_MAX_FILES} files, left out")
+                continue
+            if environment is None:
                 if entry.is_dir() or entry.suffix not in (".md", ".txt", ".yaml", ".yml"):
                     notes.append(f"{label}: no language Assay has an environment for, left out")
                 continue
