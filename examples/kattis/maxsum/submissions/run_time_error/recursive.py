@@ -1,5 +1,4 @@
 # recursion one level per stretch: Python's stack gives out past about 1000
-import sys
 
 
 def best_ending(gains, i):

@@ -6,6 +6,5 @@ for start in range(n):
     total = 0
     for end in range(start, n):
         total += gains[end]
-        if total > best:
-            best = total
+        best = max(best, total)
 print(best)

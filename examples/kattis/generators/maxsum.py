@@ -1,9 +1,9 @@
-"""Writes data/ of Best Stretch (deterministic): python3 generators/generate.py"""
+"""Writes data/ of Best Stretch (deterministic): python3 examples/kattis/generators/maxsum.py"""
 
 import random
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "maxsum" / "data"
 
 
 def best(gains: list[int]) -> int:
@@ -19,7 +19,7 @@ def write(path: Path, gains: list[int]) -> None:
     path.with_suffix(".ans").write_text(f"{best(gains)}\n")
 
 
-rng = random.Random(16)
+rng = random.Random(16)  # noqa: S311 (test data, not secrets)
 write(DATA / "sample" / "1", [3, -4, 5, -1, 2, -7, 4])
 write(DATA / "sample" / "2", [-5, -2, -9])
 groups = {

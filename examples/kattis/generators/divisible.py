@@ -1,11 +1,12 @@
-"""Writes data/ of Divisible Subset (deterministic): python3 generators/generate.py
+"""Writes data/ of Divisible Subset (deterministic).
 
-The .ans files hold one right answer (the validator accepts any)."""
+Run: python3 examples/kattis/generators/divisible.py. The .ans files hold one right answer
+(the validator accepts any)."""
 
 import random
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "divisible" / "data"
 
 
 def answer(values: list[int]) -> list[int]:
@@ -24,7 +25,7 @@ def write(path: Path, values: list[int]) -> None:
     path.with_suffix(".ans").write_text(f"{len(chosen)}\n{' '.join(map(str, chosen))}\n")
 
 
-rng = random.Random(16)
+rng = random.Random(16)  # noqa: S311 (test data, not secrets)
 write(DATA / "sample" / "1", [4, 7, 2, 9])
 write(DATA / "sample" / "2", [5])
 write(DATA / "secret" / "01", [rng.randint(1, 10**9) for _ in range(100)])
