@@ -212,3 +212,32 @@ def test_publishing_a_version_that_failed_its_check_asks_and_is_audited(
     assert assignments.get_assignment(site.platform, system, created.id).published
     [entry] = audit.list_entries(site.platform, system, action="assignment.publish_forced")
     assert entry.target == f"assignment:{created.id}"
+
+
+def test_a_failing_version_replaces_a_published_one_only_when_ticked(
+    page: Page, site: Api, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(PACKAGE, broken)
+    toml = broken / "assignment.toml"
+    toml.write_text(toml.read_text()[: toml.read_text().index("# -- known-bad")])
+    shutil.copy(broken / "bad" / "wrong-answer" / "stats.py", broken / "solution" / "stats.py")
+    archive = tmp_path / "python-io-v2.tar.gz"
+    archive.write_bytes(packages.pack_directory(broken))
+
+    login(page, site, "teacher")
+    page.goto(f"{site.url}/staff/assignments/{site.assignment_id}")  # published
+    page.get_by_label("Package (.zip or .tar.gz)").set_input_files(str(archive))
+    page.get_by_role("button", name="Upload and check").click()
+    alert = page.get_by_role("status").first
+    expect(alert).to_contain_text("Not uploaded")
+    expect(alert).to_contain_text("the reference solution got 7 / 10")
+    system = Actor.system()
+    assert assignments.get_assignment(site.platform, system, site.assignment_id).version == 1
+
+    page.get_by_label("Package (.zip or .tar.gz)").set_input_files(str(archive))
+    page.get_by_label("Put it in place even if its reference check fails").check()
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.get_by_role("status").first).to_contain_text("although its check failed")
+    expect(page.locator("#check")).to_contain_text("Check failed")
+    assert assignments.get_assignment(site.platform, system, site.assignment_id).version == 2

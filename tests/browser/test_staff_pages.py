@@ -183,6 +183,8 @@ def test_manage_assignment_upload_check_publish_and_dates(
     archive = tmp_path / "python-io-v2.tar.gz"
     archive.write_bytes(packages.pack_directory(broken))
     page.get_by_label("Package (.zip or .tar.gz)").set_input_files(str(archive))
+    # the assignment is published: a version failing its check is put in place only when asked
+    page.get_by_label("Put it in place even if its reference check fails").check()
     page.get_by_role("button", name="Upload and check").click()
     expect(page.get_by_role("status").first).to_contain_text("New version uploaded")
     check = page.locator("#check")

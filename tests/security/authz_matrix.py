@@ -215,7 +215,7 @@ ROWS = [
     web("ok  ok  ok  403 404 404 log", "GET /staff/assignments/{assignment_id}"),
     web("ok  ok  ok  403 404 404 log", "GET /staff/assignments/{assignment_id}/check"),
     web("ok  ok  ok  403 404 404 log", "POST /staff/assignments/{assignment_id}/check"),
-    web("ok  ok  ok  403 404 404 log", "POST /staff/assignments/{assignment_id}/versions", files=package_file),
+    web("ok  ok  ok  403 404 404 log", "POST /staff/assignments/{assignment_id}/versions", files=package_file, data={"force": "yes"}),  # force: as the API row
     web("ok  ok  ok  403 404 404 log", "POST /staff/assignments/{assignment_id}/publish", data={"published": "true"}),
     web("ok  ok  ok  403 404 404 log", "POST /staff/assignments/{assignment_id}/settings", data={"title": "Exam statistics"}),
     web("ok  ok  ok  403 404 404 log", "GET /staff/assignments/{assignment_id}/results"),

@@ -30,6 +30,11 @@ router = APIRouter()
 NOTICES = {
     "created": ("ok", "Assignment created. Its package is being checked against the solution."),
     "uploaded": ("ok", "New version uploaded. It is being checked against the solution."),
+    "checked": ("ok", "New version uploaded; it passed its check against the solution."),
+    "forced": (
+        "warn",
+        "New version uploaded although its check failed: students are graded against it.",
+    ),
     "checking": ("info", "Checking the package against its reference solution."),
     "published": ("ok", "Published: students can see the assignment (from its release date)."),
     "unpublished": ("warn", "Hidden from students."),
@@ -97,9 +102,8 @@ def _course(
 
 def _not_uploaded(exc: AssayError) -> tuple[list[tuple[str, str]], int]:
     """A refused package as the form's flash (the page again, not an error page)."""
-    return [("error", f"Not uploaded: {exc.message}")], (
-        409 if isinstance(exc, ConflictError) else 400
-    )
+    why = exc.message.removeprefix("not uploaded: ")
+    return [("error", f"Not uploaded: {why}")], (409 if isinstance(exc, ConflictError) else 400)
 
 
 @router.post("/staff/courses/{course_id}/assignments")
@@ -180,17 +184,28 @@ def run_check(assignment_id: int, platform: PlatformDep, actor: FormUserDep) -> 
 
 @router.post("/staff/assignments/{assignment_id}/versions")
 def upload_version(
+    *,
     request: Request,
     assignment_id: int,
     platform: PlatformDep,
     actor: FormUserDep,
     package: PackageUpload,
+    force: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """A new version. Of a published assignment (students are graded against it at
+    once) it is checked first and refused if the check does not pass, unless the
+    form's "even if its check fails" box is ticked (``force=yes``, audited); of a
+    hidden one it is stored at once and checked in the background."""
     data = package.file.read()
+    filename = package.filename or "package.tar.gz"
     try:
-        assignments.upload_version(
-            platform, actor, assignment_id, data, package.filename or "package.tar.gz"
-        )
+        if assignments.get_assignment(platform, actor, assignment_id).published:
+            checked = refcheck.upload_checked(
+                platform, actor, assignment_id, data, filename, force=force == "yes"
+            )
+            passed = checked.reference.status == "passed"
+            return _back(f"/staff/assignments/{assignment_id}", "checked" if passed else "forced")
+        assignments.upload_version(platform, actor, assignment_id, data, filename)
     except PACKAGE_REFUSALS as exc:
         flash, status = _not_uploaded(exc)
         return _assignment(request, platform, actor, assignment_id, flash=flash, status_code=status)
