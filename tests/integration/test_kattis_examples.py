@@ -197,9 +197,9 @@ ADD = {
     "s.split_whitespace().map(|x| x.parse().unwrap()).collect(); let (a, b) = (v[0], v[1]); "
     'println!("{}", a + b); }\n',
     "add.sh": "read a b\necho $((a + b))\n",
-    "add.ts": "declare function require(name: string): any;\nconst [a, b]: number[] = "
-    'require("fs").readFileSync(0, "utf8").trim().split(/\\s+/).map(Number);\n'
-    "console.log(a + b);\n",
+    "add.ts": 'const text: string = require("fs").readFileSync(0, "utf8");\n'
+    "const [a, b] = text.trim().split(/\\s+/).map(Number);\n"
+    "process.stdout.write(`${a + b}\\n`);\n",
 }
 
 

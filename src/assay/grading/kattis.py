@@ -51,6 +51,7 @@ from assay.sandbox.environments import Environment
 SAMPLE_SHOWN_BYTES = 4096  # samples up to this size are quoted in the statement
 MANAGED = ("assignment.toml", "statement.md", "tests", "checkers", "solution", "good", "bad")
 BINARY = "submission.bin"
+NODE_TYPES = "/usr/share/nodejs/@types"  # Debian's @types/node, in the typescript environment
 PAIR_WALL_TIME_S = 30.0  # an interactive test's judge and submission together (wall)
 
 # Finds the submission's files of the language (top level, name order) as "$@" and its
@@ -139,7 +140,8 @@ LANGUAGES: dict[str, Language] = {
         Language(
             "typescript",
             "TypeScript",
-            'tsc --target es2020 --module commonjs --outDir tsout "$@"',
+            "tsc --target es2020 --module commonjs --types node "
+            f'--typeRoots {NODE_TYPES} --outDir tsout "$@"',
             'exec node "tsout/${main%.ts}.js"',
         ),
         Language(
