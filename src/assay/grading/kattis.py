@@ -5,8 +5,9 @@ gives one point a test, a scoring problem its groups' scores (``sum`` adds,
 ``min`` is all or nothing, ``on_reject: break`` skips what follows a failure:
 test dependencies). The default validator's flags become a checker
 (``tokens``, ``exact`` or ``float``), a custom output validator a ``custom``
-checker. Every submission under ``submissions/`` of the assignment's language
-is kept: the first accepted one as the reference solution, the other accepted
+checker; an interactive problem's validator judges ``interactive`` tests.
+Every submission under ``submissions/`` of the assignment's language is kept:
+the first accepted one as the reference solution, the other accepted
 ones as known-good, the rest as known-bad with the failure their category
 names (``time_limit_exceeded``: a timeout, ...). Students submit any file
 names; the language's files are found by extension, as Kattis does.

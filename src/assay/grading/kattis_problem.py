@@ -8,8 +8,10 @@ does: ``output_validator_flags``, ``on_reject``, ``grading``, ``grader_flags``,
 ``accept_score``, ``reject_score``), ``output_validators/`` (or
 ``output_validator/``: one ``.py``/``.c``/``.cc``/``.cpp`` file) and
 ``submissions/<category>/`` (one file, or a directory of files, a submission;
-its language from the files' extensions). Everything read must stay inside the
-problem directory (links are followed only within it).
+its language from the files' extensions; DOMjudge's ``@EXPECTED_RESULTS@``
+comments), and DOMjudge's ``domjudge-problem.ini`` (name, timelimit) and
+``.timelimit``. Everything read must stay inside the problem directory (links are
+followed only within it).
 """
 
 from __future__ import annotations
