@@ -129,7 +129,7 @@ def test_request_bodies_over_the_limit_are_refused(tmp_path: Path) -> None:
 
         chunked = alice.post(path, content=chunks(), headers={"Content-Type": "application/json"})
         assert chunked.status_code == 413
-        assert alice.post(path, files=[("files", ("ok.py", b"#" * 1000))]).status_code == 201
+        assert alice.post(path, files=[("files", ("stats.py", b"#" * 1000))]).status_code == 201
 
 
 # --- single sign-on against a provider of our own ------------------------------------------

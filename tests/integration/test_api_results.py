@@ -90,10 +90,10 @@ def test_late_penalty_counts_per_started_day(api: Api) -> None:
         )
         assert patch.status_code == 200, patch.text
         on_time = alice.post(
-            f"/assignments/{api.assignment_id}/submissions", json={"files": {"a.py": "1"}}
+            f"/assignments/{api.assignment_id}/submissions", json={"files": {"stats.py": "1"}}
         ).json()["id"]
         late = alice.post(
-            f"/assignments/{api.assignment_id}/submissions", json={"files": {"a.py": "2"}}
+            f"/assignments/{api.assignment_id}/submissions", json={"files": {"stats.py": "2"}}
         ).json()["id"]
         grade(api, on_time, 7, 7.0)
         grade(api, late, 10, 10.0, late_minutes=24 * 60 + 1)  # two started days: -50 %

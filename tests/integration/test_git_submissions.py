@@ -187,14 +187,14 @@ def test_push_submits_exactly_that_commit_once(api: Api, tmp_path: Path) -> None
     remote = Remote(tmp_path, "alice")
     first = remote.commit(
         {
-            "main.py": "print(input())\n",
+            "stats.py": "print(input())\n",
             "run.sh": "#!/bin/sh\necho hi\n",
             "lib/util.py": "X = 1\n",
-            "link.py": "->main.py",
+            "link.py": "->stats.py",
         },
         "first",
     )
-    second = remote.commit({"main.py": "print('newer')\n"}, "second")
+    second = remote.commit({"stats.py": "print('newer')\n"}, "second")
     linked = link(api, "alice", remote.url, "Org/Alice-Repo")
     assert linked["repo_full_name"] == "Org/Alice-Repo"
     with api.client() as client:
@@ -207,7 +207,7 @@ def test_push_submits_exactly_that_commit_once(api: Api, tmp_path: Path) -> None
         files = stored_files(api, result["submission_id"])
         assert files == {
             "lib/util.py": (b"X = 1\n", False),
-            "main.py": (b"print(input())\n", False),
+            "stats.py": (b"print(input())\n", False),
             "run.sh": (b"#!/bin/sh\necho hi\n", True),
         }
         assert not any(".git" in path.split("/") for path in files)
@@ -218,7 +218,7 @@ def test_push_submits_exactly_that_commit_once(api: Api, tmp_path: Path) -> None
         assert submission_count(api) == 1
         newer = deliver(client, push_event("org/alice-repo", second)).json()["results"][0]
         assert newer["action"] == "queued"
-        assert stored_files(api, newer["submission_id"])["main.py"][0] == b"print('newer')\n"
+        assert stored_files(api, newer["submission_id"])["stats.py"][0] == b"print('newer')\n"
     with api.client("alice") as client:
         mine = client.get(f"/submissions/{newer['submission_id']}").json()
         assert (mine["source"], mine["git_commit"]) == ("git", second)
@@ -232,7 +232,7 @@ def test_push_submits_exactly_that_commit_once(api: Api, tmp_path: Path) -> None
 
 def test_concurrent_redeliveries_submit_once(api: Api, tmp_path: Path) -> None:
     remote = Remote(tmp_path, "alice")
-    commit = remote.commit({"main.py": "print(1)\n"}, "one")
+    commit = remote.commit({"stats.py": "print(1)\n"}, "one")
     link(api, "alice", remote.url, "org/alice")
     answers: list[str] = []
 
@@ -254,7 +254,7 @@ def test_concurrent_redeliveries_submit_once(api: Api, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "words"),
     [
-        ("/".join(["d" * 250] * 5) + "/main.py", "a path may be at most 1024 bytes"),
+        ("/".join(["d" * 250] * 5) + "/stats.py", "a path may be at most 1024 bytes"),
         ("tab\there.py", "control character"),
     ],
 )
@@ -264,7 +264,7 @@ def test_a_commit_with_a_refused_file_name_is_not_submitted(
     """The names of a commit follow the rule of every other submission (a path the
     sandbox could not create would otherwise fail grading, as our error, three times)."""
     remote = Remote(tmp_path, "alice")
-    commit = remote.commit({"main.py": "print(1)\n", name: "X = 1\n"}, "odd names")
+    commit = remote.commit({"stats.py": "print(1)\n", name: "X = 1\n"}, "odd names")
     link(api, "alice", remote.url, "org/alice")
     with api.client() as client:
         (result,) = deliver(client, push_event("org/alice", commit)).json()["results"]
@@ -277,8 +277,8 @@ def test_mapping_by_repository_and_branch(api: Api, tmp_path: Path) -> None:
     alice, bob = Remote(tmp_path, "alice"), Remote(tmp_path, "bob")
     link(api, "alice", alice.url, "org/alice", branch="main")
     link(api, "bob", bob.url, "org/bob")  # any branch
-    on_dev = alice.commit({"main.py": "print(1)\n"}, "dev work", branch="dev")
-    bob_dev = bob.commit({"main.py": "print(2)\n"}, "bob dev", branch="dev")
+    on_dev = alice.commit({"stats.py": "print(1)\n"}, "dev work", branch="dev")
+    bob_dev = bob.commit({"stats.py": "print(2)\n"}, "bob dev", branch="dev")
     with api.client() as client:
         ignored = deliver(client, push_event("org/alice", on_dev, "refs/heads/dev")).json()
         assert (ignored["handled"], ignored["results"]) == (False, [])
@@ -302,18 +302,18 @@ def test_find_missing_queues_only_unseen_heads(api: Api, tmp_path: Path) -> None
     alice, bob = Remote(tmp_path, "alice"), Remote(tmp_path, "bob")
     link(api, "alice", alice.url, "org/alice")
     link(api, "bob", bob.url, "org/bob", branch="main")
-    seen = alice.commit({"main.py": "print(1)\n"}, "one")
+    seen = alice.commit({"stats.py": "print(1)\n"}, "one")
     with api.client() as client:
         assert deliver(client, push_event("org/alice", seen)).json()["results"][0]["action"] == (
             "queued"
         )
-    bob_head = bob.commit({"main.py": "print(2)\n"}, "never delivered")
+    bob_head = bob.commit({"stats.py": "print(2)\n"}, "never delivered")
     path = f"/admin/assignments/{api.assignment_id}/repos/find-missing"
     with api.client("ta") as client:
         first = {r["username"]: r for r in client.post(path).json()}
         assert (first["alice"]["action"], first["alice"]["commit"]) == ("seen", seen)
         assert (first["bob"]["action"], first["bob"]["commit"]) == ("queued", bob_head)
-        newer = alice.commit({"main.py": "print(3)\n"}, "webhook lost")
+        newer = alice.commit({"stats.py": "print(3)\n"}, "webhook lost")
         second = {r["username"]: r for r in client.post(path).json()}
         assert (second["alice"]["action"], second["alice"]["commit"]) == ("queued", newer)
         assert second["bob"]["action"] == "seen"
@@ -416,7 +416,7 @@ def test_credentials_in_the_remote_never_show(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     remote, url, authorizations = http_remote
-    commit = remote.commit({"main.py": "print(input())\n"}, "private work")
+    commit = remote.commit({"stats.py": "print(input())\n"}, "private work")
     shown = link(api, "alice", url, "org/private")
     seen_text = [json.dumps(shown)]
     with api.client() as client:
@@ -428,7 +428,7 @@ def test_credentials_in_the_remote_never_show(
         # the same remote on a dead port: the failure message is redacted too
         dead = url.replace(url.split("@")[1].split("/")[0], "127.0.0.1:9")
         link(api, "bob", dead, "org/private")
-        newer = remote.commit({"main.py": "print(2)\n"}, "more")
+        newer = remote.commit({"stats.py": "print(2)\n"}, "more")
         failed = deliver(client, push_event("org/private", newer))
         assert failed.status_code == 502
         assert {r["action"] for r in failed.json()["results"]} == {"queued", "failed"}

@@ -46,7 +46,7 @@ def _submitted_run(platform: Platform) -> tuple[int, Actor, Actor, Actor]:
     owner = _student(platform, "owner", course.id)
     other = _student(platform, "other", course.id)
     ta = _student(platform, "ta", course.id, Role.TA)
-    files = submissions.files_from_mapping({"main.py": "print(1)\n"})
+    files = submissions.files_from_mapping({"stats.py": "print(1)\n"})
     out = submissions.submit(platform, owner, assignment.id, files)
     return out.run_id, owner, other, ta
 

@@ -74,7 +74,7 @@ def open_world(kind: str, tmp_path: Path, **overrides: object) -> Iterator[World
                 courses.enroll(platform, ADMIN, course.id, name, role)
                 actors[name] = Actor(user.id, name)
                 tokens[name] = accounts.create_token(platform, actors[name], "t").token
-            files = submissions.files_from_mapping({"main.py": "print(1)\n"})
+            files = submissions.files_from_mapping({"stats.py": "print(1)\n"})
             out = submissions.submit(platform, actors["owner"], assignment.id, files)
             with LiveServer(platform) as server:
                 yield World(platform, server, out.run_id, out.id, tokens)
