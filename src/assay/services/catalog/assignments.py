@@ -85,6 +85,7 @@ def _add_version(
     assignment: Assignment,
     data: bytes,
     summary: packages.PackageSummary,
+    *,
     reference: dict[str, Any] | None = None,
 ) -> AssignmentVersion:
     # The assignment's row is locked first, so two uploads at once number their
@@ -170,7 +171,7 @@ def create_assignment(
                 f"the course already has an assignment {slug!r}; upload a new version of it"
             )
         assignment = session.get_one(Assignment, assignment_id)
-        _add_version(session, actor, assignment, data, summary, reference)
+        _add_version(session, actor, assignment, data, summary, reference=reference)
         audit.record(
             session,
             actor,
@@ -200,7 +201,7 @@ def upload_version(
     summary = packages.validate(data, filename)
     with platform.db.session() as session:
         assignment = _get(session, actor, assignment_id, staff=True)
-        version = _add_version(session, actor, assignment, data, summary, reference)
+        version = _add_version(session, actor, assignment, data, summary, reference=reference)
         audit.record(
             session,
             actor,
