@@ -4,9 +4,11 @@ packages."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Protocol, cast
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,14 +33,18 @@ from assay.grading.context import NullProgress, Progress
 from assay.grading.loader import load_package
 from assay.grading.scaffold import DEFAULT_TITLE, LANGUAGES, scaffold_package
 from assay.sandbox.backends import DEFAULT_BACKEND
+from assay.sandbox.base import SandboxBackend
 from assay.sandbox.environments import Environment
 from assay.sandbox.envs.resolve import store_from_settings
 
 if TYPE_CHECKING:
+    from assay.grading.check50_import import Check50Import
     from assay.grading.gradescope_import import GradescopeImport
     from assay.grading.kattis import KattisImport
+    from assay.grading.prairielearn_import import PrairieLearnImport
 
 EXIT_CHECK_FAILED = 1
+T = TypeVar("T")
 
 # `upload` needs the services layer (SQLAlchemy): loaded only when it runs.
 COMMANDS = {
@@ -89,18 +95,13 @@ def check(
             raise typer.Exit(EXIT_CHECK_FAILED) from None
         with package:
             prepare_environment(package.environment)
-            with progress_bar() as bar:
-                display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
+            with _progress() as display:
                 report = check_package(
                     package, sandbox, parallel_runs=parallel_runs, progress=display
                 )
     except AssayError as exc:
         raise fail(exc) from None
-    print_check(report, Console())
-    if not report.ok:
-        for reason in report.reasons:
-            err.print(Text(f"check failed: {safe(reason)}", "bold red"))
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    _show_check(report, directory)
 
 
 def prepare_environment(environment: Environment) -> None:
@@ -129,18 +130,88 @@ def print_check(report: CheckReport, console: Console) -> None:
     console.print(verdict)
 
 
+DestOpt = Annotated[Path, typer.Option("--dest", help="Create the assignment in this directory.")]
+ProblemNameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="Assignment name (default: the problem directory's name)."),
+]
+BadOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--bad", metavar="PATH", help="A wrong submission to keep as known-bad (repeatable)."
+    ),
+]
+NoCheckOpt = Annotated[
+    bool, typer.Option("--no-check", help="Write the package only; do not check it.")
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Replace an earlier import in that directory.")
+]
+
+
+@contextmanager
+def _import_errors() -> Iterator[None]:
+    """An importer's errors as the CLI reports them: a package error (the input is
+    wrong) on one line with the usage exit code, any other ``AssayError`` as a failure."""
+    try:
+        yield
+    except PackageError as exc:
+        raise input_error(exc) from None
+    except AssayError as exc:
+        raise fail(exc) from None
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    """The engine's progress as a spinner line on stderr (nothing when it is not a terminal)."""
+    with progress_bar() as bar:
+        yield ProgressDisplay(bar) if not bar.disable else NullProgress()
+
+
+def _run_importer(
+    module_name: str,
+    source: Path,
+    dest: Path,
+    name: str | None,
+    backend: str | None,
+    run: Callable[[ModuleType, Path, SandboxBackend | None, Progress], T],
+    *,
+    progress: bool = True,
+) -> T:
+    """Load the importer ``module_name`` (only now: importers load PyYAML and more), name
+    the package in ``dest`` (its ``package_name``), make the sandbox ``backend`` names
+    (``None``: no check, nothing runs) and ``run`` the import, showing its ``progress``;
+    errors are reported as ``_import_errors`` does."""
+    with _import_errors():
+        module = importlib.import_module(module_name)
+        target = dest / module.package_name(source, name)
+        sandbox = None if backend is None else grading_options(backend)[0]
+        if not progress:
+            return run(module, target, sandbox, NullProgress())
+        with _progress() as display:
+            return run(module, target, sandbox, display)
+
+
+def _show_check(report: CheckReport | None, path: Path) -> None:
+    """Show a package's check (or, after an import that did not check, the next step);
+    exit 1 if it failed."""
+    if report is None:
+        typer.echo(f"next: assay assignment check {path}")
+        return
+    print_check(report, Console())
+    if not report.ok:
+        for reason in report.reasons:
+            err.print(Text(f"check failed: {safe(reason)}", "bold red"))
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
 @app.command("import-kattis")
 def import_kattis_command(
     directory: Annotated[
         Path, typer.Argument(help="Kattis / ICPC / DOMjudge problem package directory.")
     ],
-    dest: Annotated[
-        Path, typer.Option("--dest", help="Create the assignment in this directory.")
-    ] = Path(),
-    name: Annotated[
-        str | None,
-        typer.Option("--name", help="Assignment name (default: the problem directory's name)."),
-    ] = None,
+    dest: DestOpt = Path(),
+    name: ProblemNameOpt = None,
     language: Annotated[
         str | None,
         typer.Option(
@@ -152,9 +223,7 @@ def import_kattis_command(
             "named NAME-LANGUAGE.",
         ),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
-    ] = False,
+    force: ForceOpt = False,
     no_check: Annotated[
         bool,
         typer.Option(
@@ -166,17 +235,18 @@ def import_kattis_command(
 ) -> None:
     """Convert a Kattis problem package (problem.yaml, data/, output_validators/,
     submissions/), measure its time limit from the accepted submissions and check it."""
-    target = dest / (name or directory.resolve().name)
-    try:
+    base = name or directory.resolve().name
+    imports: list[KattisImport] = []
+    with _import_errors():
         kattis = importlib.import_module("assay.grading.kattis")
-        base = name or directory.resolve().name
         languages = kattis.languages_of(directory) if language == "all" else [language]
+        # one package per language: NAME-LANGUAGE with ``all``, else the one named
+        targets = {each: f"{base}-{each}" if language == "all" else name for each in languages}
         if no_check:
-            for each in languages:
-                each_name = f"{base}-{each}" if language == "all" else name
-                path = cast(_KattisImporter, kattis.import_kattis)(
+            for each, each_name in targets.items():
+                path = kattis.import_kattis(
                     directory,
-                    dest / each_name if each_name else target,
+                    dest / (each_name or base),
                     name=each_name,
                     language=each,
                     force=force,
@@ -185,15 +255,12 @@ def import_kattis_command(
                 typer.echo(f"next: assay assignment check {path}")
             return
         sandbox, parallel_runs = grading_options(backend)
-        imports: list[KattisImport] = []
-        for each in languages:
-            each_name = f"{base}-{each}" if language == "all" else name
-            with progress_bar() as bar:
-                display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
+        for each, each_name in targets.items():
+            with _progress() as display:
                 imports.append(
                     kattis.import_and_check(
                         directory,
-                        dest / each_name if each_name else target,
+                        dest / (each_name or base),
                         backend=sandbox,
                         parallel_runs=parallel_runs,
                         progress=display,
@@ -205,10 +272,6 @@ def import_kattis_command(
                 )
             _print_kattis_import(imports[-1], imported=languages)
             print_check(imports[-1].check, Console())
-    except PackageError as exc:
-        raise input_error(exc) from None
-    except AssayError as exc:
-        raise fail(exc) from None
     failed = [reason for done in imports for reason in done.check.reasons]
     for reason in failed:
         err.print(Text(f"check failed: {safe(reason)}", "bold red"))
@@ -234,26 +297,12 @@ def _print_kattis_import(done: KattisImport, imported: list[str | None]) -> None
             typer.echo(safe(f"note: {note}"))
 
 
-class _KattisImporter(Protocol):
-    def __call__(
-        self,
-        problem_dir: Path,
-        dest: Path,
-        *,
-        name: str | None = None,
-        language: str | None = None,
-        force: bool = False,
-    ) -> Path: ...
-
-
 @app.command("import-gradescope")
 def import_gradescope_command(
     source: Annotated[
         Path, typer.Argument(help="The autograder: its zip, or a directory with the same files.")
     ],
-    dest: Annotated[
-        Path, typer.Option("--dest", help="Create the assignment in this directory.")
-    ] = Path(),
+    dest: DestOpt = Path(),
     name: Annotated[
         str | None,
         typer.Option("--name", help="Assignment name (default: the zip's or directory's name)."),
@@ -266,27 +315,22 @@ def import_gradescope_command(
             "then the package is checked (builds the environment).",
         ),
     ] = None,
-    bad: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--bad", metavar="PATH", help="A wrong submission to keep as known-bad (repeatable)."
-        ),
-    ] = None,
+    bad: BadOpt = None,
     points: Annotated[
         float | None,
         typer.Option("--points", help="The assignment's points (default: the reference's)."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
-    ] = False,
+    force: ForceOpt = False,
     backend: BackendOpt = DEFAULT_BACKEND,
 ) -> None:
     """Convert a Gradescope autograder (setup.sh, run_autograder) into a package, unchanged."""
-    try:
-        package_name, import_gradescope = _gradescope_importer()
-        target = dest / package_name(source, name)
-        sandbox = grading_options(backend)[0] if solution is not None else None
-        done = import_gradescope(
+    done: GradescopeImport = _run_importer(
+        "assay.grading.gradescope_import",
+        source,
+        dest,
+        name,
+        None if solution is None else backend,
+        lambda module, target, sandbox, _: module.import_gradescope(
             source,
             target,
             backend=sandbox,
@@ -296,32 +340,11 @@ def import_gradescope_command(
             points=points,
             force=force,
             prepare=prepare_environment,
-        )
-    except PackageError as exc:
-        raise input_error(exc) from None
-    except AssayError as exc:
-        raise fail(exc) from None
-    typer.echo(f"created {done.path} ({done.points:g} points)")
-    if done.check is None:
-        typer.echo(f"next: assay assignment check {done.path}")
-        return
-    print_check(done.check, Console())
-    if not done.check.ok:
-        for reason in done.check.reasons:
-            err.print(Text(f"check failed: {safe(reason)}", "bold red"))
-        raise typer.Exit(EXIT_CHECK_FAILED)
-
-
-def _gradescope_importer() -> tuple[
-    Callable[[Path, str | None], str], Callable[..., GradescopeImport]
-]:
-    """``package_name`` and ``import_gradescope`` of ``assay.grading.gradescope_import``,
-    loaded on use (it writes TOML with the Kattis importer's writer, which loads PyYAML)."""
-    module = importlib.import_module("assay.grading.gradescope_import")
-    return (
-        cast("Callable[[Path, str | None], str]", module.package_name),
-        cast("Callable[..., GradescopeImport]", module.import_gradescope),
+        ),
+        progress=False,
     )
+    typer.echo(f"created {done.path} ({done.points:g} points)")
+    _show_check(done.check, done.path)
 
 
 @app.command("import-prairielearn")
@@ -330,9 +353,7 @@ def import_prairielearn_command(
         Path,
         typer.Argument(help="PrairieLearn question directory (info.json, question.html, tests/)."),
     ],
-    dest: Annotated[
-        Path, typer.Option("--dest", help="Create the assignment in this directory.")
-    ] = Path(),
+    dest: DestOpt = Path(),
     name: Annotated[
         str | None,
         typer.Option("--name", help="Assignment name (default: the question directory's name)."),
@@ -345,58 +366,34 @@ def import_prairielearn_command(
             "tests/ans.py.",
         ),
     ] = None,
-    bad: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--bad", metavar="PATH", help="A wrong submission to keep as known-bad (repeatable)."
-        ),
-    ] = None,
-    no_check: Annotated[
-        bool, typer.Option("--no-check", help="Write the package only; do not check it.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
-    ] = False,
+    bad: BadOpt = None,
+    no_check: NoCheckOpt = False,
+    force: ForceOpt = False,
     backend: BackendOpt = DEFAULT_BACKEND,
 ) -> None:
     """Convert an externally graded PrairieLearn Python question, then check the package."""
-    module = importlib.import_module("assay.grading.prairielearn_import")
-    try:
-        target = dest / module.package_name(question, name)
-        sandbox = None if no_check else grading_options(backend)[0]
-        with progress_bar() as bar:
-            display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
-            done = module.import_prairielearn(
-                question,
-                target,
-                backend=sandbox,
-                name=name,
-                solution=solution,
-                bad=bad or (),
-                force=force,
-                prepare=prepare_environment,
-                progress=display,
-            )
-    except PackageError as exc:
-        raise input_error(exc) from None
-    except AssayError as exc:
-        raise fail(exc) from None
+    done: PrairieLearnImport = _run_importer(
+        "assay.grading.prairielearn_import",
+        question,
+        dest,
+        name,
+        None if no_check else backend,
+        lambda module, target, sandbox, progress: module.import_prairielearn(
+            question,
+            target,
+            backend=sandbox,
+            name=name,
+            solution=solution,
+            bad=bad or (),
+            force=force,
+            prepare=prepare_environment,
+            progress=progress,
+        ),
+    )
     typer.echo(f"created {done.path} ({done.points:g} points, {len(done.question.tests)} tests)")
     for note in done.question.notes:
         err.print(Text(f"not imported: {safe(note)}", "yellow"))
-    _finish_import(done.check, done.path)
-
-
-def _finish_import(report: CheckReport | None, path: Path) -> None:
-    """Show an importer's check (or the next step when it did not run); exit 1 if it failed."""
-    if report is None:
-        typer.echo(f"next: assay assignment check {path}")
-        return
-    print_check(report, Console())
-    if not report.ok:
-        for reason in report.reasons:
-            err.print(Text(f"check failed: {safe(reason)}", "bold red"))
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    _show_check(done.check, done.path)
 
 
 @app.command("import-check50")
@@ -408,54 +405,37 @@ def import_check50_command(
         Path,
         typer.Option("--solution", help="A correct submission (a directory, or one file)."),
     ],
-    dest: Annotated[
-        Path, typer.Option("--dest", help="Create the assignment in this directory.")
-    ] = Path(),
-    name: Annotated[
-        str | None,
-        typer.Option("--name", help="Assignment name (default: the problem directory's name)."),
-    ] = None,
-    bad: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--bad", metavar="PATH", help="A wrong submission to keep as known-bad (repeatable)."
-        ),
-    ] = None,
+    dest: DestOpt = Path(),
+    name: ProblemNameOpt = None,
+    bad: BadOpt = None,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Fail if any check cannot be translated."),
     ] = False,
-    no_check: Annotated[
-        bool, typer.Option("--no-check", help="Write the package only; do not check it.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an earlier import in that directory.")
-    ] = False,
+    no_check: NoCheckOpt = False,
+    force: ForceOpt = False,
     backend: BackendOpt = DEFAULT_BACKEND,
 ) -> None:
     """Translate a check50 problem's checks into tests, then check the package."""
-    module = importlib.import_module("assay.grading.check50_import")
-    try:
-        target = dest / module.package_name(problem, name)
-        sandbox = None if no_check else grading_options(backend)[0]
-        with progress_bar() as bar:
-            display: Progress = ProgressDisplay(bar) if not bar.disable else NullProgress()
-            done = module.import_check50(
-                problem,
-                target,
-                solution=solution,
-                backend=sandbox,
-                name=name,
-                bad=bad or (),
-                strict=strict,
-                force=force,
-                prepare=prepare_environment,
-                progress=display,
-            )
-    except PackageError as exc:
-        raise input_error(exc) from None
-    except AssayError as exc:
-        raise fail(exc) from None
+    done: Check50Import = _run_importer(
+        "assay.grading.check50_import",
+        problem,
+        dest,
+        name,
+        None if no_check else backend,
+        lambda module, target, sandbox, progress: module.import_check50(
+            problem,
+            target,
+            solution=solution,
+            backend=sandbox,
+            name=name,
+            bad=bad or (),
+            strict=strict,
+            force=force,
+            prepare=prepare_environment,
+            progress=progress,
+        ),
+    )
     translated = sum(1 for c in done.problem.checks if c.translated)
     typer.echo(
         f"created {done.path} ({len(done.problem.tests)} tests from {translated} of "
@@ -467,4 +447,4 @@ def import_check50_command(
         err.print(Text(f"note: {safe(note)}", "yellow"))
     if done.problem.untranslated:
         err.print(f"(listed in {safe(str(done.path / 'NOTES.md'))})", highlight=False)
-    _finish_import(done.check, done.path)
+    _show_check(done.check, done.path)
