@@ -34,6 +34,7 @@ from assay.grading.kinds.asserts_py import (
     probe_values,
 )
 from assay.grading.kinds.base import KindOptions, TestKind
+from assay.grading.kinds.options import WorkspaceDir
 from assay.grading.outcome import (
     FailureCause,
     TestOutcome,
@@ -68,7 +69,7 @@ class AssertsOptions(KindOptions):
     asserts: tuple[str, ...] = ()
     asserts_file: str | None = None  # one assert per line; blank, '#' and '//' lines skipped
     module: str = "solution"  # python: the student's module
-    module_dir: str = "."  # python: where it lives in the workspace
+    module_dir: WorkspaceDir = "."  # python: where it lives in the workspace
     sources: tuple[str, ...] = ()  # C/C++: workspace files (default: every top-level source)
     header: str | None = None  # C/C++: package header declaring the functions (then sources
     #                            are compiled alongside instead of #included)
@@ -78,14 +79,6 @@ class AssertsOptions(KindOptions):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-    @field_validator("module_dir")
-    @classmethod
-    def _workspace_dir(cls, value: str) -> str:
-        try:
-            return normalise_workspace_path(value)
-        except WorkspacePathError as exc:
-            raise ValueError(exc.message) from exc
 
     @field_validator("module")
     @classmethod

@@ -16,12 +16,12 @@ import signal
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from assay.errors import GradingError, PackageError
+from assay.errors import GradingError
 from assay.grading.kinds.base import TestKind
 from assay.grading.kinds.dialogue_script import Conversation, StepResult, Who
 from assay.grading.kinds.dialogue_steps import DialogueOptions
+from assay.grading.kinds.options import require_command
 from assay.grading.outcome import TestOutcome, TestStatus, Timing, describe_run, status_of_run
-from assay.grading.package import MANIFEST
 from assay.sandbox.result import RunResult, Termination
 
 if TYPE_CHECKING:
@@ -44,13 +44,7 @@ class DialogueKind(TestKind[DialogueOptions]):
     def check(
         self, options: DialogueOptions, test: TestSpec, package: AssignmentPackage, *, key: str
     ) -> None:
-        if options.command is None and package.spec.run.command is None:
-            raise PackageError(
-                "no command to run",
-                file=MANIFEST,
-                key=f"{key}.command",
-                fix='set [run].command (e.g. ["./hello"]) or the test\'s command',
-            )
+        require_command(options.command, package, key, example='["./hello"]')
 
     def run(
         self, ctx: GradingContext, test: TestSpec, options: DialogueOptions

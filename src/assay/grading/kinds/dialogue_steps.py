@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import re
-import shlex
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.grading.kinds.base import KindOptions
+from assay.grading.kinds.options import Command
 
 MAX_TIMEOUT_S = 300.0  # check50 allows any; a slow check may wait minutes
 MAX_STEPS = 200
@@ -176,18 +176,9 @@ class Step(BaseModel):
 
 
 class DialogueOptions(KindOptions):
-    command: tuple[str, ...] | None = None  # default: [run].command
+    command: Command | None = None  # default: [run].command
     args: tuple[str, ...] = ()
     steps: tuple[Step, ...] = Field(max_length=MAX_STEPS)
-
-    @field_validator("command", mode="before")
-    @classmethod
-    def _command(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = shlex.split(value)
-        if isinstance(value, list | tuple) and not value:
-            raise ValueError("a command must not be empty")
-        return value
 
     @model_validator(mode="after")
     def _exit_last(self) -> DialogueOptions:

@@ -14,7 +14,6 @@ shown to the student, ``judgemessage.txt`` to staff only.
 from __future__ import annotations
 
 import secrets
-import shlex
 import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from assay.grading.kinds.interactive_judge import (
 )
 from assay.grading.kinds.interactive_relay import PairResult, run_pair
 from assay.grading.kinds.interactive_verdict import PairVerdict, decide
+from assay.grading.kinds.options import Command, require_command
 from assay.grading.outcome import (
     TestOutcome,
     TestStatus,
@@ -68,19 +68,10 @@ class InteractiveOptions(KindOptions):
     judge_environment: str | None = None
     input_file: str
     answer_file: str | None = None
-    command: tuple[str, ...] | None = None  # default: [run].command
+    command: Command | None = None  # default: [run].command
     args: tuple[str, ...] = ()
     pair_wall_time_s: float | None = Field(default=None, gt=0, le=3600)
     sample_interaction: str | None = None
-
-    @field_validator("command", mode="before")
-    @classmethod
-    def _command(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = shlex.split(value)
-        if isinstance(value, list | tuple) and not value:
-            raise ValueError("a command must not be empty")
-        return value
 
     @field_validator("judge_args", mode="before")
     @classmethod
@@ -95,13 +86,7 @@ class InteractiveKind(TestKind[InteractiveOptions]):
     def check(
         self, options: InteractiveOptions, test: TestSpec, package: AssignmentPackage, *, key: str
     ) -> None:
-        if options.command is None and package.spec.run.command is None:
-            raise PackageError(
-                "no command to run",
-                file=MANIFEST,
-                key=f"{key}.command",
-                fix='set [run].command (e.g. ["python3", "main.py"]) or the test\'s command',
-            )
+        require_command(options.command, package, key)
         judge = read_judge(package.path(options.judge, key=f"{key}.judge"), package.root)
         if isinstance(judge, str):
             raise PackageError(

@@ -7,9 +7,8 @@ checked against its answer with the same checker.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,6 +16,7 @@ from assay.errors import PackageError, WorkspacePathError
 from assay.grading.checkers import CheckerSpec, CheckResult, CustomSpec, RegexSpec, WhitespaceSpec
 from assay.grading.custom_checker import program_problem, run_custom_checker
 from assay.grading.kinds.base import KindOptions, TestKind
+from assay.grading.kinds.options import Command, require_command, workspace_file
 from assay.grading.outcome import (
     TestOutcome,
     TestStatus,
@@ -27,7 +27,6 @@ from assay.grading.outcome import (
 )
 from assay.grading.package import MANIFEST
 from assay.sandbox.base import EntryKind, WorkspaceEntry
-from assay.sandbox.hostfiles import normalise_workspace_path
 from assay.sandbox.result import RunResult
 
 if TYPE_CHECKING:
@@ -70,7 +69,7 @@ class IoRun(KindOptions):
 
 
 class IoOptions(KindOptions):
-    command: tuple[str, ...] | None = None  # default: [run].command
+    command: Command | None = None  # default: [run].command
     args: tuple[str, ...] = ()
     stdin: str | None = None
     stdin_file: str | None = None
@@ -84,15 +83,6 @@ class IoOptions(KindOptions):
     checker: CheckerSpec = WhitespaceSpec()
     runs: tuple[IoRun, ...] = Field(default=(), max_length=MAX_RUNS)  # all must pass
     message: str | None = Field(default=None, max_length=2000)  # shown to students on failure
-
-    @field_validator("command", mode="before")
-    @classmethod
-    def _command(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = shlex.split(value)
-        if isinstance(value, list | tuple) and not value:
-            raise ValueError("a command must not be empty")
-        return value
 
     @field_validator("exit_code")
     @classmethod
@@ -157,16 +147,7 @@ def _one_source_each(options: IoRun | IoOptions) -> None:
 
 def workspace_paths(value: dict[str, str]) -> dict[str, str]:
     """Workspace paths of input/output files, normalised; a ``ValueError`` for a bad one."""
-    out = {}
-    for path, source in value.items():
-        try:
-            clean = normalise_workspace_path(path)
-        except WorkspacePathError as exc:
-            raise ValueError(exc.message) from exc
-        if clean == ".":
-            raise ValueError(f"{path!r} is not a file path")
-        out[clean] = source
-    return out
+    return {workspace_file(path): source for path, source in value.items()}
 
 
 class IoKind(TestKind[IoOptions]):
@@ -180,13 +161,7 @@ class IoKind(TestKind[IoOptions]):
     def check(
         self, options: IoOptions, test: TestSpec, package: AssignmentPackage, *, key: str
     ) -> None:
-        if options.command is None and package.spec.run.command is None:
-            raise PackageError(
-                "no command to run",
-                file=MANIFEST,
-                key=f"{key}.command",
-                fix='set [run].command (e.g. ["python3", "main.py"]) or the test\'s command',
-            )
+        require_command(options.command, package, key)
         check_files(options, package, key)
         for number, run in enumerate(options.each_run() if options.runs else []):
             check_files(run, package, f"{key}.runs[{number}]", files=False)

@@ -26,7 +26,13 @@ from assay.grading.kinds.junit_agent import (
     junit_classpath,
 )
 from assay.grading.kinds.junit_plan import JUnitOptions, PlannedTest, load_plan
-from assay.grading.kinds.pyspec_channel import Channel, HostKey, Record, read_channel
+from assay.grading.kinds.pyspec_channel import (
+    Channel,
+    HostKey,
+    Record,
+    channel_verdict,
+    read_channel,
+)
 from assay.grading.outcome import TestOutcome, TestStatus, Timing, decode, describe_run
 from assay.grading.outcome import status_of_run as forced_status
 from assay.sandbox.result import RunResult, Termination
@@ -112,7 +118,10 @@ class JUnitKind(TestKind[JUnitOptions]):
             for row, planned in zip(rows, plan, strict=True)
         ]
         pipe_forged = notes is not None and notes.outcome == "failed"
-        return _channel_verdict(outcomes, channel, result, pipe_forged=pipe_forged)
+        forged = (
+            "lines without the run's token on the test JVM's report pipe" if pipe_forged else ""
+        )
+        return channel_verdict(outcomes, channel, result, also_forged=forged)
 
 
 def _rows(test: TestSpec, plan: tuple[PlannedTest, ...]) -> list[TestOutcome]:
@@ -183,34 +192,3 @@ def _message(record: Record) -> str:
     if record.outcome == "skipped":
         return f"{record.message} (a skipped test counts as failed)"
     return record.message or record.outcome
-
-
-def _channel_verdict(
-    outcomes: list[TestOutcome], channel: Channel, result: RunResult, *, pipe_forged: bool
-) -> list[TestOutcome]:
-    notes = list(channel.notes)
-    if not channel.done and result.termination is Termination.EXITED:
-        notes.append("the runner did not finish its report")
-    if channel.forged or pipe_forged:
-        where = [
-            f"{channel.forged} forged line(s) on the result channel" if channel.forged else "",
-            "lines without the run's token on the test JVM's report pipe" if pipe_forged else "",
-        ]
-        forged = (
-            f"tampering: {' and '.join(w for w in where if w)}; every test of this entry scores 0"
-        )
-        return [
-            replace(
-                o,
-                status=TestStatus.FAILED if o.passed else o.status,
-                score=0.0,
-                message="failed" if o.passed else o.message,
-                tampered=True,
-                staff_detail="\n".join([forged, *notes, o.staff_detail or ""]).strip(),
-            )
-            for o in outcomes
-        ]
-    if notes:
-        note = "\n".join(notes)
-        return [replace(o, staff_detail=f"{o.staff_detail}\n{note}".strip()) for o in outcomes]
-    return outcomes

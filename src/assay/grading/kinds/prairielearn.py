@@ -23,9 +23,9 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr
 
-from assay.errors import PackageError, WorkspacePathError
+from assay.errors import PackageError
 from assay.grading.harness.pl_runner import PL_DIR, SHIMS, TESTS_DIR
 from assay.grading.harness.spec_runner import (
     MAX_LINE_BYTES,
@@ -36,11 +36,11 @@ from assay.grading.harness.spec_runner import (
     valid_public,
 )
 from assay.grading.kinds.base import KindOptions, TestKind
+from assay.grading.kinds.options import WorkspaceDir
 from assay.grading.kinds.pyspec_channel import HostKey
 from assay.grading.outcome import TestOutcome, TestStatus, Timing, decode, describe_run
 from assay.grading.outcome import status_of_run as forced_status
 from assay.grading.package import MANIFEST
-from assay.sandbox.hostfiles import normalise_workspace_path
 from assay.sandbox.result import RunResult
 from assay.sandbox.spec import Limits, OutputPolicy
 
@@ -109,17 +109,9 @@ def find_pl_tests(source: str, filename: str = "test.py") -> tuple[PLTest, ...]:
 
 class PrairieLearnOptions(KindOptions):
     tests: str  # the question's tests/ directory, in the package
-    student_dir: str = "."  # where user_code.py is, in the workspace
+    student_dir: WorkspaceDir = "."  # where user_code.py is, in the workspace
     per_test_timeout_s: float = Field(default=10.0, gt=0, le=600)
     _found: tuple[PLTest, ...] = PrivateAttr(default=())
-
-    @field_validator("student_dir")
-    @classmethod
-    def _workspace_dir(cls, value: str) -> str:
-        try:
-            return normalise_workspace_path(value)
-        except WorkspacePathError as exc:
-            raise ValueError(exc.message) from exc
 
     @property
     def load_timeout_s(self) -> float:

@@ -18,13 +18,20 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
-from assay.errors import PackageError, WorkspacePathError
+from assay.errors import PackageError
 from assay.grading.gradescope.mapping import visibility as mapped_visibility
 from assay.grading.harness.spec_runner import LIB_DIR, PLAN_FILE, PYTEST_INI
 from assay.grading.kinds.base import KindOptions, TestKind
-from assay.grading.kinds.pyspec_channel import Channel, HostKey, Record, read_channel
+from assay.grading.kinds.options import WorkspaceDir
+from assay.grading.kinds.pyspec_channel import (
+    Channel,
+    HostKey,
+    Record,
+    channel_verdict,
+    read_channel,
+)
 from assay.grading.kinds.pyspec_meta import (
     MetaError,
     TestMeta,
@@ -38,7 +45,6 @@ from assay.grading.outcome import TestOutcome, TestStatus, Timing, decode, descr
 from assay.grading.outcome import status_of_run as forced_status
 from assay.grading.package import MANIFEST
 from assay.grading.tamper import SpecMode, SpecTest, find_tests, transform
-from assay.sandbox.hostfiles import normalise_workspace_path
 from assay.sandbox.result import RunResult, Termination
 from assay.sandbox.spec import Limits, OutputPolicy
 
@@ -70,7 +76,7 @@ class PySpecOptions(KindOptions):
     files: tuple[str, ...] = ()  # more package files the spec needs, put next to it
     anti_tamper: bool = True
     per_test_timeout_s: float = Field(default=5.0, gt=0, le=600)
-    module_dir: str = "."  # where the student's module is, in the workspace
+    module_dir: WorkspaceDir = "."  # where the student's module is, in the workspace
     # per-test metadata by test name (``test_add`` or ``TestCalc.test_add``), over decorators
     weights: dict[str, float] = Field(default_factory=dict)
     visibilities: dict[str, str] = Field(default_factory=dict)
@@ -87,14 +93,6 @@ class PySpecOptions(KindOptions):
         if max(len(self.weights), len(self.visibilities), len(self.numbers)) > 10_000:
             raise ValueError("a per-test table has too many entries")
         return self
-
-    @field_validator("module_dir")
-    @classmethod
-    def _workspace_dir(cls, value: str) -> str:
-        try:
-            return normalise_workspace_path(value)
-        except WorkspacePathError as exc:
-            raise ValueError(exc.message) from exc
 
     @property
     def load_timeout_s(self) -> float:
@@ -229,7 +227,7 @@ class _PySpecKind(TestKind[PySpecOptions]):
             row = self._row(test, points[original.qualname], names[original.qualname], own)
             judged = _judge(replace(row, output=output), channel, result, main, twin)
             outcomes.append(_hide_errors(_partial(judged, channel.records.get(main), own), own))
-        return _channel_verdict(outcomes, channel, result)
+        return channel_verdict(outcomes, channel, result)
 
     def _files(
         self,
@@ -408,31 +406,3 @@ def _hide_errors(row: TestOutcome, meta: TestMeta) -> TestOutcome:
         return row
     staff = f"{row.message}\n{row.staff_detail or ''}".strip()
     return replace(row, message=meta.hide_errors, staff_detail=staff)
-
-
-def _channel_verdict(
-    outcomes: list[TestOutcome], channel: Channel, result: RunResult
-) -> list[TestOutcome]:
-    notes = list(channel.notes)
-    if not channel.done and result.termination is Termination.EXITED:
-        notes.append("the runner did not finish its report")
-    if channel.forged:
-        forged = (
-            f"tampering: {channel.forged} forged line(s) on the result channel; "
-            "every test of this entry scores 0"
-        )
-        return [
-            replace(
-                o,
-                status=TestStatus.FAILED if o.passed else o.status,
-                score=0.0,
-                message="failed" if o.passed else o.message,
-                tampered=True,
-                staff_detail="\n".join([forged, *notes, o.staff_detail or ""]).strip(),
-            )
-            for o in outcomes
-        ]
-    if notes:
-        note = "\n".join(notes)
-        return [replace(o, staff_detail=f"{o.staff_detail}\n{note}".strip()) for o in outcomes]
-    return outcomes

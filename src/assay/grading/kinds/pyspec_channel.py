@@ -13,7 +13,7 @@ import json
 import math
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assay.grading.harness.spec_runner import (
@@ -27,6 +27,8 @@ from assay.grading.harness.spec_runner import (
     shared_key,
     valid_public,
 )
+from assay.grading.outcome import TestOutcome, TestStatus
+from assay.sandbox.result import RunResult, Termination
 
 OUTCOMES = frozenset({"passed", "failed", "error", "skipped", "timeout", "crashed"})
 
@@ -138,3 +140,38 @@ def _accept(channel: Channel, data: Any, ids: Collection[str]) -> None:
         channel.records[test_id] = Record("error", False, "the test's result was malformed")
     else:
         channel.records[test_id] = record
+
+
+def channel_verdict(
+    outcomes: list[TestOutcome], channel: Channel, result: RunResult, *, also_forged: str = ""
+) -> list[TestOutcome]:
+    """The outcomes as the channel lets them stand: all 0 when it was forged, else with notes.
+
+    ``also_forged`` names forgery the kind found elsewhere (its outcomes score 0 too).
+    """
+    notes = list(channel.notes)
+    if not channel.done and result.termination is Termination.EXITED:
+        notes.append("the runner did not finish its report")
+    if channel.forged or also_forged:
+        where = [
+            f"{channel.forged} forged line(s) on the result channel" if channel.forged else "",
+            also_forged,
+        ]
+        forged = (
+            f"tampering: {' and '.join(w for w in where if w)}; every test of this entry scores 0"
+        )
+        return [
+            replace(
+                o,
+                status=TestStatus.FAILED if o.passed else o.status,
+                score=0.0,
+                message="failed" if o.passed else o.message,
+                tampered=True,
+                staff_detail="\n".join([forged, *notes, o.staff_detail or ""]).strip(),
+            )
+            for o in outcomes
+        ]
+    if notes:
+        note = "\n".join(notes)
+        return [replace(o, staff_detail=f"{o.staff_detail}\n{note}".strip()) for o in outcomes]
+    return outcomes

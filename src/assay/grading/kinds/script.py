@@ -11,15 +11,15 @@ the script's own care (see docs/kinds-asserts-script-valgrind.md).
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import replace
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import field_validator
 
 from assay.errors import PackageError, WorkspacePathError
 from assay.grading.kinds.base import KindOptions, TestKind
+from assay.grading.kinds.options import Command, workspace_file
 from assay.grading.kinds.script_results import (
     MAX_RESULTS_BYTES,
     ScriptResults,
@@ -37,7 +37,6 @@ from assay.grading.outcome import (
 from assay.grading.package import MANIFEST
 from assay.grading.results_json import ResultsError
 from assay.sandbox.base import EntryKind, WorkspaceEntry
-from assay.sandbox.hostfiles import normalise_workspace_path
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,32 +52,15 @@ MAX_HARNESS_FILES = 200
 
 
 class ScriptOptions(KindOptions):
-    command: tuple[str, ...]
+    command: Command
     files: tuple[str, ...] = ()  # package files or directories, put in {harness}
     results_file: str | None = None  # workspace path the script writes
     format: Literal["auto", "json", "tap"] = "auto"
 
-    @field_validator("command", mode="before")
-    @classmethod
-    def _command(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = shlex.split(value)
-        if isinstance(value, list | tuple) and not value:
-            raise ValueError("a command must not be empty")
-        return value
-
     @field_validator("results_file")
     @classmethod
     def _results_file(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            clean = normalise_workspace_path(value)
-        except WorkspacePathError as exc:
-            raise ValueError(exc.message) from exc
-        if clean == ".":
-            raise ValueError(f"{value!r} is not a file path")
-        return clean
+        return None if value is None else workspace_file(value)
 
     @property
     def results_format(self) -> Literal["json", "tap"]:

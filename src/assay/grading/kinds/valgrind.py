@@ -9,13 +9,12 @@ input (``assay.grading.valgrind``).
 from __future__ import annotations
 
 import secrets
-import shlex
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from assay.errors import GradingError, PackageError
+from assay.errors import GradingError
 from assay.grading.checkers import CheckerSpec, CustomSpec, WhitespaceSpec
 from assay.grading.kinds.base import KindOptions, TestKind
 from assay.grading.kinds.io import (
@@ -25,6 +24,7 @@ from assay.grading.kinds.io import (
     put_input_files,
     workspace_paths,
 )
+from assay.grading.kinds.options import Command, require_command
 from assay.grading.outcome import (
     Finding,
     TestOutcome,
@@ -34,7 +34,6 @@ from assay.grading.outcome import (
     describe_run,
     status_of_run,
 )
-from assay.grading.package import MANIFEST
 from assay.grading.valgrind import (
     DEFAULT_LEAK_KINDS,
     MemcheckReport,
@@ -59,7 +58,7 @@ STDERR_SHOWN_BYTES = 2 * 1024
 
 
 class ValgrindOptions(KindOptions):
-    command: tuple[str, ...] | None = None  # default: [run].command
+    command: Command | None = None  # default: [run].command
     args: tuple[str, ...] = ()
     stdin: str | None = None
     stdin_file: str | None = None
@@ -85,15 +84,6 @@ class ValgrindOptions(KindOptions):
     @classmethod
     def _input_files(cls, value: dict[str, str]) -> dict[str, str]:
         return workspace_paths(value)
-
-    @field_validator("command", mode="before")
-    @classmethod
-    def _command(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = shlex.split(value)
-        if isinstance(value, list | tuple) and not value:
-            raise ValueError("a command must not be empty")
-        return value
 
     @field_validator("exit_code")
     @classmethod
@@ -138,13 +128,13 @@ class ValgrindKind(TestKind[ValgrindOptions]):
     def check(
         self, options: ValgrindOptions, test: TestSpec, package: AssignmentPackage, *, key: str
     ) -> None:
-        if options.command is None and package.spec.run.command is None:
-            raise PackageError(
-                "no command to run under valgrind",
-                file=MANIFEST,
-                key=f"{key}.command",
-                fix='set [run].command (e.g. ["./prog"]) or the test\'s command',
-            )
+        require_command(
+            options.command,
+            package,
+            key,
+            example='["./prog"]',
+            problem="no command to run under valgrind",
+        )
         for option in ("stdin_file", "expected_file"):
             rel = getattr(options, option)
             if rel is not None:

@@ -1,0 +1,68 @@
+"""Option types and checks that several kinds share.
+
+``Command`` is a test's argv (a string is split as a shell would, no shell
+runs); ``WorkspaceDir`` and ``workspace_file`` normalise paths inside the
+student's workspace; ``require_command`` is the load-time check of a kind
+whose command defaults to ``[run].command``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+
+from assay.errors import PackageError, WorkspacePathError
+from assay.grading.package import MANIFEST
+from assay.sandbox.hostfiles import normalise_workspace_path
+
+if TYPE_CHECKING:
+    from assay.grading.package import AssignmentPackage
+
+
+def split_command(value: Any) -> Any:
+    """A command is an argv list; a string is split like a shell would; empty is an error."""
+    if isinstance(value, str):
+        value = shlex.split(value)
+    if isinstance(value, list | tuple) and not value:
+        raise ValueError("a command must not be empty")
+    return value
+
+
+def workspace_dir(value: str) -> str:
+    """A workspace directory, normalised; a ``ValueError`` for one outside it."""
+    try:
+        return normalise_workspace_path(value)
+    except WorkspacePathError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def workspace_file(value: str) -> str:
+    """A workspace file path, normalised; a ``ValueError`` for a bad one or for ``"."``."""
+    clean = workspace_dir(value)
+    if clean == ".":
+        raise ValueError(f"{value!r} is not a file path")
+    return clean
+
+
+Command = Annotated[tuple[str, ...], BeforeValidator(split_command)]
+WorkspaceDir = Annotated[str, AfterValidator(workspace_dir)]
+
+
+def require_command(
+    command: tuple[str, ...] | None,
+    package: AssignmentPackage,
+    key: str,
+    *,
+    example: str = '["python3", "main.py"]',
+    problem: str = "no command to run",
+) -> None:
+    """A ``PackageError`` when neither the test nor ``[run]`` gives a command."""
+    if command is None and package.spec.run.command is None:
+        raise PackageError(
+            problem,
+            file=MANIFEST,
+            key=f"{key}.command",
+            fix=f"set [run].command (e.g. {example}) or the test's command",
+        )
