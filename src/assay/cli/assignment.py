@@ -4,11 +4,11 @@ packages."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,7 +33,6 @@ from assay.grading.context import NullProgress, Progress
 from assay.grading.loader import load_package
 from assay.grading.scaffold import DEFAULT_TITLE, LANGUAGES, scaffold_package
 from assay.sandbox.backends import DEFAULT_BACKEND
-from assay.sandbox.base import SandboxBackend
 from assay.sandbox.environments import Environment
 from assay.sandbox.envs.resolve import store_from_settings
 
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     from assay.grading.prairielearn_import import PrairieLearnImport
 
 EXIT_CHECK_FAILED = 1
-T = TypeVar("T")
 
 # `upload` needs the services layer (SQLAlchemy): loaded only when it runs.
 COMMANDS = {
@@ -169,27 +167,43 @@ def _progress() -> Iterator[Progress]:
 
 
 def _run_importer(
-    module_name: str,
+    importer: str,
     source: Path,
     dest: Path,
-    name: str | None,
-    backend: str | None,
-    run: Callable[[ModuleType, Path, SandboxBackend | None, Progress], T],
     *,
+    name: str | None,
+    bad: list[Path] | None,
+    force: bool,
+    backend: str | None,
     progress: bool = True,
-) -> T:
-    """Load the importer ``module_name`` (only now: importers load PyYAML and more), name
-    the package in ``dest`` (its ``package_name``), make the sandbox ``backend`` names
-    (``None``: no check, nothing runs) and ``run`` the import, showing its ``progress``;
-    errors are reported as ``_import_errors`` does."""
+    **options: object,
+) -> Any:
+    """Run ``importer`` (``module:function``; the module is loaded only now, importers
+    load PyYAML and more) on ``source``, into the package its module's ``package_name``
+    names in ``dest``, checked in the sandbox ``backend`` names (``None``: not checked,
+    nothing runs), with the options all importers take and the importer's own
+    ``options``; it is passed a progress display unless ``progress`` is false. Errors are
+    reported as ``_import_errors`` does; returns what the importer returns."""
+    module_name, function = importer.split(":")
     with _import_errors():
         module = importlib.import_module(module_name)
         target = dest / module.package_name(source, name)
         sandbox = None if backend is None else grading_options(backend)[0]
+        run = partial(
+            getattr(module, function),
+            source,
+            target,
+            backend=sandbox,
+            name=name,
+            bad=bad or (),
+            force=force,
+            prepare=prepare_environment,
+            **options,
+        )
         if not progress:
-            return run(module, target, sandbox, NullProgress())
+            return run()
         with _progress() as display:
-            return run(module, target, sandbox, display)
+            return run(progress=display)
 
 
 def _show_check(report: CheckReport | None, path: Path) -> None:
@@ -325,23 +339,16 @@ def import_gradescope_command(
 ) -> None:
     """Convert a Gradescope autograder (setup.sh, run_autograder) into a package, unchanged."""
     done: GradescopeImport = _run_importer(
-        "assay.grading.gradescope_import",
+        "assay.grading.gradescope_import:import_gradescope",
         source,
         dest,
-        name,
-        None if solution is None else backend,
-        lambda module, target, sandbox, _: module.import_gradescope(
-            source,
-            target,
-            backend=sandbox,
-            name=name,
-            solution=solution,
-            bad=bad or (),
-            points=points,
-            force=force,
-            prepare=prepare_environment,
-        ),
-        progress=False,
+        name=name,
+        bad=bad,
+        force=force,
+        backend=None if solution is None else backend,
+        progress=False,  # it takes none
+        solution=solution,
+        points=points,
     )
     typer.echo(f"created {done.path} ({done.points:g} points)")
     _show_check(done.check, done.path)
@@ -373,22 +380,14 @@ def import_prairielearn_command(
 ) -> None:
     """Convert an externally graded PrairieLearn Python question, then check the package."""
     done: PrairieLearnImport = _run_importer(
-        "assay.grading.prairielearn_import",
+        "assay.grading.prairielearn_import:import_prairielearn",
         question,
         dest,
-        name,
-        None if no_check else backend,
-        lambda module, target, sandbox, progress: module.import_prairielearn(
-            question,
-            target,
-            backend=sandbox,
-            name=name,
-            solution=solution,
-            bad=bad or (),
-            force=force,
-            prepare=prepare_environment,
-            progress=progress,
-        ),
+        name=name,
+        bad=bad,
+        force=force,
+        backend=None if no_check else backend,
+        solution=solution,
     )
     typer.echo(f"created {done.path} ({done.points:g} points, {len(done.question.tests)} tests)")
     for note in done.question.notes:
@@ -418,23 +417,15 @@ def import_check50_command(
 ) -> None:
     """Translate a check50 problem's checks into tests, then check the package."""
     done: Check50Import = _run_importer(
-        "assay.grading.check50_import",
+        "assay.grading.check50_import:import_check50",
         problem,
         dest,
-        name,
-        None if no_check else backend,
-        lambda module, target, sandbox, progress: module.import_check50(
-            problem,
-            target,
-            solution=solution,
-            backend=sandbox,
-            name=name,
-            bad=bad or (),
-            strict=strict,
-            force=force,
-            prepare=prepare_environment,
-            progress=progress,
-        ),
+        name=name,
+        bad=bad,
+        force=force,
+        backend=None if no_check else backend,
+        solution=solution,
+        strict=strict,
     )
     translated = sum(1 for c in done.problem.checks if c.translated)
     typer.echo(
