@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -43,6 +43,18 @@ class AssignmentOut(BaseModel):
     # the current version's check against its reference solution: passed, failed,
     # error (could not run), running; None: it never ran
     reference_check: str | None = None
+
+
+class NewAssignment(TypedDict, total=False):
+    """The settings ``create_assignment`` takes by keyword, for a service that passes
+    them on (``refcheck.create_checked``); a missing one has that function's default."""
+
+    slug: str | None
+    release_at: datetime | None
+    due_at: datetime | None
+    late_policy: LatePolicy | None
+    best_policy: BestPolicy
+    publish: bool
 
 
 def late_policy(assignment: Assignment) -> LatePolicy:

@@ -22,9 +22,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -32,7 +33,6 @@ from sqlalchemy import select
 from assay.errors import AssayError, ConflictError, NotFoundError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.loader import load_package
-from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.sandbox.base import SandboxBackend
 from assay.services.actor import Actor
 from assay.services.catalog import assignments, packages
@@ -254,41 +254,35 @@ def create_checked(
     data: bytes,
     filename: str = "package.tar.gz",
     *,
-    slug: str | None = None,
-    release_at: datetime | None = None,
-    due_at: datetime | None = None,
-    late_policy: LatePolicy | None = None,
-    best_policy: BestPolicy = BestPolicy.MOST_PASSED,
-    publish: bool = False,
     force: bool = False,
+    **settings: Unpack[assignments.NewAssignment],
 ) -> CheckedAssignmentOut:
-    """A new assignment from a package whose reference check runs first; ``publish``
-    with a check that did not pass is refused (nothing is created) unless ``force``."""
+    """A new assignment (``settings`` as ``assignments.create_assignment`` takes them)
+    from a package whose reference check runs first; ``publish`` with a check that did
+    not pass is refused (nothing is created) unless ``force``."""
+    publish = settings.get("publish", False)
     with platform.db.reading() as session:
         require_staff(session, actor, course_id)  # only staff make the server grade
-    packages.validate(data, filename)  # a broken package: its own clear 400 first
-    check = check_package_bytes(platform, data)
-    if publish and check.status != "passed" and not force:
-        raise ConflictError(
-            f"not created: the package's reference check {describe(check)}. Fix the package, "
-            "upload it without publishing to keep it hidden, or publish it anyway with force"
-        )
-    created = assignments.create_assignment(
+    return _checked(
         platform,
-        actor,
-        course_id,
         data,
         filename,
-        slug=slug,
-        release_at=release_at,
-        due_at=due_at,
-        late_policy=late_policy,
-        best_policy=best_policy,
-        publish=publish,
-        reference=check.model_dump(mode="json"),
-        forced=publish and check.status != "passed",
+        gated=publish,
+        force=force,
+        refusal="not created",
+        advice="Fix the package, upload it without publishing to keep it hidden, or "
+        "publish it anyway with force",
+        store=lambda reference, forced: assignments.create_assignment(
+            platform,
+            actor,
+            course_id,
+            data,
+            filename,
+            reference=reference,
+            forced=forced,
+            **settings,
+        ),
     )
-    return CheckedAssignmentOut(**created.model_dump(), reference=check)
 
 
 def upload_checked(
@@ -305,23 +299,46 @@ def upload_checked(
     pass is refused (nothing stored) unless ``force``."""
     with platform.db.reading() as session:
         published = assignments.get_for(session, actor, assignment_id, staff=True).published
-    packages.validate(data, filename)
-    check = check_package_bytes(platform, data)
-    if published and check.status != "passed" and not force:
-        raise ConflictError(
-            f"not uploaded: the package's reference check {describe(check)}. The assignment "
-            "is published, so students would be graded against it: fix the package, or "
-            "upload it anyway with force"
-        )
-    out = assignments.upload_version(
+    return _checked(
         platform,
-        actor,
-        assignment_id,
         data,
         filename,
-        reference=check.model_dump(mode="json"),
-        forced=published and check.status != "passed",
+        gated=published,
+        force=force,
+        refusal="not uploaded",
+        advice="The assignment is published, so students would be graded against it: fix "
+        "the package, or upload it anyway with force",
+        store=lambda reference, forced: assignments.upload_version(
+            platform,
+            actor,
+            assignment_id,
+            data,
+            filename,
+            reference=reference,
+            forced=forced,
+        ),
     )
+
+
+def _checked(
+    platform: Platform,
+    data: bytes,
+    filename: str,
+    *,
+    gated: bool,
+    force: bool,
+    refusal: str,
+    advice: str,
+    store: Callable[[dict[str, Any], bool], AssignmentOut],
+) -> CheckedAssignmentOut:
+    """Validate the package, run its reference check, then ``store`` it with the check
+    and whether it is ``forced`` in (``gated``: it must pass, unless ``force``; when it
+    does not, a 409 that starts with ``refusal`` and ends with ``advice``)."""
+    packages.validate(data, filename)  # a broken package: its own clear 400 first
+    check = check_package_bytes(platform, data)
+    if gated and check.status != "passed" and not force:
+        raise ConflictError(f"{refusal}: the package's reference check {describe(check)}. {advice}")
+    out = store(check.model_dump(mode="json"), gated and check.status != "passed")
     return CheckedAssignmentOut(**out.model_dump(), reference=check)
 
 
