@@ -36,21 +36,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spec_runner import (  # type: ignore[import-not-found]  # next to this file
-    GENERATOR,
     MAX_INBOUND_BYTES,
-    MAX_LINE_BYTES,
     MAX_MESSAGE_CHARS,
-    MODP_PRIME,
-    SECRET_BITS,
+    ResultChannel,
     _harden,
     _kill,
     _write_all,
     bounded,
-    line_mac,
-    shared_key,
+    private_stdout,
+    read_plan,
 )
 
-PLAN_FILE = "plan.json"
 NOTES_ID = "assay:notes"  # the record that carries P's notes to the host's staff view
 TOKEN_BYTES = 24
 TICK_S = 0.05
@@ -88,30 +84,6 @@ class Run:
     @property
     def planned(self) -> list[str]:
         return [str(i) for i in self.plan["ids"]]
-
-
-class Channel:
-    """P's authenticated result lines on its private stdout."""
-
-    def __init__(self, fd: int, host_public: str) -> None:
-        secret = secrets.randbits(SECRET_BITS)
-        self.key = shared_key(int(host_public, 16), secret)
-        self.fd, self.seq = fd, 0
-        _write_all(
-            fd,
-            json.dumps({"hello": format(pow(GENERATOR, secret, MODP_PRIME), "x")}).encode() + b"\n",
-        )
-
-    def emit(self, record: dict[str, Any]) -> None:
-        while True:
-            payload = json.dumps(record, sort_keys=True).encode()
-            line = payload + b"\t" + line_mac(self.key, self.seq, payload).encode() + b"\n"
-            message = str(record.get("message", ""))
-            if len(line) <= MAX_LINE_BYTES or not message:
-                break
-            record["message"] = message[: len(message) * 3 // 4] + "..."
-        _write_all(self.fd, line)
-        self.seq += 1
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -355,18 +327,11 @@ def _record(run: Run, key: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    harness = os.path.abspath(argv[1])
-    with open(os.path.join(harness, PLAN_FILE), "rb") as file:
-        plan = json.loads(file.read(4 * 1024 * 1024))
+    harness, plan = read_plan(argv)
     plan["classpath"] = f"{harness}/classes:{plan['classpath']}"  # ours first: never shadowed
     plan["harness"] = harness
     _harden()
-    channel_fd = os.dup(1)  # the result channel: only P holds it
-    os.dup2(2, 1)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    channel = Channel(channel_fd, plan["host_public"])
+    channel = ResultChannel(private_stdout(), plan["host_public"])
     run = Run(plan)
     try:
         run_all(run)

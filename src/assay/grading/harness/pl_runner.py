@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import math
 import os
 import sys
@@ -228,38 +227,10 @@ def _fraction(value: object) -> float | None:
 
 
 def main(argv: list[str]) -> int:
-    harness = os.path.abspath(argv[1])
-    with open(os.path.join(harness, PLAN_FILE), "rb") as file:
-        plan = json.loads(file.read(4 * 1024 * 1024))
+    harness, plan = spec_runner.read_plan(argv)
     spec_runner._harden()
     sys.dont_write_bytecode = True
-    channel = os.dup(1)  # the result channel: only P holds it
-    os.dup2(2, 1)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    req_r, req_w = os.pipe()
-    res_r, res_w = os.pipe()
-    spec_runner._flush_std()
-    w = os.fork()
-    if w == 0:  # W
-        status = 0
-        try:
-            for fd in (channel, req_w, res_r):
-                os.close(fd)
-            _collector(plan, harness, req_r, res_w)
-        except BaseException:  # noqa: BLE001
-            traceback.print_exc()
-            status = 3
-        finally:
-            spec_runner._flush_std()
-            os._exit(status)
-    os.close(req_r)
-    os.close(res_w)
-    runner = PLRunner(plan, channel, req_w, res_r, w)
-    runner.handshake()  # the secret is drawn after the fork: W never holds it
-    runner.run()
-    return 0
+    return spec_runner.run_split(plan, harness, _collector, PLRunner)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ the host beyond that runner's authenticated channel.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import json
 import os
@@ -136,6 +137,11 @@ class Feedback:
         return False
 
     @classmethod
+    def _reporter(cls, report_failure: bool, accuracy_critical: bool) -> Callable[[str], bool]:
+        """``bad(message)`` of a check: the failure's feedback (and stop when critical)."""
+        return functools.partial(cls._bad, report=report_failure, critical=accuracy_critical)
+
+    @classmethod
     def _good(cls, name: str, *, report: bool) -> bool:
         if report:
             cls.add_feedback(f"'{name}' looks good")
@@ -157,7 +163,7 @@ class Feedback:
             cls.finish(f"'{name}' does not consist of floating point numbers--got: {data.dtype}")
 
     @classmethod
-    def check_numpy_array_features(  # noqa: PLR0911, PLR0917 - PrairieLearn's signature
+    def check_numpy_array_features(  # noqa: PLR0917 - PrairieLearn's signature
         cls,
         name: str,
         ref: Any,
@@ -168,13 +174,11 @@ class Feedback:
     ) -> bool | None:
         np = _numpy()
 
-        def bad(message: str) -> bool:
-            return cls._bad(message, report=report_failure, critical=accuracy_critical)
-
-        if data is None:
-            return bad(f"'{name}' is None or not defined")
-        if not isinstance(data, np.ndarray):
-            return bad(f"'{name}' is not a numpy array")
+        bad = cls._reporter(report_failure, accuracy_critical)
+        if problem := _absent(
+            f"'{name}'", data, lambda d: isinstance(d, np.ndarray), "a numpy array"
+        ):
+            return bad(problem)
         if isinstance(data, np.matrix):
             return bad(f"'{name}' is a numpy matrix. Do not use those. bit.ly/array-vs-matrix")
         if ref.shape != data.shape:
@@ -230,13 +234,9 @@ class Feedback:
     ) -> bool:
         """Length (and entry type) only, as PrairieLearn's: values are not compared."""
 
-        def bad(message: str) -> bool:
-            return cls._bad(message, report=report_failure, critical=accuracy_critical)
-
-        if data is None:
-            return bad(f"'{name}' is None or not defined")
-        if not isinstance(data, list):
-            return bad(f"'{name}' is not a list")
+        bad = cls._reporter(report_failure, accuracy_critical)
+        if problem := _absent(f"'{name}'", data, lambda d: isinstance(d, list), "a list"):
+            return bad(problem)
         if len(ref) != len(data):
             return bad(f"'{name}' has the wrong length--expected {len(ref)}, got {len(data)}")
         if entry_type is not None:
@@ -257,9 +257,7 @@ class Feedback:
         report_failure: bool = True,
         report_success: bool = True,
     ) -> bool:
-        def bad(message: str) -> bool:
-            return cls._bad(message, report=report_failure, critical=accuracy_critical)
-
+        bad = cls._reporter(report_failure, accuracy_critical)
         if not isinstance(data, dict):
             return bad(f"'{name}' is not a dict, got type {type(data).__name__}")
         if target_keys is not None and not all(key in ref for key in target_keys):
@@ -290,13 +288,9 @@ class Feedback:
         report_failure: bool = True,
         report_success: bool = True,
     ) -> bool:
-        def bad(message: str) -> bool:
-            return cls._bad(message, report=report_failure, critical=accuracy_critical)
-
-        if data is None:
-            return bad(f"{name} is None or not defined")
-        if not isinstance(data, tuple):
-            return bad(f"{name} is not a tuple")
+        bad = cls._reporter(report_failure, accuracy_critical)
+        if problem := _absent(name, data, lambda d: isinstance(d, tuple), "a tuple"):
+            return bad(problem)
         if len(data) != len(ref):
             return bad(f"{name} should be of length {len(ref)}")
         good = True
@@ -325,13 +319,9 @@ class Feedback:
     ) -> bool:
         """Close to ``ref``: ``|ref - data| < |ref| rtol`` or ``< atol``."""
 
-        def bad(message: str) -> bool:
-            return cls._bad(message, report=report_failure, critical=accuracy_critical)
-
-        if data is None:
-            return bad(f"'{name}' is None or not defined")
-        if not _is_number(data):
-            return bad(f"'{name}' is not a number")
+        bad = cls._reporter(report_failure, accuracy_critical)
+        if problem := _absent(f"'{name}'", data, _is_number, "a number"):
+            return bad(problem)
         good = rtol is not None and abs(ref - data) < abs(ref) * rtol
         good = good or (atol is not None and abs(ref - data) < atol)
         if not good:
@@ -399,6 +389,13 @@ class Feedback:
 def _numpy() -> Any:
     """numpy, imported when a check needs it (only questions that use it have it)."""
     return importlib.import_module("numpy")
+
+
+def _absent(shown: str, data: Any, is_kind: Callable[[Any], bool], kind: str) -> str:
+    """A check's first complaint, in PrairieLearn's words: None, or not ``kind`` ("": neither)."""
+    if data is None:
+        return f"{shown} is None or not defined"
+    return "" if is_kind(data) else f"{shown} is not {kind}"
 
 
 def _is_number(value: Any) -> bool:

@@ -89,6 +89,32 @@ def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class ResultChannel:
+    """P's authenticated result lines on its private stdout ``fd``.
+
+    Made in P once W is forked: the secret is drawn here, so W never holds it;
+    the first line is P's public value, every later one ``<json>\\t<hmac>``.
+    """
+
+    def __init__(self, fd: int, host_public: str) -> None:
+        secret = secrets.randbits(SECRET_BITS)
+        self.key = shared_key(int(host_public, 16), secret)
+        self.fd, self.seq = fd, 0
+        hello = {"hello": format(pow(GENERATOR, secret, MODP_PRIME), "x")}
+        _write_all(fd, json.dumps(hello).encode() + b"\n")
+
+    def emit(self, record: dict[str, Any]) -> None:
+        while True:
+            payload = json.dumps(record, sort_keys=True).encode()
+            line = payload + b"\t" + line_mac(self.key, self.seq, payload).encode() + b"\n"
+            message = str(record.get("message", ""))
+            if len(line) <= MAX_LINE_BYTES or not message:
+                break
+            record["message"] = message[: len(message) * 3 // 4] + "..."
+        _write_all(self.fd, line)
+        self.seq += 1
+
+
 # -- small helpers -----------------------------------------------------------------------
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
@@ -407,28 +433,18 @@ class Runner:
         self.plan, self.channel, self.req_fd, self.res_fd = plan, channel, req_fd, res_fd
         self.w: int | None = w
         self.w_exit = ""
-        self.key = b""
-        self.seq = 0
+        self.out: ResultChannel | None = None
         self.pending = b""
         self.messages: list[dict[str, Any]] = []
 
     # output
     def handshake(self) -> None:
-        secret = secrets.randbits(SECRET_BITS)
-        public = pow(GENERATOR, secret, MODP_PRIME)
-        self.key = shared_key(int(self.plan["host_public"], 16), secret)
-        _write_all(self.channel, json.dumps({"hello": format(public, "x")}).encode() + b"\n")
+        self.out = ResultChannel(self.channel, self.plan["host_public"])
 
     def emit(self, record: dict[str, Any]) -> None:
-        while True:
-            payload = json.dumps(record, sort_keys=True).encode()
-            line = payload + b"\t" + line_mac(self.key, self.seq, payload).encode() + b"\n"
-            message = str(record.get("message", ""))
-            if len(line) <= MAX_LINE_BYTES or not message:
-                break
-            record["message"] = message[: len(message) * 3 // 4] + "..."
-        _write_all(self.channel, line)
-        self.seq += 1
+        if self.out is None:
+            raise RuntimeError("a result before the handshake")
+        self.out.emit(record)
 
     # processes
     def _reap(self) -> None:
@@ -632,23 +648,31 @@ def _harden() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
-def main(argv: list[str]) -> int:
+def read_plan(argv: list[str]) -> tuple[str, dict[str, Any]]:
+    """The harness directory (``argv[1]``) and the plan the host put in it."""
     harness = os.path.abspath(argv[1])
     with open(os.path.join(harness, PLAN_FILE), "rb") as file:
-        plan = json.loads(file.read(4 * 1024 * 1024))
-    _harden()
-    sys.dont_write_bytecode = True
-    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DEBUG"):
-        os.environ.pop(name, None)
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    if plan["mode"] == "pytest":
-        import pytest  # noqa: F401, PLC0415 - before any student path is on sys.path
+        return harness, json.loads(file.read(4 * 1024 * 1024))
 
-    channel = os.dup(1)  # the result channel: only P holds it
+
+def private_stdout() -> int:
+    """The result channel, a copy of stdout only P holds; fd 1 becomes stderr, fd 0 null."""
+    channel = os.dup(1)
     os.dup2(2, 1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    return channel
+
+
+Collector = Callable[[dict[str, Any], str, int, int], None]  # (plan, harness, req_fd, res_fd)
+
+
+def run_split(
+    plan: dict[str, Any], harness: str, collector: Collector, runner: type[Runner]
+) -> int:
+    """Fork W (which runs ``collector``), then run the plan's tests from P."""
+    channel = private_stdout()
     req_r, req_w = os.pipe()
     res_r, res_w = os.pipe()
     _flush_std()
@@ -658,7 +682,7 @@ def main(argv: list[str]) -> int:
         try:
             for fd in (channel, req_w, res_r):
                 os.close(fd)
-            _collector(plan, harness, req_r, res_w)
+            collector(plan, harness, req_r, res_w)
         except BaseException:  # noqa: BLE001
             traceback.print_exc()
             status = 3
@@ -667,10 +691,22 @@ def main(argv: list[str]) -> int:
             os._exit(status)
     os.close(req_r)
     os.close(res_w)
-    runner = Runner(plan, channel, req_w, res_r, w)
-    runner.handshake()  # the secret is drawn after the fork: W never holds it
-    runner.run()
+    p = runner(plan, channel, req_w, res_r, w)
+    p.handshake()  # the secret is drawn after the fork: W never holds it
+    p.run()
     return 0
+
+
+def main(argv: list[str]) -> int:
+    harness, plan = read_plan(argv)
+    _harden()
+    sys.dont_write_bytecode = True
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DEBUG"):
+        os.environ.pop(name, None)
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    if plan["mode"] == "pytest":
+        import pytest  # noqa: F401, PLC0415 - before any student path is on sys.path
+    return run_split(plan, harness, _collector, Runner)
 
 
 if __name__ == "__main__":

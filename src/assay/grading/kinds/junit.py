@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 RUNNER = "junit_runner.py"
 CHANNEL_MODULE = "spec_runner.py"  # the runner imports the channel's code from it
-PLAN_FILE = "plan.json"  # as junit_runner.PLAN_FILE
+PLAN_FILE = "plan.json"  # as spec_runner.PLAN_FILE (junit_runner reads it with read_plan)
 NOTES_ID = "assay:notes"  # as junit_runner.NOTES_ID
 MAX_STARTS = 3  # JVMs per run: the first, and one more after each of two early ends
 OUTPUT_TAIL_BYTES = 4 * 1024
