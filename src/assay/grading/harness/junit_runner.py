@@ -43,8 +43,11 @@ from spec_runner import (  # type: ignore[import-not-found]  # next to this file
     _kill,
     _write_all,
     bounded,
+    descendants,
+    kill_below,
     private_stdout,
     read_plan,
+    reaped,
 )
 
 NOTES_ID = "assay:notes"  # the record that carries P's notes to the host's staff view
@@ -87,50 +90,14 @@ class Run:
 
 
 # -- processes ---------------------------------------------------------------------------
-def _descendants() -> list[int]:
-    """P's live descendants (P is a child subreaper: orphans stay below it)."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as stat:
-                fields = stat.read().rpartition(b")")[2].split()
-        except OSError:
-            continue
-        if len(fields) > 1 and fields[0] != b"Z":
-            children.setdefault(int(fields[1]), []).append(int(name))
-    found: list[int] = []
-    pending = list(children.get(os.getpid(), []))
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending.extend(children.get(pid, []))
-    return found
-
-
 def _reap_all() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    for _ in reaped():
+        pass
 
 
 def _cleanup() -> None:
     """Kill everything below P (twice empty in a row: nobody escaped between reads)."""
-    quiet = 0
-    for _ in range(500):
-        _reap_all()
-        victims = _descendants()
-        quiet = 0 if victims else quiet + 1
-        if quiet == 2:
-            return
-        for pid in victims:
-            _kill(pid)
-        time.sleep(0.002)
+    kill_below(_reap_all, descendants)
 
 
 def _start(plan: dict[str, Any], done: list[str], token: str) -> tuple[int, int]:

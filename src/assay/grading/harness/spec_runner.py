@@ -448,61 +448,21 @@ class Runner:
 
     # processes
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in reaped():
             if pid == self.w:
                 self.w = None
                 code = os.waitstatus_to_exitcode(status)
                 self.w_exit = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
     def _others(self) -> list[int]:
-        """P's live descendants other than W: W' and whatever it left behind.
-
-        P is a child subreaper, so orphans stay below it; nothing outside its
-        tree is ever touched (which also keeps a run outside a sandbox safe).
-        """
-        children: dict[int, list[int]] = {}
-        alive: set[int] = set()
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as stat:
-                    fields = stat.read().rpartition(b")")[2].split()
-                state, ppid = fields[0], int(fields[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(name))
-            if state != b"Z":
-                alive.add(int(name))
-        found: list[int] = []
-        pending = list(children.get(os.getpid(), []))
-        while pending:
-            pid = pending.pop()
-            pending.extend(children.get(pid, []))
-            if pid != self.w and pid in alive:
-                found.append(pid)
-        return found
+        """P's live descendants other than W: W' and whatever it left behind."""
+        return descendants(but=self.w)
 
     def cleanup(self, *, including_w: bool = False) -> None:
         """Kill every process P's tree holds but W (and W too if asked)."""
         if including_w and self.w is not None:
             _kill(self.w)
-        quiet = 0
-        for _ in range(500):
-            self._reap()
-            victims = self._others()
-            quiet = 0 if victims else quiet + 1
-            if quiet == 2:  # twice empty: no parent vanished between two reads
-                return
-            for pid in victims:
-                _kill(pid)
-            time.sleep(0.002)
+        kill_below(self._reap, self._others)
 
     # input from W and W'
     def _read(self, deadline: float) -> dict[str, Any] | None:
@@ -638,6 +598,62 @@ def _checked(message: dict[str, Any]) -> dict[str, Any]:
 def _kill(pid: int) -> None:
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
+
+
+def reaped() -> Iterator[tuple[int, int]]:
+    """``(pid, wait status)`` of each of P's children that has ended (never blocks)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
+
+
+def descendants(but: int | None = None) -> list[int]:
+    """P's live descendants, ``but`` one (it is not killed, its descendants are).
+
+    P is a child subreaper, so orphans stay below it; nothing outside its
+    tree is ever touched (which also keeps a run outside a sandbox safe).
+    """
+    children: dict[int, list[int]] = {}
+    alive: set[int] = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+            state, ppid = fields[0], int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(name))
+        if state != b"Z":
+            alive.add(int(name))
+    found: list[int] = []
+    pending = list(children.get(os.getpid(), []))
+    while pending:
+        pid = pending.pop()
+        pending.extend(children.get(pid, []))
+        if pid != but and pid in alive:
+            found.append(pid)
+    return found
+
+
+def kill_below(reap: Callable[[], None], victims: Callable[[], list[int]]) -> None:
+    """Kill what ``victims`` lists until it is empty twice in a row (reaping between)."""
+    quiet = 0
+    for _ in range(500):
+        reap()
+        found = victims()
+        quiet = 0 if found else quiet + 1
+        if quiet == 2:  # twice empty: no parent vanished between two reads
+            return
+        for pid in found:
+            _kill(pid)
+        time.sleep(0.002)
 
 
 def _harden() -> None:
