@@ -8,7 +8,7 @@ checked against its answer with the same checker.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
@@ -16,7 +16,7 @@ from assay.errors import PackageError, WorkspacePathError
 from assay.grading.checkers import CheckerSpec, CheckResult, CustomSpec, RegexSpec, WhitespaceSpec
 from assay.grading.custom_checker import program_problem, run_custom_checker
 from assay.grading.kinds.base import KindOptions, TestKind
-from assay.grading.kinds.options import Command, require_command, workspace_file
+from assay.grading.kinds.options import Command, ExitCode, require_command, workspace_file
 from assay.grading.outcome import (
     TestOutcome,
     TestStatus,
@@ -55,12 +55,7 @@ class IoRun(KindOptions):
     expected_file: str | None = None
     expected_stderr: str | None = None
     expected_stderr_file: str | None = None
-    exit_code: int | Literal["any"] | None = None
-
-    @field_validator("exit_code")
-    @classmethod
-    def _exit_code(cls, value: int | str | None) -> int | str | None:
-        return _valid_exit_code(value)
+    exit_code: ExitCode | None = None
 
     @model_validator(mode="after")
     def _one_source_each(self) -> IoRun:
@@ -77,17 +72,12 @@ class IoOptions(KindOptions):
     expected_file: str | None = None
     expected_stderr: str | None = None  # checked with the same checker as stdout
     expected_stderr_file: str | None = None
-    exit_code: int | Literal["any"] = 0
+    exit_code: ExitCode = 0
     input_files: dict[str, str] = Field(default_factory=dict)  # workspace path -> package path
     output_files: dict[str, str] = Field(default_factory=dict)  # workspace path -> package answer
     checker: CheckerSpec = WhitespaceSpec()
     runs: tuple[IoRun, ...] = Field(default=(), max_length=MAX_RUNS)  # all must pass
     message: str | None = Field(default=None, max_length=2000)  # shown to students on failure
-
-    @field_validator("exit_code")
-    @classmethod
-    def _exit_code(cls, value: int | str) -> int | str:
-        return _valid_exit_code(value)  # type: ignore[return-value]
 
     @field_validator("input_files", "output_files")
     @classmethod
@@ -101,11 +91,7 @@ class IoOptions(KindOptions):
 
     @property
     def checks_stdout(self) -> bool:
-        return (
-            self.expected is not None
-            or self.expected_file is not None
-            or isinstance(self.checker, CustomSpec)
-        )
+        return checks_stdout(self.expected, self.expected_file, self.checker)
 
     @property
     def checks_stderr(self) -> bool:
@@ -133,10 +119,9 @@ _SOURCES = (
 )
 
 
-def _valid_exit_code(value: int | str | None) -> int | str | None:
-    if isinstance(value, int) and not 0 <= value <= 255:
-        raise ValueError('an exit code is between 0 and 255 (or "any")')
-    return value
+def checks_stdout(expected: str | None, expected_file: str | None, checker: CheckerSpec) -> bool:
+    """Whether a run's stdout is checked: an expected output, or a custom checker."""
+    return expected is not None or expected_file is not None or isinstance(checker, CustomSpec)
 
 
 def _one_source_each(options: IoRun | IoOptions) -> None:

@@ -1,15 +1,16 @@
 """Option types and checks that several kinds share.
 
 ``Command`` is a test's argv (a string is split as a shell would, no shell
-runs); ``WorkspaceDir`` and ``workspace_file`` normalise paths inside the
-student's workspace; ``require_command`` is the load-time check of a kind
-whose command defaults to ``[run].command``.
+runs); ``ExitCode`` is an expected exit status (0-255 or ``"any"``);
+``WorkspaceDir`` and ``workspace_file`` normalise paths inside the student's
+workspace; ``require_command`` is the load-time check of a kind whose command
+defaults to ``[run].command``.
 """
 
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator
 
@@ -46,8 +47,16 @@ def workspace_file(value: str) -> str:
     return clean
 
 
+def exit_code(value: int | str) -> int | str:
+    """An expected exit status: 0 to 255, or ``"any"``."""
+    if isinstance(value, int) and not 0 <= value <= 255:
+        raise ValueError('an exit code is between 0 and 255 (or "any")')
+    return value
+
+
 Command = Annotated[tuple[str, ...], BeforeValidator(split_command)]
 WorkspaceDir = Annotated[str, AfterValidator(workspace_dir)]
+ExitCode = Annotated[int | Literal["any"], AfterValidator(exit_code)]
 
 
 def require_command(

@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from assay.errors import GradingError
-from assay.grading.checkers import CheckerSpec, CustomSpec, WhitespaceSpec
+from assay.grading.checkers import CheckerSpec, WhitespaceSpec
 from assay.grading.kinds.base import KindOptions, TestKind
 from assay.grading.kinds.io import (
     check_checker,
     check_input_files,
     check_output,
+    checks_stdout,
     put_input_files,
     workspace_paths,
 )
-from assay.grading.kinds.options import Command, require_command
+from assay.grading.kinds.options import Command, ExitCode, require_command
 from assay.grading.outcome import (
     Finding,
     TestOutcome,
@@ -64,7 +65,7 @@ class ValgrindOptions(KindOptions):
     stdin_file: str | None = None
     expected: str | None = None
     expected_file: str | None = None
-    exit_code: int | Literal["any"] = 0
+    exit_code: ExitCode = 0
     leaks: bool = True  # leaks of leak_kinds fail the test
     # valgrind's --show-leak-kinds words: "definite,indirect", "all" (also possible and
     # still reachable), "none"
@@ -84,13 +85,6 @@ class ValgrindOptions(KindOptions):
     @classmethod
     def _input_files(cls, value: dict[str, str]) -> dict[str, str]:
         return workspace_paths(value)
-
-    @field_validator("exit_code")
-    @classmethod
-    def _exit_code(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 0 <= value <= 255:
-            raise ValueError('an exit code is between 0 and 255 (or "any")')
-        return value
 
     @model_validator(mode="after")
     def _one_source_each(self) -> ValgrindOptions:
@@ -114,11 +108,7 @@ class ValgrindOptions(KindOptions):
 
     @property
     def checks_stdout(self) -> bool:
-        return (
-            self.expected is not None
-            or self.expected_file is not None
-            or isinstance(self.checker, CustomSpec)
-        )
+        return checks_stdout(self.expected, self.expected_file, self.checker)
 
 
 class ValgrindKind(TestKind[ValgrindOptions]):
