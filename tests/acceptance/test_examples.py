@@ -84,6 +84,17 @@ CASES = (
     Case("java-junit", "bad/exits", 12, 14),
     Case("java-junit", "bad/loops", 9, 14),
     Case("java-junit", "bad/forges", 0, 14, tampered=True),
+    Case("python-interactive", "solution", 4, 4),
+    Case("python-interactive", "starter", 0, 4),
+    Case("python-interactive", "bad/linear", 1, 4),
+    Case("python-interactive", "bad/chatty", 0, 4),
+    Case("python-interactive", "bad/crash", 0, 4),
+    Case("python-student-tests", "solution", 10, 10),
+    Case("python-student-tests", "starter", 2, 10),
+    Case("python-student-tests", "bad/catch-nothing", 2, 10),
+    Case("python-student-tests", "bad/fails-reference", 0, 10),
+    Case("python-student-tests", "bad/no-tests", 0, 10),
+    Case("python-student-tests", "bad/half", 6, 10),
 )
 EXAMPLE_NAMES = sorted({case.example for case in CASES})
 
@@ -283,7 +294,11 @@ def test_student_view_hides_what_hidden_tests_contain(
     assert not leaked, leaked
 
 
-@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+# examples with hidden tests (python-student-tests has none: its rows are all visible)
+WITH_HIDDEN = [e for e in EXAMPLE_NAMES if e != "python-student-tests"]
+
+
+@pytest.mark.parametrize("example", WITH_HIDDEN)
 def test_hidden_failures_have_staff_detail_the_student_never_sees(
     reports: dict[str, GradeReport | BaseException], example: str
 ) -> None:
