@@ -115,12 +115,16 @@ def real_check50(problem: Path, submission: Path, work: Path) -> dict[str, bool 
     """check50's verdict per check: --dev (offline), in a box without network."""
     shutil.copytree(submission, work / "sub")
     (work / "home").mkdir()
+    (work / "tmp").mkdir()
     out = work / "results.json"
+    # The host's / stays visible read-only, /tmp included: a checkout (and its venv,
+    # whose check50 runs here) may well live under /tmp, as CI's clones do.
     argv = [
         "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-        "--tmpfs", "/tmp", "--bind", str(work), str(work),
+        "--bind", str(work), str(work),
         "--unshare-net", "--unshare-pid", "--die-with-parent",
-        "--setenv", "HOME", str(work / "home"), "--chdir", str(work / "sub"),
+        "--setenv", "HOME", str(work / "home"), "--setenv", "TMPDIR", str(work / "tmp"),
+        "--chdir", str(work / "sub"),
         str(CHECK50), "--dev", "-o", "json", "--output-file", str(out), str(problem),
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
