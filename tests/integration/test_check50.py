@@ -128,6 +128,7 @@ def real_check50(problem: Path, submission: Path, work: Path) -> dict[str, bool 
         str(CHECK50), "--dev", "-o", "json", "--output-file", str(out), str(problem),
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert out.exists(), f"check50 wrote no results (status {done.returncode}): {done.stderr}"
     results = json.loads(out.read_text())
     assert results.get("error") is None, (results, done.stderr)
     return {r["name"]: r["passed"] for r in results["results"]}
