@@ -43,7 +43,7 @@ class Strict(BaseModel):
 Command = tuple[str, ...]
 
 
-def _command(value: Any) -> Any:
+def split_command(value: Any) -> Any:
     """A command is an argv list; a string is split like a shell would (no shell runs)."""
     if isinstance(value, str):
         parts = shlex.split(value)
@@ -81,7 +81,7 @@ class BuildSpec(Strict):
     def _commands(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [value]
-        return tuple(_command(v) for v in value) if isinstance(value, list | tuple) else value
+        return tuple(split_command(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 class RunSpecDefaults(Strict):
@@ -92,7 +92,7 @@ class RunSpecDefaults(Strict):
     @field_validator("command", mode="before")
     @classmethod
     def _cmd(cls, value: Any) -> Any:
-        return _command(value)
+        return split_command(value)
 
 
 class StaticSpec(Strict):

@@ -9,23 +9,23 @@ defaults to ``[run].command``.
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator
 
 from assay.errors import PackageError, WorkspacePathError
 from assay.grading.package import MANIFEST
+from assay.grading.spec import split_command
 from assay.sandbox.hostfiles import normalise_workspace_path
 
 if TYPE_CHECKING:
     from assay.grading.package import AssignmentPackage
 
 
-def split_command(value: Any) -> Any:
-    """A command is an argv list; a string is split like a shell would; empty is an error."""
-    if isinstance(value, str):
-        value = shlex.split(value)
+def nonempty_command(value: Any) -> Any:
+    """``spec.split_command`` (a string is split like a shell would), and an empty list
+    is an error too: a test's command must run something."""
+    value = split_command(value)
     if isinstance(value, list | tuple) and not value:
         raise ValueError("a command must not be empty")
     return value
@@ -54,7 +54,7 @@ def exit_code(value: int | str) -> int | str:
     return value
 
 
-Command = Annotated[tuple[str, ...], BeforeValidator(split_command)]
+Command = Annotated[tuple[str, ...], BeforeValidator(nonempty_command)]
 WorkspaceDir = Annotated[str, AfterValidator(workspace_dir)]
 ExitCode = Annotated[int | Literal["any"], AfterValidator(exit_code)]
 
