@@ -32,11 +32,13 @@ PACKAGES=(bubblewrap libseccomp2 python3 python3-venv binutils gcc libc6-dev mak
           util-linux procps git mmdebstrap slirp4netns iptables iproute2)
 if [ "$DEV" = 1 ]; then
     # chromium and a font: browser tests; clang and valgrind: the real check50 run beside
-    # the check50 importer (its C checks compile with clang)
-    PACKAGES+=(chromium fonts-dejavu-core clang valgrind)
+    # the check50 importer (its C checks compile with clang); kubernetes-client: kubectl's
+    # kustomize renders deploy/kubernetes for the manifests' validation
+    PACKAGES+=(chromium fonts-dejavu-core clang valgrind kubernetes-client)
 fi
 if [ "$DOCKER" = 1 ]; then
-    PACKAGES+=(docker.io)
+    # docker-compose: the compose deployment (deploy/compose) and its end-to-end test
+    PACKAGES+=(docker.io docker-compose)
 fi
 
 missing=()
