@@ -76,16 +76,18 @@ if [ ! -x .venv/bin/python ]; then
     say "Creating .venv with $PYTHON"
     "$PYTHON" -m venv .venv
 fi
+# The exact versions of requirements.lock (requirements-dev.lock with --dev; both made by
+# scripts/lock.sh from pyproject.toml's ranges), then Assay itself without resolving again:
+# CI, the images and every machine install the same packages.
 stamp=.venv/.assay-installed
-want="$(sha256sum pyproject.toml | cut -c1-16)-dev$DEV"
+lock=requirements.lock
+[ "$DEV" = 1 ] && lock=requirements-dev.lock
+want="$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)-dev$DEV"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "Installing Assay into .venv"
+    say "Installing Assay into .venv (dependencies from $lock)"
     .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-    if [ "$DEV" = 1 ]; then
-        .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-    else
-        .venv/bin/python -m pip install -q --disable-pip-version-check -e .
-    fi
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$lock"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
     echo "$want" > "$stamp"
 fi
 
