@@ -198,6 +198,13 @@ class Settings(BaseSettings):
             "running are left to their lease (re-queued by another worker's watchdog)."
         ),
     )
+    worker_health_file: Path | None = Field(
+        default=None,
+        description=(
+            "File a worker's heartbeat rewrites, read by `assay worker --check` (a container "
+            "health check); default: STATE_DIR/health/worker-<host name>."
+        ),
+    )
     grading_backend: str = Field(
         default="native", description="Sandbox backend workers grade with: native or docker."
     )

@@ -28,6 +28,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,7 @@ from assay.services.catalog.environments import EnvironmentSharing, share_enviro
 from assay.services.intake import workers
 from assay.services.platform import Platform
 from assay.storage.models import Lane
+from assay.worker import health
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +98,12 @@ class WorkerPool:
         slots: int | None = None,
         *,
         sharing: EnvironmentSharing | None = None,
+        health_path: Path | None = None,
     ) -> None:
         """``sharing``: the environments' link to a shared database, installed already
         (by ``assay worker``, before its sandbox check); else the pool installs one on
-        a shared database."""
+        a shared database. ``health_path``: a liveness file the heartbeat rewrites
+        (``worker.health``; ``assay worker`` gives one)."""
         self.platform = platform
         settings = platform.settings
         wanted = settings.worker_slots if slots is None else slots
@@ -116,6 +120,7 @@ class WorkerPool:
         self._service_threads: list[threading.Thread] = []
         self._started = False
         self._sharing = sharing
+        self._health_path = health_path
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -306,6 +311,7 @@ class WorkerPool:
 
     def _heartbeat_loop(self) -> None:
         interval = self.platform.settings.worker_heartbeat_s
+        self._write_health(database_ok=True)
         while not self._stopping.wait(interval):
             try:
                 workers.heartbeat(
@@ -317,6 +323,26 @@ class WorkerPool:
                 )
             except StorageError as exc:
                 log.warning("heartbeat of worker %s failed: %s", self.worker_id, exc)
+                self._write_health(database_ok=False, detail=exc.message)
+            else:
+                self._write_health(database_ok=True)
+
+    def _write_health(self, *, database_ok: bool, detail: str = "") -> None:
+        if self._health_path is None:
+            return
+        state = "running"
+        health.write(
+            self._health_path,
+            health.Health(
+                state=state,
+                pid=os.getpid(),
+                worker_id=self.worker_id,
+                slots=self.slots,
+                busy=self.busy,
+                database_ok=database_ok,
+                detail=detail,
+            ),
+        )
 
     def _watchdog_loop(self) -> None:
         interval = self.platform.settings.watchdog_interval_s

@@ -1,0 +1,80 @@
+"""The worker's health file and `assay worker --check` (a container health check)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assay.cli.main import app
+from assay.config import Settings
+from assay.worker import health
+
+
+def test_a_fresh_file_is_healthy_and_a_stale_one_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "health" / "worker"
+    health.write(path, health.Health(state="running", pid=42, slots=8, busy=3))
+    ok, why = health.check(path, 10.0)
+    assert ok, why
+    assert "running, pid 42, 3/8 slots busy" in why
+    old = time.time() - 30
+    os.utime(path, (old, old))
+    ok, why = health.check(path, 10.0)
+    assert not ok
+    assert why.startswith("stale: last heartbeat 30 s ago (limit 10 s)")
+
+
+def test_a_missing_or_garbled_file(tmp_path: Path) -> None:
+    ok, why = health.check(tmp_path / "nothing", 10.0)
+    assert not ok
+    assert "does not exist" in why
+    garbled = tmp_path / "garbled"
+    garbled.write_bytes(b"\xff" * 10_000)
+    ok, why = health.check(garbled, 10.0)
+    assert ok  # fresh: the loop turns, whatever it wrote
+    assert "unreadable contents" in why
+
+
+def test_a_database_outage_is_reported_but_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "w"
+    detail = "connection refused " * 50
+    health.write(path, health.Health(state="running", pid=1, database_ok=False, detail=detail))
+    ok, why = health.check(path, 10.0)
+    assert ok
+    assert "the database did not answer the last heartbeat: connection refused" in why
+    assert len(why) < 400  # the detail is cut
+
+
+def test_the_default_path_and_age(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, worker_heartbeat_s=2.0)
+    assert health.health_file(settings) == tmp_path / "health" / f"worker-{socket.gethostname()}"
+    assert health.max_age_s(settings) == health.MIN_MAX_AGE_S
+    assert health.max_age_s(Settings(state_dir=tmp_path, worker_heartbeat_s=5.0)) == 25.0
+    chosen = tmp_path / "elsewhere"
+    assert health.health_file(Settings(state_dir=tmp_path, worker_health_file=chosen)) == chosen
+
+
+def test_the_check_command_exits_0_when_alive_and_1_when_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "worker.health"
+    monkeypatch.setenv("ASSAY_WORKER_HEALTH_FILE", str(path))
+    monkeypatch.setenv("ASSAY_STATE_DIR", str(tmp_path))
+    runner = CliRunner()
+    missing = runner.invoke(app, ["worker", "--check"])
+    assert missing.exit_code == 1
+    assert "does not exist" in missing.output
+    path.write_text(json.dumps({"state": "draining", "pid": 7, "slots": 4, "busy": 1}))
+    alive = runner.invoke(app, ["worker", "--check"])
+    assert alive.exit_code == 0, alive.output
+    assert "alive" in alive.output
+    assert "draining, pid 7, 1/4 slots busy" in alive.output
+    old = time.time() - 12
+    os.utime(path, (old, old))
+    assert runner.invoke(app, ["worker", "--check"]).exit_code == 1
+    assert runner.invoke(app, ["worker", "--check", "--max-age", "60"]).exit_code == 0
