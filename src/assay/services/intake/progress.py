@@ -5,6 +5,12 @@ Every stage of a run is one ``RunEvent`` row numbered ``seq`` 0, 1, 2, ... per r
 ``building``, ``testing`` (``current`` of ``total``), then one terminal stage:
 ``done``, ``error`` or ``cancelled``. Readers only need the database, so the
 server streaming them and the worker writing them may be different processes.
+
+On PostgreSQL, ``record_events`` also sends ``NOTIFY assay_run_events`` with
+``<run id>:<seq>`` (the run's newest seq) in the same transaction: PostgreSQL
+delivers it when, and only if, the events commit, to every API server listening
+(``assay.web.api.events.RunWatch``), which wakes the streams of that run at once
+instead of polling. SQLite has no such thing: there the streams poll.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
@@ -36,6 +42,10 @@ TERMINAL_STAGES = frozenset({Stage.DONE, Stage.ERROR, Stage.CANCELLED})
 TERMINAL_STATUSES = frozenset({RunStatus.GRADED, RunStatus.ERROR, RunStatus.CANCELLED})
 
 MAX_DETAIL_CHARS = 500  # the column's width
+NOTIFY_CHANNEL = "assay_run_events"  # payload: "<run id>:<newest seq>"
+_NOTIFY = text(
+    "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+)
 
 
 class EventOut(BaseModel):
@@ -133,7 +143,17 @@ def record_events(session: Session, events: Sequence[NewEvent]) -> list[int]:
             }
         )
     session.execute(insert(RunEvent), rows)
+    notify_events(session, newest)
     return seqs
+
+
+def notify_events(session: Session, newest: dict[int, int]) -> None:
+    """On PostgreSQL, tell listening servers each run's newest seq when ``session``
+    commits (nothing is sent if it rolls back). One statement for all the runs."""
+    if not newest or session.get_bind().dialect.name != "postgresql":
+        return
+    payloads = [f"{run_id}:{seq}" for run_id, seq in sorted(newest.items())]
+    session.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "payloads": payloads})
 
 
 class EventPage(BaseModel):

@@ -13,11 +13,14 @@ and a process at most ``events_max_streams`` in all; one more is refused with
 429 and ``Retry-After`` before it starts (JSON pages are not counted). A stream
 gives its place back when it ends, however it ends (``HeldStream``).
 
-Streams learn of new events by polling the database (workers may be other
-processes): every ``events_poll_interval_s`` one query for all the open streams
-of the process asks which of their runs have newer events; only those streams
-then read them. A waiting stream holds neither a database session nor a
-threadpool thread.
+Streams learn of new events (workers may be other processes) from PostgreSQL's
+LISTEN/NOTIFY: one listening connection per server process wakes the streams
+of a run as soon as its events commit, whichever process wrote them. On SQLite
+(and on PostgreSQL while that connection is down) they poll: every
+``events_poll_interval_s`` one query for all the open streams of the process
+asks which of their runs have newer events. Either way only the streams with
+news then read them (``RunWatch``). A waiting stream holds neither a database
+session nor a threadpool thread.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import make_url
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 from starlette.types import Receive, Scope, Send
@@ -108,6 +115,8 @@ async def _answer(
         after_seq = -1 if after is None else after
         return await run_in_threadpool(progress.event_page, platform, actor, run_id, after_seq)
     after_seq = _resume_point(last_event_id)
+    watch = RunWatch.of(request, platform)
+    epoch = watch.epoch
     # The first page is read before answering, so refusals are plain 404s, not broken streams.
     first = await run_in_threadpool(progress.event_page, platform, actor, run_id, after_seq)
     if first.finished and not first.events:
@@ -118,7 +127,7 @@ async def _answer(
     try:
         return HeldStream(
             place,
-            _stream(RunWatch.of(request, platform), actor, first, after_seq),
+            _stream(watch, actor, first, after_seq, epoch),
             ping=platform.settings.events_ping_s,
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
@@ -143,7 +152,7 @@ class HeldStream(EventSourceResponse):
 
 
 async def _stream(
-    watch: RunWatch, actor: Actor, page: progress.EventPage, after_seq: int
+    watch: RunWatch, actor: Actor, page: progress.EventPage, after_seq: int, epoch: int
 ) -> AsyncIterator[ServerSentEvent]:
     while True:
         for event in page.events:
@@ -151,26 +160,52 @@ async def _stream(
             after_seq = event.seq
         if page.finished:
             return
-        await watch.wait(page.run_id, after_seq)
+        await watch.wait(page.run_id, after_seq, epoch)
+        epoch = watch.epoch
         page = await run_in_threadpool(
             progress.event_page, watch.platform, actor, page.run_id, after_seq
         )
 
 
 class RunWatch:
-    """One database poll per interval for all the open streams of this app.
+    """Wakes the waiting streams of this app when their runs have new events.
 
     A stream waits here until its run has an event newer than the last it sent
-    (or the run is over, or ``FALLBACK_S`` passed); only then does it read its
-    events. The poll runs only while some stream waits.
+    (or the run is over, or the fallback time passed); only then does it read its
+    events, access-checked. Two ways to learn of new events:
+
+    - PostgreSQL (``notify``): ONE connection of this process listens on
+      ``progress.NOTIFY_CHANNEL``; each notification ("<run>:<seq>", sent by the
+      writer in the transaction of the events) wakes the waiters of that run at
+      once. The listener starts with the first waiting stream and closes after
+      ``IDLE_S`` without one. While it is not listening (connecting, or the
+      connection dropped: it reconnects every ``RETRY_S``) the streams are polled
+      instead, so nothing is missed; when it is (back) up it checks the waiting
+      runs once, and a stream whose page was read before that (``epoch``) reads
+      again. A listening stream also re-reads after ``max(FALLBACK_S,
+      events_poll_interval_s)`` (a safety net; notifications are not lost while
+      the connection is up).
+    - polling (SQLite, or while not listening): every ``events_poll_interval_s``
+      one query for all the waiting streams asks which runs have newer events.
+      The poll runs only while some stream waits and nothing listens.
     """
 
     FALLBACK_S = 5.0
+    IDLE_S = 30.0
+    RETRY_S = 1.0
+    CHECK_S = 10.0  # a query on the listening connection this often: a dead one shows
+    HEARD_RUNS = 10_000  # newest seqs remembered for runs nobody waited on yet
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, *, notify: bool | None = None) -> None:
         self.platform = platform
+        self.notify = (not platform.db.is_sqlite) if notify is None else notify
+        self.listening = False
+        self.epoch = 0  # +1 each time the listener is (back) up
         self._waiters: dict[int, list[tuple[int, asyncio.Future[None]]]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._heard: OrderedDict[int, int] = OrderedDict()
+        self._poller: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def of(cls, request: Request, platform: Platform) -> RunWatch:
@@ -180,15 +215,26 @@ class RunWatch:
             watch = state.run_watch = cls(platform)
         return watch
 
-    async def wait(self, run_id: int, seen_seq: int) -> None:
+    async def wait(self, run_id: int, seen_seq: int, epoch: int | None = None) -> None:
+        """Until run ``run_id`` has an event after ``seen_seq`` (or the fallback time).
+
+        ``epoch``: ``self.epoch`` when the stream read its page; if the listener came
+        up since, this returns at once (the page may predate it)."""
+        self._bind_loop()
+        if self.listening and epoch is not None and epoch != self.epoch:
+            return
+        if self._heard.get(run_id, -1) > seen_seq:
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (seen_seq, future)
         self._waiters.setdefault(run_id, []).append(entry)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._poll())
+        self._start()
+        timeout = self.FALLBACK_S
+        if self.listening:
+            timeout = max(timeout, self.platform.settings.events_poll_interval_s)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, self.FALLBACK_S)
+                await asyncio.wait_for(future, timeout)
         finally:
             entries = self._waiters.get(run_id, [])
             if entry in entries:
@@ -196,21 +242,117 @@ class RunWatch:
             if not entries:
                 self._waiters.pop(run_id, None)
 
+    def _bind_loop(self) -> None:
+        """Tasks and futures belong to one event loop (a server has one; an app driven
+        by several test clients sees several): start afresh on another."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._waiters.clear()
+            self._poller = self._listener = None
+            self.listening = False
+
+    def _start(self) -> None:
+        if self.notify and (self._listener is None or self._listener.done()):
+            self._listener = asyncio.create_task(self._listen())
+        if not self.listening and (self._poller is None or self._poller.done()):
+            self._poller = asyncio.create_task(self._poll())
+
+    def _wake(self, run_id: int, newest: int, over: bool) -> None:
+        for seen, future in self._waiters.get(run_id, []):
+            if (newest > seen or over) and not future.done():
+                future.set_result(None)
+
+    async def _check(self, run_ids: list[int]) -> bool:
+        """One query for the runs' newest seqs; wakes the waiters with news."""
+        try:
+            states = await run_in_threadpool(progress.newest_seqs, self.platform, run_ids)
+        except Exception:  # the database is away: streams fall back to their own reads
+            log.warning("polling for progress events failed", exc_info=True)
+            return False
+        for run_id in run_ids:
+            newest, over = states.get(run_id, (-1, True))
+            self._wake(run_id, newest, over)
+        return True
+
     async def _poll(self) -> None:
         interval = self.platform.settings.events_poll_interval_s
-        while self._waiters:
+        while self._waiters and not self.listening:
             await asyncio.sleep(interval)
-            run_ids = list(self._waiters)
+            if not self.listening:
+                await self._check(list(self._waiters))
+
+    # --- PostgreSQL LISTEN ---------------------------------------------------------
+
+    def heard(self, payload: str) -> None:
+        """One notification: "<run id>:<seq>" (anything else is ignored)."""
+        run_text, _, seq_text = payload.partition(":")
+        try:
+            run_id, seq = int(run_text), int(seq_text)
+        except ValueError:
+            log.warning("ignoring a malformed progress notification %r", payload[:100])
+            return
+        if seq > self._heard.get(run_id, -1):
+            self._heard[run_id] = seq
+            self._heard.move_to_end(run_id)
+            while len(self._heard) > self.HEARD_RUNS:
+                self._heard.popitem(last=False)
+        self._wake(run_id, seq, over=False)
+
+    async def _listen(self) -> None:
+        conninfo = listen_conninfo(self.platform.db.url)
+        idle_since = time.monotonic()
+        while True:
+            if self._waiters:
+                idle_since = time.monotonic()
             try:
-                states = await run_in_threadpool(progress.newest_seqs, self.platform, run_ids)
-            except Exception:  # the database is away: streams fall back to their own reads
-                log.warning("polling for progress events failed", exc_info=True)
-                continue
-            for run_id in run_ids:
-                newest, over = states.get(run_id, (-1, True))
-                for seen, future in self._waiters.get(run_id, []):
-                    if (newest > seen or over) and not future.done():
-                        future.set_result(None)
+                connection = await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True, connect_timeout=5
+                )
+            except psycopg.Error as exc:
+                log.warning("live progress: cannot listen for notifications (polling): %s", exc)
+            else:
+                try:
+                    async with connection:
+                        await connection.execute(f"LISTEN {progress.NOTIFY_CHANNEL}")
+                        await self._listening(connection)
+                        return  # idle: closed
+                except psycopg.Error as exc:
+                    log.warning("live progress: the listening connection broke (polling): %s", exc)
+                finally:
+                    self._down()
+            if not self._waiters and time.monotonic() - idle_since > self.IDLE_S:
+                return
+            await asyncio.sleep(self.RETRY_S)
+
+    async def _listening(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        self.listening = True
+        self.epoch += 1
+        self._heard.clear()  # what was heard before a gap may be stale
+        await self._check(list(self._waiters))  # what happened before LISTEN
+        idle_since = checked = time.monotonic()
+        while True:
+            async for note in connection.notifies(timeout=1.0):
+                self.heard(note.payload)
+            now = time.monotonic()
+            if self._waiters:
+                idle_since = now
+            elif now - idle_since > self.IDLE_S:
+                return
+            if now - checked > self.CHECK_S:
+                await connection.execute("SELECT 1")
+                checked = now
+
+    def _down(self) -> None:
+        if self.listening:
+            self.listening = False
+            if self._waiters and (self._poller is None or self._poller.done()):
+                self._poller = asyncio.create_task(self._poll())
+
+
+def listen_conninfo(url: str) -> str:
+    """The libpq URL of a SQLAlchemy PostgreSQL URL (``postgresql+psycopg://...``)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _wants_stream(request: Request) -> bool:
