@@ -290,6 +290,6 @@ def test_serve_demo_without_the_example_assignments_says_what_to_do(tmp_path: Pa
         )  # fmt: skip
         assert done.returncode == 2, done.stderr
         assert f"{missing} has none" in done.stderr
-        assert "fix: run it from a source checkout" in done.stderr
+        assert "fix: reinstall Assay from its wheel" in done.stderr
         assert "Assay is serving" not in done.stdout
     assert not (state / "demo-logins.json").exists()  # refused before changing anything

@@ -1,7 +1,8 @@
 """A demo to try the platform with: ``assay serve --demo``.
 
 Makes (once; a rerun finds what exists and changes nothing) the course ``demo``
-with every example assignment of ``examples/assignments`` published and due in a
+with every example assignment of ``examples/assignments`` (the source checkout's, or
+the copy an installed wheel carries: ``default_examples_dir``) published and due in a
 week, an instructor ``demo-instructor`` and a student ``demo-student``, and an API
 token for the student.
 
@@ -85,17 +86,30 @@ class _Stored(BaseModel):
     student_token: str = ""
 
 
-def default_examples_dir() -> Path:
-    """``examples/assignments`` of the source checkout this code runs from."""
+def checkout_examples_dir() -> Path:
+    """``examples/assignments`` of the source checkout this code runs from (if it does)."""
     return Path(__file__).resolve().parents[3] / "examples" / "assignments"
 
 
+def packaged_examples_dir() -> Path:
+    """The copy of ``examples/assignments`` that the wheel carries (setup.py puts it
+    there at build time; a checkout has none)."""
+    return Path(__file__).resolve().parents[1] / "demo_examples"
+
+
+def default_examples_dir() -> Path:
+    """The checkout's examples when running from one (tests and docs edit those), else
+    the wheel's copy."""
+    checkout = checkout_examples_dir()
+    return checkout if checkout.is_dir() else packaged_examples_dir()
+
+
 class DemoExamplesMissingError(ConfigError):
-    """The demo's example assignments are not there (an installed, not checked-out, Assay)."""
+    """The demo's example assignments are not there (neither a checkout nor the wheel's)."""
 
     fix = (
-        "run it from a source checkout of Assay (git clone, then pip install -e .), "
-        "or give it a copy of the checkout's examples/assignments: "
+        "reinstall Assay from its wheel (which carries them) or run it from a source "
+        "checkout; or give it a copy of the checkout's examples/assignments: "
         "assay serve --demo --examples DIR"
     )
 
@@ -104,14 +118,14 @@ def seed_demo(platform: Platform, examples_dir: Path | None = None) -> DemoInfo:
     """Create what is missing of the demo; return its logins and assignments.
 
     Raises DemoExamplesMissingError (before changing anything) when ``examples_dir``
-    (default: the source checkout's ``examples/assignments``) holds no package.
+    (default: ``default_examples_dir()``) holds no package.
     """
     examples = examples_dir or default_examples_dir()
     packages_found = examples.is_dir() and any(examples.glob("*/assignment.toml"))
     if not packages_found:
         raise DemoExamplesMissingError(
-            "the demo needs the example assignments of Assay's source (examples/assignments); "
-            f"{examples} has none"
+            "the demo needs Assay's example assignments (examples/assignments of the source, "
+            f"shipped in the wheel as assay/demo_examples); {examples} has none"
         )
     system = Actor.system("demo")
     logins_path = Path(platform.settings.state_dir) / LOGINS_FILE

@@ -41,7 +41,7 @@ def serve_command(
         typer.Option(
             "--examples",
             help="With --demo: the example assignments to publish "
-            "(default: examples/assignments of the source checkout).",
+            "(default: the source checkout's examples/assignments, or the wheel's copy).",
         ),
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
@@ -67,7 +67,7 @@ def serve_command(
             for line in info.lines(url):
                 typer.echo(line)
         app = create_app(platform)
-        pool = WorkerPool(platform, workers) if workers != 0 else None
+        pool = WorkerPool(platform, workers, owns_sandboxes=True) if workers != 0 else None
         app.state.embedded_workers = pool.slots if pool is not None else 0
         if pool is not None:
             pool.start()
@@ -82,10 +82,12 @@ def serve_command(
                 access_log=False,
             )
             # uvicorn re-raises the SIGTERM/SIGINT it stopped on once it is done; with
-            # these handlers that lands here, so the workers below still stop cleanly.
-            signal.signal(signal.SIGTERM, _stopping)
-            signal.signal(signal.SIGINT, _stopping)
-            uvicorn.Server(config).run()
+            # these handlers that lands here, so the workers below still drain cleanly
+            # (and a signal while they drain hands their jobs back at once).
+            stopping = _Stopping(pool)
+            signal.signal(signal.SIGTERM, stopping.on_signal)
+            signal.signal(signal.SIGINT, stopping.on_signal)
+            _Server(config, pool).run()
         finally:
             if pool is not None:
                 pool.stop()
@@ -93,5 +95,33 @@ def serve_command(
         platform.close()
 
 
-def _stopping(signum: int, _frame: FrameType | None) -> None:
-    typer.echo(f"{signal.Signals(signum).name}: stopping the workers", err=True)
+class _Server(uvicorn.Server):
+    """uvicorn's server; its first SIGTERM/SIGINT also makes the embedded workers
+    stop claiming at once (their drain runs while the HTTP side shuts down), a
+    second one while they drain hands their jobs back."""
+
+    def __init__(self, config: uvicorn.Config, pool: WorkerPool | None) -> None:
+        super().__init__(config)
+        self.pool = pool
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.pool is not None:
+            if self.pool.draining:
+                self.pool.hurry()
+            self.pool.drain()
+        super().handle_exit(sig, frame)
+
+
+class _Stopping:
+    def __init__(self, pool: WorkerPool | None) -> None:
+        self.pool = pool
+        self.seen = 0
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        self.seen += 1
+        if self.pool is not None and self.seen > 1:
+            typer.echo(f"{name}: handing the workers' running jobs back now", err=True)
+            self.pool.hurry()
+            return
+        typer.echo(f"{name}: draining the workers", err=True)
