@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from assay.config import Settings
 from assay.errors import UnknownBackendError
 from assay.queue import JobQueue, JobQueueProtocol
@@ -23,6 +25,8 @@ from assay.sandbox.envs.provider import EnvironmentProvider
 from assay.sandbox.envs.resolve import store_from_settings
 from assay.services.writebehind import WriteBehind
 from assay.storage.db import Database
+from assay.storage.models import PlatformSecret
+from assay.storage.upsert import insert_new
 
 
 @dataclass
@@ -80,9 +84,19 @@ class Platform:
                 return self._store_view
 
     def secret_key(self) -> str:
-        """The configured secret, or one generated once and kept in the state directory."""
+        """The configured secret, or one generated once: on PostgreSQL kept in the
+        database (``platform_secrets``), so every API server of it signs and checks
+        alike behind a balancer; on SQLite (one server) in the state directory."""
         if self.settings.secret_key:
             return self.settings.secret_key
+        if not self.db.is_sqlite:
+            with self.db.session() as session:
+                values = {"name": "secret_key", "value": secrets.token_urlsafe(48)}
+                insert_new(session, PlatformSecret, values, returning=PlatformSecret.name)
+                stored = session.scalar(
+                    select(PlatformSecret.value).where(PlatformSecret.name == "secret_key")
+                )
+            return str(stored)
         path = Path(self.settings.state_dir) / "secret_key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -420,3 +420,40 @@ class EnvironmentArchiveChunk(Base):
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RateBucket(Base):
+    """A token bucket of the rate limits shared by several API servers (PostgreSQL:
+    ``services.operations.shared_limits``): ``tokens`` as of ``refilled_at``, in
+    seconds since the epoch on the database's clock (servers' clocks never matter).
+    ``taken``: whether the last request took a token (read back by that request)."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "<limit>:<user or client>"
+    tokens: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[float] = mapped_column(Float)
+    taken: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IntakePlace(Base):
+    """One of the ``submit_concurrency`` places of the intake gate shared by several API
+    servers: free when ``holder`` is empty or its lease (``expires_at``, epoch seconds on
+    the database's clock) has passed, so a crashed server's places come back."""
+
+    __tablename__ = "intake_places"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(100), default="")
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class PlatformSecret(Base):
+    """A secret generated once for the whole platform (the signing key when none is
+    configured), so every API server of one database signs and checks alike."""
+
+    __tablename__ = "platform_secrets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,7 +34,9 @@ def create_app(platform: Platform) -> FastAPI:
         redoc_url=None,
     )
     app.state.platform = platform
-    app.state.intake = deps.IntakeGate(platform.settings.submit_concurrency)
+    app.state.intake = deps.IntakeGate(
+        platform.settings.submit_concurrency, limits.shared_intake(platform)
+    )
     errors.install(app)
     limits.install(app, platform)
     observability.install(app, platform)

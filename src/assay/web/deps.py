@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Response
@@ -25,6 +26,7 @@ from assay.services import Actor, Platform
 from assay.services.catalog import courses
 from assay.services.identity import accounts
 from assay.web.limits import Limiters
+from assay.web.ratelimit import SharedIntake
 
 SESSION_COOKIE = "assay_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -134,16 +136,20 @@ SubmitLimitDep = Annotated[None, Depends(submit_limit)]
 
 
 class IntakeGate:
-    """At most ``submit_concurrency`` submissions of this process are taken in at once.
+    """At most ``submit_concurrency`` submissions are taken in at once.
 
     Under a burst (an exam deadline), hundreds of submission requests would each hold
     a thread that competes for the interpreter with the workers' set-up and
     supervision of the runs they queued: every submission and every run then
-    progresses slowly. Waiting here costs no thread; the turn comes in arrival order.
+    progresses slowly. Waiting here costs no thread; in a process the turn comes in
+    arrival order. With ``shared`` (PostgreSQL: several API servers) a turn also
+    holds one of ``size`` leased places in the database, so the limit holds for all
+    the servers together (``ratelimit.SharedIntake``).
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, shared: SharedIntake | None = None) -> None:
         self.size = size
+        self.shared = shared
         self._gates: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     @property
@@ -155,6 +161,20 @@ class IntakeGate:
             self._gates = (loop, asyncio.Semaphore(self.size))
         return self._gates[1]
 
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold a place of this process's gate, and of the shared one if any."""
+        async with self.semaphore:
+            if self.shared is None:
+                yield
+                return
+            place = await self.shared.take()
+            try:
+                yield
+            finally:
+                # given back even when the request is cancelled (the client went away)
+                await asyncio.shield(self.shared.give_back(place))
+
 
 def intake_gate(request: Request) -> IntakeGate:
     gate: IntakeGate = request.app.state.intake
@@ -163,7 +183,7 @@ def intake_gate(request: Request) -> IntakeGate:
 
 async def intake_turn(request: Request) -> AsyncIterator[None]:
     """Hold one of the intake gate's places while the submission is taken in."""
-    async with intake_gate(request).semaphore:
+    async with intake_gate(request).turn():
         yield
 
 

@@ -3,11 +3,13 @@
 The body limit is ASGI middleware, so it covers every route: a declared
 ``Content-Length`` over ``settings.max_upload_bytes`` is refused before the body
 is read, and a chunked body without one is counted as it arrives and refused
-when it passes the limit. Rate limits are token buckets in this process (see
+when it passes the limit. Rate limits are token buckets (see
 ``assay.web.ratelimit``), charged by ``deps.optional_actor`` (every request
 that authenticates, keyed by user, or by client address when anonymous) and by
-the submission routes (``SubmitLimitDep``). Open live-progress streams are counted
-per user and per process (``Limiters.streams``, taken in ``api.events``).
+the submission routes (``SubmitLimitDep``): in the database on PostgreSQL, so
+they hold across every API server of it; in this process on SQLite (one
+server). Open live-progress streams are counted per user and per process
+(``Limiters.streams``, taken in ``api.events``).
 """
 
 from __future__ import annotations
@@ -20,14 +22,29 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.services import Platform
-from assay.web.ratelimit import ConcurrencyLimiter, RateLimiter
+from assay.web.ratelimit import (
+    ConcurrencyLimiter,
+    DatabaseRateLimiter,
+    RateLimiter,
+    SharedIntake,
+)
 
 
 class Limiters:
     def __init__(self, platform: Platform) -> None:
         settings = platform.settings
-        self.requests = RateLimiter(settings.rate_limit_per_minute)
-        self.submissions = RateLimiter(settings.submit_rate_limit_per_minute)
+        self.requests: RateLimiter | DatabaseRateLimiter
+        self.submissions: RateLimiter | DatabaseRateLimiter
+        if platform.db.is_sqlite:
+            self.requests = RateLimiter(settings.rate_limit_per_minute)
+            self.submissions = RateLimiter(settings.submit_rate_limit_per_minute)
+        else:
+            self.requests = DatabaseRateLimiter(
+                platform.db, "requests", settings.rate_limit_per_minute
+            )
+            self.submissions = DatabaseRateLimiter(
+                platform.db, "submissions", settings.submit_rate_limit_per_minute
+            )
         self.streams = ConcurrencyLimiter(
             settings.events_max_streams_per_user, settings.events_max_streams
         )
@@ -116,6 +133,14 @@ async def _too_large(_request: Request, exc: Exception) -> JSONResponse:
         status_code=413,
         headers={"Connection": "close"},
     )
+
+
+def shared_intake(platform: Platform) -> SharedIntake | None:
+    """The intake gate's places in the database (PostgreSQL: several servers may take
+    submissions in), or None (SQLite: one server; its gate is in memory)."""
+    if platform.db.is_sqlite:
+        return None
+    return SharedIntake(platform.db, platform.settings.submit_concurrency)
 
 
 def install(app: FastAPI, platform: Platform) -> None:
