@@ -35,7 +35,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -177,6 +177,22 @@ def make_engine(url: str, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engi
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+# pg_advisory_xact_lock's key for migrations: "ASSAYMIG" in ASCII, a constant no other
+# lock of Assay's uses (one database may hold several applications' advisory locks).
+MIGRATION_LOCK = 0x41535341594D4947
+
+
+def _migration_lock(connection: Connection) -> None:
+    """Wait for the migration lock (saying so if another process holds it)."""
+    key = {"key": MIGRATION_LOCK}
+    if connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
+        return
+    log.info("another process is migrating the database; waiting for it")
+    started = time.monotonic()
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
+    log.info("the other migration ended after %.1f s", time.monotonic() - started)
+
+
 class Database:
     """One database: ``with db.session() as s:`` commits on success, rolls back on error."""
 
@@ -229,26 +245,44 @@ class Database:
         config.attributes["engine"] = self.engine
         return config
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (safe to call on every start)."""
+    def migrate(self) -> tuple[str | None, str | None]:
+        """Bring the schema to the newest migration (safe to call on every start); the
+        revision found (None: an empty database) and the one it is at now.
+
+        Several servers may start at once: on PostgreSQL the upgrade runs under a
+        transaction-level advisory lock (``MIGRATION_LOCK``), so one migrates and the
+        others wait, then find the schema current and do nothing; the lock ends with the
+        migration's transaction (DDL is transactional there), also when a process dies.
+        On SQLite the transaction takes the write lock at BEGIN, which serialises them.
+        """
         try:
             with self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    _migration_lock(connection)
+                found = MigrationContext.configure(connection).get_current_revision()
                 config = self.alembic_config()
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
+                now = MigrationContext.configure(connection).get_current_revision()
         except SQLAlchemyError as exc:
             raise StorageError(f"migrating the database failed: {exc}") from exc
+        return found, now
 
     def is_current(self) -> bool:
         """Whether the schema is at the newest migration (for /readyz; it only reads, so
         on SQLite it does not wait for the writer)."""
+        current, head = self.revisions()
+        return current == head
+
+    def revisions(self) -> tuple[str | None, str | None]:
+        """The database's migration (None: none yet) and the newest this code has."""
         head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
         with (
             storage_errors(writing=False, what="reading the schema version"),
             (self.reader_engine or self.engine).connect() as connection,
         ):
             current = MigrationContext.configure(connection).get_current_revision()
-        return current == head
+        return current, head
 
     def probe_write(self, timeout_s: float) -> None:
         """Commit a tiny write transaction (one row rewritten as it was), waiting at most

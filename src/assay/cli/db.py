@@ -1,0 +1,56 @@
+"""``assay db migrate | check``: the database schema, as a step of its own.
+
+``assay serve`` migrates at start (several servers starting together take turns: the
+migration runs under a lock, see ``Database.migrate``); ``assay worker`` never
+migrates, it waits for a current schema. ``assay db migrate`` does the migration
+without serving, as the first step of an upgrade (docs/deploy.md, Upgrades);
+``assay db check`` says whether the schema is current (exit 0) or not (exit 1).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from assay.cli.console import fail
+from assay.cli.local import load_settings
+from assay.errors import AssayError
+from assay.storage.db import Database
+
+app = typer.Typer(help="Migrate and check the database schema.", no_args_is_help=True)
+
+
+def _database() -> Database:
+    settings = load_settings()
+    return Database(settings.resolved_database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Bring the schema to the newest migration (waits while another process migrates)."""
+    db = _database()
+    try:
+        before, after = db.migrate()
+    except AssayError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    if before == after:
+        typer.echo(f"the schema was current already (revision {after})")
+    else:
+        typer.echo(f"migrated the schema from revision {before or 'none'} to {after}")
+
+
+@app.command("check")
+def check() -> None:
+    """Exit 0 if the schema is at the newest migration this Assay has, else 1."""
+    db = _database()
+    try:
+        current, head = db.revisions()
+    except AssayError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    if current != head:
+        typer.echo(f"the schema is at revision {current or 'none'}; this Assay needs {head}")
+        raise typer.Exit(1)
+    typer.echo(f"the schema is current (revision {head})")
