@@ -186,6 +186,33 @@ def test_release_retries_until_out_of_attempts(q: Subject) -> None:
     assert q.job(job_id).status == JobStatus.RUNNING
 
 
+def test_a_handed_back_job_keeps_its_attempt_and_only_its_new_owner_finishes(
+    q: Subject,
+) -> None:
+    job_id, _ = q.add(1)
+    for _attempt in range(3):  # more hand-backs than attempts: none is used up
+        first = q.queue.claim("stopping")
+        assert first is not None and first.id == job_id and first.attempt == 1
+        with q.transaction() as session:
+            assert q.queue.hand_back(session, job_id, "other") is False
+        with q.transaction() as session:
+            assert q.queue.hand_back(session, job_id, "stopping") is True
+        row = q.job(job_id)
+        assert (row.status, row.worker_id, row.attempts) == (JobStatus.QUEUED, None, 0)
+        assert row.error == "handed back by its stopping worker; re-queued"
+    second = q.queue.claim("alive")
+    assert second is not None and second.attempt == 1
+    with q.transaction() as session:  # the stopping worker's late finish records nothing
+        assert q.queue.finish(session, job_id, "stopping") is False
+    with q.transaction() as session:
+        assert q.queue.hand_back(session, job_id, "stopping") is False
+    with q.transaction() as session:
+        assert q.queue.finish(session, job_id, "alive") is True
+    with q.transaction() as session:  # finished first: a hand-back finds nothing
+        assert q.queue.hand_back(session, job_id, "alive") is False
+    assert q.job(job_id).status == JobStatus.DONE
+
+
 def test_claim_many_respects_the_bulk_limit_and_its_hook(q: Subject) -> None:
     for target in range(1, 6):
         q.add(target, course=target % 2)

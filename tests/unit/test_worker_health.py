@@ -6,13 +6,14 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from assay.cli.main import app
-from assay.config import Settings
+from assay.config import Settings, get_settings
 from assay.worker import health
 
 
@@ -59,6 +60,16 @@ def test_the_default_path_and_age(tmp_path: Path) -> None:
     assert health.health_file(Settings(state_dir=tmp_path, worker_health_file=chosen)) == chosen
 
 
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    """get_settings() read anew from this test's environment, and again after it (it
+    is cached: the rest of the session must not keep this test's state directory)."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_settings")
 def test_the_check_command_exits_0_when_alive_and_1_when_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,6 +38,7 @@ from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 
 NOTIFY_AFTER_COMMIT = "assay_queue_notify"  # session.info flag set by enqueue
 REQUEUED_ERROR = "worker lost (lease expired); re-queued"
+HANDED_BACK_ERROR = "handed back by its stopping worker; re-queued"
 
 
 class JobQueue(Wakeup):
@@ -205,6 +206,30 @@ class JobQueue(Wakeup):
                 .values(status=JobStatus.QUEUED, worker_id=None, lease_expires_at=None, error=error)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def hand_back(self, session: Session, job_id: int, worker_id: str) -> bool:
+        """Put a job its stopping worker will not finish back in the queue, inside the
+        caller's transaction, WITHOUT using up an attempt (the job did not fail).
+
+        Conditional like ``finish``: only while the job is running and this worker's.
+        Both take the job's row, so when a hand-back races with the job's own finish
+        exactly one of them wins: True means the job is queued again (and the
+        finish that comes later finds it is no longer its own and records nothing);
+        False means it was finished (or lost) already, and there is nothing to do.
+        """
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.RUNNING)
+            .values(
+                status=JobStatus.QUEUED,
+                worker_id=None,
+                lease_expires_at=None,
+                attempts=Job.attempts - 1,
+                error=HANDED_BACK_ERROR,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # --- watchdog -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from assay.queue.base import ClaimedJob, ClaimHook, Wakeup, take_by_lane
-from assay.queue.jobs import REQUEUED_ERROR
+from assay.queue.jobs import HANDED_BACK_ERROR, REQUEUED_ERROR
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
 
 
@@ -129,6 +129,15 @@ class InMemoryJobQueue(Wakeup):
                 if job.attempts >= job.max_attempts:
                     return False
                 self._requeue(job, error)
+                return True
+            return False
+
+    def hand_back(self, session: Session, job_id: int, worker_id: str) -> bool:
+        del session
+        with self._lock:
+            for job in self._owned(worker_id, [job_id]):
+                job.attempts -= 1
+                self._requeue(job, HANDED_BACK_ERROR)
                 return True
             return False
 

@@ -147,6 +147,18 @@ class SandboxBackend(ABC):
         """
         return []
 
+    def kill_own(self) -> list[str]:
+        """Kill every process of the sandboxes THIS process opened, now; say which.
+
+        For a process about to exit whose runs must not go on (a worker that handed
+        its jobs back on SIGTERM): each run cut short returns as killed, its session
+        can still be closed. Every run of the process is killed, whoever started it,
+        so only its sole user of sandboxes may call it. Native: the job cgroups named
+        after this pid (parked launchers too); Docker: the containers labelled with
+        this process as owner. By default nothing (a backend without processes).
+        """
+        return []
+
     @property
     def environment_provider(self) -> EnvironmentProvider | None:
         """Where the trees of its environments come from (a worker gives its store a

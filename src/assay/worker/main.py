@@ -1,8 +1,10 @@
 """``assay worker``: a worker process for distributed mode.
 
 Runs a ``WorkerPool`` (slots, heartbeats, watchdog) against the configured
-database until SIGTERM or SIGINT, then stops claiming, waits for its running jobs
-up to ``worker_stop_timeout_s`` and marks itself stopped. Workers do not migrate
+database until SIGTERM or SIGINT, then drains: stops claiming, waits for its
+running jobs up to ``worker_stop_timeout_s``, hands the jobs still running back to
+the queue and kills their sandboxes, and marks itself stopped. A second signal
+while draining hands the jobs back at once. Workers do not migrate
 the database (many starting at once would race); they wait until the schema is
 current, which ``assay serve`` (or ``assay db migrate``) makes it.
 
@@ -109,16 +111,25 @@ def _serve(
     hand_over: Callable[[], None],
 ) -> None:
     stop = threading.Event()
+    pools: list[WorkerPool] = []
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if stop.is_set() and pools:
+            log.warning("signal %s again: handing the running jobs back now", name)
+            pools[0].hurry()
+            return
+        log.info("signal %s: draining", name)
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     if not wait_for_schema(platform, stop):
         return
-    pool = WorkerPool(platform, slots, sharing=sharing, health_path=health_path)
+    pool = WorkerPool(
+        platform, slots, sharing=sharing, health_path=health_path, owns_sandboxes=True
+    )
+    pools.append(pool)
     hand_over()  # the pool's heartbeat writes the health file from here on
     pool.start()
     stop.wait()

@@ -18,6 +18,16 @@ Timeout checker: a job running longer than ``job_timeout_s`` is reported and its
 lease is no longer extended, so the watchdog re-queues it (or fails it when out
 of attempts); if its thread ever finishes, its result is dropped because the
 job is no longer its own.
+
+Draining (``stop``, on SIGTERM): the dispatcher stops claiming at once; running
+jobs get up to ``worker_stop_timeout_s`` to finish (heartbeats go on extending
+their leases meanwhile; ``hurry`` cuts the wait short); the jobs still running
+then are HANDED BACK (``workers.hand_back``: queued again at once, attempt not
+used, nothing recorded), and only after that are their sandboxes killed (a pool
+that owns its process's sandboxes), so a run cut short can never be recorded: its
+job is no longer this worker's when its thread tries to finish it. A hand-back
+racing with the job's own finish resolves to exactly one of them (both update the
+job's row on condition that this worker owns it).
 """
 
 from __future__ import annotations
@@ -55,6 +65,10 @@ MAX_ERROR_CHARS = 4000
 # Jobs claimed in one transaction at most: enough that a burst is claimed in a few
 # writes, few enough that one worker of several does not take a whole burst at once.
 CLAIM_BATCH = 16
+# After handing jobs back: how long their threads get to end once their sandboxes are
+# killed (a thread may start one more run before it notices: killed again each round).
+HAND_BACK_KILL_S = 5.0
+HAND_BACK_KILL_ROUND_S = 0.5
 
 
 def _memory_bytes() -> int:
@@ -99,11 +113,16 @@ class WorkerPool:
         *,
         sharing: EnvironmentSharing | None = None,
         health_path: Path | None = None,
+        owns_sandboxes: bool = False,
     ) -> None:
         """``sharing``: the environments' link to a shared database, installed already
         (by ``assay worker``, before its sandbox check); else the pool installs one on
         a shared database. ``health_path``: a liveness file the heartbeat rewrites
-        (``worker.health``; ``assay worker`` gives one)."""
+        (``worker.health``; ``assay worker`` gives one). ``owns_sandboxes``: this pool
+        is the only user of its process's sandboxes (``assay worker``, ``assay
+        serve``), so on a stop that hands jobs back it kills them all
+        (``SandboxBackend.kill_own``); otherwise the runs of handed-back jobs go on
+        until they end (their results are dropped)."""
         self.platform = platform
         settings = platform.settings
         wanted = settings.worker_slots if slots is None else slots
@@ -114,9 +133,16 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._running: dict[int, _Running] = {}
         self._bulk = 0
-        self._stopping = threading.Event()
+        self._draining = threading.Event()  # no more claims
+        self._drain_started = 0.0  # monotonic
+        self._hurry = threading.Event()  # no more waiting for running jobs
+        self._stopping = threading.Event()  # heartbeat and watchdog end
+        self._changed = threading.Condition(self._lock)  # a job thread ended
+        self._handed_back: set[int] = set()
+        self._owns_sandboxes = owns_sandboxes
         self._free = threading.Semaphore(self.slots)
         self._job_threads: set[threading.Thread] = set()
+        self._dispatcher: threading.Thread | None = None
         self._service_threads: list[threading.Thread] = []
         self._started = False
         self._sharing = sharing
@@ -131,12 +157,14 @@ class WorkerPool:
         if self._sharing is None and not self.platform.db.is_sqlite:  # a shared database
             self._sharing = share_environments(self.platform)
         self._started = True
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="assay-dispatch", daemon=True
+        )
         self._service_threads = [
-            threading.Thread(target=self._dispatch_loop, name="assay-dispatch", daemon=True),
             threading.Thread(target=self._heartbeat_loop, name="assay-heartbeat", daemon=True),
             threading.Thread(target=self._watchdog_loop, name="assay-watchdog", daemon=True),
         ]
-        for thread in self._service_threads:
+        for thread in (self._dispatcher, *self._service_threads):
             thread.start()
         log.info(
             "worker %s started with %d slots", self.worker_id, self.slots,
@@ -144,37 +172,108 @@ class WorkerPool:
         )  # fmt: skip
         return self
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop claiming; wait up to ``timeout`` s for running jobs, then leave them to
-        their lease (another worker's watchdog re-queues them)."""
+    def stop(self, timeout: float | None = None) -> list[int]:
+        """Drain: stop claiming at once; wait up to ``timeout`` s
+        (``worker_stop_timeout_s``) for the running jobs, or less if ``hurry`` is
+        called; hand back those still running (see the module docstring); stop.
+        Returns the ids of the jobs handed back."""
         if not self._started:
-            return
+            return []
         if timeout is None:
             timeout = self.platform.settings.worker_stop_timeout_s
+        self.drain()
+        deadline = self._drain_started + timeout
+        log.info(
+            "worker %s draining: no more claims; %d jobs running get %.0f s to finish",
+            self.worker_id, self.busy, timeout,
+        )  # fmt: skip
+        if self._dispatcher is not None:  # its last claim's jobs are running after this
+            self._dispatcher.join(max(5.0, deadline - time.monotonic()))
+        self._write_health(database_ok=True)
+        with self._changed:
+            self._changed.wait_for(
+                lambda: not self._job_threads or self._hurry.is_set(),
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+        handed = self._hand_back_running()
         self._stopping.set()
-        self.platform.queue.notify()
-        deadline = time.monotonic() + timeout
         for thread in self._service_threads:
             thread.join(5.0)
-        with self._lock:
-            job_threads = list(self._job_threads)
-        for thread in job_threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
         if self._sharing is not None:  # an environment being published, built by a job
             self._sharing.close(max(0.0, deadline - time.monotonic()))
-        left = self.running_job_ids()
-        if left:
-            log.warning(
-                "worker %s stopped with jobs %s still running; their leases will run out",
-                self.worker_id,
-                left,
-            )
         try:
             workers.mark_stopped(self.platform, self.worker_id, jobs_done=self.jobs_done)
         except StorageError as exc:
             log.warning("cannot mark worker %s stopped: %s", self.worker_id, exc)
         self._started = False
-        log.info("worker %s stopped", self.worker_id)
+        log.info(
+            "worker %s stopped (%d jobs done, %d handed back)",
+            self.worker_id, self.jobs_done, len(handed),
+        )  # fmt: skip
+        return handed
+
+    def drain(self) -> None:
+        """Stop claiming now (without waiting); ``stop``'s timeout counts from here.
+        ``assay serve`` calls it at SIGTERM, while its HTTP side shuts down."""
+        with self._lock:
+            if self._draining.is_set():
+                return
+            self._drain_started = time.monotonic()
+            self._draining.set()
+        self.platform.queue.notify()  # the dispatcher's wait for work ends
+
+    def hurry(self) -> None:
+        """Stop waiting for running jobs: a draining ``stop`` hands them back now (a
+        second SIGTERM or Ctrl-C)."""
+        self._hurry.set()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining.is_set()
+
+    def _hand_back_running(self) -> list[int]:
+        """Hand back every job still running, then (owning the sandboxes) kill the
+        sandboxes until the jobs' threads have ended (``HAND_BACK_KILL_S`` at most)."""
+        with self._lock:
+            running = [item.job for item in self._running.values()]
+        handed: list[int] = []
+        for job in running:
+            try:
+                if workers.hand_back(self.platform, job, self.worker_id):
+                    with self._lock:
+                        self._handed_back.add(job.id)
+                    handed.append(job.id)
+            except AssayError as exc:
+                log.warning("cannot hand back job %s (left to its lease): %s", job.id, exc)
+        if handed:
+            log.warning(
+                "worker %s handed back jobs %s: still running at the stop deadline",
+                self.worker_id,
+                handed,
+            )
+        if handed and self._owns_sandboxes:
+            self._kill_sandboxes()
+        return handed
+
+    def _kill_sandboxes(self) -> None:
+        backend = self.platform.backend
+        end = time.monotonic() + HAND_BACK_KILL_S
+        while True:
+            try:
+                killed = backend.kill_own()
+            except (AssayError, OSError) as exc:
+                log.warning("cannot kill this process's sandboxes: %s", exc)
+                return
+            if killed:
+                log.info("killed the sandboxes of handed-back jobs: %s", ", ".join(killed))
+            with self._changed:
+                remaining = end - time.monotonic()
+                if remaining <= 0 or self._changed.wait_for(
+                    lambda: not self._job_threads, timeout=min(HAND_BACK_KILL_ROUND_S, remaining)
+                ):
+                    return
 
     def __enter__(self) -> WorkerPool:
         return self.start()
@@ -219,13 +318,17 @@ class WorkerPool:
         run each on a thread of its own."""
         queue = self.platform.queue
         poll_s = self.platform.settings.worker_poll_s
-        while not self._stopping.is_set():
+        while not self._draining.is_set():
             if not self._free.acquire(timeout=poll_s):
                 continue  # every slot busy: look at the stop flag again
             taken = 1
             while taken < CLAIM_BATCH and self._free.acquire(blocking=False):
                 taken += 1
             seen = queue.generation()
+            if self._draining.is_set():  # told to stop while waiting for a slot
+                for _ in range(taken):
+                    self._free.release()
+                return
             jobs = self._claim(taken)
             for _ in range(taken - len(jobs)):
                 self._free.release()
@@ -244,8 +347,9 @@ class WorkerPool:
         try:
             self._run(job)
         finally:
-            with self._lock:
+            with self._changed:
                 self._job_threads.discard(threading.current_thread())
+                self._changed.notify_all()
             self._free.release()
 
     def _claim(self, limit: int) -> list[ClaimedJob]:
@@ -262,7 +366,7 @@ class WorkerPool:
             )
         except AssayError as exc:
             log.warning("cannot claim jobs: %s", exc)
-            self._stopping.wait(self.platform.settings.worker_poll_s)
+            self._draining.wait(self.platform.settings.worker_poll_s)
             return []
         now = time.monotonic()
         with self._lock:
@@ -283,14 +387,22 @@ class WorkerPool:
         try:
             workers.run_handler(job.kind)(self.platform, job, self.worker_id)
         except Exception as exc:  # noqa: BLE001 - whatever a handler raises is our failure
-            self._failed(job, exc)
+            if job.id in self._handed_back:  # its sandbox was killed: expected, not retried
+                log.info("handed-back job %s ended: %s", job.id, exc)
+            else:
+                self._failed(job, exc)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
                 if job.lane is Lane.BULK:
                     self._bulk -= 1
-                self.jobs_done += 1
-        log.info("job %s finished in %.2f s", job.id, time.monotonic() - started)
+                handed_back = job.id in self._handed_back
+                if not handed_back:
+                    self.jobs_done += 1
+        if handed_back:
+            log.info("handed-back job %s ended here; its result (if any) was dropped", job.id)
+        else:
+            log.info("job %s finished in %.2f s", job.id, time.monotonic() - started)
 
     def _failed(self, job: ClaimedJob, exc: Exception) -> None:
         """Infrastructure failure: retry the job, or record it failed when out of attempts."""
@@ -330,7 +442,7 @@ class WorkerPool:
     def _write_health(self, *, database_ok: bool, detail: str = "") -> None:
         if self._health_path is None:
             return
-        state = "running"
+        state = "draining" if self._draining.is_set() else "running"
         health.write(
             self._health_path,
             health.Health(

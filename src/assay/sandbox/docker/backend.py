@@ -142,6 +142,16 @@ class DockerBackend(SandboxBackend):
             removed.append(f"container {str(container['Id'])[:12]}")
         return removed
 
+    def kill_own(self) -> list[str]:
+        """Remove (killing) every container this process labelled as its own, the
+        pre-started ones too."""
+        api = self.api()
+        killed = []
+        for container in api.list_labelled(f"{LABEL}=1", f"{LABEL_OWNER}={this_process()}"):
+            api.remove(str(container["Id"]))
+            killed.append(f"container {str(container['Id'])[:12]}")
+        return killed
+
     def cleanup_stale(self, *, all_owners: bool = False) -> list[str]:
         """Remove leftover sandbox containers; their short ids.
 

@@ -38,7 +38,11 @@ from assay.sandbox.native.launcher import build_launcher
 from assay.sandbox.native.prepared import AnchorConfig, NamespacePool, SessionNamespaces
 from assay.sandbox.native.scheduler import CpuScheduler, default_cores
 from assay.sandbox.native.slots import Slot, SlotPool
-from assay.sandbox.native.stale import remove_leftovers, remove_stale_sandboxes
+from assay.sandbox.native.stale import (
+    kill_own_sandboxes,
+    remove_leftovers,
+    remove_stale_sandboxes,
+)
 from assay.sandbox.native.stall import MAX_STALL_FACTOR
 from assay.sandbox.native.statedir import unreachable_error, unreachable_tree_error
 from assay.sandbox.native.supervisor import Launch, Scheduled, supervise
@@ -446,6 +450,9 @@ class BwrapBackend(SandboxBackend):
 
     def remove_leftovers(self, owner: SandboxOwner) -> list[str]:
         return remove_leftovers(self.settings, owner)
+
+    def kill_own(self) -> list[str]:
+        return kill_own_sandboxes(self.settings)
 
     def remove_stale(self) -> list[str]:
         return remove_stale_sandboxes(self.settings)

@@ -60,6 +60,28 @@ def remove_leftovers(settings: Settings, owner: SandboxOwner) -> list[str]:
     return remove_stale_sandboxes(settings, owner.pid)
 
 
+def kill_own_sandboxes(settings: Settings) -> list[str]:
+    """Kill the processes in this process's job cgroups (``BwrapBackend.kill_own``);
+    the cgroups stay for their runs (or the next sweep) to remove."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        driver = detect_driver(settings.cgroup_parent)
+    except SandboxUnavailableError:
+        return []
+    killed = []
+    mine = f"{JOB_PREFIX}-{os.getpid()}-"
+    for name in driver.job_names():
+        if not name.startswith(mine):
+            continue
+        job = driver.open(name)
+        with contextlib.suppress(SandboxError, OSError):
+            if job.pids():
+                job.kill_all()
+                killed.append(f"cgroup {name}")
+    return killed
+
+
 def _remove_stale_cgroups(driver: CgroupDriver, pid: int | None) -> list[str]:
     removed = []
     for name in driver.job_names():

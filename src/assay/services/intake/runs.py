@@ -9,7 +9,9 @@ exactly one report.
 Progress events (started, setup, building, testing i of n...) are each their own
 short transaction, so live viewers see them while the grading goes on. A retried
 attempt records ``started`` again (with its attempt number); the terminal
-``done`` or ``error`` event is written only with the result.
+``done`` or ``error`` event is written only with the result. A run whose worker
+stopped before finishing it (handed back on SIGTERM) is queued again with a
+``queued`` event saying so (``REQUEUED_DETAIL``), then ``started`` again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from assay.errors import GradingError, StorageError
@@ -47,6 +49,7 @@ OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 # Stages of the engine that the worker records itself, with the result.
 ENGINE_STAGES_SKIPPED = frozenset({Stage.DONE})
 STUDENT_ERROR = "grading failed on our side, not because of your submission"
+REQUEUED_DETAIL = "re-queued: the worker grading it stopped; another one takes it"
 
 
 class GradingRetryError(GradingError):
@@ -61,11 +64,14 @@ class _Work:
 
 
 class EventProgress:
-    """A ``grading.context.Progress`` that records each stage as a run event."""
+    """A ``grading.context.Progress`` that records each stage as a run event; given
+    the grading worker, only while the run is still running there (a run handed back
+    or taken over by another worker shows none of this attempt's later stages)."""
 
-    def __init__(self, platform: Platform, run_id: int) -> None:
+    def __init__(self, platform: Platform, run_id: int, worker_id: str | None = None) -> None:
         self.platform = platform
         self.run_id = run_id
+        self.worker_id = worker_id
 
     def stage(
         self, name: Stage, detail: str = "", current: int | None = None, total: int | None = None
@@ -74,9 +80,28 @@ class EventProgress:
             return
         try:
             with self.platform.db.session() as session:
+                if self.worker_id is not None and not _still_running_on(
+                    session, self.run_id, self.worker_id
+                ):
+                    return
                 progress.record_event(session, self.run_id, name, detail, current, total)
         except StorageError as exc:  # progress is best effort, not the result
             log.warning("cannot record stage %s of run %s: %s", name, self.run_id, exc)
+
+
+def _still_running_on(session: Session, run_id: int, worker_id: str) -> bool:
+    """Whether the run is running on ``worker_id``; its row stays locked until the
+    transaction ends, so a hand-back cannot slip in before the event is recorded."""
+    found = session.scalar(
+        select(GradingRun.id)
+        .where(
+            GradingRun.id == run_id,
+            GradingRun.worker_id == worker_id,
+            GradingRun.status == RunStatus.RUNNING,
+        )
+        .with_for_update()
+    )
+    return found is not None
 
 
 def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
@@ -86,7 +111,7 @@ def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None
     work = _prepared(platform, job)
     if work is None:
         return
-    report = _grade(platform, work)
+    report = _grade(platform, work, worker_id)
     if report.status is ReportStatus.ERROR and job.attempt < job.max_attempts:
         raise GradingRetryError(report.staff_error or report.error or "grading failed")
     values = _report_values(report)  # serialised before the write transaction
@@ -143,7 +168,7 @@ def _prepared(platform: Platform, job: ClaimedJob) -> _Work | None:
         return _Work(run.id, version.package_sha256, submission.files_sha256)
 
 
-def _grade(platform: Platform, work: _Work) -> GradeReport:
+def _grade(platform: Platform, work: _Work, worker_id: str) -> GradeReport:
     files_data = _read_blob(platform, work.files_sha256)
     cache = Path(platform.settings.state_dir) / "packages"
     # the package (up to 64 MiB) is read from the database only when not yet unpacked here
@@ -151,7 +176,7 @@ def _grade(platform: Platform, work: _Work) -> GradeReport:
         cache, work.package_sha256, lambda: _read_blob(platform, work.package_sha256)
     )
     files = filesets.unpack(files_data)
-    progress = EventProgress(platform, work.run_id)
+    progress = EventProgress(platform, work.run_id, worker_id)
     with load_package(root) as package:
         # a tree fetched or built for this run is its cold start, shown in its events
         environments.prepare(platform.backend.environment_provider, package.environment, progress)
@@ -203,6 +228,20 @@ def _record_report(
         )
     else:
         progress.record_event(session, run_id, Stage.ERROR, STUDENT_ERROR)
+
+
+def requeue_grading_run(session: Session, run_id: int) -> None:
+    """The run's job was handed back (its worker is stopping), inside that transaction:
+    the run is queued again, with a ``queued`` event whose detail says why (not a
+    terminal stage: the run goes on elsewhere)."""
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.status == RunStatus.RUNNING)
+        .values(status=RunStatus.QUEUED, worker_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        progress.record_event(session, run_id, Stage.QUEUED, REQUEUED_DETAIL)
 
 
 def fail_grading_run(session: Session, run_id: int, error: str) -> None:

@@ -9,6 +9,8 @@ A job's handlers are looked up by the job's kind in ``HANDLERS``:
 - ``fail(session, target_id, error) -> None`` records, inside the caller's
   transaction, that the target (a grading run, an execution) failed for good;
   ``error`` is staff-only text.
+- ``handed_back(session, target_id) -> None`` (optional) records, inside the
+  transaction that hands the job back (``hand_back``), that the target waits again.
 
 The watchdog runs in every worker process and is safe with many running at once:
 each step is one conditional statement or works on rows it locked, and removing
@@ -57,6 +59,7 @@ _numbers = itertools.count()  # of the workers (pools) of this process
 RunHandler = Callable[[Platform, ClaimedJob, str], None]
 FailHandler = Callable[[Session, int, str], None]
 StartHandler = Callable[[Platform, Session, list[ClaimedJob], str], list[ClaimedJob]]
+HandBackHandler = Callable[[Session, int], None]
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Handlers:
     run: RunHandler
     fail: FailHandler
     start: StartHandler | None = None  # runs in the claiming transaction (see start_claimed)
+    handed_back: HandBackHandler | None = None  # runs in the hand-back's transaction
 
 
 HANDLERS: dict[JobKind, Handlers] = {
@@ -71,6 +75,7 @@ HANDLERS: dict[JobKind, Handlers] = {
         run=runs.run_grading_job,
         fail=runs.fail_grading_run,
         start=runs.start_grading_runs,
+        handed_back=runs.requeue_grading_run,
     ),
     JobKind.EXECUTE: Handlers(
         run=core.run_execution_job,
@@ -87,6 +92,23 @@ def run_handler(kind: JobKind) -> RunHandler:
 def fail_handler(kind: JobKind) -> FailHandler:
     """What records that a job of ``kind`` failed for good."""
     return HANDLERS[kind].fail
+
+
+def hand_back(platform: Platform, job: ClaimedJob, worker_id: str) -> bool:
+    """Give a job this worker will not finish back to the queue, attempt not used,
+    nothing recorded but that its target waits again (see ``JobQueue.hand_back``).
+
+    True: queued again, for another worker (this one's late result will be dropped).
+    False: the job had finished (or been lost) first: there is nothing to hand back.
+    """
+    with platform.db.session() as session:
+        if not platform.queue.hand_back(session, job.id, worker_id):
+            return False
+        handler = HANDLERS[job.kind].handed_back
+        if handler is not None:
+            handler(session, job.target_id)
+    platform.queue.notify()  # this process's other workers (embedded) may take it
+    return True
 
 
 def start_claimed(
