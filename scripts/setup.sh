@@ -33,8 +33,9 @@ PACKAGES=(bubblewrap libseccomp2 python3 python3-venv binutils gcc libc6-dev mak
 if [ "$DEV" = 1 ]; then
     # chromium and a font: browser tests; clang and valgrind: the real check50 run beside
     # the check50 importer (its C checks compile with clang); kubernetes-client: kubectl's
-    # kustomize renders deploy/kubernetes for the manifests' validation
-    PACKAGES+=(chromium fonts-dejavu-core clang valgrind kubernetes-client)
+    # kustomize renders deploy/kubernetes for the manifests' validation; systemd:
+    # systemd-analyze verifies deploy/systemd's units
+    PACKAGES+=(chromium fonts-dejavu-core clang valgrind kubernetes-client systemd)
 fi
 if [ "$DOCKER" = 1 ]; then
     # docker-compose: the compose deployment (deploy/compose) and its end-to-end test
