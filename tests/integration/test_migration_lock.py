@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from assay.storage.db import MIGRATION_LOCK, Database
+from assay.storage.db import MIGRATION_LOCK, Database, SchemaState
 from platform_helpers import database_url
 
 ASSAY = Path(sys.executable).with_name("assay")
@@ -100,3 +100,28 @@ def test_processes_racing_on_a_fresh_database_all_succeed(tmp_path: Path, count:
             assert current == head
         finally:
             db.dispose()
+
+
+def test_an_older_release_leaves_a_newer_schema_alone(tmp_path: Path) -> None:
+    """During a rolling upgrade the new release migrates first; old servers and workers
+    (re)starting meanwhile use the schema as it is (migrations only add)."""
+    db = Database(f"sqlite:///{tmp_path / 'assay.db'}")
+    try:
+        assert db.schema_state() is SchemaState.BEHIND  # empty
+        assert not db.is_current()
+        found, now = db.migrate()
+        assert found is None
+        assert db.schema_state() is SchemaState.CURRENT
+        _, head = db.revisions()
+        assert now == head
+        with db.session() as session:
+            session.execute(sa.text("UPDATE alembic_version SET version_num = '9999_newer'"))
+        assert db.schema_state() is SchemaState.AHEAD
+        assert db.is_current()  # workers and /readyz go on
+        assert db.migrate() == ("9999_newer", "9999_newer")  # and nothing is touched
+        with db.session() as session:
+            session.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+        assert db.schema_state() is SchemaState.BEHIND
+        assert not db.is_current()
+    finally:
+        db.dispose()

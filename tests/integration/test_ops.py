@@ -97,8 +97,16 @@ def test_readyz_checks_database_schema_and_expected_workers(platform: Platform) 
         assert after.status_code == 503
         set_embedded_workers(server, 0)
 
+        # A newer release migrated it (a rolling upgrade): this server still serves.
         with platform.db.session() as session:
-            session.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+            session.execute(text("UPDATE alembic_version SET version_num = '9999_newer'"))
+        newer = httpx.get(f"{server.url}/readyz")
+        assert newer.status_code == 200, newer.text
+        assert newer.json()["checks"]["schema"]["detail"] == (
+            "at a newer migration than this server knows"
+        )
+        with platform.db.session() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
         stale = httpx.get(f"{server.url}/readyz")
     assert stale.status_code == 503
     assert stale.json()["checks"]["schema"]["ok"] is False

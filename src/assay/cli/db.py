@@ -4,7 +4,8 @@
 migration runs under a lock, see ``Database.migrate``); ``assay worker`` never
 migrates, it waits for a current schema. ``assay db migrate`` does the migration
 without serving, as the first step of an upgrade (docs/deploy.md, Upgrades);
-``assay db check`` says whether the schema is current (exit 0) or not (exit 1).
+``assay db check`` says whether this Assay can use the schema (exit 0) or it needs
+migrating (exit 1).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typer
 from assay.cli.console import fail
 from assay.cli.local import load_settings
 from assay.errors import AssayError
-from assay.storage.db import Database
+from assay.storage.db import Database, SchemaState
 
 app = typer.Typer(help="Migrate and check the database schema.", no_args_is_help=True)
 
@@ -30,11 +31,14 @@ def migrate() -> None:
     db = _database()
     try:
         before, after = db.migrate()
+        state = db.schema_state()
     except AssayError as exc:
         raise fail(exc) from None
     finally:
         db.dispose()
-    if before == after:
+    if state is SchemaState.AHEAD:
+        typer.echo(f"left as it is: revision {after} is newer than this Assay knows")
+    elif before == after:
         typer.echo(f"the schema was current already (revision {after})")
     else:
         typer.echo(f"migrated the schema from revision {before or 'none'} to {after}")
@@ -42,15 +46,20 @@ def migrate() -> None:
 
 @app.command("check")
 def check() -> None:
-    """Exit 0 if the schema is at the newest migration this Assay has, else 1."""
+    """Exit 0 if this Assay can use the schema (at its newest migration, or at a newer
+    one a newer release made), 1 if it needs migrating."""
     db = _database()
     try:
+        state = db.schema_state()
         current, head = db.revisions()
     except AssayError as exc:
         raise fail(exc) from None
     finally:
         db.dispose()
-    if current != head:
+    if state is SchemaState.BEHIND:
         typer.echo(f"the schema is at revision {current or 'none'}; this Assay needs {head}")
         raise typer.Exit(1)
-    typer.echo(f"the schema is current (revision {head})")
+    if state is SchemaState.AHEAD:
+        typer.echo(f"the schema is at revision {current}, newer than this Assay's {head}")
+    else:
+        typer.echo(f"the schema is current (revision {head})")

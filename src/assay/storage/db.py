@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -177,6 +179,14 @@ def make_engine(url: str, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engi
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class SchemaState(StrEnum):
+    """The database's schema against the migrations this code has."""
+
+    CURRENT = "current"  # at the newest of them
+    BEHIND = "behind"  # empty, or at an older one: migrate
+    AHEAD = "ahead"  # at one this code does not know: a newer release migrated it
+
+
 # pg_advisory_xact_lock's key for migrations: "ASSAYMIG" in ASCII, a constant no other
 # lock of Assay's uses (one database may hold several applications' advisory locks).
 MIGRATION_LOCK = 0x41535341594D4947
@@ -254,12 +264,22 @@ class Database:
         others wait, then find the schema current and do nothing; the lock ends with the
         migration's transaction (DDL is transactional there), also when a process dies.
         On SQLite the transaction takes the write lock at BEGIN, which serialises them.
+        A database at a migration this code does not know (a newer release made it) is
+        left as it is.
         """
         try:
             with self.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     _migration_lock(connection)
                 found = MigrationContext.configure(connection).get_current_revision()
+                if found is not None and not self._knows(found):
+                    # an old server (re)starting during a rolling upgrade: serve as is
+                    log.warning(
+                        "the database is at migration %s, newer than this Assay knows "
+                        "(a newer release migrated it); not migrating",
+                        found,
+                    )
+                    return found, found
                 config = self.alembic_config()
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
@@ -269,10 +289,26 @@ class Database:
         return found, now
 
     def is_current(self) -> bool:
-        """Whether the schema is at the newest migration (for /readyz; it only reads, so
-        on SQLite it does not wait for the writer)."""
+        """Whether this code may use the schema (for /readyz and workers; it only reads,
+        so on SQLite it does not wait for the writer): at its newest migration, or at a
+        newer one it does not know, made by a newer release during a rolling upgrade
+        (migrations only add: docs/deploy.md, Upgrades)."""
+        return self.schema_state() is not SchemaState.BEHIND
+
+    def schema_state(self) -> SchemaState:
         current, head = self.revisions()
-        return current == head
+        if current == head:
+            return SchemaState.CURRENT
+        if current is not None and not self._knows(current):
+            return SchemaState.AHEAD
+        return SchemaState.BEHIND
+
+    def _knows(self, revision: str) -> bool:
+        try:
+            ScriptDirectory.from_config(self.alembic_config()).get_revision(revision)
+        except CommandError:
+            return False
+        return True
 
     def revisions(self) -> tuple[str | None, str | None]:
         """The database's migration (None: none yet) and the newest this code has."""

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from assay.config import Settings
 from assay.errors import StorageError, StorageUnavailableError
 from assay.services.platform import Platform
+from assay.storage.db import SchemaState
 from assay.storage.models import Worker, WorkerState, utcnow
 from assay.storage.statedir import probe_writable
 
@@ -77,6 +78,16 @@ class Readiness(BaseModel):
         return [f"{name}: {check.detail}" for name, check in self.checks.items() if not check.ok]
 
 
+SCHEMA_CHECKS = {
+    SchemaState.CURRENT: Check(ok=True, detail="at the newest migration"),
+    # a rolling upgrade: a newer release migrated it (migrations only add)
+    SchemaState.AHEAD: Check(ok=True, detail="at a newer migration than this server knows"),
+    SchemaState.BEHIND: Check(
+        ok=False, detail="not at the newest migration: run `assay db migrate` or `assay serve`"
+    ),
+}
+
+
 def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
     """Check the database, its schema and (``min_workers`` > 0) the live workers."""
     checks: dict[str, Check] = {}
@@ -92,18 +103,14 @@ def readiness(platform: Platform, *, min_workers: int = 0) -> Readiness:
         checks["database"] = Check(ok=False, detail=f"unreachable: {detail} (see the server log)")
         return Readiness(ready=False, checks=checks)
     try:
-        current = platform.db.is_current()
+        state = platform.db.schema_state()
     except StorageError as exc:
         log.warning("readiness: cannot read the schema version", exc_info=exc)
         checks["schema"] = Check(
             ok=False, detail=f"cannot read the schema version: {_cause_name(exc)}"
         )
     else:
-        checks["schema"] = (
-            Check(ok=True, detail="at the newest migration")
-            if current
-            else Check(ok=False, detail="not at the newest migration: run `assay serve` or migrate")
-        )
+        checks["schema"] = SCHEMA_CHECKS[state]
     checks.update(writable(platform))
     workers = f"{summary.alive} alive ({summary.busy}/{summary.slots} slots busy)"
     if min_workers > 0 and summary.alive < min_workers:
