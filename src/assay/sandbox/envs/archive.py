@@ -29,7 +29,7 @@ import hashlib
 import os
 import stat
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -117,9 +117,17 @@ def unpack(archive: Path, destination: Path) -> None:
             decompressor.stream_reader(raw) as stream,
             tarfile.open(fileobj=stream, mode="r|") as tar,
         ):
-            tar.extractall(destination, numeric_owner=True, filter=rules.check)  # noqa: S202 - every member checked
+            if EXTRACTION_FILTERS:
+                tar.extractall(destination, numeric_owner=True, filter=rules.check)  # noqa: S202 - every member checked
+            else:  # the same rules, each member checked just before it is extracted
+                tar.extractall(destination, members=rules.checked(tar), numeric_owner=True)  # noqa: S202
     except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
         raise ArchiveError(f"the environment archive cannot be unpacked: {exc}") from exc
+
+
+# Extraction filters (PEP 706) came with Python 3.11.4; Debian bookworm's python3.11
+# (3.11.2, the deployment images': deploy/docker) has none.
+EXTRACTION_FILTERS = hasattr(tarfile, "data_filter")
 
 
 class _Rules:
@@ -149,3 +157,8 @@ class _Rules:
             raise ArchiveError(f"the environment archive holds more than {MAX_TREE_BYTES} bytes")
         member.mode &= ~(stat.S_ISUID | stat.S_ISGID)
         return member
+
+    def checked(self, members: Iterable[tarfile.TarInfo]) -> Iterator[tarfile.TarInfo]:
+        """``check`` as a generator, for ``extractall(members=...)`` without filters."""
+        for member in members:
+            yield self.check(member, self.root)
