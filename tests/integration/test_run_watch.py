@@ -21,7 +21,8 @@ import pytest
 from assay.grading.stages import Stage
 from assay.services import Platform
 from assay.services.intake import progress
-from assay.web.api.events import RunWatch, listen_conninfo
+from assay.storage.pgconn import libpq_url
+from assay.web.api.events import RunWatch
 from platform_helpers import database_url, open_platform, settings_for
 from worker_helpers import make_course, submit_batch
 
@@ -104,10 +105,11 @@ def test_a_dropped_listening_connection_is_replaced_and_nothing_is_missed(run: R
         await timed_wait(watch, run.run_id, 0)
         await writer
         assert watch.listening and watch.epoch == 1
-        with psycopg.connect(listen_conninfo(run.platform.db.url), autocommit=True) as admin:
+        with psycopg.connect(libpq_url(run.platform.db.url), autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE query LIKE 'LISTEN %%' AND pid <> pg_backend_pid()"
+                " AND datname = current_database()"
             ).fetchall()
         assert killed == [(True,)]
         # the event is written while the listener is down (it notices within a second)

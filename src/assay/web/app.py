@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from assay import __version__
@@ -24,8 +27,17 @@ from assay.web.api import (
 API_PREFIX = "/api/v1"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # the connections kept beside the pool: live progress's LISTEN, the metrics lock
+    await events.shutdown(app)
+    app.state.metrics_collector.close()
+
+
 def create_app(platform: Platform) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="Assay",
         version=__version__,
         description="Autograding platform: submissions, grading, live progress, code execution.",

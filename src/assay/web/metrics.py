@@ -9,10 +9,20 @@ worker. Two kinds:
   of the oldest, running jobs per kind, grading runs per status, live workers and
   their slots;
 - events (counters and histograms): jobs and grading runs that finished since this
-  process started, found by their ``finished_at`` and read once each. Like any
-  Prometheus counter they start at zero with the process; use ``rate()`` /
-  ``increase()``. Several servers behind one balancer each count every event:
-  aggregate them with ``max``, not ``sum``.
+  process started (or became the leader, below), found by their ``finished_at`` and
+  read once each. Like any Prometheus counter they start at zero with the process;
+  use ``rate()`` / ``increase()``.
+
+Several API servers of one PostgreSQL database would each export the same
+platform-wide figures. Only one does: the process holding a PostgreSQL advisory
+lock (``MetricsLeader``, taken by the first scrape that finds it free, held by a
+connection of its own until the process ends or that connection drops). Every
+server exports ``assay_metrics_leader`` (1 on the leader, 0 elsewhere), and
+``sum()`` over the replicas of any metric is right: platform-wide ones come from
+the leader only, per-process ones (HTTP requests, the process's own figures) add
+up. When the leader goes away, the next scrape of another server takes over
+(its event counters start at zero then, as after a restart). On SQLite (one
+server) the process is always the leader.
 
 A scrape that cannot reach the database still answers, with ``assay_database_up 0``.
 """
@@ -26,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -37,6 +48,7 @@ from assay.services.catalog import environments
 from assay.services.operations import ops
 from assay.services.platform import Platform
 from assay.storage.models import GradingRun, Job, JobKind, JobStatus, Lane, RunStatus, utcnow
+from assay.storage.pgconn import libpq_url
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +113,70 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds()
 
 
+class MetricsLeader:
+    """Whether this process exports the platform-wide metrics: it holds the PostgreSQL
+    session-level advisory lock ``LOCK_KEY`` on a connection of its own (None: SQLite,
+    one server, always the leader). Not thread-safe: the collector's lock guards it."""
+
+    LOCK_KEY = 0x6173736179_01  # "assay" 1
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self._connection: psycopg.Connection[Any] | None = None
+        self._held = False  # the lock, on _connection (it ends with it)
+
+    def holds(self) -> bool:
+        """True if this process leads, taking the lock if it is free; raises
+        ``psycopg.Error`` when the database cannot be reached."""
+        if self.url is None:
+            return True
+        if self._connection is not None:
+            try:
+                self._connection.execute("SELECT 1")
+            except psycopg.Error:
+                self.close()  # the lock went with the connection
+        if self._connection is None:
+            self._connection = psycopg.connect(
+                libpq_url(self.url), autocommit=True, connect_timeout=5
+            )
+        if not self._held:
+            row = self._connection.execute(
+                "SELECT pg_try_advisory_lock(%s)", (self.LOCK_KEY,)
+            ).fetchone()
+            self._held = bool(row and row[0])
+        return self._held
+
+    def close(self) -> None:
+        self._held = False
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
+
+
 class DatabaseCollector(Collector):
-    """The platform-wide metrics, from the database, for a ``CollectorRegistry``."""
+    """The platform-wide metrics, from the database, for a ``CollectorRegistry``;
+    exported by the leading process only (see the module docstring)."""
 
     def __init__(self, platform: Platform, clock: Callable[[], datetime] = utcnow) -> None:
         self.platform = platform
         self.clock = clock
         self._lock = threading.Lock()
-        started = clock()
-        self._jobs = FinishedRows(started)
-        self._runs = FinishedRows(started)
+        self.leader = MetricsLeader(None if platform.db.is_sqlite else platform.db.url)
+        self._leading = False
+        self._reset(clock())
+
+    def close(self) -> None:
+        """Let go of the leadership (its connection); a later scrape may take it again."""
+        with self._lock:
+            self.leader.close()
+            self._leading = False
+
+    def _reset(self, start: datetime) -> None:
+        """Count events from ``start`` (this process's start, or when it became leader)."""
+        self._jobs = FinishedRows(start)
+        self._runs = FinishedRows(start)
         self._job_durations: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
         self._job_waits: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
         self._runs_finished: dict[str, int] = defaultdict(int)
@@ -121,15 +187,37 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily("assay_database_up", "1 if the last scrape reached the database.")
+        leader = GaugeMetricFamily(
+            "assay_metrics_leader",
+            "1 if this process exports the platform-wide metrics (one process of a "
+            "database does, so sum() across replicas counts each once), else 0.",
+        )
         try:
-            with self._lock, self.platform.db.reading() as session:
-                metrics = [*self._state(session), *self._events(session)]
-        except StorageError as exc:
+            with self._lock:
+                leads = self._lead()
+                metrics: list[Metric] = []
+                if leads:
+                    with self.platform.db.reading() as session:
+                        metrics = [*self._state(session), *self._events(session)]
+        except (StorageError, psycopg.Error) as exc:
             log.warning("metrics: the database is unreachable: %s", exc)
             up.add_metric([], 0)
-            return [up]
+            leader.add_metric([], 0)
+            return [up, leader]
         up.add_metric([], 1)
-        return [up, *metrics]
+        leader.add_metric([], 1 if leads else 0)
+        return [up, leader, *metrics]
+
+    def _lead(self) -> bool:
+        try:
+            leads = self.leader.holds()
+        except psycopg.Error:
+            self._leading = False
+            raise
+        if leads and not self._leading and self.leader.url is not None:
+            self._reset(self.clock())  # counting starts now, not when this process did
+        self._leading = leads
+        return leads
 
     # --- state ------------------------------------------------------------------------
 

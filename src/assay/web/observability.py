@@ -47,13 +47,16 @@ class HttpMetrics:
         )
 
 
-def build_registry(platform: Platform) -> tuple[CollectorRegistry, HttpMetrics]:
+def build_registry(
+    platform: Platform,
+) -> tuple[CollectorRegistry, HttpMetrics, DatabaseCollector]:
     """A registry of this app's metrics (one per app, so test servers do not collide)."""
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     GCCollector(registry=registry)
-    registry.register(DatabaseCollector(platform))
-    return registry, HttpMetrics(registry)
+    collector = DatabaseCollector(platform)
+    registry.register(collector)
+    return registry, HttpMetrics(registry), collector
 
 
 def _route_of(scope: Scope) -> str:
@@ -113,7 +116,9 @@ class ObservabilityMiddleware:
 
 
 def install(app: FastAPI, platform: Platform) -> None:
-    """Add the middleware and keep the registry on ``app.state.metrics_registry``."""
-    registry, metrics = build_registry(platform)
+    """Add the middleware and keep the registry on ``app.state.metrics_registry`` (and
+    the database collector on ``app.state.metrics_collector``: closed with the app)."""
+    registry, metrics, collector = build_registry(platform)
     app.state.metrics_registry = registry
+    app.state.metrics_collector = collector
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)

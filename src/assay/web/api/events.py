@@ -34,9 +34,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import make_url
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 from starlette.types import Receive, Scope, Send
@@ -44,6 +43,7 @@ from starlette.types import Receive, Scope, Send
 from assay.errors import InvalidRequestError
 from assay.services import Actor, Platform
 from assay.services.intake import progress
+from assay.storage.pgconn import libpq_url
 from assay.web.deps import MAX_ID, ActorDep, IdPath, PlatformDep, client_of, limiters, rate_key
 from assay.web.ratelimit import Place
 
@@ -242,6 +242,16 @@ class RunWatch:
             if not entries:
                 self._waiters.pop(run_id, None)
 
+    async def close(self) -> None:
+        """Stop listening and polling (the app is shutting down)."""
+        for task in (self._listener, self._poller):
+            if task is not None and not task.done() and self._loop is asyncio.get_running_loop():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listener = self._poller = None
+        self.listening = False
+
     def _bind_loop(self) -> None:
         """Tasks and futures belong to one event loop (a server has one; an app driven
         by several test clients sees several): start afresh on another."""
@@ -300,7 +310,7 @@ class RunWatch:
         self._wake(run_id, seq, over=False)
 
     async def _listen(self) -> None:
-        conninfo = listen_conninfo(self.platform.db.url)
+        conninfo = libpq_url(self.platform.db.url)
         idle_since = time.monotonic()
         while True:
             if self._waiters:
@@ -350,9 +360,11 @@ class RunWatch:
                 self._poller = asyncio.create_task(self._poll())
 
 
-def listen_conninfo(url: str) -> str:
-    """The libpq URL of a SQLAlchemy PostgreSQL URL (``postgresql+psycopg://...``)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+async def shutdown(app: FastAPI) -> None:
+    """Close the app's ``RunWatch`` (its listening connection), if it made one."""
+    watch: RunWatch | None = getattr(app.state, "run_watch", None)
+    if watch is not None:
+        await watch.close()
 
 
 def _wants_stream(request: Request) -> bool:
