@@ -163,14 +163,16 @@ async def _submit(
     *,
     source: str,
 ) -> Response:
-    limiters(request).submissions.hit(rate_key(actor, client_of(request)), "submissions")
-    async with intake_gate(request).semaphore:
+    key = rate_key(actor, client_of(request))
+    # in a thread: on PostgreSQL the buckets are rows of the database
+    await run_in_threadpool(limiters(request).submissions.hit, key, "submissions")
+    async with intake_gate(request).turn():
         try:  # a required file missing: refused before anything is stored, and not charged
             files = await run_in_threadpool(
                 submissions.admit, platform, actor, assignment_id, files
             )
         except InvalidRequestError:
-            limiters(request).submissions.refund(rate_key(actor, client_of(request)))
+            await run_in_threadpool(limiters(request).submissions.refund, key)
             raise
         made = await run_in_threadpool(
             submissions.submit, platform, actor, assignment_id, files, source=source
