@@ -13,7 +13,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,7 +23,7 @@ from assay.services.intake import progress
 from assay.storage.pgconn import libpq_url
 from assay.web.api.events import RunWatch
 from platform_helpers import database_url, open_platform, settings_for
-from worker_helpers import make_course, submit_batch
+from worker_helpers import Course, make_course, submit_batch
 
 SLOW_POLL_S = 1000.0
 
@@ -35,17 +34,27 @@ class Run:
     run_id: int
 
 
-@pytest.fixture
-def run(tmp_path: Path) -> Iterator[Run]:
-    with database_url("postgres", tmp_path) as url:
-        platform = open_platform(
-            settings_for(url, tmp_path / "state", events_poll_interval_s=SLOW_POLL_S)
-        )
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    tmp = tmp_path_factory.mktemp("watch")
+    with database_url("postgres", tmp) as url:
+        opened = open_platform(settings_for(url, tmp / "state", events_poll_interval_s=SLOW_POLL_S))
         try:
-            (run_id,) = submit_batch(platform, make_course(platform), 1)
-            yield Run(platform, run_id)
+            yield opened
         finally:
-            platform.close()
+            opened.close()
+
+
+@pytest.fixture(scope="module")
+def course(platform: Platform) -> Course:
+    return make_course(platform)
+
+
+@pytest.fixture
+def run(platform: Platform, course: Course, request: pytest.FixtureRequest) -> Run:
+    """A new queued run (only its "queued" event, seq 0)."""
+    (run_id,) = submit_batch(platform, course, 1, prefix=request.node.name[:40])
+    return Run(platform, run_id)
 
 
 def record_later(

@@ -18,16 +18,26 @@ from assay.web.ratelimit import DatabaseRateLimiter, SharedIntake
 from platform_helpers import database_url, open_platform, settings_for
 
 
-@pytest.fixture
-def two(tmp_path: Path) -> Iterator[tuple[Platform, Platform]]:
-    with database_url("postgres", tmp_path) as url:
-        a = open_platform(settings_for(url, tmp_path / "a", secret_key=""))
-        b = open_platform(settings_for(url, tmp_path / "b", secret_key=""), migrate=False)
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, Platform]]:
+    tmp = tmp_path_factory.mktemp("shared")
+    with database_url("postgres", tmp) as url:
+        a = open_platform(settings_for(url, tmp / "a", secret_key=""))
+        b = open_platform(settings_for(url, tmp / "b", secret_key=""), migrate=False)
         try:
             yield a, b
         finally:
             a.close()
             b.close()
+
+
+@pytest.fixture
+def two(servers: tuple[Platform, Platform]) -> tuple[Platform, Platform]:
+    """The two servers, with no bucket or place held yet."""
+    with servers[0].db.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM rate_buckets")
+        connection.exec_driver_sql("DELETE FROM intake_places")
+    return servers
 
 
 def test_a_bucket_is_shared_taken_atomically_and_refunded(two: tuple[Platform, Platform]) -> None:
