@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def seed(settings: Settings, students: int) -> tuple[str, int, list[str]]:
-    """Instructor token, assignment id, one token per student."""
+def seed(
+    settings: Settings, students: int, assignment_dir: Path = ASSIGNMENT, slug: str = "flood"
+) -> tuple[str, int, list[str]]:
+    """Instructor token, assignment id, one token per student (bench/exam_peak.py
+    seeds its own assignment)."""
     platform = Platform.open(settings)
     try:
         system = Actor.system("flood")
         teacher = accounts.create_user(platform, system, "teacher", None)
         course = courses.create_course(platform, system, "FLOOD", "Flood")
         courses.enroll(platform, system, course.id, "teacher", Role.INSTRUCTOR)
-        package = packages.pack_directory(ASSIGNMENT)
+        package = packages.pack_directory(assignment_dir)
         assignment = assignments.create_assignment(
-            platform, system, course.id, package, slug="flood", publish=True
+            platform, system, course.id, package, slug=slug, publish=True
         )
         teacher_token = accounts.create_token_for(platform, system, teacher.id, "flood").token
         tokens = []
@@ -108,14 +112,17 @@ async def flood(
     tokens: list[str],
     *,
     rate: float,
+    files: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Outcome]:
     """Send every submission, then follow them to their reports.
 
     ``rate`` > 0: an open-loop arrival, submission i is due ``i / rate`` s after the
     start and its latency counts from then, even if the client is late to send it
     (so a slow server cannot hide its queue by slowing the sender). ``rate`` 0: all
-    at once (a burst; latency counts from the start for every one)."""
-    sources = {kind: (path / "add.py").read_text() for kind, path in KINDS.items()}
+    at once (a burst; latency counts from the start for every one). ``files``: each
+    kind's submitted files (default: the flood's ``add.py`` of each kind)."""
+    if files is None:
+        files = {kind: {"add.py": (path / "add.py").read_text()} for kind, path in KINDS.items()}
     outcomes = [Outcome(kind) for kind in kinds]
     limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
     # A bounded number of requests in flight: httpx's pool gets slow with hundreds of
@@ -133,7 +140,7 @@ async def flood(
                 try:
                     response = await client.post(
                         f"/assignments/{assignment_id}/submissions",
-                        json={"files": {"add.py": sources[outcome.kind]}},
+                        json={"files": dict(files[outcome.kind])},
                         headers={"Authorization": f"Bearer {token}"},
                     )
                 except httpx.TransportError as exc:
@@ -272,7 +279,9 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def print_stages(database: Path, outcomes: list[Outcome]) -> None:
+def print_stages(
+    database: Path, outcomes: list[Outcome], kinds: Iterable[str] = tuple(KINDS)
+) -> None:
     """Median seconds from each recorded stage of a run to the next, per kind: where
     the server-side latency goes (queued -> started is waiting for a slot, started ->
     setup the sandbox and package, testing -> done the run itself and its report)."""
@@ -297,7 +306,7 @@ def print_stages(database: Path, outcomes: list[Outcome]) -> None:
             gaps.setdefault(key, []).append((moment - at).total_seconds())
         previous[submission_id] = (stage, moment)
     print("server-side stages (median / max s):")
-    for kind in KINDS:
+    for kind in kinds:
         parts = [
             f"{step} {statistics.median(values):.2f}/{max(values):.2f}"
             for (k, step), values in gaps.items()
