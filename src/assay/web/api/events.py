@@ -339,7 +339,8 @@ class RunWatch:
         self.listening = True
         self.epoch += 1
         self._heard.clear()  # what was heard before a gap may be stale
-        await self._check(list(self._waiters))  # what happened before LISTEN
+        if not await self._check(list(self._waiters)):  # what happened before LISTEN
+            raise psycopg.OperationalError("cannot check the waiting runs; listening again")
         idle_since = checked = time.monotonic()
         while True:
             async for note in connection.notifies(timeout=1.0):
