@@ -1,4 +1,4 @@
-"""``assay env list|build|check|rm|gc``: the store of built environments."""
+"""``assay env list|build|check|publish|rm|gc``: the store of built environments."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.table import Table
 
 from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
 from assay.cli.envbuild import ensure_tree
+from assay.cli.local import local_platform
 from assay.config import get_settings
 from assay.errors import AssayError, UnknownEnvironmentError
 from assay.sandbox.envs.builtin import BUILTIN_SPECS
@@ -20,6 +21,7 @@ from assay.sandbox.envs.check import run_probe
 from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
 from assay.sandbox.envs.store import EnvironmentStore, Removal
 from assay.sandbox.spec import format_size
+from assay.services.catalog import environments as shared
 
 app = typer.Typer(
     help="List, build, check and remove environments (root filesystems built from a spec).",
@@ -124,6 +126,39 @@ def check(target: Target, store_dir: StoreOption = None) -> None:
         err.print(f"[bold red]probe failed[/] ({escape(command)}: status {done.returncode})")
         raise typer.Exit(1)
     out.print(f"[green]ok[/] {escape(plan.name)}: {escape(command)}", highlight=False)
+
+
+@app.command()
+def publish(
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="Built-in environments' names, or spec files or their directories."),
+    ],
+    store_dir: StoreOption = None,
+) -> None:
+    """Publish environments to the platform's database (ASSAY_DATABASE_URL, PostgreSQL),
+    where workers on other machines fetch what they lack; builds what the store lacks
+    first. One already published is left as it is."""
+    store = _store(store_dir)
+    with local_platform() as (platform, _system):
+        if platform.db.is_sqlite:
+            err.print(
+                "[bold red]error:[/] publishing needs the platform's shared database: "
+                "set ASSAY_DATABASE_URL (PostgreSQL)"
+            )
+            raise typer.Exit(2)
+        for target in targets:
+            plan = plan_target(target)
+            ensure_tree(store, plan, out)
+            info = shared.publish(platform.db, store, plan.key)
+            if info is None:
+                out.print(f"{plan.name}: published already", highlight=False)
+            else:
+                size = format_size(info.size_bytes)
+                out.print(
+                    f"{plan.name}: published, a {size} archive in {info.chunks} chunks",
+                    highlight=False,
+                )
 
 
 @app.command("rm")
