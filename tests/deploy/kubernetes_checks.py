@@ -48,6 +48,12 @@ POSTGRESQL_AUTH_PARAMETERS = {"connection", "host", "port", "userName", "passwor
 # A worker sent SIGTERM hands its jobs back after ASSAY_WORKER_STOP_TIMEOUT_S; Kubernetes'
 # SIGKILL must come at least this much later.
 HANDBACK_MARGIN_S = 10
+# What the native sandbox needs in the worker container (measured: `assay sandbox check`
+# passes with exactly these; docs/deploy.md).
+WORKER_CAPABILITIES = {
+    "SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "KILL", "SYS_NICE", "CHOWN",
+    "DAC_OVERRIDE", "FOWNER",
+}  # fmt: skip
 HEALTH_PATHS = {
     "readinessProbe": "/readyz",
     "livenessProbe": "/healthz",
@@ -333,10 +339,11 @@ def check_roles(objs: list[Obj]) -> list[str]:
     return problems
 
 
-def check_pods(objs: list[Obj]) -> list[str]:
+def check_pods(objs: list[Obj], *, release: bool) -> list[str]:
     """Every pod: no host namespaces or host paths, no service account token, resources
     requested and memory limited; every container but the worker's (root: the native
-    sandbox) non-root with a read-only root and no capabilities."""
+    sandbox) non-root with a read-only root and no capabilities; the worker's no more
+    than the sandbox needs."""
     problems: list[str] = []
     for workload in of_kind(objs, *WORKLOADS):
         spec = pod_template(workload)["spec"]
@@ -357,6 +364,7 @@ def check_pods(objs: list[Obj]) -> list[str]:
             ):
                 problems.append(f"{where}: cpu and memory requests and a memory limit wanted")
             if is_worker:
+                problems.extend(_worker_privileges(where, container, release=release))
                 continue
             context = {**spec.get("securityContext", {}), **container.get("securityContext", {})}
             if context.get("runAsNonRoot") is not True or context.get("runAsUser", 1) == 0:
@@ -367,6 +375,27 @@ def check_pods(objs: list[Obj]) -> list[str]:
                 problems.append(f"{where}: keeps capabilities")
             if workload["kind"] != "StatefulSet" and not context.get("readOnlyRootFilesystem"):
                 problems.append(f"{where}: a writable root filesystem")
+    return problems
+
+
+def _worker_privileges(where: str, container: Obj, *, release: bool) -> list[str]:
+    """Root with WORKER_CAPABILITIES at most, not privileged, a read-only root, and (a
+    release) the node's seccomp profile for it rather than none."""
+    problems: list[str] = []
+    context = container.get("securityContext", {})
+    capabilities = context.get("capabilities", {})
+    if context.get("privileged") is not False:
+        problems.append(f"{where}: privileged (the sandbox needs only its capabilities)")
+    if capabilities.get("drop") != ["ALL"]:
+        problems.append(f"{where}: keeps the runtime's default capabilities")
+    extra = set(capabilities.get("add", [])) - WORKER_CAPABILITIES
+    if extra:
+        problems.append(f"{where}: capabilities {sorted(extra)} beyond the sandbox's needs")
+    if not context.get("readOnlyRootFilesystem"):
+        problems.append(f"{where}: a writable root filesystem")
+    seccomp = context.get("seccompProfile", {}).get("type")
+    if release and seccomp != "Localhost":
+        problems.append(f"{where}: seccomp {seccomp}, not the worker's profile (Localhost)")
     return problems
 
 
@@ -491,7 +520,7 @@ def problems(objs: list[Obj], overlay: str, adapter_rules: Obj | None = None) ->
         *check_settings(objs),
         *check_images(objs, release=overlay != "dev"),
         *check_roles(objs),
-        *check_pods(objs),
+        *check_pods(objs, release=overlay != "dev"),
         *check_ingress(objs),
         *check_autoscaling(objs, adapter_rules),
     ]

@@ -293,6 +293,18 @@ BREAKAGES: dict[str, tuple[Callable[[Objs], None], str]] = {
         lambda o: _set(_api_pod(o)["securityContext"], "runAsUser", 0),
         "runs as root",
     ),
+    "a privileged worker": (
+        lambda o: _set(_worker(o)["securityContext"], "privileged", True),
+        "privileged (the sandbox needs only its capabilities)",
+    ),
+    "a worker capability the sandbox does not need": (
+        lambda o: _worker(o)["securityContext"]["capabilities"]["add"].append("NET_ADMIN"),
+        "capabilities ['NET_ADMIN'] beyond the sandbox's needs",
+    ),
+    "a released worker without its seccomp profile": (
+        lambda o: _set(_worker(o)["securityContext"], "seccompProfile", {"type": "Unconfined"}),
+        "seccomp Unconfined, not the worker's profile",
+    ),
     "a service account token in a pod": (
         lambda o: _set(_api_pod(o), "automountServiceAccountToken", True),
         "mounts a service account token",
