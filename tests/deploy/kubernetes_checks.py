@@ -54,6 +54,8 @@ WORKER_CAPABILITIES = {
     "SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "KILL", "SYS_NICE", "CHOWN",
     "DAC_OVERRIDE", "FOWNER",
 }  # fmt: skip
+# Where a worker may connect: DNS and PostgreSQL.
+WORKER_EGRESS = {("UDP", 53), ("TCP", 53), ("TCP", 5432)}
 HEALTH_PATHS = {
     "readinessProbe": "/readyz",
     "livenessProbe": "/healthz",
@@ -399,6 +401,28 @@ def _worker_privileges(where: str, container: Obj, *, release: bool) -> list[str
     return problems
 
 
+def check_network(objs: list[Obj]) -> list[str]:
+    """Workers accept no connection and reach only DNS and PostgreSQL."""
+    problems: list[str] = []
+    worker = pod_labels(component(objs, "worker"))
+    policies = [
+        p
+        for p in of_kind(objs, "NetworkPolicy")
+        if p["spec"]["podSelector"].get("matchLabels", {}).items() <= worker.items()
+    ]
+    if not policies:
+        problems.append("no NetworkPolicy for the workers")
+    for policy in policies:
+        spec = policy["spec"]
+        if set(spec.get("policyTypes", [])) != {"Ingress", "Egress"} or spec.get("ingress"):
+            problems.append(f"{name_of(policy)}: workers must accept nothing and be limited out")
+        for rule in spec.get("egress", []):
+            ports = {(p.get("protocol", "TCP"), p.get("port")) for p in rule.get("ports", [])}
+            if not ports or not ports <= WORKER_EGRESS:
+                problems.append(f"{name_of(policy)}: workers may reach {sorted(ports)}")
+    return problems
+
+
 def check_ingress(objs: list[Obj]) -> list[str]:
     """ingress-nginx passes the largest upload, does not buffer live progress and keeps
     an idle stream open longer than the server's keep-alive interval."""
@@ -521,6 +545,7 @@ def problems(objs: list[Obj], overlay: str, adapter_rules: Obj | None = None) ->
         *check_images(objs, release=overlay != "dev"),
         *check_roles(objs),
         *check_pods(objs, release=overlay != "dev"),
+        *check_network(objs),
         *check_ingress(objs),
         *check_autoscaling(objs, adapter_rules),
     ]

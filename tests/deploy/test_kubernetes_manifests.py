@@ -305,6 +305,12 @@ BREAKAGES: dict[str, tuple[Callable[[Objs], None], str]] = {
         lambda o: _set(_worker(o)["securityContext"], "seccompProfile", {"type": "Unconfined"}),
         "seccomp Unconfined, not the worker's profile",
     ),
+    "a worker that may reach the web": (
+        lambda o: k8s.by_name(o, "NetworkPolicy", "assay-worker")["spec"]["egress"].append(
+            {"ports": [{"protocol": "TCP", "port": 443}]}
+        ),
+        "workers may reach [('TCP', 443)]",
+    ),
     "a service account token in a pod": (
         lambda o: _set(_api_pod(o), "automountServiceAccountToken", True),
         "mounts a service account token",
