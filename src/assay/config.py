@@ -191,11 +191,13 @@ class Settings(BaseSettings):
         ),
     )
     worker_stop_timeout_s: float = Field(
-        default=30.0,
+        default=20.0,
         ge=0,
         description=(
-            "On shutdown, how long a worker waits for its running jobs; jobs still "
-            "running are left to their lease (re-queued by another worker's watchdog)."
+            "On SIGTERM, how long a worker (or `assay serve`'s workers) lets its running "
+            "jobs finish; those still running then are handed back to the queue at once "
+            "(attempt not used) and their sandboxes killed. 20 s fits Kubernetes' default "
+            "30 s grace period with room to hand back and exit."
         ),
     )
     worker_health_file: Path | None = Field(
