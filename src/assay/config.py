@@ -137,8 +137,10 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="",
         description=(
-            "Signs session cookies and CSRF tokens. Empty: a random key kept in "
-            "STATE_DIR/secret_key (created on first use)."
+            "Signs the state of single sign-on logins (sessions and tokens are random ids "
+            "stored hashed). Empty: a random key generated on first use and kept in the "
+            "database on PostgreSQL (the same for every API server), in "
+            "STATE_DIR/secret_key on SQLite."
         ),
     )
     host: str = Field(default="127.0.0.1", description="Address `assay serve` listens on.")
@@ -214,18 +216,26 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, ge=1024, description="Largest accepted request body."
     )
     rate_limit_per_minute: int = Field(
-        default=120, ge=1, description="Requests per user (or client address) per minute."
+        default=120,
+        ge=1,
+        description=(
+            "Requests per user (or client address) per minute; on PostgreSQL for all the "
+            "API servers together (buckets in the database)."
+        ),
     )
     submit_rate_limit_per_minute: int = Field(
-        default=30, ge=1, description="Submissions per user per minute."
+        default=30,
+        ge=1,
+        description="Submissions per user per minute (on PostgreSQL: for all the API servers).",
     )
     submit_concurrency: int = Field(
         default=4,
         ge=1,
         description=(
-            "Submissions a server process takes in at a time; the others wait their turn "
-            "without a thread (a burst of hundreds would otherwise share the interpreter "
-            "with the grading it feeds and slow both)."
+            "Submissions taken in at a time (on PostgreSQL: by all the API servers together, "
+            "leased places in the database); the others wait their turn without a thread "
+            "(a burst of hundreds would otherwise share the interpreter with the grading it "
+            "feeds and slow both)."
         ),
     )
     session_max_age_s: int = Field(
@@ -250,7 +260,13 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, ge=1024, description="Largest git clone taken (bytes)."
     )
     events_poll_interval_s: float = Field(
-        default=0.25, gt=0, description="How often a live-progress stream looks for new events."
+        default=0.25,
+        gt=0,
+        description=(
+            "How often live-progress streams poll for new events: on SQLite, and on "
+            "PostgreSQL only while the LISTEN connection is down (events are pushed by "
+            "NOTIFY otherwise)."
+        ),
     )
     events_ping_s: float = Field(
         default=15.0, gt=0, description="Keep-alive comment interval of live-progress streams."
