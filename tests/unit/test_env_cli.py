@@ -1,12 +1,14 @@
-"""``assay env list|rm|gc|check`` on a store filled by a scripted builder (no root)."""
+"""``assay env list|rm|gc|check|publish`` on a store filled by a scripted builder (no root)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pytest import MonkeyPatch
 from typer.testing import CliRunner
 
 from assay.cli.env import app
+from assay.config import get_settings
 from assay.sandbox.envs.store import EnvironmentStore
 from env_helpers import ScriptedBuilder, age, plan_named
 
@@ -81,3 +83,20 @@ def test_a_bad_spec_is_a_usage_error_naming_the_key(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "environment.toml: aptt: unknown key" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_publish_needs_the_shared_database(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    """On SQLite (one machine, no workers elsewhere) there is nowhere to publish to;
+    publishing itself is exercised by the compose deployment's test (tests/deploy)."""
+    monkeypatch.setenv("ASSAY_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSAY_DATABASE_URL", f"sqlite:///{tmp_path / 'assay.db'}")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(
+            app, ["publish", "python3", "--store", str(tmp_path / "store")], terminal_width=200
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert "publishing needs the platform's shared database" in result.output
+    assert not (tmp_path / "store").exists()
