@@ -5,11 +5,15 @@ Nothing is read at import time: call ``get_settings()``.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -321,3 +325,92 @@ def get_settings() -> Settings:
     if config_file:
         return Settings(_env_file=config_file)  # type: ignore[call-arg]
     return Settings()
+
+
+# --- settings that are not there ------------------------------------------------------
+# A misspelt variable would silently leave its setting at the default:
+# ``unknown_settings`` names every ASSAY_* variable of the environment and every key of
+# the config file that is no setting, with the closest setting's name.
+
+CONFIG_FILE_VARIABLE = "ASSAY_CONFIG_FILE"
+# ASSAY_* variables that are not settings but are read by Assay's other parts.
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_FILE_VARIABLE,
+        "ASSAY_SERVER",  # `assay submit`: the server to talk to
+        "ASSAY_TOKEN",  # `assay submit`: its API token
+        "ASSAY_UPSTREAMS",  # the compose deployment's reverse proxy
+        "ASSAY_MAX_BODY",  # the compose deployment's reverse proxy
+        "ASSAY_DEBIAN_MIRROR",  # scripts/build-deploy-images.sh
+        "ASSAY_DEBIAN_SECURITY_MIRROR",  # scripts/build-deploy-images.sh
+        "ASSAY_CHROMIUM",  # the browser tests
+        "ASSAY_KUBECTL",  # tests/deploy: the kubectl that renders deploy/kubernetes
+        "ASSAY_SCREENSHOT_DIR",  # the browser tests
+    }
+)
+OTHER_PREFIXES = (
+    "ASSAY_COMPAT_",  # the compatibility libraries (assay.compat)
+    "ASSAY_TEST_",  # the test suite (ASSAY_TEST_POSTGRES_URL, ...)
+    "ASSAY_REQUIRE_",  # the test suite: fail instead of skip (ASSAY_REQUIRE_NATIVE, ...)
+    "ASSAY_BENCH_",  # bench/
+)
+
+
+def setting_names() -> list[str]:
+    """Every setting as its variable name (ASSAY_WORKER_SLOTS, ...)."""
+    return sorted(f"ASSAY_{name.upper()}" for name in Settings.model_fields)
+
+
+@dataclass(frozen=True)
+class UnknownSetting:
+    """A variable or config file key that sets nothing."""
+
+    name: str
+    source: str  # "the environment" or "config file PATH"
+    suggestion: str | None  # the closest setting, if one is close
+    problem: str = "is not an Assay setting and is ignored"
+
+    def message(self) -> str:
+        text = f"{self.name} (in {self.source}) {self.problem}"
+        if self.suggestion:
+            text += f"; did you mean {self.suggestion}?"
+        return text
+
+
+def unknown_settings(environ: Mapping[str, str] | None = None) -> list[UnknownSetting]:
+    """ASSAY_* variables of ``environ`` (default: this process's) and keys of the file
+    its ASSAY_CONFIG_FILE names that are no setting (names compare case-insensitively,
+    as the settings read them). A config file that cannot be read is one too."""
+    environ = os.environ if environ is None else environ
+    known = setting_names()
+    found = [
+        _unknown(name, "the environment", known)
+        for name in sorted(environ)
+        if name.upper().startswith("ASSAY_") and not _is_known(name, known)
+    ]
+    config_file = environ.get(CONFIG_FILE_VARIABLE)
+    if config_file:
+        try:
+            with Path(config_file).open(encoding="utf-8") as stream:
+                keys = list(dotenv_values(stream=stream))
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"names a file that cannot be read, so no setting comes from it ({exc})"
+            found.append(UnknownSetting(CONFIG_FILE_VARIABLE, "the environment", None, problem))
+            keys = []
+        source = f"config file {config_file}"
+        found += [_unknown(key, source, known) for key in keys if not _is_known(key, known)]
+    return found
+
+
+def _is_known(name: str, known: list[str]) -> bool:
+    upper = name.upper()
+    return upper in known or upper in OTHER_VARIABLES or upper.startswith(OTHER_PREFIXES)
+
+
+def _unknown(name: str, source: str, known: list[str]) -> UnknownSetting:
+    upper = name.upper()
+    candidate = upper if upper.startswith("ASSAY_") else f"ASSAY_{upper}"
+    if candidate in known:  # a config file key without the prefix: say the full name
+        return UnknownSetting(name, source, candidate)
+    close = difflib.get_close_matches(candidate, known, n=1, cutoff=0.75)
+    return UnknownSetting(name, source, close[0] if close else None)

@@ -9,8 +9,10 @@ from pydantic import ValidationError
 
 from assay import __version__
 from assay.cli.lazy import LazyCommand, lazy_group
-from assay.config import get_settings
+from assay.config import get_settings, unknown_settings
 from assay.logs import FORMATS, configure_logging
+
+log = logging.getLogger("assay.config")
 
 # Each command's module (and what it imports: the web app, SQLAlchemy, the sandbox)
 # loads only when that command runs, so `assay --version` and `assay grade` start fast.
@@ -43,6 +45,7 @@ COMMANDS = {
     "assignment": LazyCommand(
         "assay.cli.assignment:app", "Create, check and import assignment packages."
     ),
+    "db": LazyCommand("assay.cli.db:app", "Migrate and check the database schema."),
     "user": LazyCommand("assay.cli.users:app", "Manage accounts (on this machine's database)."),
     "course": LazyCommand("assay.cli.courses:app", "Manage courses (on this machine's database)."),
     "token": LazyCommand("assay.cli.tokens:app", "Manage API tokens (on this machine's database)."),
@@ -72,6 +75,9 @@ def main(
 ) -> None:
     # Commands that run a service (serve, worker) reconfigure with the settings' level.
     configure_logging(_log_format(), logging.DEBUG if verbose else logging.WARNING)
+    # A misspelt ASSAY_* variable would otherwise leave its setting at the default unseen.
+    for unknown in unknown_settings():
+        log.warning("%s", unknown.message())
 
 
 def _log_format() -> str:
