@@ -24,7 +24,9 @@ Each kind of check is also shown to fail on a deliberately broken object.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -131,6 +133,40 @@ def test_the_hpa_reads_metrics_assay_exports(tmp_path: Path) -> None:
         for lane in ("interactive", "bulk"):
             if f'lane="{lane}"' in rule["metricsQuery"]:
                 assert lane in lanes
+
+
+def _assay(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run this checkout's `assay` as a pod would (a fresh state directory, SQLite)."""
+    assert args[0] == "assay"
+    env = {
+        **os.environ,
+        "ASSAY_STATE_DIR": str(tmp_path / "state"),
+        "ASSAY_DATABASE_URL": f"sqlite:///{tmp_path / 'assay.db'}",
+    }
+    executable = Path(sys.executable).with_name("assay")
+    return subprocess.run(
+        [str(executable), *args[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_commands_the_pods_run_exist(rendered: dict[str, Objs], tmp_path: Path) -> None:
+    """The migration job's command migrates, the worker's liveness command answers (1:
+    no worker here), the API's command line is accepted (--help)."""
+    objs = rendered["keda"]
+    (migrate,) = k8s.pod_template(k8s.component(objs, "migrate"))["spec"]["containers"]
+    done = _assay(migrate["args"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "migrated" in done.stdout + done.stderr
+    probe = _worker(objs)["livenessProbe"]["exec"]["command"]
+    done = _assay(probe, tmp_path)
+    assert done.returncode == 1 and "no worker is running here" in done.stdout + done.stderr
+    done = _assay([*_api(objs)["args"], "--help"], tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_secret_example_names_one_database() -> None:
