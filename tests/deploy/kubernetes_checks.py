@@ -78,6 +78,14 @@ def _schema(filename: str) -> Obj:
 
 
 def _validate_k8s(obj: Obj) -> str | None:
+    # kubernetes-validate reads Kubernetes' schemas afresh for every object: the broken
+    # copies of an overlay are mostly unchanged objects, validated once.
+    return _validate_k8s_json(json.dumps(obj, sort_keys=True))
+
+
+@cache
+def _validate_k8s_json(text: str) -> str | None:
+    obj = json.loads(text)
     try:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.ValidationError as exc:
