@@ -33,9 +33,11 @@ PACKAGES=(bubblewrap libseccomp2 python3 python3-venv binutils gcc libc6-dev mak
 if [ "$DEV" = 1 ]; then
     # chromium and a font: browser tests; clang and valgrind: the real check50 run beside
     # the check50 importer (its C checks compile with clang); kubernetes-client: kubectl's
-    # kustomize renders deploy/kubernetes for the manifests' validation; systemd:
-    # systemd-analyze verifies deploy/systemd's units
-    PACKAGES+=(chromium fonts-dejavu-core clang valgrind kubernetes-client systemd)
+    # kustomize renders deploy/kubernetes for the manifests' validation (not when a kubectl
+    # is installed already, e.g. Google Cloud SDK's: both packages own /usr/bin/kubectl);
+    # systemd: systemd-analyze verifies deploy/systemd's units
+    PACKAGES+=(chromium fonts-dejavu-core clang valgrind systemd)
+    command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client)
 fi
 if [ "$DOCKER" = 1 ]; then
     # docker-compose: the compose deployment (deploy/compose) and its end-to-end test
