@@ -514,6 +514,13 @@ def check_autoscaling(objs: list[Obj], adapter_rules: Obj | None = None) -> list
                 f"{name_of(scaled)}: interactive target {seen.get('interactive')} "
                 f"is not ASSAY_WORKER_SLOTS ({slots})"
             )
+    for scaler in of_kind(objs, "ScaledObject", "HorizontalPodAutoscaler"):
+        target = by_name(objs, "Deployment", scaler["spec"]["scaleTargetRef"]["name"])
+        if target is not None and "replicas" in target["spec"]:
+            problems.append(
+                f"{name_of(target)}: sets replicas, which {name_of(scaler)} owns "
+                "(every apply would reset them)"
+            )
     for hpa in of_kind(objs, "HorizontalPodAutoscaler"):
         defined = {
             rule["name"]["as"]: rule["metricsQuery"]

@@ -248,8 +248,12 @@ BREAKAGES: dict[str, tuple[Callable[[Objs], None], str]] = {
         "'replica' was unexpected",
     ),
     "wrong type": (
-        lambda o: _set(k8s.component(o, "worker")["spec"], "replicas", "2"),
+        lambda o: _set(k8s.component(o, "api")["spec"], "replicas", "2"),
         "is not of type 'integer'",
+    ),
+    "an autoscaled Deployment with replicas": (
+        lambda o: _set(k8s.component(o, "worker")["spec"], "replicas", 2),
+        "sets replicas, which ScaledObject/assay-worker owns",
     ),
     "misspelt probe field": (
         lambda o: _set(_api(o)["readinessProbe"], "periodSecond", 5),
