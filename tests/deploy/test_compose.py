@@ -336,8 +336,8 @@ def _batch_with_faults(deployment: Deployment, admin: httpx.Client) -> None:
     submit_started = time.monotonic()
 
     def inject_faults() -> None:
-        """Kill a worker once grading is under way, then restart an API server while
-        students are still submitting."""
+        """Kill a worker once grading is under way (and start it again 5 s later), then
+        restart an API server while students are still submitting."""
         while len(batch.runs) < STUDENTS // 4:
             time.sleep(0.1)
         graded_at = time.monotonic() + 60
@@ -351,6 +351,11 @@ def _batch_with_faults(deployment: Deployment, admin: httpx.Client) -> None:
         _run(["docker", "kill", worker], timeout=60)
         faults["worker_killed_at_s"] = time.monotonic() - submit_started
         faults["submitted_when_killed"] = len(batch.runs)
+        # its jobs wait for their lease (ASSAY_WORKER_LEASE_S) whatever happens next; a
+        # replacement comes up as an orchestrator would start one (`docker kill` is a
+        # manual stop to the restart policy)
+        time.sleep(5)
+        _run(["docker", "start", worker], timeout=60)
         while len(batch.runs) < STUDENTS // 2:
             time.sleep(0.1)
         faults["api_restart_at_s"] = time.monotonic() - submit_started
