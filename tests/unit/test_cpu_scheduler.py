@@ -145,6 +145,39 @@ def test_in_the_last_level_the_oldest_runs_first(tmp_path: Path) -> None:
     assert young[0].state is RunState.FROZEN
 
 
+def test_within_a_level_an_older_sessions_run_goes_before_a_newer_sessions(
+    tmp_path: Path,
+) -> None:
+    """A submission's second test, started after a newer submission's first test was
+    queued, still goes first: the order is by session (group), then by run."""
+    sched, _ = scheduler(cores=1)
+    busy, _busy_cg = start(sched, tmp_path, "busy")  # holds the core meanwhile
+    older, newer = sched.new_group(), sched.new_group()
+    order: list[str] = []
+
+    def admit(name: str, group: int) -> threading.Thread:
+        def run() -> None:
+            sched.admit(64 * MIB, group)
+            order.append(name)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    first = admit("newer submission, test 1", newer)
+    wait_for_waiting(sched, 1)
+    second = admit("older submission, test 2", older)
+    wait_for_waiting(sched, 2)
+    sched.leave(busy)
+    for thread in (first, second):
+        thread.join(0.2)
+    assert order == ["older submission, test 2"]  # one core: the other still waits
+    ticket = next(t for t in sched._tickets.values() if t.state is RunState.RUNNING)
+    sched.leave(ticket)
+    first.join(2)
+    assert order == ["older submission, test 2", "newer submission, test 1"]
+
+
 def test_an_idle_run_gives_its_core_back_but_is_never_frozen(tmp_path: Path) -> None:
     sched, clock = scheduler(cores=1)
     sleeper, sleeper_cg = start(sched, tmp_path, "sleeper")

@@ -80,6 +80,7 @@ class BwrapSession(BackendSession):
         self._running: list[float] = []  # the wall limits of the runs in flight
         self._inherited = False
         self._namespaces: SessionNamespaces | None = None  # taken at the first prepared run
+        self._group: int | None = None  # its runs' group in the CPU scheduler (first run)
         # The environment's tree first: finding (or building) it may fail, and then
         # no workspace has been made.
         self.layout = backend.layout_for(config.environment)
@@ -139,8 +140,12 @@ class BwrapSession(BackendSession):
                     self._namespaces = self.backend.take_namespaces(self.layout)
                 namespaces = self._namespaces
             self._running.append(spec.limits.wall_time_s)
+            scheduler = self.backend.scheduler
+            if self._group is None and scheduler is not None:  # at its first run
+                self._group = scheduler.new_group()
+            group = self._group
         try:
-            return self.backend.run_in(workspace, spec, self.layout, namespaces)
+            return self.backend.run_in(workspace, spec, self.layout, namespaces, group=group)
         finally:
             with self._lock:
                 self._running.remove(spec.limits.wall_time_s)
@@ -328,7 +333,11 @@ class BwrapBackend(SandboxBackend):
         spec: RunSpec,
         layout: RootLayout,
         namespaces: SessionNamespaces | None = None,
+        *,
+        group: int | None = None,
     ) -> RunResult:
+        """``group``: the session's place in the CPU scheduler's order (see
+        ``CpuScheduler.new_group``)."""
         bwrap, slots = self._prepare()
         if self._unreachable is not None:
             raise self._unreachable
@@ -337,7 +346,7 @@ class BwrapBackend(SandboxBackend):
         job_limits = JobLimits(limits.memory_bytes, limits.pids + extra)
         scheduled = None
         if self.scheduler is not None:  # may wait here: the wall clock has not started
-            scheduled = Scheduled(self.scheduler, self.scheduler.admit(limits.memory_bytes))
+            scheduled = Scheduled(self.scheduler, self.scheduler.admit(limits.memory_bytes, group))
         slot = None
         try:
             slot = slots.take(job_limits)

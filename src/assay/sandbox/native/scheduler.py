@@ -10,8 +10,13 @@ limit, a verdict that depends on the load.
 chooses them by *least attained service*: a run's priority level is the CPU
 time it has used so far (level 0 below ``quantum_s``, each further level
 doubles it, up to ``MAX_LEVEL``), lower levels first, the oldest first within
-a level. A new run therefore overtakes every run that has already used more
-than a quantum, and a run that goes on is demoted step by step. In the last
+a level, "oldest" by the run's *group* first (a session's runs are one group,
+numbered when it starts its first run: one submission's tests), then by the run.
+A new run therefore overtakes every run that has already used more
+than a quantum, and a run that goes on is demoted step by step. Grouping keeps a
+submission whose later tests start after newer submissions' first tests ahead of
+them: with the runs alone in order, a peak of many-test submissions is served
+round robin across submissions, and every one of them finishes late. In the last
 level the oldest run goes first, so long runs finish one after the other
 (rather than all sharing the CPU and all finishing late, each holding its
 memory), and the oldest of them always progresses: nothing starves. A run that is not allowed to run
@@ -91,8 +96,11 @@ def level_of(cpu_s: float, quantum_s: float) -> int:
 class Ticket:
     """One run's place in the scheduler (changed only under the scheduler's lock)."""
 
-    def __init__(self, lock: threading.Lock, seq: int, memory_bytes: int) -> None:
+    def __init__(
+        self, lock: threading.Lock, seq: int, memory_bytes: int, group: int | None = None
+    ) -> None:
         self.seq = seq
+        self.group = seq if group is None else group
         self.memory_bytes = memory_bytes
         self.changed = threading.Condition(lock)
         self.state = RunState.WAITING
@@ -111,8 +119,8 @@ class Ticket:
         return self._paused_s + max(0.0, ongoing)
 
     @property
-    def key(self) -> tuple[int, int]:
-        return (self.level, self.seq)
+    def key(self) -> tuple[int, int, int]:
+        return (self.level, self.group, self.seq)
 
 
 @dataclass(frozen=True)
@@ -153,11 +161,19 @@ class CpuScheduler:
 
     # --- the run's side ---------------------------------------------------------------
 
-    def admit(self, memory_bytes: int) -> Ticket:
-        """Wait until a new run may start; its ticket (give it back with ``leave``)."""
+    def new_group(self) -> int:
+        """A group for the runs of one session, ordered by when it was asked for among
+        the groups and the ungrouped runs."""
         with self._lock:
             self._seq += 1
-            ticket = Ticket(self._lock, self._seq, memory_bytes)
+            return self._seq
+
+    def admit(self, memory_bytes: int, group: int | None = None) -> Ticket:
+        """Wait until a new run may start; its ticket (give it back with ``leave``).
+        ``group`` (``new_group``): the run goes with the older runs of its group."""
+        with self._lock:
+            self._seq += 1
+            ticket = Ticket(self._lock, self._seq, memory_bytes, group)
             self._tickets[ticket.seq] = ticket
             self._rebalance()
             admitted = ticket.changed.wait_for(
