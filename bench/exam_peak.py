@@ -261,6 +261,15 @@ def summarise(
             f"  {label:8s} n={len(values):3d}  p50 {p50:6.2f} s  p95 {p95:6.2f} s  "
             f"p99 {q99:6.2f} s  max {max(values):6.2f} s  (p99 / baseline {q99 / base_s:.1f})"
         )
+    fifths = [outcomes[n * len(outcomes) // 5 : (n + 1) * len(outcomes) // 5] for n in range(5)]
+    print(
+        "p50 latency by fifth of the arrival (first to last due):",
+        " ".join(
+            f"{statistics.median(values):.1f}"
+            for part in fifths
+            if (values := [o.latency_s for o in part if o.latency_s is not None])
+        ),
+    )
     verdicts: Counter[str] = Counter()
     for outcome in outcomes:
         verdicts[f"{outcome.kind}: {'right' if not outcome.problem else 'WRONG'}"] += 1
