@@ -11,6 +11,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
@@ -432,8 +433,9 @@ def check_network(objs: list[Obj]) -> list[str]:
 
 
 def check_ingress(objs: list[Obj]) -> list[str]:
-    """ingress-nginx passes the largest upload, does not buffer live progress and keeps
-    an idle stream open longer than the server's keep-alive interval."""
+    """ingress-nginx serves ASSAY_PUBLIC_URL (its host; TLS with https, and then Secure
+    cookies), passes the largest upload, does not buffer live progress and keeps an
+    idle stream open longer than the server's keep-alive interval."""
     problems: list[str] = []
     (server,) = pod_template(component(objs, "api"))["spec"]["containers"]
     for ingress in of_kind(objs, "Ingress"):
@@ -444,6 +446,17 @@ def check_ingress(objs: list[Obj]) -> list[str]:
             problems.append(f"{name_of(ingress)}: proxy-body-size is below ASSAY_MAX_UPLOAD_BYTES")
         if notes.get(prefix + "proxy-buffering") != "off":
             problems.append(f"{name_of(ingress)}: proxy-buffering is not off (live progress)")
+        public = urlsplit(setting(objs, server, "public_url"))
+        hosts = {rule.get("host") for rule in ingress["spec"]["rules"]}
+        if hosts != {public.hostname}:
+            where = f"{name_of(ingress)}: hosts {hosts}"
+            problems.append(f"{where}, ASSAY_PUBLIC_URL {public.geturl()}")
+        https = bool(ingress["spec"].get("tls"))
+        if (public.scheme == "https") != https or setting(objs, server, "cookie_secure") != https:
+            problems.append(
+                f"{name_of(ingress)}: TLS {https}, ASSAY_PUBLIC_URL {public.geturl()} and "
+                f"ASSAY_COOKIE_SECURE {setting(objs, server, 'cookie_secure')} disagree"
+            )
         ping = setting(objs, server, "events_ping_s")
         for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
             if float(notes.get(prefix + timeout, "60")) <= 2 * ping:

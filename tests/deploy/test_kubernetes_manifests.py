@@ -329,6 +329,14 @@ BREAKAGES: dict[str, tuple[Callable[[Objs], None], str]] = {
         lambda o: _set(_ingress_notes(o), "nginx.ingress.kubernetes.io/proxy-body-size", "1m"),
         "proxy-body-size is below ASSAY_MAX_UPLOAD_BYTES",
     ),
+    "public URL on another host than the ingress": (
+        lambda o: _set(_config(o), "ASSAY_PUBLIC_URL", "https://grading.example.org"),
+        "hosts {'assay.example.org'}, ASSAY_PUBLIC_URL https://grading.example.org",
+    ),
+    "cookies not Secure behind TLS": (
+        lambda o: _set(_config(o), "ASSAY_COOKIE_SECURE", "false"),
+        "ASSAY_COOKIE_SECURE False disagree",
+    ),
     "API server as root": (
         lambda o: _set(_api_pod(o)["securityContext"], "runAsUser", 0),
         "runs as root",
