@@ -178,13 +178,17 @@ def plan_arrivals(args: argparse.Namespace, rng: random.Random) -> list[Arrival]
 
 async def send_all(
     *, urls: list[str], assignment_id: int, tokens: list[str], arrivals: list[Arrival],
-    viewers: list[subprocess.Popen[bytes]], started: float,
+    viewers: list[subprocess.Popen[bytes]], started: float, give_up: float,
 ) -> None:  # fmt: skip
     """Open loop: each submission at its due time, whatever the servers do."""
     clients = [
         httpx.AsyncClient(
             base_url=url + API,
-            limits=httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT),
+            # idle connections closed before the server's keep-alive (5 s) closes them: a
+            # POST on a connection the server is closing would fail, and is not repeated
+            limits=httpx.Limits(
+                max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0
+            ),
             timeout=120,
         )
         for url in urls
@@ -198,6 +202,9 @@ async def send_all(
         arrival.sent = due
         token = tokens[arrival.student]
         async with gates[arrival.server]:
+            if time.time() > give_up:
+                arrival.problem = "not sent: the servers fell behind beyond --give-up-factor"
+                return
             try:
                 response = await clients[arrival.server].post(
                     f"/assignments/{assignment_id}/submissions",
@@ -352,10 +359,12 @@ class Cluster:
             **extra,
         }
 
-    def start_server(self) -> None:
+    def start_server(self, submit_concurrency: int) -> None:
         port = free_port()
         state = self.root / f"server-{len(self.servers)}"
         env = self.env(state, ASSAY_HOST="127.0.0.1", ASSAY_PORT=str(port))
+        if submit_concurrency:
+            env["ASSAY_SUBMIT_CONCURRENCY"] = str(submit_concurrency)
         log = self.root / f"server-{len(self.servers)}.log"
         argv = [str(Path(sys.executable).parent / "assay"), "serve", "--workers", "0"]
         with log.open("wb") as out:
@@ -667,6 +676,7 @@ def run_exam(
             arrivals=arrivals,
             viewers=viewers,
             started=started,
+            give_up=started + args.minutes * 60 * args.give_up_factor,
         )
     )
     sent_by = time.time()
@@ -697,6 +707,8 @@ def run_exam(
           f" idle polls (found nothing): {p50_p99(idle, 1000, 'ms')}")  # fmt: skip
     print(f"  where a claim's time goes: {claim_split(workers, started, ended)}")
     print(f"  claim p99 goal < 100 ms: {'met' if percentile(took, 99) < 0.1 else 'MISSED'}")
+    lag = [a.accepted - a.sent for a in accepted if a.accepted is not None]
+    print(f"intake (due -> 201 received): {p50_p99(lag)}")
     print(f"queue wait (queued -> claimed): {p50_p99(figures['queue wait'])}")
     print(f"end-to-end (due -> report recorded): {p50_p99(figures['end-to-end'])}")
     print(f"  server-side (accepted -> report recorded): {p50_p99(figures['server-side'])}")
@@ -717,21 +729,25 @@ def run_exam(
               f" left open at the end: {sse['left_open']}")  # fmt: skip
     print(f"verdicts: {dict(sorted(figures['verdicts'].items()))}; superseded by a resubmission:"
           f" {figures['superseded']}; retried jobs: {figures['retried']}")  # fmt: skip
-    refused = [a for a in arrivals if a.submission_id is None]
+    unsent = [a for a in arrivals if a.problem.startswith("not sent")]
+    refused = [a for a in arrivals if a.submission_id is None and a not in unsent]
     print(f"lost: {len(figures['lost'])}  errors: {len(figures['errors'])}  wrong verdicts:"
-          f" {len(figures['wrong'])}  not accepted: {len(refused)}")  # fmt: skip
+          f" {len(figures['wrong'])}  not accepted: {len(refused)}  not sent (the bench gave"
+          f" up on them, the servers being too far behind): {len(unsent)}")  # fmt: skip
     for what in figures["lost"][:10]:
         print(f"  lost: {what}")
-    for arrival in refused[:5]:
-        print(f"  not accepted: {arrival.problem}")
-    print("per minute (submissions due, jobs claimed, claim p99, DB CPU, conns, idle):")
+    for problem, count in Counter(a.problem[:120] for a in refused).most_common(5):
+        print(f"  not accepted ({count}): {problem}")
+    print("per minute (submissions due, accepted, jobs claimed, claim p99, DB CPU, conns, idle):")
     for minute_start in range(int(started), int(ended), 60):
         end = min(minute_start + 60, ended)
-        due = sum(minute_start <= a.sent < end for a in arrivals)
+        due = sum(minute_start <= started + a.due < end for a in arrivals)
+        taken = sum(minute_start <= (a.accepted or 0) < end for a in arrivals)
         took_m, _idle_m, jobs_m = claim_figures(workers, minute_start, end)
         cpu_m, idle_m, conns_m = monitor.between(minute_start, end)
         length = max(end - minute_start, 1e-9)
-        print(f"  {(minute_start - started) / 60:4.0f}  due {due / length:5.1f}/s  claimed"
+        print(f"  {(minute_start - started) / 60:4.0f}  due {due / length:5.1f}/s  accepted"
+              f" {taken / length:5.1f}/s  claimed"
               f" {jobs_m / length:5.1f}/s  claim p99 {percentile(took_m, 99) * 1000:6.1f} ms"
               f"  DB {100 * cpu_m.get('database', 0) / length:4.0f}%  conns {conns_m:3d}"
               f"  idle {100 * idle_m / length:4.0f}%")  # fmt: skip
@@ -850,6 +866,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--students", type=int, default=0, help="0: a quarter of submissions")
     parser.add_argument("--servers", type=int, default=2)
+    parser.add_argument(
+        "--submit-concurrency", type=int, default=0,
+        help="the servers' ASSAY_SUBMIT_CONCURRENCY (0: their default)",
+    )  # fmt: skip
     parser.add_argument("--streams", type=int, default=1000, help="SSE streams held open")
     parser.add_argument("--base-share", type=float, default=0.1, help="rate at start / peak")
     parser.add_argument("--think-s", type=float, default=30.0)
@@ -861,6 +881,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--poll-s", type=float, default=0.5, help="workers' ASSAY_WORKER_POLL_S")
     parser.add_argument("--idle-s", type=float, default=15.0, help="idle cluster measured first")
+    parser.add_argument(
+        "--give-up-factor", type=float, default=1.5,
+        help="submissions not sent by this many times --minutes are left unsent (counted)",
+    )  # fmt: skip
     parser.add_argument("--drain-s", type=float, default=300.0)
     parser.add_argument("--ceiling-jobs", type=int, default=8000, help="0: no ceiling phase")
     parser.add_argument("--ceiling-step", type=int, default=10)
@@ -905,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
               f" state {root}")  # fmt: skip
         monitor.start()
         for _ in range(args.servers):
-            cluster.start_server()
+            cluster.start_server(args.submit_concurrency)
         monitor.groups["api servers"] = [s.pid for s in cluster.servers]
         began = time.monotonic()
         for _ in range(args.workers):
@@ -923,7 +947,7 @@ def main(argv: list[str] | None = None) -> int:
             tokens=tokens,
         )
         if args.ceiling_jobs > 0:
-            for mode in args.ceiling_modes.split(","):
+            for mode in filter(None, args.ceiling_modes.split(",")):
                 run_ceiling(
                     args=args,
                     cluster=cluster,

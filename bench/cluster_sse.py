@@ -56,7 +56,9 @@ class Viewers:
         self.open_by_second: list[tuple[float, int]] = []
         self.problems: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
-        limits = httpx.Limits(max_connections=target + 64, max_keepalive_connections=64)
+        limits = httpx.Limits(
+            max_connections=target + 64, max_keepalive_connections=64, keepalive_expiry=2.0
+        )
         timeout = httpx.Timeout(connect=30.0, read=120.0, write=30.0, pool=60.0)
         self.client = httpx.AsyncClient(base_url=url + API, limits=limits, timeout=timeout)
 
