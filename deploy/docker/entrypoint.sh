@@ -5,7 +5,7 @@
 #   sandbox-check   `assay sandbox check` after the worker's preparation
 #   health          the container's health: GET /healthz of a server, or
 #                   `assay worker --check` of a worker (whichever runs as PID 1's child)
-#   anything else   run as given (e.g. `assay users create ...`)
+#   anything else   run as given (e.g. `assay user create ...`)
 set -eu
 
 native_sandbox() {

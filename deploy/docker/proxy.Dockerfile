@@ -15,5 +15,5 @@ COPY proxy-entrypoint.sh /usr/local/bin/proxy-entrypoint
 USER www-data
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 2>/dev/null || exit 1"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["tini", "--", "proxy-entrypoint"]
