@@ -298,6 +298,9 @@ def test_200_submissions_survive_a_killed_worker_and_a_restarted_api_server(
 
 def _batch_with_faults(deployment: Deployment, admin: httpx.Client) -> None:
     figures = deployment.figures
+    ui = httpx.get(f"{deployment.url}/", follow_redirects=True, timeout=30)
+    assert ui.status_code == 200, ui.text[:300]
+    assert ui.headers["content-type"].startswith("text/html")  # the UI, through the proxy
     course = _checked(admin.post("/admin/courses", json={"code": "E2E", "name": "E2E"}), 201)
     # The API servers cannot sandbox (non-root): the reference check cannot run there,
     # so the upload is forced (the workers grade; docs/server.md).
