@@ -24,4 +24,5 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pg_ctl -w -m fast stop >/dev/null
     echo "postgres-entrypoint: created the cluster (user $user, database $db)"
 fi
-exec postgres -c listen_addresses='*' -c max_connections="${POSTGRES_MAX_CONNECTIONS:-200}" "$@"
+exec postgres -c listen_addresses='*' -c max_connections="${POSTGRES_MAX_CONNECTIONS:-200}" \
+    -c jit=off "$@"
