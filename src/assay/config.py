@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, field_validator
@@ -186,6 +186,24 @@ class Settings(BaseSettings):
             "How often each worker's watchdog re-queues jobs of dead workers, fails jobs "
             "out of attempts, marks dead workers and removes the sandboxes dead workers left "
             "where its backend reaches (Docker: the same daemon; native: this host)."
+        ),
+    )
+    reference_checks: Literal["auto", "server", "workers"] = Field(
+        default="auto",
+        description=(
+            "Where an uploaded package's reference check runs: server = in the API "
+            "server's process, on its sandbox; workers = as a job on the queue, on a "
+            "worker's sandbox; auto = server when `assay serve` has embedded workers, "
+            "workers with `--workers 0`."
+        ),
+    )
+    reference_check_wait_s: float = Field(
+        default=50.0,
+        ge=0,
+        description=(
+            "How long an API upload waits for a reference check run by the workers; not "
+            "ended by then, it answers 202 with the check running and the client polls "
+            "(below the idle timeout of a balancer in front, often 60 s)."
         ),
     )
     job_timeout_s: float = Field(

@@ -167,6 +167,7 @@ ROWS = [
     api("ok  ok  ok  403 403 404 401", "POST /admin/courses/{course_id}/assignments", files=package_file),
     # force: this server has no sandbox, so the version's reference check cannot run (409 without it)
     api("ok  ok  ok  403 403 404 401", "POST /admin/assignments/{assignment_id}/versions", files=package_file, data={"force": "true"}),
+    api("ok  ok  ok  403 403 404 401", "GET /admin/assignments/{assignment_id}/versions"),
     api("ok  ok  ok  403 403 404 401", "PATCH /admin/assignments/{assignment_id}", json={"published": True}),
     api("ok  ok  ok  403 403 404 401", "GET /admin/submissions", params=lambda fx: {"assignment_id": fx.assignment_id}),
     api("ok  ok  ok  403 403 404 401", "POST /admin/submissions/{submission_id}/regrade"),

@@ -5,13 +5,16 @@ that name, the package becomes its new version (submissions from then on are
 graded against it). ``--publish``, ``--release`` and ``--due`` then set it up.
 
 The server checks the package against its reference solution before it answers;
-the result is printed. A package that fails (or whose check could not run) is not
+the result is printed. A server that has the workers run the check may answer
+before it ends: the command then waits for it (a spinner on stderr) and prints it.
+A package that fails (or whose check could not run) is not
 published, nor put in place of a published assignment's version, unless
 ``--force`` is given (the server's audit log records it).
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +29,7 @@ from assay.services.catalog.packages import pack_directory, validate
 
 CONFLICT = 409
 UPLOAD_TIMEOUT_S = 900.0
+CHECK_POLL_S = 1.0
 
 
 def _package(path: Path) -> tuple[str, bytes]:
@@ -96,7 +100,10 @@ def upload_command(
             uploaded, created = _create_or_update(
                 client, course_id, name, filename, data, force=force
             )
+            if (uploaded.get("reference") or {}).get("status") == "running":
+                uploaded = _wait_for_check(client, uploaded)
             _report_check(uploaded)
+            _refuse_pending(uploaded, force=force)
             assignment = uploaded
             if changes:
                 assignment = client.patch(f"/admin/assignments/{uploaded['id']}", json=changes)
@@ -114,6 +121,40 @@ def upload_command(
     state = "published" if assignment["published"] else "not published"
     typer.echo(
         f"{action} assignment {assignment['id']} {assignment['slug']!r} in {course} ({state})"
+    )
+
+
+def _wait_for_check(client: ApiClient, uploaded: dict[str, Any]) -> dict[str, Any]:
+    """The upload with its check once the workers ended it (polling the versions), and
+    the assignment as it is then (a version waiting for its check becomes current
+    when it passes)."""
+    path = f"/admin/assignments/{uploaded['id']}"
+    number = uploaded.get("reference_version")
+    deadline = time.monotonic() + UPLOAD_TIMEOUT_S
+    check: dict[str, Any] = uploaded["reference"]
+    err.print(f"reference check of version {number} running on the workers…", highlight=False)
+    with err.status("waiting for the check"):  # a spinner on a terminal, nothing otherwise
+        while check.get("status") == "running" and time.monotonic() < deadline:
+            time.sleep(CHECK_POLL_S)
+            versions = client.get(f"{path}/versions")
+            mine = next((v for v in versions if v["number"] == number), None)
+            if mine is None:
+                raise InvalidRequestError(f"version {number} is gone from the server")
+            check = mine.get("reference") or check
+    assignment: dict[str, Any] = client.get(f"/assignments/{uploaded['id']}")
+    return {**assignment, "reference": check, "reference_version": number}
+
+
+def _refuse_pending(uploaded: dict[str, Any], *, force: bool) -> None:
+    """A version that waited for its check, failed it and so did not become current."""
+    number = uploaded.get("reference_version")
+    status = (uploaded.get("reference") or {}).get("status")
+    if force or number is None or number == uploaded.get("version") or status == "running":
+        return
+    raise ApiError(
+        f"not put in place: version {number}'s reference check did not pass; the "
+        f"assignment stays on version {uploaded.get('version')}",
+        CONFLICT,
     )
 
 

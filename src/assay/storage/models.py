@@ -91,6 +91,7 @@ class JobStatus(StrEnum):
 class JobKind(StrEnum):
     GRADE = "grade"  # target: a grading run
     EXECUTE = "execute"  # target: an execution (code-execution APIs)
+    CHECK = "check"  # target: an assignment version (its reference check)
 
 
 class Lane(StrEnum):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -57,6 +58,9 @@ class NewAssignment(TypedDict, total=False):
     publish: bool
 
 
+OnStored = Callable[[Session, AssignmentVersion], None]
+
+
 def late_policy(assignment: Assignment) -> LatePolicy:
     """The assignment's stored late policy (the defaults where none is stored)."""
     return LatePolicy.model_validate(assignment.late_policy or {})
@@ -84,10 +88,40 @@ def assignment_out(session: Session, assignment: Assignment) -> AssignmentOut:
     )
 
 
+# A check run by an API server's own thread that still says "running" after this long
+# was cut off (the server stopped or restarted): it is shown as "could not run". A
+# check queued for the workers never is: the queue's lease and attempts end it.
+CHECK_INTERRUPTED_AFTER = timedelta(minutes=15)
+
+
+def stored_reference(version: AssignmentVersion | None) -> dict[str, Any] | None:
+    """The version's stored reference check (``check["reference"]``), a stale one of a
+    server's thread (``CHECK_INTERRUPTED_AFTER``) as the error it is; None: never ran."""
+    raw = version.check.get("reference") if version is not None else None
+    if version is None or not isinstance(raw, dict):
+        return None
+    run = version.check.get("reference_run")
+    on_workers = isinstance(run, dict) and run.get("on") == "workers"
+    if raw.get("status") != "running" or on_workers:
+        return raw
+    try:
+        started = datetime.fromisoformat(str(raw.get("started_at")))
+    except ValueError:
+        started = None
+    if started is not None and started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    if started is not None and utcnow() - started < CHECK_INTERRUPTED_AFTER:
+        return raw
+    return raw | {
+        "status": "error",
+        "error": "interrupted: the server running the check stopped before it ended",
+    }
+
+
 def reference_status(version: AssignmentVersion | None) -> str | None:
     """The stored status of the version's reference check (None: it never ran)."""
-    raw = version.check.get("reference") if version is not None else None
-    status = raw.get("status") if isinstance(raw, dict) else None
+    raw = stored_reference(version)
+    status = raw.get("status") if raw is not None else None
     return str(status) if status is not None else None
 
 
@@ -99,6 +133,8 @@ def _add_version(
     summary: packages.PackageSummary,
     *,
     reference: dict[str, Any] | None = None,
+    current: bool = True,
+    on_stored: OnStored | None = None,
 ) -> AssignmentVersion:
     # The assignment's row is locked first, so two uploads at once number their
     # versions one after the other instead of both taking the same next number.
@@ -122,7 +158,10 @@ def _add_version(
     )
     session.add(version)
     session.flush()
-    assignment.current_version = version
+    if current:
+        assignment.current_version = version
+    if on_stored is not None:
+        on_stored(session, version)
     if not assignment.title or assignment.title == assignment.slug:
         assignment.title = summary.title
     return version
@@ -143,11 +182,13 @@ def create_assignment(
     publish: bool = False,
     reference: dict[str, Any] | None = None,
     forced: bool = False,
+    on_stored: OnStored | None = None,
 ) -> AssignmentOut:
     """Create an assignment from an uploaded package (staff). Its name is the slug.
 
     ``reference``: the package's reference check, already run (``refcheck``), stored
-    with the version; ``forced``: published although that check did not pass (audited).
+    with the version; ``forced``: published although that check did not pass (audited);
+    ``on_stored``: called with the new version inside the transaction that stores it.
     """
     release_at, due_at = _in_utc(release_at), _in_utc(due_at)
     if slug is not None and not COURSE_CODE.match(slug):  # package names fit it too
@@ -183,7 +224,9 @@ def create_assignment(
                 f"the course already has an assignment {slug!r}; upload a new version of it"
             )
         assignment = session.get_one(Assignment, assignment_id)
-        _add_version(session, actor, assignment, data, summary, reference=reference)
+        _add_version(
+            session, actor, assignment, data, summary, reference=reference, on_stored=on_stored
+        )
         audit.record(
             session,
             actor,
@@ -204,16 +247,28 @@ def upload_version(
     *,
     reference: dict[str, Any] | None = None,
     forced: bool = False,
+    current: bool = True,
+    on_stored: OnStored | None = None,
 ) -> AssignmentOut:
     """A new package version; new submissions are graded against it (staff).
-    ``reference`` and ``forced`` as for ``create_assignment``."""
+    ``reference``, ``forced`` and ``on_stored`` as for ``create_assignment``;
+    ``current=False``: stored, but the current version stays (see ``make_current``)."""
     with platform.db.reading() as session:
         _get(session, actor, assignment_id, staff=True)  # staff only make the server unpack it
     # unpacked and checked before the write transaction, which would hold SQLite's lock
     summary = packages.validate(data, filename)
     with platform.db.session() as session:
         assignment = _get(session, actor, assignment_id, staff=True)
-        version = _add_version(session, actor, assignment, data, summary, reference=reference)
+        version = _add_version(
+            session,
+            actor,
+            assignment,
+            data,
+            summary,
+            reference=reference,
+            current=current,
+            on_stored=on_stored,
+        )
         audit.record(
             session,
             actor,
@@ -223,6 +278,17 @@ def upload_version(
             **_check_detail(reference, forced),
         )
         return assignment_out(session, assignment)
+
+
+def make_current(session: Session, version: AssignmentVersion) -> bool:
+    """Make a stored version its assignment's current one, unless a newer version is
+    current already (inside the caller's transaction). True: it is current now."""
+    assignment = session.get_one(Assignment, version.assignment_id, with_for_update=True)
+    now = assignment.current_version
+    if now is not None and now.number > version.number:
+        return False
+    assignment.current_version = version
+    return True
 
 
 def _check_detail(reference: dict[str, Any] | None, forced: bool) -> dict[str, Any]:

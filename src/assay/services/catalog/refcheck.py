@@ -10,11 +10,24 @@ version (``AssignmentVersion.check["reference"]``); the page shows it when done.
 A check that could not run (no sandbox on this web server, a crash) is recorded
 as ``error`` with the reason: the package is then neither proven nor refuted.
 
+Where it runs (``Settings.reference_checks``, ``runs_on``): in this server's process
+(a thread, or before the answer), or as a ``JobKind.CHECK`` job on the durable queue
+that a worker runs on its sandbox (``run_check_job``): an API server with no workers
+of its own (``assay serve --workers 0``) usually has no sandbox. ``check["reference_run"]``
+says which (``on``) and, for a queued check of a version that must pass before it
+counts, that the worker makes it current when it passes (``promote``). A queued check
+is ended by the queue (lease, attempts, ``fail_check``); a server's thread that died
+leaves "running", which reads as "could not run" after
+``assignments.CHECK_INTERRUPTED_AFTER``.
+
 Uploads over the API (``assay assignment upload``) run the check before they answer
-(``create_checked``, ``upload_checked``). A version whose check did not pass (failed,
-could not run, never ran) reaches students only with an explicit ``force``: it is
-not published (``require_publishable``), and a new version of a published assignment
-is not stored, unless forced; the audit log records each forced one.
+(``create_checked``, ``upload_checked``); a queued one is waited for up to
+``Settings.reference_check_wait_s``, then the answer says "running" (202) and the client polls the
+versions. A version whose check did not pass (failed, could not run, never ran)
+reaches students only with an explicit ``force``: it is not published
+(``require_publishable``), and a new version of a published assignment is not stored
+(queued: stored, not current, and removed when its check fails), unless forced; the
+audit log records each forced one.
 """
 
 from __future__ import annotations
@@ -22,17 +35,20 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Unpack
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from assay.errors import AssayError, ConflictError, NotFoundError
+from assay.errors import AssayError, ConflictError, NotFoundError, SandboxError
 from assay.grading.checking import CheckReport, check_package
 from assay.grading.loader import load_package
+from assay.queue import ClaimedJob
 from assay.sandbox.base import SandboxBackend
 from assay.services.actor import Actor
 from assay.services.catalog import assignments, packages
@@ -41,11 +57,22 @@ from assay.services.identity import audit
 from assay.services.identity.access import require_staff
 from assay.services.platform import Platform
 from assay.storage.blobs import get_blob
-from assay.storage.models import AssignmentVersion, User, utcnow
+from assay.storage.models import (
+    Assignment,
+    AssignmentVersion,
+    JobKind,
+    Lane,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 CheckStatus = Literal["running", "passed", "failed", "error"]
+RunsOn = Literal["server", "workers"]
+
+POLL_INTERVAL_S = 0.25
+_ERROR_CHARS = 2000  # of a failed job's error kept with the check (staff read it)
 
 
 class CheckedSubmission(BaseModel):
@@ -70,6 +97,9 @@ class CheckedAssignmentOut(AssignmentOut):
     """An assignment after an upload, with the check its new version got."""
 
     reference: ReferenceCheck
+    # the number of the uploaded version (``version`` is the current one: the same,
+    # unless the new one waits for its check to pass; None: it was removed, refused)
+    reference_version: int | None = None
 
 
 class VersionOut(BaseModel):
@@ -114,7 +144,7 @@ def _version_out(version: AssignmentVersion, uploaded_by: str, *, current: bool)
 
 
 def _stored(version: AssignmentVersion) -> ReferenceCheck | None:
-    raw = version.check.get("reference")
+    raw = assignments.stored_reference(version)  # a server's dead thread: an error
     if raw is None:
         return None
     try:
@@ -123,9 +153,25 @@ def _stored(version: AssignmentVersion) -> ReferenceCheck | None:
         return None
 
 
-def start_reference_check(platform: Platform, actor: Actor, assignment_id: int) -> ReferenceCheck:
-    """Mark the current version's check as running and run it in a background thread."""
-    version_id, running = _begin(platform, actor, assignment_id)
+def runs_on(platform: Platform, embedded_workers: int | None) -> RunsOn:
+    """Where this server's reference checks run (``Settings.reference_checks``): auto
+    is on the workers when the server has no embedded ones (``embedded_workers`` 0:
+    ``assay serve --workers 0``), else here (None: no ``assay serve``, e.g. a test's app)."""
+    setting = platform.settings.reference_checks
+    if setting != "auto":
+        return setting
+    return "workers" if embedded_workers == 0 else "server"
+
+
+def start_reference_check(
+    platform: Platform, actor: Actor, assignment_id: int, *, on: RunsOn = "server"
+) -> ReferenceCheck:
+    """Mark the current version's check as running and run it in a background thread
+    (``on="server"``) or queue it for the workers."""
+    version_id, running = _begin(platform, actor, assignment_id, on)
+    if on == "workers":
+        platform.queue.notify()
+        return running
     threading.Thread(
         target=_run_and_store,
         args=(platform, version_id, running),
@@ -137,18 +183,22 @@ def start_reference_check(platform: Platform, actor: Actor, assignment_id: int) 
 
 def check_reference(platform: Platform, actor: Actor, assignment_id: int) -> ReferenceCheck:
     """Check the current version against its reference solution, now (staff)."""
-    version_id, running = _begin(platform, actor, assignment_id)
+    version_id, running = _begin(platform, actor, assignment_id, "server")
     return _run_and_store(platform, version_id, running)
 
 
-def _begin(platform: Platform, actor: Actor, assignment_id: int) -> tuple[int, ReferenceCheck]:
+def _begin(
+    platform: Platform, actor: Actor, assignment_id: int, on: RunsOn
+) -> tuple[int, ReferenceCheck]:
     with platform.db.session() as session:
         assignment = assignments.get_for(session, actor, assignment_id, staff=True)
         version = assignment.current_version
         if version is None:
             raise NotFoundError("the assignment has no package yet")
         running = ReferenceCheck(status="running", started_at=utcnow())
-        _store(version, running)
+        _store(version, running, run={"on": on})
+        if on == "workers":
+            _enqueue(platform, session, version)
         audit.record(
             session,
             actor,
@@ -157,6 +207,18 @@ def _begin(platform: Platform, actor: Actor, assignment_id: int) -> tuple[int, R
             version=version.number,
         )
         return version.id, running
+
+
+def _enqueue(platform: Platform, session: Session, version: AssignmentVersion) -> None:
+    """Queue the version's check for the workers (inside the caller's transaction);
+    a check of it still queued is replaced."""
+    platform.queue.enqueue(
+        session,
+        JobKind.CHECK,
+        version.id,
+        lane=Lane.INTERACTIVE,  # staff wait for it; rare and short
+        dedupe_key=f"check:{version.id}",
+    )
 
 
 def _run_and_store(platform: Platform, version_id: int, running: ReferenceCheck) -> ReferenceCheck:
@@ -180,6 +242,88 @@ def _run_and_store(platform: Platform, version_id: int, running: ReferenceCheck)
     except AssayError:  # the platform closed under us (shutdown)
         log.warning("could not store the reference check of version %s", version_id)
     return result
+
+
+# --- the check as a job on the workers ------------------------------------------------
+
+_finished = threading.Condition()
+
+
+def run_check_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
+    """The CHECK job's handler (on a worker): check the version on this worker's sandbox
+    and store the result with the job's completion; a version to ``promote`` that passed
+    becomes its assignment's current one.
+
+    A package the check cannot load, or whose submissions do not grade, is a result
+    (``error``/``failed``); a sandbox failure raises (the job is retried, then
+    ``fail_check`` records it)."""
+    with platform.db.session() as session:
+        version = session.get(AssignmentVersion, job.target_id)
+        if version is None:  # removed (a refused upload) before a worker got to it
+            platform.queue.finish(session, job.id, worker_id, error="package version not found")
+            return
+        running = _stored(version)
+        if running is None or running.status != "running":
+            running = ReferenceCheck(status="running", started_at=utcnow())
+        data = get_blob(session, version.package_sha256)
+    try:
+        report = _grade(data, platform.backend, platform.settings.grading_parallel_runs)
+        result = _from_report(report, running.started_at)
+    except SandboxError:
+        raise  # ours: another attempt, maybe on another worker
+    except AssayError as exc:  # the package's: it could not be loaded or graded
+        result = _failed(running, exc.message)
+    with platform.db.session() as session:
+        if not platform.queue.finish(session, job.id, worker_id):
+            session.rollback()  # no longer ours: another worker records it
+            return
+        version = session.get(AssignmentVersion, job.target_id)
+        if version is not None:
+            _finish_run(session, version, result)
+    notify_finished()
+
+
+def _finish_run(session: Session, version: AssignmentVersion, result: ReferenceCheck) -> None:
+    run = dict(version.check.get("reference_run") or {})
+    if run.pop("promote", False) and result.status == "passed":
+        assignments.make_current(session, version)
+    _store(version, result, run=run)
+
+
+def fail_check(session: Session, version_id: int, error: str) -> None:
+    """The CHECK job's fail handler: its attempts are used up (inside the caller's
+    transaction): the check could not run. ``error`` is for staff (who read checks)."""
+    version = session.get(AssignmentVersion, version_id)
+    if version is None:
+        return
+    running = _stored(version) or ReferenceCheck(status="running", started_at=utcnow())
+    if running.status == "running":
+        _finish_run(
+            session, version, _failed(running, f"the workers failed: {error}"[:_ERROR_CHARS])
+        )
+    notify_finished()
+
+
+def notify_finished() -> None:
+    """Wake this process's waiters (a check was recorded)."""
+    with _finished:
+        _finished.notify_all()
+
+
+def wait_for_check(platform: Platform, version_id: int, timeout_s: float) -> ReferenceCheck | None:
+    """The version's check when it is no longer running, or as it is after ``timeout_s``
+    (workers in this process wake the waiter at once; others are polled). None: the
+    version is gone or never checked."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with platform.db.reading() as session:
+            version = session.get(AssignmentVersion, version_id)
+            check = _stored(version) if version is not None else None
+        left = deadline - time.monotonic()
+        if check is None or check.status != "running" or left <= 0:
+            return check
+        with _finished:
+            _finished.wait(min(POLL_INTERVAL_S, left))
 
 
 def _grade(data: bytes, backend: SandboxBackend, parallel_runs: int) -> CheckReport:
@@ -214,9 +358,13 @@ def _failed(running: ReferenceCheck, why: str) -> ReferenceCheck:
     return running.model_copy(update={"status": "error", "finished_at": utcnow(), "error": why})
 
 
-def _store(version: AssignmentVersion, check: ReferenceCheck) -> None:
+def _store(
+    version: AssignmentVersion, check: ReferenceCheck, *, run: dict[str, Any] | None = None
+) -> None:
     # a new dict: the JSON column notices assignment, not changes inside its value
-    version.check = {**version.check, "reference": check.model_dump(mode="json")}
+    version.check = {**version.check, "reference": check.model_dump(mode="json")} | (
+        {"reference_run": run} if run is not None else {}
+    )
 
 
 # --- uploads that are checked before they answer, and publishing ---------------------------
@@ -255,34 +403,61 @@ def create_checked(
     filename: str = "package.tar.gz",
     *,
     force: bool = False,
+    on: RunsOn = "server",
     **settings: Unpack[assignments.NewAssignment],
 ) -> CheckedAssignmentOut:
     """A new assignment (``settings`` as ``assignments.create_assignment`` takes them)
-    from a package whose reference check runs first; ``publish`` with a check that did
-    not pass is refused (nothing is created) unless ``force``."""
+    from a package whose reference check runs first (``on`` the workers: queued and
+    waited for); ``publish`` with a check that did not pass is refused (nothing is
+    created) unless ``force``. Queued and not done in time: created unpublished."""
     publish = settings.get("publish", False)
     with platform.db.reading() as session:
         require_staff(session, actor, course_id)  # only staff make the server grade
-    return _checked(
-        platform,
-        data,
-        filename,
-        gated=publish,
-        force=force,
-        refusal="not created",
-        advice="Fix the package, upload it without publishing to keep it hidden, or "
-        "publish it anyway with force",
-        store=lambda reference, forced: assignments.create_assignment(
+    refusal = "not created"
+    advice = (
+        "Fix the package, upload it without publishing to keep it hidden, or "
+        "publish it anyway with force"
+    )
+    if on == "server":
+        return _checked(
             platform,
-            actor,
-            course_id,
             data,
             filename,
-            reference=reference,
-            forced=forced,
-            **settings,
-        ),
+            gated=publish,
+            force=force,
+            refusal=refusal,
+            advice=advice,
+            store=lambda reference, forced: assignments.create_assignment(
+                platform,
+                actor,
+                course_id,
+                data,
+                filename,
+                reference=reference,
+                forced=forced,
+                **settings,
+            ),
+        )
+    packages.validate(data, filename)  # a broken package: its own clear 400 first
+    queued = _Queued(platform)
+    created = assignments.create_assignment(
+        platform,
+        actor,
+        course_id,
+        data,
+        filename,
+        on_stored=queued.on_stored(promote=False),
+        **(settings | {"publish": False}),
     )
+    check = queued.wait()
+    if publish and check.status == "running" and not force:
+        pass  # stays hidden: publishing it waits for the check (require_publishable)
+    elif publish and (check.status == "passed" or force):
+        _publish(platform, actor, created.id, check, forced=check.status != "passed")
+    elif publish:
+        _remove(platform, Assignment, created.id)
+        raise ConflictError(f"{refusal}: the package's reference check {describe(check)}. {advice}")
+    return _answer(platform, actor, created.id, check, queued.number)
 
 
 def upload_checked(
@@ -293,31 +468,138 @@ def upload_checked(
     filename: str,
     *,
     force: bool = False,
+    on: RunsOn = "server",
 ) -> CheckedAssignmentOut:
-    """A new package version whose reference check runs first. Of a published
-    assignment (students would be graded against it at once), a version that does not
-    pass is refused (nothing stored) unless ``force``."""
+    """A new package version whose reference check runs first (``on`` the workers:
+    queued and waited for). Of a published assignment (students would be graded
+    against it at once), a version that does not pass is refused (nothing stored)
+    unless ``force``; queued and not done in time, it is stored but not current until
+    its check passes (a worker then makes it current)."""
     with platform.db.reading() as session:
         published = assignments.get_for(session, actor, assignment_id, staff=True).published
-    return _checked(
-        platform,
-        data,
-        filename,
-        gated=published,
-        force=force,
-        refusal="not uploaded",
-        advice="The assignment is published, so students would be graded against it: fix "
-        "the package, or upload it anyway with force",
-        store=lambda reference, forced: assignments.upload_version(
+    refusal = "not uploaded"
+    advice = (
+        "The assignment is published, so students would be graded against it: fix "
+        "the package, or upload it anyway with force"
+    )
+    if on == "server":
+        return _checked(
             platform,
-            actor,
-            assignment_id,
             data,
             filename,
-            reference=reference,
-            forced=forced,
-        ),
+            gated=published,
+            force=force,
+            refusal=refusal,
+            advice=advice,
+            store=lambda reference, forced: assignments.upload_version(
+                platform,
+                actor,
+                assignment_id,
+                data,
+                filename,
+                reference=reference,
+                forced=forced,
+            ),
+        )
+    packages.validate(data, filename)
+    queued = _Queued(platform)
+    assignments.upload_version(
+        platform,
+        actor,
+        assignment_id,
+        data,
+        filename,
+        current=not published,
+        on_stored=queued.on_stored(promote=published),
     )
+    check = queued.wait()
+    if published and check.status not in ("passed", "running"):
+        if not force:
+            _remove(platform, AssignmentVersion, queued.version_id)
+            raise ConflictError(
+                f"{refusal}: the package's reference check {describe(check)}. {advice}"
+            )
+        _make_current(platform, actor, assignment_id, queued.version_id, check)
+    elif published and check.status == "running" and force:
+        _make_current(platform, actor, assignment_id, queued.version_id, check)
+    return _answer(platform, actor, assignment_id, check, queued.number)
+
+
+class _Queued:
+    """An upload whose check is queued in the transaction that stores its version."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.version_id = 0
+        self.number = 0
+
+    def on_stored(self, *, promote: bool) -> assignments.OnStored:
+        def queue(session: Session, version: AssignmentVersion) -> None:
+            running = ReferenceCheck(status="running", started_at=utcnow())
+            _store(version, running, run={"on": "workers", "promote": promote})
+            _enqueue(self.platform, session, version)
+            self.version_id, self.number = version.id, version.number
+
+        return queue
+
+    def wait(self) -> ReferenceCheck:
+        self.platform.queue.notify()  # committed: this process's workers (if any) may take it
+        wait_s = self.platform.settings.reference_check_wait_s
+        check = wait_for_check(self.platform, self.version_id, wait_s)
+        if check is None:  # removed meanwhile (the assignment deleted)
+            raise NotFoundError("the uploaded version is gone")
+        return check
+
+
+def _publish(
+    platform: Platform, actor: Actor, assignment_id: int, check: ReferenceCheck, *, forced: bool
+) -> None:
+    with platform.db.session() as session:
+        assignment = assignments.get_for(session, actor, assignment_id, staff=True)
+        assignment.published = True
+        audit.record(
+            session,
+            actor,
+            "assignment.publish_forced" if forced else "assignment.update",
+            f"assignment:{assignment_id}",
+            published=True,
+            check=check.status,
+        )
+
+
+def _make_current(
+    platform: Platform, actor: Actor, assignment_id: int, version_id: int, check: ReferenceCheck
+) -> None:
+    """A forced version that waited for its check becomes current now (audited)."""
+    with platform.db.session() as session:
+        version = session.get_one(AssignmentVersion, version_id)
+        run = dict(version.check.get("reference_run") or {})
+        run.pop("promote", None)  # not again when its check ends
+        version.check = {**version.check, "reference_run": run}
+        assignments.make_current(session, version)
+        audit.record(
+            session,
+            actor,
+            "assignment.version_forced",
+            f"assignment:{assignment_id}",
+            number=version.number,
+            check=check.status,
+        )
+
+
+def _remove(
+    platform: Platform, table: type[Assignment] | type[AssignmentVersion], id_: int
+) -> None:
+    """Remove what a refused upload stored (an assignment, or a version not current)."""
+    with platform.db.session() as session:
+        session.execute(delete(table).where(table.id == id_))
+
+
+def _answer(
+    platform: Platform, actor: Actor, assignment_id: int, check: ReferenceCheck, number: int
+) -> CheckedAssignmentOut:
+    out = assignments.get_assignment(platform, actor, assignment_id)
+    return CheckedAssignmentOut(**out.model_dump(), reference=check, reference_version=number)
 
 
 def _checked(
@@ -331,15 +613,15 @@ def _checked(
     advice: str,
     store: Callable[[dict[str, Any], bool], AssignmentOut],
 ) -> CheckedAssignmentOut:
-    """Validate the package, run its reference check, then ``store`` it with the check
-    and whether it is ``forced`` in (``gated``: it must pass, unless ``force``; when it
-    does not, a 409 that starts with ``refusal`` and ends with ``advice``)."""
+    """Validate the package, run its reference check here, then ``store`` it with the
+    check and whether it is ``forced`` in (``gated``: it must pass, unless ``force``;
+    when it does not, a 409 that starts with ``refusal`` and ends with ``advice``)."""
     packages.validate(data, filename)  # a broken package: its own clear 400 first
     check = check_package_bytes(platform, data)
     if gated and check.status != "passed" and not force:
         raise ConflictError(f"{refusal}: the package's reference check {describe(check)}. {advice}")
     out = store(check.model_dump(mode="json"), gated and check.status != "passed")
-    return CheckedAssignmentOut(**out.model_dump(), reference=check)
+    return CheckedAssignmentOut(**out.model_dump(), reference=check, reference_version=out.version)
 
 
 def require_publishable(

@@ -36,6 +36,7 @@ from assay.errors import SandboxError
 from assay.queue import ClaimedJob
 from assay.sandbox.base import CheckStatus, SandboxBackend
 from assay.sandbox.owner import SandboxOwner, this_process
+from assay.services.catalog import refcheck
 from assay.services.execution import core
 from assay.services.intake import runs
 from assay.services.platform import Platform
@@ -80,6 +81,10 @@ HANDLERS: dict[JobKind, Handlers] = {
     JobKind.EXECUTE: Handlers(
         run=core.run_execution_job,
         fail=core.mark_execution_failed,
+    ),
+    JobKind.CHECK: Handlers(
+        run=refcheck.run_check_job,
+        fail=refcheck.fail_check,
     ),
 }
 

@@ -6,16 +6,16 @@ new versions, dates, publishing (a version whose check did not pass only with
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 
 from assay.errors import InvalidRequestError
 from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.services.catalog import assignments, refcheck
 from assay.services.catalog.assignments import AssignmentOut
-from assay.services.catalog.refcheck import CheckedAssignmentOut
+from assay.services.catalog.refcheck import CheckedAssignmentOut, VersionOut
 from assay.web.deps import ActorDep, IdPath, PlatformDep, StaffDep
 
 router = APIRouter(tags=["assignments"])
@@ -68,6 +68,26 @@ def get_assignment(assignment_id: IdPath, platform: PlatformDep, actor: ActorDep
     return assignments.get_assignment(platform, actor, assignment_id)
 
 
+RUNNING: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": CheckedAssignmentOut,
+        "description": "Stored; its reference check, run by a worker, had not ended in time "
+        "(``reference.status`` running): poll the versions.",
+    }
+}
+
+
+def _runs_on(request: Request, platform: PlatformDep) -> refcheck.RunsOn:
+    """Where this server runs checks: it knows whether it has embedded workers."""
+    return refcheck.runs_on(platform, getattr(request.app.state, "embedded_workers", None))
+
+
+def _status(response: Response, checked: CheckedAssignmentOut) -> CheckedAssignmentOut:
+    if checked.reference.status == "running":
+        response.status_code = 202
+    return checked
+
+
 ForceForm = Annotated[
     bool,
     Form(
@@ -78,10 +98,15 @@ ForceForm = Annotated[
 
 
 @admin.post(
-    "/courses/{course_id}/assignments", status_code=201, response_model=CheckedAssignmentOut
+    "/courses/{course_id}/assignments",
+    status_code=201,
+    response_model=CheckedAssignmentOut,
+    responses=RUNNING,
 )
 def create_assignment(
     *,
+    request: Request,
+    response: Response,
     course_id: IdPath,
     package: PackageFile,
     platform: PlatformDep,
@@ -96,9 +121,11 @@ def create_assignment(
 ) -> CheckedAssignmentOut:
     """Upload a package as a new assignment of the course (course staff). It is
     validated, then its reference check runs before the answer (``reference``);
-    ``publish`` with a check that did not pass is a 409 (nothing created) unless ``force``."""
+    ``publish`` with a check that did not pass is a 409 (nothing created) unless ``force``.
+    A check run by a worker is waited for up to ``reference_check_wait_s``: not done by
+    then, the answer is 202 with the check running, and the assignment is not published."""
     data, filename = _read(package)
-    return refcheck.create_checked(
+    checked = refcheck.create_checked(
         platform,
         actor,
         course_id,
@@ -111,13 +138,21 @@ def create_assignment(
         best_policy=best_policy,
         publish=publish,
         force=force,
+        on=_runs_on(request, platform),
     )
+    return _status(response, checked)
 
 
 @admin.post(
-    "/assignments/{assignment_id}/versions", status_code=201, response_model=CheckedAssignmentOut
+    "/assignments/{assignment_id}/versions",
+    status_code=201,
+    response_model=CheckedAssignmentOut,
+    responses=RUNNING,
 )
 def upload_version(
+    *,
+    request: Request,
+    response: Response,
     assignment_id: IdPath,
     package: PackageFile,
     platform: PlatformDep,
@@ -126,9 +161,29 @@ def upload_version(
 ) -> CheckedAssignmentOut:
     """A new version of the package; new submissions are graded against it. Its
     reference check runs before the answer; of a published assignment, a version whose
-    check did not pass is a 409 (nothing stored) unless ``force``."""
+    check did not pass is a 409 (nothing stored) unless ``force``. A check run by a
+    worker is waited for up to ``reference_check_wait_s``: not done by then, the answer
+    is 202 and such a version becomes current when its check passes
+    (``reference_version``; poll the versions)."""
     data, filename = _read(package)
-    return refcheck.upload_checked(platform, actor, assignment_id, data, filename, force=force)
+    checked = refcheck.upload_checked(
+        platform,
+        actor,
+        assignment_id,
+        data,
+        filename,
+        force=force,
+        on=_runs_on(request, platform),
+    )
+    return _status(response, checked)
+
+
+@admin.get("/assignments/{assignment_id}/versions", response_model=list[VersionOut])
+def list_versions(
+    assignment_id: IdPath, platform: PlatformDep, actor: StaffDep
+) -> list[VersionOut]:
+    """Every package version, newest first, with its reference check (course staff)."""
+    return refcheck.list_versions(platform, actor, assignment_id)
 
 
 @admin.patch("/assignments/{assignment_id}", response_model=AssignmentOut)

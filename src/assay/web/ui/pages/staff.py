@@ -36,6 +36,11 @@ NOTICES = {
         "New version uploaded although its check failed: students are graded against it.",
     ),
     "checking": ("info", "Checking the package against its reference solution."),
+    "pending": (
+        "info",
+        "New version uploaded. The workers are checking it against the solution; it "
+        "becomes the current version when it passes.",
+    ),
     "published": ("ok", "Published: students can see the assignment (from its release date)."),
     "unpublished": ("warn", "Hidden from students."),
     "saved": ("ok", "Settings saved."),
@@ -58,6 +63,11 @@ def _notice(done: str) -> list[tuple[str, str]]:
 
 def _back(path: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}", status_code=303)
+
+
+def _runs_on(request: Request, platform: Platform) -> refcheck.RunsOn:
+    """Where this server runs reference checks (it knows if it has embedded workers)."""
+    return refcheck.runs_on(platform, getattr(request.app.state, "embedded_workers", None))
 
 
 def _is_htmx(request: Request) -> bool:
@@ -122,7 +132,7 @@ def create_assignment(
     except PACKAGE_REFUSALS as exc:
         flash, status = _not_uploaded(exc)
         return _course(request, platform, actor, course_id, flash=flash, status_code=status)
-    refcheck.start_reference_check(platform, actor, created.id)
+    refcheck.start_reference_check(platform, actor, created.id, on=_runs_on(request, platform))
     return _back(f"/staff/assignments/{created.id}", "created")
 
 
@@ -177,8 +187,10 @@ def check_fragment(
 
 
 @router.post("/staff/assignments/{assignment_id}/check")
-def run_check(assignment_id: int, platform: PlatformDep, actor: FormUserDep) -> RedirectResponse:
-    refcheck.start_reference_check(platform, actor, assignment_id)
+def run_check(
+    request: Request, assignment_id: int, platform: PlatformDep, actor: FormUserDep
+) -> RedirectResponse:
+    refcheck.start_reference_check(platform, actor, assignment_id, on=_runs_on(request, platform))
     return _back(f"/staff/assignments/{assignment_id}", "checking")
 
 
@@ -198,18 +210,23 @@ def upload_version(
     hidden one it is stored at once and checked in the background."""
     data = package.file.read()
     filename = package.filename or "package.tar.gz"
+    on = _runs_on(request, platform)
     try:
         if assignments.get_assignment(platform, actor, assignment_id).published:
             checked = refcheck.upload_checked(
-                platform, actor, assignment_id, data, filename, force=force == "yes"
+                platform, actor, assignment_id, data, filename, force=force == "yes", on=on
             )
-            passed = checked.reference.status == "passed"
-            return _back(f"/staff/assignments/{assignment_id}", "checked" if passed else "forced")
+            status = checked.reference.status
+            pending = status == "running" and checked.version != checked.reference_version
+            done = "checked" if status == "passed" else "pending" if pending else "forced"
+            return _back(f"/staff/assignments/{assignment_id}", done)
         assignments.upload_version(platform, actor, assignment_id, data, filename)
     except PACKAGE_REFUSALS as exc:
-        flash, status = _not_uploaded(exc)
-        return _assignment(request, platform, actor, assignment_id, flash=flash, status_code=status)
-    refcheck.start_reference_check(platform, actor, assignment_id)
+        flash, status_code = _not_uploaded(exc)
+        return _assignment(
+            request, platform, actor, assignment_id, flash=flash, status_code=status_code
+        )
+    refcheck.start_reference_check(platform, actor, assignment_id, on=on)
     return _back(f"/staff/assignments/{assignment_id}", "uploaded")
 
 
