@@ -9,11 +9,13 @@ an `assay worker` process runs it on its native sandbox and records it on the ve
 - a server that answers before the check ends (``reference_check_wait_s`` 0) says 202
   "running": the version is not current until the worker's check passes, and
   ``assay assignment upload`` waits for it, prints it and then publishes;
-- an API server's own check that a dead server left "running" reads as "could not run".
+- an API server's own check that a dead server left "running" reads as "could not run";
+- a worker draining on SIGTERM hands a check back, and another worker ends it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -31,12 +33,20 @@ from sqlalchemy import select
 
 from api_helpers import EXAMPLES, seed
 from assay.errors import ConflictError
+from assay.queue.jobs import HANDED_BACK_ERROR
 from assay.services import Actor, Platform
-from assay.services.catalog import assignments, refcheck
+from assay.services.catalog import assignments, courses, refcheck
 from assay.services.catalog.packages import pack_directory
 from assay.storage.models import AssignmentVersion, Job, JobKind, JobStatus, utcnow
 from helpers import require_backend
 from integration.test_cli_server import assay
+from integration.test_faults import (
+    env_for,
+    fault_platform,
+    running_jobs_of,
+    wait_until,
+    worker_prefix,
+)
 from platform_helpers import database_url, free_port, open_platform, settings_for
 from worker_helpers import assay_env, start_assay, stop
 
@@ -303,3 +313,49 @@ def test_a_servers_check_left_running_by_a_dead_server_reads_as_could_not_run(
         version.check = {**version.check, "reference_run": {"on": "workers"}}
     [listed] = refcheck.list_versions(platform, system, created.id)
     assert listed.reference is not None and listed.reference.status == "running"
+
+
+def test_a_draining_worker_hands_a_check_back_and_another_one_ends_it(tmp_path: Path) -> None:
+    """SIGTERM with a 1 s drain mid-check: the CHECK job is handed back (queued at once,
+    attempt unused, the version still "running"), and a second worker checks it once."""
+    with fault_platform("postgresql", tmp_path) as platform:
+        slow = python_io(tmp_path, "slow-io", broken=False)
+        stats = slow / "solution" / "stats.py"
+        stats.write_text("import time\ntime.sleep(0.6)\n" + stats.read_text())
+        system = Actor.system()
+        course = courses.create_course(platform, system, "drain", "Drain")
+        created = assignments.create_assignment(platform, system, course.id, pack_directory(slow))
+        refcheck.start_reference_check(platform, system, created.id, on="workers")
+        target = version_id(platform, created.id, 1)
+        env = env_for(platform)
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            first = start_assay(
+                ["worker"], {**env, "ASSAY_WORKER_STOP_TIMEOUT_S": "1"}, tmp_path / "w1.log"
+            )
+            started.append(first)
+            wait_until(lambda: running_jobs_of(platform, first.pid) == 1, 60, "the check to run")
+            time.sleep(1.0)  # well inside the check (10 tests of 0.6 s, two at a time)
+            os.kill(first.pid, signal.SIGTERM)
+            first.wait(30)
+            assert first.returncode == 0, (tmp_path / "w1.log").read_text()[-3000:]
+            [job] = check_jobs(platform, target)
+            assert (job.status, job.attempts, job.worker_id) == (JobStatus.QUEUED, 0, None)
+            assert job.error == HANDED_BACK_ERROR
+            [listed] = refcheck.list_versions(platform, system, created.id)
+            assert listed.reference is not None and listed.reference.status == "running"
+
+            second = start_assay(["worker"], env, tmp_path / "w2.log")
+            started.append(second)
+            wait_until(
+                lambda: check_jobs(platform, target)[0].status == JobStatus.DONE,
+                120,
+                "the second worker to end the check",
+            )
+        finally:
+            for process in started:
+                stop(process, signal.SIGTERM)
+        [job] = check_jobs(platform, target)
+        assert job.attempts == 1 and str(job.worker_id).startswith(worker_prefix(second.pid))
+        [listed] = refcheck.list_versions(platform, system, created.id)
+        assert listed.reference is not None and listed.reference.status == "passed", listed
