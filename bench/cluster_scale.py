@@ -389,6 +389,13 @@ class Cluster:
         self.workers.append(worker)
         self.worker_outs.append(out)
 
+    def check_workers(self) -> None:
+        """Stop the bench if a worker process has died (its log's end says why)."""
+        for worker, out in zip(self.workers, self.worker_outs, strict=True):
+            if worker.poll() is not None:
+                log = out.with_suffix(".log").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"worker {out.stem} exited ({worker.returncode}):\n{log}")
+
     def stop_workers(self) -> list[dict[str, Any]]:
         for worker in self.workers:
             worker.send_signal(signal.SIGTERM)
@@ -814,9 +821,12 @@ def run_ceiling(
         )
     outs = list(cluster.worker_outs)
     monitor.groups["workers"] = [w.pid for w in cluster.workers]
-    wait_until(
-        lambda: all(o.with_suffix(".ready").exists() for o in outs), 600, "the ceiling's workers"
-    )
+
+    def ready() -> bool:
+        cluster.check_workers()
+        return all(o.with_suffix(".ready").exists() for o in outs)
+
+    wait_until(ready, 600, "the ceiling's workers")
     filled = prefill(settings, course_id, args.ceiling_jobs, args.students, f"ceiling-{mode}")
     what = (
         "finish each job at once without grading it (the queue's own work)"
@@ -935,7 +945,12 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.workers):
             cluster.start_worker(args, "worker", run_s=args.run_median_s)
         monitor.groups["workers"] = [w.pid for w in cluster.workers]
-        wait_until(lambda: live_workers(engine) >= args.workers, 600, "the workers")
+
+        def all_up() -> bool:
+            cluster.check_workers()
+            return bool(live_workers(engine) >= args.workers)
+
+        wait_until(all_up, 600, "the workers")
         print(f"{args.servers} API servers {cluster.server_urls}; {args.workers} workers up in"
               f" {time.monotonic() - began:.0f} s")  # fmt: skip
         status = run_exam(
