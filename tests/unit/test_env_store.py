@@ -308,3 +308,28 @@ def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
     assert [m.name for m in store.entries()] == ["raced"]
     assert not list(store.root.glob(".build-*"))
     assert os.listdir(store.root / plan_named("raced", "jq").key / "rootfs") == ["marker"]
+
+
+def test_a_waiter_takes_a_tree_its_maker_already_uses(tmp_path: Path) -> None:
+    """The maker of a tree goes on to use it, holding the key's lock shared (and the
+    kernel may grant its users' shared locks before a waiting exclusive one): a second
+    process that asked for the tree while it was being made must not wait for an
+    exclusive lock that overlapping users keep from it, but take the tree."""
+    store = scripted_store(tmp_path)
+    planned = plan_named("one", "jq")
+    store.ensure(planned)
+    entry = store.root / planned.key
+    hidden = tmp_path / "being-made"
+    entry.rename(hidden)  # not there yet
+    with (store.root / f"{planned.key}.lock").open("a") as user:
+        fcntl.flock(user, fcntl.LOCK_SH)  # the maker's sandboxes hold it shared
+        outcomes: list[Source] = []
+        waiter = threading.Thread(target=lambda: outcomes.append(store.ensure(planned).source))
+        waiter.start()
+        time.sleep(0.5)
+        assert outcomes == []  # waiting: nothing to take yet
+        hidden.rename(entry)  # made
+        waiter.join(5)
+        assert not waiter.is_alive(), "the waiter still waits for the lock of a made tree"
+    assert outcomes == [Source.WAITED]
+    assert builds(tmp_path) == ["one"]

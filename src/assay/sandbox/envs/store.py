@@ -28,13 +28,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from assay.errors import EnvironmentBuildError, UnknownEnvironmentError
 from assay.sandbox.envs.buildlog import BuildEvent, BuildLog, ProgressCallback, no_progress
@@ -204,21 +204,38 @@ class EnvironmentStore:
         if found is not None:
             return found
         if self.remote is not None:  # a fetched tree is whole: its base is not needed
-            with self._locked(plan.key, plan.name, progress):
-                found = self._hit(plan.key, started, Source.WAITED)
-                if found is not None:
-                    return found
-                self._clear_leftovers(plan.key)
-                fetched = self._fetch(plan.key, started)
-                if fetched is not None:
-                    return fetched
+            fetched = self._fetched(plan, progress, started)
+            if fetched is not None:
+                return fetched
         base_rootfs = self.ensure(plan.base, progress).rootfs if plan.base else None
-        with self._locked(plan.key, plan.name, progress):
+        built = self._built(plan, started)
+        with self._locked(plan.key, plan.name, progress, built=built) as locked:
             found = self._hit(plan.key, started, Source.WAITED)  # built by the lock's holder
             if found is not None:
                 return found
+            if not locked:  # it was there, and is gone again: start over
+                return self.ensure(plan, progress)
             self._clear_leftovers(plan.key)
             return self._build(plan, base_rootfs, progress, started)
+
+    def _fetched(
+        self, plan: BuildPlan, progress: ProgressCallback, started: float
+    ) -> BuildOutcome | None:
+        """The tree of ``plan`` from the remote source (or made meanwhile by another
+        process); None if the source does not have it."""
+        built = self._built(plan, started)
+        with self._locked(plan.key, plan.name, progress, built=built) as locked:
+            found = self._hit(plan.key, started, Source.WAITED)
+            if found is not None:
+                return found
+            if not locked:  # it was there, and is gone again: start over
+                return self.ensure(plan, progress)
+            self._clear_leftovers(plan.key)
+            return self._fetch(plan.key, started)
+
+    def _built(self, plan: BuildPlan, started: float) -> Callable[[], bool]:
+        """Whether ``plan``'s tree is in the store now (for ``_locked``'s wait)."""
+        return lambda: self._hit(plan.key, started, Source.WAITED) is not None
 
     def _hit(self, key: str, started: float, source: Source) -> BuildOutcome | None:
         rootfs = self.lookup(key)
@@ -362,9 +379,22 @@ class EnvironmentStore:
 
     @contextmanager
     def _locked(
-        self, key: str, name: str, progress: ProgressCallback, *, wait: bool = True
+        self,
+        key: str,
+        name: str,
+        progress: ProgressCallback,
+        *,
+        wait: bool = True,
+        built: Callable[[], bool] | None = None,
     ) -> Iterator[bool]:
-        """Hold ``<key>.lock`` exclusively; yields False (not held) if busy and not ``wait``."""
+        """Hold ``<key>.lock`` exclusively; yields False (not held) if busy and not ``wait``.
+
+        With ``built``, the wait also ends (False) once ``built()`` is true: the tree is
+        there. It must, because the process that built or fetched the tree goes on to
+        use it, holding the lock shared (``use``), and while overlapping users keep it
+        shared an exclusive request is never granted: a second worker starting beside
+        the first would wait for ever for a tree it no longer needs to make.
+        """
         self.root.mkdir(parents=True, exist_ok=True, mode=0o755)
         with (self.root / f"{key}.lock").open("a") as lock:
             try:
@@ -374,7 +404,11 @@ class EnvironmentStore:
                     yield False
                     return
                 progress(BuildEvent(name, "waiting for another build of it to finish"))
-                fcntl.flock(lock, fcntl.LOCK_EX)
+                if built is None:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                elif not _lock_unless(lock, built):
+                    yield False
+                    return
             yield True
 
     def _try_lock(self, key: str) -> bool:
@@ -427,3 +461,18 @@ def remove_tree(path: Path) -> None:
     if _mounts_under(path):
         raise EnvironmentBuildError(f"{path} still has mounts inside; not removed")
     shutil.rmtree(path)
+
+
+LOCK_POLL_S = 0.2
+
+
+def _lock_unless(lock: IO[str], done: Callable[[], bool]) -> bool:
+    """Take ``lock`` exclusively (True), or give up as soon as ``done()`` (False)."""
+    while not done():
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            time.sleep(LOCK_POLL_S)
+        else:
+            return True
+    return False
