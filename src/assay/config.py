@@ -130,6 +130,23 @@ class Settings(BaseSettings):
             "PostgreSQL: postgresql+psycopg://user:password@host/dbname"
         ),
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "PostgreSQL: connections each Assay process keeps open to the database. Many "
+            "processes (worker pods, API replicas) multiply it: keep the sum under the "
+            "server's max_connections (docs/deploy.md)."
+        ),
+    )
+    database_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        description=(
+            "PostgreSQL: connections a process may open beyond DATABASE_POOL_SIZE at a busy "
+            "moment (closed again when given back)."
+        ),
+    )
     sqlite_busy_timeout_s: float = Field(
         default=30.0,
         gt=0,

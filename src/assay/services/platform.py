@@ -48,7 +48,12 @@ class Platform:
 
         ``backend``: a sandbox backend the caller owns and shares (tests hand in the
         process's one); by default the platform makes its own from ``settings``."""
-        db = Database(settings.resolved_database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
+        db = Database(
+            settings.resolved_database_url,
+            busy_timeout_s=settings.sqlite_busy_timeout_s,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         if migrate:
             db.migrate()
         queue = JobQueue(

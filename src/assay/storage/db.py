@@ -140,6 +140,11 @@ def _sqlite_path(url: str) -> str:
     return url.split("///", 1)[1] if "///" in url else ""
 
 
+# PostgreSQL connections per process (settings.database_pool_size / _max_overflow)
+POOL_SIZE = 10
+MAX_OVERFLOW = 20
+
+
 def make_reader_engine(url: str) -> Engine | None:
     """A read-only pool for an SQLite file (None: read through the main engine)."""
     path = _sqlite_path(url)
@@ -156,7 +161,15 @@ def make_reader_engine(url: str) -> Engine | None:
     return engine
 
 
-def make_engine(url: str, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
+def make_engine(
+    url: str,
+    busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+    *,
+    pool_size: int = POOL_SIZE,
+    max_overflow: int = MAX_OVERFLOW,
+) -> Engine:
+    """The writing engine: SQLite with its writer gate, or a PostgreSQL pool of
+    ``pool_size`` connections (plus ``max_overflow`` at busy moments)."""
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path and path != ":memory:":
@@ -176,7 +189,7 @@ def make_engine(url: str, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engi
         event.listen(engine, "rollback", gate.end)
         event.listen(engine, "checkin", gate.checkin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 class SchemaState(StrEnum):
@@ -206,10 +219,19 @@ def _migration_lock(connection: Connection) -> None:
 class Database:
     """One database: ``with db.session() as s:`` commits on success, rolls back on error."""
 
-    def __init__(self, url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+        pool_size: int = POOL_SIZE,
+        max_overflow: int = MAX_OVERFLOW,
+    ) -> None:
         self.url = url
         self.busy_timeout_s = busy_timeout_s
-        self.engine = make_engine(url, busy_timeout_s)
+        self.engine = make_engine(
+            url, busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow
+        )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.reader_engine = make_reader_engine(url)
         self._readers = sessionmaker(self.reader_engine or self.engine, expire_on_commit=False)
