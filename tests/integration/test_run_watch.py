@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+import async_helpers
 from assay.grading.stages import Stage
 from assay.services import Platform
 from assay.services.intake import progress
@@ -92,7 +93,7 @@ def test_a_notification_wakes_the_waiting_stream_at_once(run: Run) -> None:
         await asyncio.sleep(0.3)
         assert await timed_wait(watch, run.run_id, 1) < 0.1
 
-    asyncio.run(scenario())
+    async_helpers.run(scenario())
 
 
 def test_without_notifications_the_same_wait_is_not_woken(run: Run) -> None:
@@ -104,7 +105,7 @@ def test_without_notifications_the_same_wait_is_not_woken(run: Run) -> None:
         assert await writer == 1
         assert waited >= 3.0, waited  # only the fallback ended it
 
-    asyncio.run(scenario())
+    async_helpers.run(scenario())
 
 
 def test_a_dropped_listening_connection_is_replaced_and_nothing_is_missed(run: Run) -> None:
@@ -131,4 +132,4 @@ def test_a_dropped_listening_connection_is_replaced_and_nothing_is_missed(run: R
         assert await timed_wait(watch, run.run_id, 2) < 1.5
         await writer
 
-    asyncio.run(scenario())
+    async_helpers.run(scenario())

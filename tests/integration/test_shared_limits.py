@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import async_helpers
 from assay.errors import RateLimitedError
 from assay.services import Platform
 from assay.services.operations import shared_limits
@@ -105,7 +106,7 @@ def test_the_intake_gate_is_shared_and_a_dead_holders_places_come_back(
         assert b.held() == 0
         assert (await asyncio.wait_for(b.take(), 2.0))[0] in {0, 1, 2}
 
-    asyncio.run(scenario())
+    async_helpers.run(scenario())
 
 
 def test_the_generated_secret_key_is_one_for_every_server(two: tuple[Platform, Platform]) -> None:

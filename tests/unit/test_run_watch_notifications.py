@@ -7,6 +7,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import async_helpers
 from assay.web.api.events import RunWatch
 
 
@@ -35,7 +36,7 @@ def test_a_notification_wakes_only_the_waiters_it_has_news_for() -> None:
         assert current.done() and not other.done()
         other.cancel()
 
-    asyncio.run(scenario())
+    async_helpers.run(scenario())
 
 
 def test_news_heard_before_a_stream_waits_is_not_waited_for() -> None:
@@ -48,7 +49,7 @@ def test_news_heard_before_a_stream_waits_is_not_waited_for() -> None:
         assert not waiting.done()
         waiting.cancel()
 
-    asyncio.run(scenario())
+    async_helpers.run(scenario())
 
 
 def test_malformed_notifications_are_ignored_and_memory_is_bounded() -> None:
@@ -73,4 +74,4 @@ def test_a_page_read_before_the_listener_came_up_is_read_again() -> None:
         assert not waiting.done()
         waiting.cancel()
 
-    asyncio.run(scenario())
+    async_helpers.run(scenario())
