@@ -35,10 +35,40 @@ def test_a_missing_or_garbled_file(tmp_path: Path) -> None:
     assert not ok
     assert "does not exist" in why
     garbled = tmp_path / "garbled"
-    garbled.write_bytes(b"\xff" * 10_000)
-    ok, why = health.check(garbled, 10.0)
-    assert ok  # fresh: the loop turns, whatever it wrote
-    assert "unreadable contents" in why
+    # a worker replaces the file whole with its JSON: anything else, however fresh, is
+    # not a worker's heartbeat
+    for garbage in (b"\xff" * 10_000, b"garbage\n", b"[1, 2]", b'{"pid": "x"}', b""):
+        garbled.write_bytes(garbage)
+        ok, why = health.check(garbled, 10.0)
+        assert not ok, garbage
+        assert why == f"{garbled} is not a worker's health file (its contents are not its JSON)"
+    garbled.write_text(json.dumps({"state": "running", "pid": 3}))
+    assert health.check(garbled, 10.0)[0]
+
+
+def test_a_file_from_the_future_is_not_alive(tmp_path: Path) -> None:
+    path = tmp_path / "w"
+    health.write(path, health.Health(state="running", pid=1))
+    soon = time.time() + 5  # a clock a little ahead: alive
+    os.utime(path, (soon, soon))
+    assert health.check(path, 10.0)[0]
+    later = time.time() + 3600  # a dead worker's file left from before the clock went back
+    os.utime(path, (later, later))
+    ok, why = health.check(path, 10.0)
+    assert not ok
+    assert why.startswith("modified 3600 s in the future (limit 10 s)"), why
+
+
+def test_what_the_file_says_is_printed_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "w"
+    health.write(
+        path,
+        health.Health(state="run\nning\x1b[2J", pid=1, database_ok=False, detail="a\r\nb"),
+    )
+    ok, why = health.check(path, 10.0)
+    assert ok
+    assert why.isprintable(), why
+    assert "run ning [2J" in why and "heartbeat: a  b" in why
 
 
 def test_a_database_outage_is_reported_but_not_fatal(tmp_path: Path) -> None:

@@ -85,16 +85,25 @@ def check(path: Path, max_age: float, *, now: float | None = None) -> tuple[bool
     age = (time.time() if now is None else now) - modified
     try:
         data = json.loads(raw)
-        state = str(data.get("state", "?"))[:40]
+        state = _one_line(data.get("state", "?"), 40)
         summary = (
             f"{state}, pid {int(data.get('pid', 0))}, "
             f"{int(data.get('busy', 0))}/{int(data.get('slots', 0))} slots busy"
         )
         if data.get("database_ok") is False:
-            detail = str(data.get("detail", ""))[:200]
+            detail = _one_line(data.get("detail", ""), 200)
             summary += f"; the database did not answer the last heartbeat: {detail}"
     except (ValueError, TypeError, AttributeError):
-        summary = "unreadable contents"
+        # a worker replaces the file whole with its JSON (``write``): this one is not
+        # a worker's, however fresh
+        return False, f"{path} is not a worker's health file (its contents are not its JSON)"
     if age > max_age:
         return False, f"stale: last heartbeat {age:.0f} s ago (limit {max_age:.0f} s); {summary}"
+    if -age > max_age:  # a worker's clock writes it now; a dead one's stays in the future
+        return False, f"modified {-age:.0f} s in the future (limit {max_age:.0f} s); {summary}"
     return True, f"alive: last heartbeat {max(age, 0.0):.1f} s ago; {summary}"
+
+
+def _one_line(value: object, limit: int) -> str:
+    """A value of the file as printable text on one line (the check prints one)."""
+    return "".join(c if c.isprintable() else " " for c in str(value)[:limit])
