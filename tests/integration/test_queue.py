@@ -171,6 +171,32 @@ def test_concurrent_claims_hand_each_job_out_once(queue: JobQueue) -> None:
     assert statuses == {JobStatus.RUNNING}
 
 
+def test_concurrent_batch_claims_hand_each_job_out_once(queue: JobQueue) -> None:
+    """Workers claiming up to 8 at once from several courses (and jobs without one):
+    every job ends claimed by exactly one of them, and nothing is left running that
+    no claim returned (the claim reads its candidates under SKIP LOCKED, then takes
+    exactly those)."""
+    for target in range(120):
+        add(queue, target, course=None if target % 5 == 0 else target % 4)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        while got := queue.claim_many(name, 8):
+            with lock:
+                claimed.extend(job.id for job in got)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 120
+    with queue.db.session() as session:
+        assert set(session.scalars(select(Job.status))) == {JobStatus.RUNNING}
+
+
 def test_a_committed_enqueue_wakes_waiting_workers(queue: JobQueue) -> None:
     seen = queue.generation()
     woke: list[float] = []

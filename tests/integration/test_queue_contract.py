@@ -260,3 +260,29 @@ def test_enqueue_wakes_waiting_workers(q: Subject) -> None:
     q.add(1)  # committed when the transaction ends (the in-memory queue: at once)
     q.queue.wait(seen, timeout_s=5)
     assert q.queue.generation() != seen
+
+
+def test_batches_follow_the_one_at_a_time_fairness_order(q: Subject) -> None:
+    # course 1 has 2 running jobs, course 2 one, jobs without a course none
+    for target in (90, 91):
+        q.add(target, course=1)
+    q.add(92, course=2)
+    assert len(q.queue.claim_many("busy", 3)) == 3
+    for target, course in [(1, 1), (2, 1), (3, 2), (4, None), (5, 2), (6, None), (7, 1)]:
+        q.add(target, course=course)
+    claimed = q.queue.claim_many("w", 5)
+    # fewest running first (the picks before counting), then the oldest: None (0 running)
+    # takes 4, then None (1) and course 2 (1) tie, the older job (3) first, then 6 ...
+    assert [job.target_id for job in claimed] == [4, 3, 6, 1, 5]
+    assert [job.target_id for job in q.queue.claim_many("w", 5)] == [2, 7]
+
+
+def test_a_claim_takes_exactly_the_jobs_it_returns(q: Subject) -> None:
+    ids = [q.add(target, course=target % 2)[0] for target in range(1, 8)]
+    claimed = q.queue.claim_many("w", 3)
+    assert len(claimed) == 3
+    running = {job_id for job_id in ids if q.job(job_id).status == JobStatus.RUNNING}
+    assert running == {job.id for job in claimed}
+    one = q.queue.claim("w")
+    assert one is not None
+    assert sum(q.job(job_id).status == JobStatus.RUNNING for job_id in ids) == 4

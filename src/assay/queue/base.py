@@ -40,13 +40,14 @@ ClaimHook = Callable[[Session, list[ClaimedJob]], list[ClaimedJob]]
 def take_by_lane(
     limit: int,
     bulk_limit: int | None,
-    take: Callable[[Lane], ClaimedJob | None],
+    take: Callable[[Lane, int], list[ClaimedJob]],
     waiting: Mapping[Lane, int] | None = None,
 ) -> list[ClaimedJob]:
     """Up to ``limit`` jobs, interactive ones first, at most ``bulk_limit`` bulk ones.
 
-    ``take(lane)`` claims one job of the lane, or returns None when it has none left;
-    ``waiting`` (jobs seen queued per lane) spares the calls for jobs not there.
+    ``take(lane, room)`` claims up to ``room`` jobs of the lane, or none when it has
+    none left (fewer than ``room`` means it is asked again for the rest); ``waiting``
+    (jobs seen queued per lane) spares the calls for jobs not there.
     """
     bulk_room = limit if bulk_limit is None else min(limit, bulk_limit)
     claimed: list[ClaimedJob] = []
@@ -57,11 +58,11 @@ def take_by_lane(
         if waiting is not None:
             room = min(room, waiting.get(lane, 0))
         while room > 0:
-            job = take(lane)
-            if job is None:
+            jobs = take(lane, room)
+            if not jobs:
                 break
-            claimed.append(job)
-            room -= 1
+            claimed += jobs
+            room -= len(jobs)
     return claimed
 
 

@@ -3,10 +3,11 @@
 Why not a separate broker: a submission and its job are committed in one
 transaction, so the API never acknowledges work that is not durably queued, and
 nothing but the database has to run (SQLite embedded, PostgreSQL distributed).
-On PostgreSQL a claim is one ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
-LOCKED)``, so many workers claim concurrently without blocking each other; on
-SQLite writes are serialised by the database lock, which the same statement
-takes.
+A claim is planned with a few index lookups whose cost does not grow with the
+queue's depth, reading candidates ``FOR UPDATE SKIP LOCKED``, then takes the
+planned jobs with one ``UPDATE`` (``claims.py``): on PostgreSQL many workers claim
+concurrently without blocking each other; on SQLite writes are serialised by the
+database lock, which the claiming transaction takes at its start.
 
 Delivery is at least once: a claimed job holds a lease that its worker's
 heartbeats extend; when the lease runs out (the worker died) the watchdog puts it
@@ -26,12 +27,13 @@ transaction commits, so embedded mode (`assay serve`) starts a job immediately.
 
 from __future__ import annotations
 
-import functools
+from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import Update, and_, bindparam, event, func, or_, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
+from assay.queue import claims
 from assay.queue.base import ClaimedJob, ClaimHook, Wakeup, take_by_lane
 from assay.storage.db import Database
 from assay.storage.models import Job, JobKind, JobStatus, Lane, utcnow
@@ -118,44 +120,47 @@ class JobQueue(Wakeup):
         transaction (a worker marks the jobs' targets started there) and returns the
         jobs still to run. An empty queue is seen with a read, without the write lock.
         """
-        queued = self._queued_by_lane() if limit >= 1 else {}
+        queued = self._queued_by_lane(limit) if limit >= 1 else {}
         if not queued:
             return []
         with self.db.session() as session:
+            running: Counter[claims.CourseKey] | None = None
+
+            def take(lane: Lane, room: int) -> list[ClaimedJob]:
+                nonlocal running
+                if running is None:  # read once; this claim's own picks are added to it
+                    running = claims.running_by_course(session)
+                return self._claim_from(session, worker_id, lane, room, running)
+
             # no statement for jobs the read saw were not there (others may have
             # taken some since: a claim that finds nothing still ends the lane)
-            claimed = take_by_lane(
-                limit,
-                bulk_limit,
-                lambda lane: self._claim_from(session, worker_id, lane),
-                waiting=queued,
-            )
+            claimed = take_by_lane(limit, bulk_limit, take, waiting=queued)
             if claimed and on_claimed is not None:
                 return on_claimed(session, claimed)
         return claimed
 
-    def _queued_by_lane(self) -> dict[Lane, int]:
-        """How many jobs wait in each lane (a read: no write lock when there are none)."""
+    def _queued_by_lane(self, cap: int) -> dict[Lane, int]:
+        """How many jobs wait in each lane, counted up to ``cap`` (a read: no write
+        lock when there are none, and no count of a deep queue)."""
         with self.db.reading() as session:
-            rows = session.execute(_QUEUED_BY_LANE).all()
-        return {Lane(lane): int(count) for lane, count in rows}
+            return claims.waiting(session, cap)
 
-    def _claim_from(self, session: Session, worker_id: str, lane: Lane) -> ClaimedJob | None:
+    def _claim_from(
+        self,
+        session: Session,
+        worker_id: str,
+        lane: Lane,
+        room: int,
+        running: Counter[claims.CourseKey],
+    ) -> list[ClaimedJob]:
+        """Up to ``room`` jobs of ``lane`` in the fairness order (``claims``)."""
+        picked = claims.plan(claims.candidates(session, lane, room), running, room)
         now = utcnow()
-        row = session.execute(
-            _claim_statement(lane),
-            {"worker_id": worker_id, "now": now, "lease_until": now + self.lease},
-        ).first()
-        if row is None:
-            return None
-        return ClaimedJob(
-            id=row[0],
-            kind=JobKind(row[1]),
-            lane=Lane(row[2]),
-            target_id=row[3],
-            attempt=row[4],
-            max_attempts=row[5],
-        )
+        values = {"claimer": worker_id, "claimed_at": now, "lease_until": now + self.lease}
+        claimed = claims.take(session, picked, values)
+        course_of = {c.id: c.course_id for c in picked}
+        running.update(course_of[job.id] for job in claimed)
+        return claimed
 
     def extend_leases(self, worker_id: str, job_ids: list[int]) -> None:
         if not job_ids:
@@ -283,40 +288,3 @@ class JobQueue(Wakeup):
 _QUEUED_BY_LANE = (
     select(Job.lane, func.count(Job.id)).where(Job.status == JobStatus.QUEUED).group_by(Job.lane)
 )
-
-
-@functools.cache
-def _claim_statement(lane: Lane) -> Update:
-    """Claim the next job of ``lane`` (built once: a burst claims hundreds of jobs)."""
-    busy = select(Job.course_id, func.count(Job.id).label("n")).where(
-        Job.status == JobStatus.RUNNING
-    )
-    busy_by_course = busy.group_by(Job.course_id).subquery()
-    candidate = (
-        select(Job.id)
-        .outerjoin(
-            busy_by_course,
-            or_(
-                busy_by_course.c.course_id == Job.course_id,
-                and_(busy_by_course.c.course_id.is_(None), Job.course_id.is_(None)),
-            ),
-        )
-        .where(Job.status == JobStatus.QUEUED, Job.lane == lane)
-        .order_by(func.coalesce(busy_by_course.c.n, 0), Job.created_at, Job.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=Job)
-        .scalar_subquery()
-    )
-    return (
-        update(Job)
-        .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
-        .values(
-            status=JobStatus.RUNNING,
-            worker_id=bindparam("worker_id", type_=Job.worker_id.type),
-            attempts=Job.attempts + 1,
-            started_at=bindparam("now", type_=Job.started_at.type),
-            lease_expires_at=bindparam("lease_until", type_=Job.lease_expires_at.type),
-        )
-        .returning(Job.id, Job.kind, Job.lane, Job.target_id, Job.attempts, Job.max_attempts)
-        .execution_options(synchronize_session=False)
-    )

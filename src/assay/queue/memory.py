@@ -84,7 +84,7 @@ class InMemoryJobQueue(Wakeup):
         with self._lock:
             before = {row.id: _snapshot(row) for row in self.jobs}
             claimed = take_by_lane(
-                limit, bulk_limit, lambda lane: self._claim_from(worker_id, lane)
+                limit, bulk_limit, lambda lane, room: self._claim_from(worker_id, lane, room)
             )
             if claimed and on_claimed is not None:
                 try:
@@ -95,7 +95,13 @@ class InMemoryJobQueue(Wakeup):
                     raise
         return claimed
 
-    def _claim_from(self, worker_id: str, lane: Lane) -> ClaimedJob | None:
+    def _claim_from(self, worker_id: str, lane: Lane, room: int) -> list[ClaimedJob]:
+        claimed: list[ClaimedJob] = []
+        while len(claimed) < room and (job := self._claim_one(worker_id, lane)) is not None:
+            claimed.append(job)
+        return claimed
+
+    def _claim_one(self, worker_id: str, lane: Lane) -> ClaimedJob | None:
         busy = Counter(job.course_id for job in self._with(JobStatus.RUNNING))
         queued = [job for job in self._with(JobStatus.QUEUED) if job.lane == lane]
         if not queued:
