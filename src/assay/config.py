@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GRADING_PARALLEL_RUNS = 2  # for callers of the grading engine without settings
+DATABASES = ("sqlite", "postgresql")  # the URL schemes (before any +driver) Assay runs on
 
 
 class Settings(BaseSettings):
@@ -344,6 +345,18 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_or_postgresql(cls, value: str) -> str:
+        # the URL is not repeated in the error: it may hold a password
+        scheme, separator, _ = value.partition("://")
+        if value and (not separator or scheme.partition("+")[0].lower() not in DATABASES):
+            raise ValueError(
+                "Assay runs on SQLite or PostgreSQL: sqlite:///PATH or "
+                "postgresql+psycopg://user:password@host/dbname"
+            )
+        return value
+
     @property
     def resolved_environments_dir(self) -> Path:
         return self.environments_dir or self.state_dir / "environments"
@@ -355,11 +368,59 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings: environment variables win over the file named by ASSAY_CONFIG_FILE."""
-    config_file = os.environ.get("ASSAY_CONFIG_FILE")
+    """The settings: environment variables win over the file named by ASSAY_CONFIG_FILE.
+
+    A value that is not valid raises pydantic's ``ValidationError`` titled ``Settings``
+    (``invalid_settings`` words it for people), also a config file that is not UTF-8
+    text. A config file that is missing or cannot be read is warned about
+    (``unknown_settings``) and sets nothing."""
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
     if config_file:
-        return Settings(_env_file=config_file)  # type: ignore[call-arg]
+        _refuse_undecodable(config_file)
+        return Settings(_env_file=config_file, _env_file_encoding="utf-8")  # type: ignore[call-arg]
     return Settings()
+
+
+def _refuse_undecodable(config_file: str) -> None:
+    try:
+        Path(config_file).read_bytes().decode("utf-8")
+    except OSError:
+        return  # reported by unknown_settings; pydantic-settings skips a missing file
+    except UnicodeDecodeError as exc:
+        error = ValueError(f"{config_file} is not UTF-8 text (byte {exc.start})")
+        raise ValidationError.from_exception_data(
+            Settings.__name__,
+            [{"type": "value_error", "loc": ("config_file",), "input": config_file,
+              "ctx": {"error": error}}],
+        ) from None  # fmt: skip
+
+
+# Settings whose value an error message must not repeat.
+SECRET_SETTINGS = frozenset(
+    {"secret_key", "oidc_client_secret", "github_webhook_secret", "database_url"}
+)
+
+
+def invalid_settings(exc: ValidationError, environ: Mapping[str, str] | None = None) -> str:
+    """``get_settings``'s ``ValidationError`` in one line: each setting's variable,
+    where its value came from, what is wrong and the value (not a secret's)."""
+    environ = os.environ if environ is None else environ
+    in_environment = {name.upper() for name in environ}
+    config_file = environ.get(CONFIG_FILE_VARIABLE)
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = f"ASSAY_{field.upper()}"
+        if name in in_environment or not config_file:
+            source = "the environment"
+        else:
+            source = f"config file {config_file}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problem = f"{name} (in {source}): {message}"
+        if field not in SECRET_SETTINGS and field != "config_file":
+            problem += f", not {str(error['input'])[:80]!r}"
+        problems.append(problem)
+    return "invalid settings: " + "; ".join(problems)
 
 
 # --- settings that are not there ------------------------------------------------------

@@ -22,12 +22,15 @@ app = typer.Typer(help="Migrate and check the database schema.", no_args_is_help
 
 def _database() -> Database:
     settings = load_settings()
-    return Database(
-        settings.resolved_database_url,
-        busy_timeout_s=settings.sqlite_busy_timeout_s,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-    )
+    try:
+        return Database(
+            settings.resolved_database_url,
+            busy_timeout_s=settings.sqlite_busy_timeout_s,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+    except AssayError as exc:  # a URL that cannot be used
+        raise fail(exc) from None
 
 
 @app.command("migrate")

@@ -139,7 +139,10 @@ def publish(
     """Publish environments to the platform's database (ASSAY_DATABASE_URL, PostgreSQL),
     where workers on other machines fetch what they lack; builds what the store lacks
     first. One already published is left as it is."""
-    store = _store(store_dir)
+    try:
+        store = _store(store_dir)
+    except AssayError as exc:
+        raise fail(exc) from exc
     with local_platform() as (platform, _system):
         if platform.db.is_sqlite:
             err.print(

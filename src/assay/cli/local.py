@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from assay.cli.console import EXIT_USAGE, err, fail
-from assay.config import Settings, get_settings
+from assay.config import Settings, get_settings, invalid_settings
 from assay.errors import AssayError, ConfigError, ServiceError
 from assay.services import Actor, Platform
 
@@ -24,7 +24,7 @@ def load_settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
-        raise fail(ConfigError(f"invalid settings: {exc}")) from None
+        raise fail(ConfigError(invalid_settings(exc))) from None
 
 
 @contextmanager

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import typer
 from pydantic import ValidationError
 
+# typer (pinned) vendors its own click and exports no public name for its Context.
+from typer._click import Context
+
 from assay import __version__
+from assay.cli.console import fail
 from assay.cli.lazy import LazyCommand, lazy_group
-from assay.config import get_settings, unknown_settings
+from assay.config import Settings, get_settings, invalid_settings, unknown_settings
+from assay.errors import ConfigError
 from assay.logs import FORMATS, configure_logging
 
 log = logging.getLogger("assay.config")
@@ -51,9 +57,24 @@ COMMANDS = {
     "token": LazyCommand("assay.cli.tokens:app", "Manage API tokens (on this machine's database)."),
 }
 
+
+class _Assay(lazy_group(COMMANDS)):  # type: ignore[misc]
+    """The ``assay`` group: a command that reads settings which are not valid (the
+    settings are read where they are needed: `assay submit` does not) ends with one
+    line naming each bad variable, exit 2, instead of pydantic's traceback."""
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            if exc.title != Settings.__name__:
+                raise
+            raise fail(ConfigError(invalid_settings(exc))) from None
+
+
 app = typer.Typer(
     name="assay",
-    cls=lazy_group(COMMANDS),
+    cls=_Assay,
     help="Assay: safe, fast execution and grading of untrusted student code.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -13,7 +13,7 @@ import uvicorn
 from assay.cli.console import fail
 from assay.cli.demo import seed_demo
 from assay.config import get_settings
-from assay.errors import ConfigError
+from assay.errors import AssayError, ConfigError
 from assay.logs import configure_logging
 from assay.services import Platform
 from assay.web.app import create_app
@@ -56,7 +56,10 @@ def serve_command(
         updates["port"] = port
     settings = settings.model_copy(update=updates)
     configure_logging(settings.log_format, settings.log_level)
-    platform = Platform.open(settings)  # migrates
+    try:
+        platform = Platform.open(settings)  # migrates
+    except AssayError as exc:  # a database URL that cannot be used, or not reached
+        raise fail(exc) from None
     try:
         url = settings.public_url or f"http://{settings.host}:{settings.port}"
         if demo:

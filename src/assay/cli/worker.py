@@ -8,7 +8,7 @@ import typer
 
 from assay.cli.console import fail
 from assay.config import get_settings
-from assay.errors import SandboxUnavailableError
+from assay.errors import ConfigError, SandboxUnavailableError
 from assay.logs import configure_logging
 from assay.worker import health
 from assay.worker.main import run_worker
@@ -57,5 +57,5 @@ def worker_command(
     configure_logging(settings.log_format, settings.log_level)
     try:
         run_worker(settings, slots=slots)
-    except SandboxUnavailableError as exc:
+    except (SandboxUnavailableError, ConfigError) as exc:  # ConfigError: the database URL
         raise fail(exc) from exc

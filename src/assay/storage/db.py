@@ -38,10 +38,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from assay.errors import StorageError
+from assay.errors import ConfigError, StorageError
 from assay.storage.unavailable import storage_errors
 
 log = logging.getLogger(__name__)
@@ -229,11 +229,18 @@ class Database:
     ) -> None:
         self.url = url
         self.busy_timeout_s = busy_timeout_s
-        self.engine = make_engine(
-            url, busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow
-        )
+        try:
+            self.engine = make_engine(
+                url, busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow
+            )
+            self.reader_engine = make_reader_engine(url)
+        except (ArgumentError, ImportError, ValueError) as exc:
+            # not parsed, a port that is no number, a driver that is not installed; the
+            # URL is not repeated: it may hold a password
+            raise ConfigError(f"the database URL cannot be used: {exc}") from exc
+        except OSError as exc:  # the SQLite file's directory could not be made
+            raise ConfigError(f"the SQLite database's directory cannot be made: {exc}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.reader_engine = make_reader_engine(url)
         self._readers = sessionmaker(self.reader_engine or self.engine, expire_on_commit=False)
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assay.config import Settings
-from assay.errors import UnknownEnvironmentError
+from assay.errors import ConfigError, UnknownEnvironmentError
 from assay.sandbox.envs.builtin import BUILTIN_SPECS, builtin_source
 from assay.sandbox.envs.debian import DebianBuilder
 from assay.sandbox.envs.plan import BuildPlan, plan
@@ -37,10 +37,13 @@ def builtin_plans() -> list[BuildPlan]:
 
 def store_from_settings(settings: Settings, *, store_dir: Path | None = None) -> EnvironmentStore:
     """The store the settings name, with a builder configured from them."""
+    root = store_dir or settings.resolved_environments_dir
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"the environment store {root} is not a directory")
     builder = DebianBuilder(
         deb_cache=settings.environment_deb_cache,
         bwrap=settings.bwrap,
         mirror=settings.environment_mirror or None,
         nice=settings.environment_build_nice,
     )
-    return EnvironmentStore(store_dir or settings.resolved_environments_dir, builder)
+    return EnvironmentStore(root, builder)
