@@ -294,9 +294,14 @@ class Job(Base):
     """A unit of work in the durable queue (see ``assay.queue``)."""
 
     __tablename__ = "jobs"
-    # a claim finds each course's oldest queued jobs of a lane through this index, and
-    # the courses with jobs queued by skipping through it (see queue/claims.py)
-    __table_args__ = (Index("ix_jobs_queue", "status", "lane", "course_id", "created_at", "id"),)
+    __table_args__ = (
+        # a claim finds each course's oldest queued jobs of a lane through this index,
+        # and the courses with jobs queued by skipping through it (see queue/claims.py)
+        Index("ix_jobs_queue", "status", "lane", "course_id", "created_at", "id"),
+        # what claims used before 0004; kept while a rolling upgrade may still run the
+        # release before (migrations only add: docs/deploy.md), dropped in a later one
+        Index("ix_jobs_claim", "status", "lane", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # a JobKind

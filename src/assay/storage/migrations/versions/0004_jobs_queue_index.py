@@ -2,8 +2,9 @@
 
 A claim now looks up each course's oldest queued jobs instead of sorting every
 queued job (queue/claims.py); this index serves both that lookup and the skip
-scan over the courses with jobs queued. It replaces ix_jobs_claim, whose leading
-columns it repeats.
+scan over the courses with jobs queued. ix_jobs_claim, which the release before
+claims with, stays while a rolling upgrade may run both (migrations only add); a
+later release drops it.
 
 Revision ID: 0004
 Revises: 0003
@@ -25,10 +26,8 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_jobs_queue", ["status", "lane", "course_id", "created_at", "id"], unique=False
         )
-        batch_op.drop_index("ix_jobs_claim")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index("ix_jobs_claim", ["status", "lane", "created_at"], unique=False)
         batch_op.drop_index("ix_jobs_queue")
