@@ -148,41 +148,19 @@ def test_release_retries_until_out_of_attempts(queue: JobQueue) -> None:
     assert job(queue, job_id).status == JobStatus.RUNNING
 
 
-def test_concurrent_claims_hand_each_job_out_once(queue: JobQueue) -> None:
-    for target in range(40):
-        add(queue, target, course=target % 3)
-    claimed: list[int] = []
-    lock = threading.Lock()
-
-    def claimer(name: str) -> None:
-        while (got := queue.claim(name)) is not None:
-            with lock:
-                claimed.append(got.id)
-
-    threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert sorted(claimed) == sorted(set(claimed))
-    assert len(claimed) == 40
-    with queue.db.session() as session:
-        statuses = set(session.scalars(select(Job.status)))
-    assert statuses == {JobStatus.RUNNING}
-
-
-def test_concurrent_batch_claims_hand_each_job_out_once(queue: JobQueue) -> None:
-    """Workers claiming up to 8 at once from several courses (and jobs without one):
-    every job ends claimed by exactly one of them, and nothing is left running that
-    no claim returned (the claim reads its candidates under SKIP LOCKED, then takes
-    exactly those)."""
+@pytest.mark.parametrize("batch", [1, 8])
+def test_concurrent_claims_hand_each_job_out_once(queue: JobQueue, batch: int) -> None:
+    """Workers claiming one job or up to 8 at once from several courses (and jobs
+    without one): every job ends claimed by exactly one of them, and nothing is left
+    running that no claim returned (a claim reads its candidates under SKIP LOCKED,
+    then takes exactly those)."""
     for target in range(120):
         add(queue, target, course=None if target % 5 == 0 else target % 4)
     claimed: list[int] = []
     lock = threading.Lock()
 
     def claimer(name: str) -> None:
-        while got := queue.claim_many(name, 8):
+        while got := queue.claim_many(name, batch):
             with lock:
                 claimed.extend(job.id for job in got)
 
