@@ -14,6 +14,9 @@ import httpx
 import pytest
 
 from api_helpers import Api, package_bytes, seeded_api
+from assay.services import Actor
+from assay.services.catalog import assignments
+from assay.services.identity import accounts
 from platform_helpers import DATABASE_KINDS
 
 JSON = {"Content-Type": "application/json"}
@@ -119,3 +122,48 @@ def test_a_name_with_a_trailing_newline_is_refused(api: Api) -> None:
         course = admin.post("/admin/courses", json={"code": "cs102\n", "name": "n"})
     assert user.status_code in (400, 422), user.text
     assert course.status_code in (400, 422), course.text
+
+
+BAD_IDS = ["abc", "0", "-1", "1.5", "1e3", "%20", str(2**31), str(2**64)]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_the_versions_of_a_malformed_assignment_id_are_422(api: Api, bad: str) -> None:
+    with api.client("teacher") as teacher:
+        answer = teacher.get(f"/admin/assignments/{bad}/versions")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["path", "assignment_id"]
+
+
+def test_the_versions_of_an_unknown_or_foreign_assignment_are_not_shown(api: Api) -> None:
+    system = Actor.system()
+    foreign = assignments.create_assignment(
+        api.platform, system, api.other_course_id, package_bytes(), "python-io.tar.gz"
+    )
+    with api.client("teacher") as teacher, api.client("admin") as admin:
+        unknown = teacher.get(f"/admin/assignments/{2**31 - 1}/versions")
+        other = teacher.get(f"/admin/assignments/{foreign.id}/versions")
+        own = teacher.get(f"/admin/assignments/{api.assignment_id}/versions")
+        site = admin.get(f"/admin/assignments/{foreign.id}/versions")
+    assert unknown.status_code == 404, unknown.text
+    assert set(unknown.json()) == {"error", "detail"}  # the usual error shape
+    assert other.status_code in (403, 404), other.text
+    assert set(other.json()) == {"error", "detail"}
+    assert own.status_code == 200 and own.json()[0]["current"] is True, own.text
+    assert site.status_code == 200 and [v["number"] for v in site.json()] == [1], site.text
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", str(2**31), str(2**64), str(2**31 - 1)])
+def test_the_staff_pages_issue_17_changed_refuse_a_bad_assignment_id(api: Api, bad: str) -> None:
+    """The check and upload pages (they now say where the check runs): 4xx, not 500
+    (SQLite overflowed on an id beyond 64 bits: the staff pages' ids are bounded now)."""
+    login = accounts.login_user(api.platform, api.user_ids["teacher"])
+    headers = {"Cookie": f"assay_session={login.session_id}", "X-CSRF-Token": login.csrf_token}
+    with httpx.Client(base_url=api.url, headers=headers, timeout=30) as pages:
+        check = pages.post(f"/staff/assignments/{bad}/check")
+        upload = pages.post(
+            f"/staff/assignments/{bad}/versions",
+            files={"package": ("p.tar.gz", package_bytes())},
+        )
+    assert check.status_code in (404, 422), check.text
+    assert upload.status_code in (404, 422), upload.text

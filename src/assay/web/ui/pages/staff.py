@@ -21,7 +21,7 @@ from assay.grading.scoring import BestPolicy, LatePolicy
 from assay.services import Actor, Platform
 from assay.services.catalog import assignments, courses, refcheck
 from assay.services.reporting import gradebook, results
-from assay.web.deps import PlatformDep
+from assay.web.deps import IdPath, PlatformDep
 from assay.web.ui.render import render
 from assay.web.ui.session import FormUserDep, UserDep
 
@@ -82,7 +82,7 @@ def staff_home(request: Request, platform: PlatformDep, actor: UserDep) -> HTMLR
 
 @router.get("/staff/courses/{course_id}")
 def course_page(
-    request: Request, course_id: int, platform: PlatformDep, actor: UserDep, done: str = ""
+    request: Request, course_id: IdPath, platform: PlatformDep, actor: UserDep, done: str = ""
 ) -> HTMLResponse:
     return _course(request, platform, actor, course_id, flash=_notice(done))
 
@@ -119,7 +119,7 @@ def _not_uploaded(exc: AssayError) -> tuple[list[tuple[str, str]], int]:
 @router.post("/staff/courses/{course_id}/assignments")
 def create_assignment(
     request: Request,
-    course_id: int,
+    course_id: IdPath,
     platform: PlatformDep,
     actor: FormUserDep,
     package: PackageUpload,
@@ -138,7 +138,7 @@ def create_assignment(
 
 @router.get("/staff/assignments/{assignment_id}")
 def assignment_page(
-    request: Request, assignment_id: int, platform: PlatformDep, actor: UserDep, done: str = ""
+    request: Request, assignment_id: IdPath, platform: PlatformDep, actor: UserDep, done: str = ""
 ) -> HTMLResponse:
     return _assignment(request, platform, actor, assignment_id, flash=_notice(done))
 
@@ -172,7 +172,7 @@ def _assignment(
 
 @router.get("/staff/assignments/{assignment_id}/check")
 def check_fragment(
-    request: Request, assignment_id: int, platform: PlatformDep, actor: UserDep
+    request: Request, assignment_id: IdPath, platform: PlatformDep, actor: UserDep
 ) -> HTMLResponse:
     """The current version's check alone (htmx polls it while the check runs)."""
     assignment = assignments.get_assignment(platform, actor, assignment_id)
@@ -188,7 +188,7 @@ def check_fragment(
 
 @router.post("/staff/assignments/{assignment_id}/check")
 def run_check(
-    request: Request, assignment_id: int, platform: PlatformDep, actor: FormUserDep
+    request: Request, assignment_id: IdPath, platform: PlatformDep, actor: FormUserDep
 ) -> RedirectResponse:
     refcheck.start_reference_check(platform, actor, assignment_id, on=_runs_on(request, platform))
     return _back(f"/staff/assignments/{assignment_id}", "checking")
@@ -198,7 +198,7 @@ def run_check(
 def upload_version(
     *,
     request: Request,
-    assignment_id: int,
+    assignment_id: IdPath,
     platform: PlatformDep,
     actor: FormUserDep,
     package: PackageUpload,
@@ -234,7 +234,7 @@ def upload_version(
 def publish(
     *,
     request: Request,
-    assignment_id: int,
+    assignment_id: IdPath,
     platform: PlatformDep,
     actor: FormUserDep,
     published: Annotated[bool, Form()],
@@ -261,7 +261,7 @@ def publish(
 @router.post("/staff/assignments/{assignment_id}/settings")
 def save_settings(
     *,
-    assignment_id: int,
+    assignment_id: IdPath,
     platform: PlatformDep,
     actor: FormUserDep,
     title: Annotated[str, Form(max_length=200)],
@@ -326,7 +326,7 @@ def _days(text: str) -> int | None:
 def results_page(
     *,
     request: Request,
-    assignment_id: int,
+    assignment_id: IdPath,
     platform: PlatformDep,
     actor: UserDep,
     q: Annotated[str, Query(max_length=100)] = "",
@@ -357,13 +357,17 @@ def results_page(
 
 
 @router.post("/staff/assignments/{assignment_id}/regrade")
-def regrade_all(assignment_id: int, platform: PlatformDep, actor: FormUserDep) -> RedirectResponse:
+def regrade_all(
+    assignment_id: IdPath, platform: PlatformDep, actor: FormUserDep
+) -> RedirectResponse:
     results.regrade_all(platform, actor, assignment_id)
     return _back(f"/staff/assignments/{assignment_id}/results", "regraded")
 
 
 @router.post("/staff/submissions/{submission_id}/regrade")
-def regrade_one(submission_id: int, platform: PlatformDep, actor: FormUserDep) -> RedirectResponse:
+def regrade_one(
+    submission_id: IdPath, platform: PlatformDep, actor: FormUserDep
+) -> RedirectResponse:
     done = results.regrade(platform, actor, submission_id)
     return _back(f"/staff/assignments/{done.assignment_id}/results", "regraded-one")
 
