@@ -11,6 +11,7 @@ runner) where that shows the same, one real ``assay`` process for the traceback.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -243,3 +244,37 @@ def test_the_real_command_prints_no_traceback(tmp_path: Path) -> None:
             "should be 'auto', 'server' or 'workers', not 'bogus'"
         ]
         assert done.stdout == ""
+
+
+def test_a_database_ahead_of_this_code_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newer release migrated it (a rolling upgrade): usable, said, not touched."""
+    path = tmp_path / "assay.db"
+    monkeypatch.setenv("ASSAY_DATABASE_URL", f"sqlite:///{path}")
+    assert assay("db", "migrate").exit_code == 0
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_newer'")
+    check = assay("db", "check")
+    assert check.exit_code == 0, check.output
+    assert "the schema is at revision 9999_newer, newer than this Assay's" in check.output
+    migrate = assay("db", "migrate")
+    assert migrate.exit_code == 0, migrate.output
+    assert "left as it is: revision 9999_newer is newer than this Assay knows" in migrate.output
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            ("9999_newer",)
+        ]
+
+
+def test_an_unknown_environment_is_a_usage_error_before_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSAY_DATABASE_URL", UNREACHABLE)  # not reached: the name is wrong
+    store = str(tmp_path / "store")
+    for command in (["publish", "python3", "pyhton3"], ["build", "pyhton3"], ["check", "pyhton3"]):
+        result = assay("env", *command, "--store", store)
+        assert result.exit_code == 2, result.output
+        line = error_line(result)
+        assert line.startswith("error: 'pyhton3' is neither a built-in environment ("), line
+    assert not (tmp_path / "store").exists()

@@ -15,9 +15,10 @@ from assay.cli.console import EXIT_INFRASTRUCTURE, err, fail
 from assay.cli.envbuild import ensure_tree
 from assay.cli.local import local_platform
 from assay.config import get_settings
-from assay.errors import AssayError, UnknownEnvironmentError
+from assay.errors import AssayError, ConfigError, UnknownEnvironmentError
 from assay.sandbox.envs.builtin import BUILTIN_SPECS
 from assay.sandbox.envs.check import run_probe
+from assay.sandbox.envs.plan import BuildPlan
 from assay.sandbox.envs.resolve import builtin_plans, plan_target, store_from_settings
 from assay.sandbox.envs.store import EnvironmentStore, Removal
 from assay.sandbox.spec import format_size
@@ -42,6 +43,15 @@ Target = Annotated[
 
 def _store(store_dir: Path | None) -> EnvironmentStore:
     return store_from_settings(get_settings(), store_dir=store_dir)
+
+
+def _plan(target: str) -> BuildPlan:
+    """The plan of what the user named; a name that is no environment is a usage
+    error (exit 2, as a bad spec is), not an infrastructure one."""
+    try:
+        return plan_target(target)
+    except UnknownEnvironmentError as exc:
+        raise ConfigError(exc.message) from exc
 
 
 def _age(iso: str) -> str:
@@ -99,7 +109,7 @@ def build(
     try:
         store = _store(store_dir)
         for target in names:
-            ensure_tree(store, plan_target(target), out)
+            ensure_tree(store, _plan(target), out)
     except AssayError as exc:
         raise fail(exc) from exc
 
@@ -108,7 +118,7 @@ def build(
 def check(target: Target, store_dir: StoreOption = None) -> None:
     """Run the environment's probe in its built tree (read-only /, no network)."""
     try:
-        plan = plan_target(target)
+        plan = _plan(target)
         store = _store(store_dir)
         rootfs = store.lookup(plan.key)
         if rootfs is None:
@@ -139,8 +149,9 @@ def publish(
     """Publish environments to the platform's database (ASSAY_DATABASE_URL, PostgreSQL),
     where workers on other machines fetch what they lack; builds what the store lacks
     first. One already published is left as it is."""
-    try:
+    try:  # every name is known before the database is opened (and migrated)
         store = _store(store_dir)
+        plans = [_plan(target) for target in targets]
     except AssayError as exc:
         raise fail(exc) from exc
     with local_platform() as (platform, _system):
@@ -150,8 +161,7 @@ def publish(
                 "set ASSAY_DATABASE_URL (PostgreSQL)"
             )
             raise typer.Exit(2)
-        for target in targets:
-            plan = plan_target(target)
+        for plan in plans:
             ensure_tree(store, plan, out)
             info = shared.publish(platform.db, store, plan.key)
             if info is None:
