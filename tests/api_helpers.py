@@ -3,14 +3,22 @@
 ``seeded_api(kind, tmp_path)`` yields an ``Api``: a course ``cs101`` with an
 instructor, a TA and two students (each with an API token), a published
 ``python-io`` assignment, and a second course whose member is ``outsider``.
+
+``seeded_servers(tmp, servers)`` seeds the same on PostgreSQL behind real
+``assay serve --workers 0`` processes and one ``assay worker``: the distributed
+deployment, whichever server a request reaches.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
+import signal
+import subprocess
 import tarfile
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +30,9 @@ from assay.services import Actor, Platform
 from assay.services.catalog import assignments, courses, packages
 from assay.services.identity import accounts
 from assay.storage.models import Role
-from platform_helpers import LiveServer, database_url, open_platform, settings_for
+from helpers import require_backend
+from platform_helpers import LiveServer, database_url, free_port, open_platform, settings_for
+from worker_helpers import assay_env, start_assay, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "assignments"
@@ -46,6 +56,21 @@ class Api:
 
 def package_bytes(name: str = "python-io") -> bytes:
     return packages.pack_directory(EXAMPLES / name)
+
+
+def python_io_copy(tmp: Path, name: str, *, broken: bool) -> Path:
+    """python-io copied to ``tmp / name`` under that name, without its known-bad
+    entries (a quicker reference check); ``broken``: its "reference solution" is the
+    wrong answer (7 / 10)."""
+    copy = tmp / name
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(EXAMPLES / "python-io", copy)
+    toml = copy / "assignment.toml"
+    text = toml.read_text().replace('name = "python-io"', f'name = "{name}"')
+    toml.write_text(text[: text.index("# -- known-bad")])
+    if broken:
+        shutil.copy(copy / "bad" / "wrong-answer" / "stats.py", copy / "solution" / "stats.py")
+    return copy
 
 
 def tar_of(files: dict[str, bytes]) -> bytes:
@@ -124,3 +149,93 @@ def wait_done(client: httpx.Client, submission_id: int, timeout_s: float = 120) 
             return body
         time.sleep(0.2)
     raise AssertionError(f"submission {submission_id} not graded in {timeout_s} s")
+
+
+# --- the distributed deployment: assay serve --workers 0 processes and a worker -----
+
+
+@dataclass
+class ServeProcess:
+    """One ``assay serve`` process of a test, on a loopback port."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def wait_ready(self, deadline: float) -> None:
+        """Until ``/readyz`` answers 200 (fails with the log if the process ended)."""
+        while True:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{self.name} never got ready"
+            time.sleep(0.2)
+
+
+@dataclass
+class SeededServers:
+    platform: Platform  # the test's own, on the servers' database
+    data: dict[str, Any]  # what ``seed`` made
+    servers: dict[str, ServeProcess]
+    worker: subprocess.Popen[bytes]
+
+
+@contextmanager
+def seeded_servers(
+    tmp: Path,
+    servers: Mapping[str, Mapping[str, str]],
+    *,
+    settings: Mapping[str, str] | None = None,
+    ready_s: float = 60,
+) -> Iterator[SeededServers]:
+    """A fresh PostgreSQL database seeded as ``seeded_api`` does, an ``assay serve
+    --workers 0`` for each of ``servers`` (name -> its own ASSAY_* settings; its state
+    directory ``tmp / state-NAME``, its log ``tmp / serve-NAME.log``) and one native
+    ``assay worker`` with 2 slots, all ready; stopped with SIGTERM afterwards.
+    ``settings``: ASSAY_* settings of the servers and the worker alike."""
+    require_backend("native", "python3")
+    # the sandbox user must reach the worker's state directory (not under pytest's)
+    worker_state = tempfile.mkdtemp(prefix=f"assay-{tmp.name}-")
+    with database_url("postgres", tmp) as url:
+        platform = open_platform(settings_for(url, tmp / "test-state"))
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            data = seed(platform)
+            common = {
+                "ASSAY_DATABASE_URL": url,
+                "ASSAY_WORKER_POLL_S": "0.2",
+                "ASSAY_WORKER_HEARTBEAT_S": "0.5",
+                "ASSAY_LOG_LEVEL": "WARNING",
+                **(settings or {}),
+            }
+            started: dict[str, ServeProcess] = {}
+            for name, own in servers.items():
+                port = free_port()
+                env = assay_env({**common, "ASSAY_STATE_DIR": str(tmp / f"state-{name}"), **own})
+                log = tmp / f"serve-{name}.log"
+                argv = ["serve", "--workers", "0", "--host", "127.0.0.1", "--port", str(port)]
+                process = start_assay(argv, env, log)
+                processes.append(process)
+                started[name] = ServeProcess(name, f"http://127.0.0.1:{port}", process, log)
+            worker_env = assay_env(
+                {**common, "ASSAY_STATE_DIR": worker_state, "ASSAY_WORKER_SLOTS": "2"}
+            )
+            worker = start_assay(["worker"], worker_env, tmp / "worker.log")
+            processes.append(worker)
+            deadline = time.monotonic() + ready_s
+            for server in started.values():
+                server.wait_ready(deadline)
+            yield SeededServers(platform, data, started, worker)
+        finally:
+            for process in processes:
+                stop(process, signal.SIGTERM)
+            platform.close()
+            shutil.rmtree(worker_state, ignore_errors=True)

@@ -4,13 +4,12 @@ published only with an explicit ``force``, which the audit log records."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from api_helpers import EXAMPLES, Api, seeded_api
+from api_helpers import Api, python_io_copy, seeded_api
 from assay.services.catalog.packages import pack_directory
 
 pytestmark = [pytest.mark.native]
@@ -23,16 +22,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 
 def python_io(tmp_path: Path, name: str, *, broken: bool) -> bytes:
-    """python-io under ``name``, without its known-bad entries (a quicker check);
-    ``broken``: its "reference solution" is the wrong answer (7 / 10)."""
-    copy = tmp_path / name
-    shutil.copytree(EXAMPLES / "python-io", copy)
-    toml = copy / "assignment.toml"
-    text = toml.read_text().replace('name = "python-io"', f'name = "{name}"')
-    toml.write_text(text[: text.index("# -- known-bad")])
-    if broken:
-        shutil.copy(copy / "bad" / "wrong-answer" / "stats.py", copy / "solution" / "stats.py")
-    return pack_directory(copy)
+    """python-io under ``name``, packed (see ``python_io_copy``)."""
+    return pack_directory(python_io_copy(tmp_path, name, broken=broken))
 
 
 def audit(api: Api, action: str) -> list[dict[str, object]]:

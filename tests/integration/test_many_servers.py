@@ -16,32 +16,26 @@ answer it:
 from __future__ import annotations
 
 import re
-import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api_helpers import EXAMPLES, PASSWORD, seed
+from api_helpers import EXAMPLES, PASSWORD, ServeProcess, seeded_servers
 from assay.services import Actor, Platform
 from assay.services.catalog import courses
 from assay.services.identity import accounts
 from assay.services.operations import shared_limits
 from assay.storage.models import GradingRun, Job, JobStatus, Role
-from helpers import require_backend
-from platform_helpers import database_url, free_port, open_platform, settings_for
 from sse_client import read_events
-from worker_helpers import assay_env, start_assay, stop
+from worker_helpers import stop
 
 SOLUTION = (EXAMPLES / "python-io" / "solution" / "stats.py").read_bytes()
 SUBMITS_PER_MINUTE = 3
@@ -49,22 +43,10 @@ GATE = 2
 
 
 @dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-
-@dataclass
 class Cluster:
     platform: Platform
-    a: Server
-    b: Server
+    a: ServeProcess
+    b: ServeProcess
     assignment_id: int
     course_id: int
 
@@ -75,7 +57,7 @@ class Cluster:
         courses.enroll(self.platform, system, self.course_id, username, Role.STUDENT)
         return accounts.create_token_for(self.platform, system, user.id, "tests").token
 
-    def submit(self, server: Server, token: str, files: dict[str, bytes]) -> httpx.Response:
+    def submit(self, server: ServeProcess, token: str, files: dict[str, bytes]) -> httpx.Response:
         with server.client(token) as client:
             return client.post(
                 f"/api/v1/assignments/{self.assignment_id}/submissions",
@@ -83,60 +65,17 @@ class Cluster:
             )
 
 
-def wait_ready(server: Server, deadline: float) -> None:
-    while True:
-        assert server.process.poll() is None, server.log.read_text()[-3000:]
-        try:
-            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{server.name} never got ready"
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    require_backend("native", "python3")
+    settings = {
+        "ASSAY_EVENTS_POLL_INTERVAL_S": "1000",
+        "ASSAY_SUBMIT_RATE_LIMIT_PER_MINUTE": str(SUBMITS_PER_MINUTE),
+        "ASSAY_SUBMIT_CONCURRENCY": str(GATE),
+    }
     tmp = tmp_path_factory.mktemp("many")
-    worker_state = tempfile.mkdtemp(prefix="assay-many-servers-")
-    with database_url("postgres", tmp) as url:
-        platform = open_platform(settings_for(url, tmp / "test-state"))
-        processes: list[subprocess.Popen[bytes]] = []
-        try:
-            data = seed(platform)
-            common = {
-                "ASSAY_DATABASE_URL": url,
-                "ASSAY_EVENTS_POLL_INTERVAL_S": "1000",
-                "ASSAY_SUBMIT_RATE_LIMIT_PER_MINUTE": str(SUBMITS_PER_MINUTE),
-                "ASSAY_SUBMIT_CONCURRENCY": str(GATE),
-                "ASSAY_WORKER_POLL_S": "0.2",
-                "ASSAY_WORKER_HEARTBEAT_S": "0.5",
-                "ASSAY_LOG_LEVEL": "WARNING",
-            }
-            servers = []
-            for name in ("a", "b"):
-                port = free_port()
-                env = assay_env({**common, "ASSAY_STATE_DIR": str(tmp / f"state-{name}")})
-                log = tmp / f"serve-{name}.log"
-                argv = ["serve", "--workers", "0", "--host", "127.0.0.1", "--port", str(port)]
-                process = start_assay(argv, env, log)
-                processes.append(process)
-                servers.append(Server(name, f"http://127.0.0.1:{port}", process, log))
-            # the sandbox user must reach the worker's state directory (not under pytest's)
-            worker_env = assay_env(
-                {**common, "ASSAY_STATE_DIR": worker_state, "ASSAY_WORKER_SLOTS": "2"}
-            )
-            processes.append(start_assay(["worker"], worker_env, tmp / "worker.log"))
-            deadline = time.monotonic() + 60
-            for server in servers:
-                wait_ready(server, deadline)
-            yield Cluster(platform, servers[0], servers[1], data["assignment"], data["course"])
-        finally:
-            for process in processes:
-                stop(process, signal.SIGTERM)
-            platform.close()
-            shutil.rmtree(worker_state, ignore_errors=True)
+    with seeded_servers(tmp, {"a": {}, "b": {}}, settings=settings, ready_s=60) as seeded:
+        a, b = seeded.servers["a"], seeded.servers["b"]
+        yield Cluster(seeded.platform, a, b, seeded.data["assignment"], seeded.data["course"])
 
 
 # --- (a) live progress ---------------------------------------------------------------
@@ -211,7 +150,7 @@ def test_the_intake_gate_is_one_for_both_servers(cluster: Cluster) -> None:
     for server in (cluster.a, cluster.b):
         token = cluster.member(f"gated-{server.name}")
 
-        def send(server: Server = server, token: str = token) -> None:
+        def send(server: ServeProcess = server, token: str = token) -> None:
             answers[server.name] = cluster.submit(server, token, {"stats.py": SOLUTION})
 
         threads.append(threading.Thread(target=send))
@@ -265,7 +204,7 @@ def test_a_session_and_its_csrf_token_work_on_either_server(cluster: Cluster) ->
 # --- (e) metrics ---------------------------------------------------------------------
 
 
-def scrape(server: Server) -> dict[tuple[str, str], float]:
+def scrape(server: ServeProcess) -> dict[tuple[str, str], float]:
     """name, labels -> value of every sample on the server's /metrics."""
     text = httpx.get(server.url + "/metrics", timeout=30).text
     samples: dict[tuple[str, str], float] = {}

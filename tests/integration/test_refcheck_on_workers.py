@@ -16,10 +16,8 @@ an `assay worker` process runs it on its native sandbox and records it on the ve
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,14 +29,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api_helpers import EXAMPLES, seed
+from api_helpers import ServeProcess, python_io_copy, seeded_servers
 from assay.errors import ConflictError
 from assay.queue.jobs import HANDED_BACK_ERROR
 from assay.services import Actor, Platform
 from assay.services.catalog import assignments, courses, refcheck
 from assay.services.catalog.packages import pack_directory
 from assay.storage.models import AssignmentVersion, Job, JobKind, JobStatus, utcnow
-from helpers import require_backend
 from integration.test_cli_server import assay
 from integration.test_faults import (
     env_for,
@@ -47,29 +44,21 @@ from integration.test_faults import (
     wait_until,
     worker_prefix,
 )
-from platform_helpers import database_url, free_port, open_platform, settings_for
-from worker_helpers import assay_env, start_assay, stop
+from worker_helpers import start_assay, stop
 
 NO_DOCKER = "unix:///nonexistent/assay-test-docker.sock"  # the API servers' "sandbox"
 
 
 @dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@dataclass
 class Cluster:
     platform: Platform
-    waits: Server  # waits for the check (reference_check_wait_s 60)
-    answers: Server  # answers at once (reference_check_wait_s 0)
+    waits: ServeProcess  # waits for the check (reference_check_wait_s 60)
+    answers: ServeProcess  # answers at once (reference_check_wait_s 0)
     worker: subprocess.Popen[bytes]
     data: dict[str, Any]
     tmp: Path
 
-    def client(self, server: Server) -> httpx.Client:
+    def client(self, server: ServeProcess) -> httpx.Client:
         token = self.data["tokens"]["teacher"]
         return httpx.Client(
             base_url=server.url + "/api/v1",
@@ -78,79 +67,20 @@ class Cluster:
         )
 
 
-def python_io(tmp: Path, name: str, *, broken: bool) -> Path:
-    """python-io under ``name`` without its known-bad entries (a quicker check);
-    ``broken``: its "reference solution" is the wrong answer (7 / 10)."""
-    copy = tmp / name
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(EXAMPLES / "python-io", copy)
-    toml = copy / "assignment.toml"
-    text = toml.read_text().replace('name = "python-io"', f'name = "{name}"')
-    toml.write_text(text[: text.index("# -- known-bad")])
-    if broken:
-        shutil.copy(copy / "bad" / "wrong-answer" / "stats.py", copy / "solution" / "stats.py")
-    return copy
-
-
-def wait_ready(server: Server, deadline: float) -> None:
-    while True:
-        assert server.process.poll() is None, server.log.read_text()[-3000:]
-        try:
-            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{server.url} never got ready"
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    require_backend("native", "python3")
     tmp = tmp_path_factory.mktemp("refcheck-workers")
-    worker_state = tempfile.mkdtemp(prefix="assay-refcheck-workers-")
-    with database_url("postgres", tmp) as url:
-        platform = open_platform(settings_for(url, tmp / "test-state"))
-        processes: list[subprocess.Popen[bytes]] = []
-        try:
-            data = seed(platform)
-            common = {
-                "ASSAY_DATABASE_URL": url,
-                "ASSAY_WORKER_POLL_S": "0.2",
-                "ASSAY_WORKER_HEARTBEAT_S": "0.5",
-                "ASSAY_LOG_LEVEL": "WARNING",
-            }
-            servers = []
-            for name, wait_s in (("waits", "60"), ("answers", "0")):
-                port = free_port()
-                env = assay_env(
-                    {
-                        **common,
-                        "ASSAY_STATE_DIR": str(tmp / f"state-{name}"),
-                        "ASSAY_GRADING_BACKEND": "docker",
-                        "ASSAY_DOCKER_URL": NO_DOCKER,
-                        "ASSAY_REFERENCE_CHECK_WAIT_S": wait_s,
-                    }
-                )
-                log = tmp / f"serve-{name}.log"
-                argv = ["serve", "--workers", "0", "--host", "127.0.0.1", "--port", str(port)]
-                process = start_assay(argv, env, log)
-                processes.append(process)
-                servers.append(Server(f"http://127.0.0.1:{port}", process, log))
-            worker_env = assay_env(
-                {**common, "ASSAY_STATE_DIR": worker_state, "ASSAY_WORKER_SLOTS": "2"}
-            )
-            worker = start_assay(["worker"], worker_env, tmp / "worker.log")
-            processes.append(worker)
-            deadline = time.monotonic() + 90
-            for server in servers:
-                wait_ready(server, deadline)
-            yield Cluster(platform, servers[0], servers[1], worker, data, tmp)
-        finally:
-            for process in processes:
-                stop(process, signal.SIGTERM)
-            platform.close()
-            shutil.rmtree(worker_state, ignore_errors=True)
+    servers = {
+        name: {
+            "ASSAY_GRADING_BACKEND": "docker",
+            "ASSAY_DOCKER_URL": NO_DOCKER,
+            "ASSAY_REFERENCE_CHECK_WAIT_S": wait_s,
+        }
+        for name, wait_s in (("waits", "60"), ("answers", "0"))
+    }
+    with seeded_servers(tmp, servers, ready_s=90) as seeded:
+        waits, answers = seeded.servers["waits"], seeded.servers["answers"]
+        yield Cluster(seeded.platform, waits, answers, seeded.worker, seeded.data, tmp)
 
 
 def check_jobs(platform: Platform, version_id: int) -> list[Job]:
@@ -179,7 +109,7 @@ def test_the_servers_cannot_run_the_check_themselves(cluster: Cluster) -> None:
     settings = cluster.platform.settings.model_copy(
         update={"grading_backend": "docker", "docker_url": NO_DOCKER}
     )
-    data = pack_directory(python_io(cluster.tmp, "premise", broken=False))
+    data = pack_directory(python_io_copy(cluster.tmp, "premise", broken=False))
     platform = Platform.open(settings, migrate=False)  # its own backend, from the settings
     try:
         check = refcheck.check_package_bytes(platform, data)
@@ -192,7 +122,7 @@ def test_the_servers_cannot_run_the_check_themselves(cluster: Cluster) -> None:
 
 def test_a_good_version_of_a_published_assignment_passes_on_a_worker(cluster: Cluster) -> None:
     assignment_id = cluster.data["assignment"]
-    package = pack_directory(python_io(cluster.tmp, "python-io", broken=False))
+    package = pack_directory(python_io_copy(cluster.tmp, "python-io", broken=False))
     with cluster.client(cluster.waits) as client:
         answer = client.post(
             f"/admin/assignments/{assignment_id}/versions",
@@ -210,7 +140,7 @@ def test_a_good_version_of_a_published_assignment_passes_on_a_worker(cluster: Cl
 
 def test_a_failing_version_is_refused_and_nothing_is_left(cluster: Cluster) -> None:
     assignment_id = cluster.data["assignment"]
-    broken = pack_directory(python_io(cluster.tmp, "python-io", broken=True))
+    broken = pack_directory(python_io_copy(cluster.tmp, "python-io", broken=True))
     path = f"/admin/assignments/{assignment_id}/versions"
     with cluster.client(cluster.waits) as client:
         before = [v["number"] for v in client.get(path).json()]
@@ -224,7 +154,7 @@ def test_a_failing_version_is_refused_and_nothing_is_left(cluster: Cluster) -> N
 
 
 def test_a_new_assignment_published_at_once_passes_on_a_worker(cluster: Cluster) -> None:
-    package = pack_directory(python_io(cluster.tmp, "fresh-io", broken=False))
+    package = pack_directory(python_io_copy(cluster.tmp, "fresh-io", broken=False))
     with cluster.client(cluster.waits) as client:
         answer = client.post(
             f"/admin/courses/{cluster.data['course']}/assignments",
@@ -234,7 +164,7 @@ def test_a_new_assignment_published_at_once_passes_on_a_worker(cluster: Cluster)
         assert answer.status_code == 201, answer.text
         assert answer.json()["published"] is True
         assert answer.json()["reference"]["status"] == "passed"
-        broken = pack_directory(python_io(cluster.tmp, "broken-io", broken=True))
+        broken = pack_directory(python_io_copy(cluster.tmp, "broken-io", broken=True))
         refused = client.post(
             f"/admin/courses/{cluster.data['course']}/assignments",
             files={"package": ("p.tar.gz", broken)},
@@ -250,7 +180,7 @@ def test_an_answer_before_the_check_ends_and_the_worker_puts_it_in_place(
     cluster: Cluster,
 ) -> None:
     assignment_id = cluster.data["assignment"]
-    package = pack_directory(python_io(cluster.tmp, "python-io", broken=False))
+    package = pack_directory(python_io_copy(cluster.tmp, "python-io", broken=False))
     path = f"/admin/assignments/{assignment_id}"
     with cluster.client(cluster.answers) as client:
         answer = client.post(f"{path}/versions", files={"package": ("p.tar.gz", package)})
@@ -272,7 +202,7 @@ def test_an_answer_before_the_check_ends_and_the_worker_puts_it_in_place(
 
 
 def test_the_cli_waits_for_the_workers_check_and_prints_it(cluster: Cluster) -> None:
-    package = python_io(cluster.tmp, "cli-io", broken=False)
+    package = python_io_copy(cluster.tmp, "cli-io", broken=False)
     env = {"ASSAY_SERVER": cluster.answers.url, "ASSAY_TOKEN": cluster.data["tokens"]["teacher"]}
     done = assay(
         "assignment", "upload", str(package), "--course", "cs101", "--publish", env=env,
@@ -283,7 +213,7 @@ def test_the_cli_waits_for_the_workers_check_and_prints_it(cluster: Cluster) -> 
     assert "reference check passed" in done.stderr, done.stderr
     assert "created assignment" in done.stdout and "(published)" in done.stdout, done.stdout
 
-    broken = python_io(cluster.tmp, "cli-io", broken=True)
+    broken = python_io_copy(cluster.tmp, "cli-io", broken=True)
     refused = assay("assignment", "upload", str(broken), "--course", "cs101", env=env, timeout=300)
     assert refused.returncode != 0, refused.stdout + refused.stderr
     assert "reference check failed" in refused.stderr and "7 / 10" in refused.stderr
@@ -294,7 +224,7 @@ def test_a_servers_check_left_running_by_a_dead_server_reads_as_could_not_run(
     cluster: Cluster,
 ) -> None:
     platform, system = cluster.platform, Actor.system()
-    package = pack_directory(python_io(cluster.tmp, "stale-io", broken=False))
+    package = pack_directory(python_io_copy(cluster.tmp, "stale-io", broken=False))
     created = assignments.create_assignment(platform, system, cluster.data["course"], package)
     with platform.db.session() as session:
         version = session.get_one(AssignmentVersion, version_id(platform, created.id, 1))
@@ -319,7 +249,7 @@ def test_a_draining_worker_hands_a_check_back_and_another_one_ends_it(tmp_path: 
     """SIGTERM with a 1 s drain mid-check: the CHECK job is handed back (queued at once,
     attempt unused, the version still "running"), and a second worker checks it once."""
     with fault_platform("postgresql", tmp_path) as platform:
-        slow = python_io(tmp_path, "slow-io", broken=False)
+        slow = python_io_copy(tmp_path, "slow-io", broken=False)
         stats = slow / "solution" / "stats.py"
         stats.write_text("import time\ntime.sleep(0.6)\n" + stats.read_text())
         system = Actor.system()
