@@ -99,14 +99,6 @@ def env_for(platform: Platform) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        stop(process, signal.SIGKILL, wait_s=10)
-
-
 def worker_prefix(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}:"
 

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ from integration.test_faults import (
     worker_prefix,
 )
 from platform_helpers import database_url, free_port
-from worker_helpers import KINDS, Course, assert_exactly_once, make_course, start_assay, stop
+from worker_helpers import KINDS, Course, assert_exactly_once, make_course, start_assay
 
 SLEEP_PER_TEST_S = 0.6  # python-io has 10 tests, run two at a time: a job takes ~4 s
 
@@ -59,14 +60,6 @@ SLEEP_PER_TEST_S = 0.6  # python-io has 10 tests, run two at a time: a job takes
 def platform(tmp_path: Path) -> Iterator[Platform]:
     with fault_platform("postgresql", tmp_path) as platform:
         yield platform
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        stop(process, signal.SIGKILL, wait_s=10)
 
 
 def slow_solution(tmp_path: Path) -> Path:
@@ -139,6 +132,71 @@ def live_job_cgroups(pid: int) -> list[str]:
     ]
 
 
+@dataclass
+class Drained:
+    """A process (``assay worker`` or ``assay serve``) that drained on SIGTERM mid-run."""
+
+    argv: list[str]
+    name: str
+    env: dict[str, str]
+    runs: list[int]
+    log: Path
+    took: float  # SIGTERM -> exit, seconds
+
+
+def sigterm_mid_run(
+    platform: Platform,
+    processes: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    argv: list[str],
+    name: str,
+) -> Drained:
+    """Two slow runs of a new course; ``assay ARGV`` with a 1 s drain gets SIGTERM once
+    both are testing. It must exit 0 within 10 s, both jobs queued again at once with
+    their attempt unused, its sandboxes killed."""
+    course = make_course(platform)
+    runs = submit(platform, course, slow_solution(tmp_path), 2)
+    env = worker_env(platform, 1.0, tmp_path / f"{name}.health")
+    log = tmp_path / f"{name}-1.log"
+    first = start_assay(argv, env, log)
+    processes.append(first)
+    wait_until(
+        lambda: all(any(stage == "testing" for stage, _ in stages(platform, run)) for run in runs),
+        60,
+        "both runs to be testing",
+    )
+    os.kill(first.pid, signal.SIGTERM)
+    signalled = time.monotonic()
+    first.wait(30)
+    took = time.monotonic() - signalled
+    assert first.returncode == 0, log.read_text()[-3000:]
+    assert took < 10, f"the drain took {took:.1f} s with a 1 s stop timeout"
+    for job in job_rows(platform, runs).values():
+        assert (job.status, job.attempts) == (JobStatus.QUEUED, 0)
+    assert live_job_cgroups(first.pid) == []  # its sandboxes were killed
+    return Drained(argv, name, env, runs, log, took)
+
+
+def regraded_once(
+    platform: Platform,
+    processes: list[subprocess.Popen[bytes]],
+    drained: Drained,
+    what: str,
+) -> subprocess.Popen[bytes]:
+    """The same ``assay`` command started again grades the handed-back runs, each once
+    with its score, on its first attempt (the hand-back used none)."""
+    second = start_assay(drained.argv, drained.env, drained.log.with_name(f"{drained.name}-2.log"))
+    processes.append(second)
+    wait_until(
+        lambda: all(j.status == JobStatus.DONE for j in job_rows(platform, drained.runs).values()),
+        90,
+        what,
+    )
+    figures = assert_exactly_once(platform, dict.fromkeys(drained.runs, 10.0))
+    assert figures["max_attempts"] == 1
+    return second
+
+
 def test_sigterm_with_a_long_drain_lets_the_jobs_finish_there(
     platform: Platform, processes: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
@@ -176,27 +234,11 @@ def test_sigterm_with_a_long_drain_lets_the_jobs_finish_there(
 def test_sigterm_with_a_short_drain_hands_the_jobs_back_to_another_worker(
     platform: Platform, processes: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
-    course = make_course(platform)
-    runs = submit(platform, course, slow_solution(tmp_path), 2)
-    env = worker_env(platform, 1.0, tmp_path / "first.health")
-    first_log = tmp_path / "worker-1.log"
-    first = start_assay(["worker"], env, first_log)
-    processes.append(first)
-    wait_until(
-        lambda: all(any(stage == "testing" for stage, _ in stages(platform, run)) for run in runs),
-        60,
-        "both runs to be testing",
-    )
-    os.kill(first.pid, signal.SIGTERM)
-    signalled = time.monotonic()
-    first.wait(30)
-    took = time.monotonic() - signalled
-    assert first.returncode == 0, first_log.read_text()[-3000:]
-    assert took < 10, f"the drain took {took:.1f} s with a 1 s stop timeout"
-    # handed back at once (the lease is 3 s; no watchdog ran): queued, attempt unused
+    drained = sigterm_mid_run(platform, processes, tmp_path, ["worker"], "worker")
+    runs = drained.runs
+    # handed back at once (the lease is 3 s; no watchdog ran): no owner, the reason said
     for job in job_rows(platform, runs).values():
-        assert (job.status, job.attempts, job.worker_id) == (JobStatus.QUEUED, 0, None)
-        assert job.error == HANDED_BACK_ERROR
+        assert (job.worker_id, job.error) == (None, HANDED_BACK_ERROR)
     for run in runs:
         events = stages(platform, run)
         assert events[-1] == ("queued", REQUEUED_DETAIL), events
@@ -204,17 +246,8 @@ def test_sigterm_with_a_short_drain_hands_the_jobs_back_to_another_worker(
     with platform.db.session() as session:
         statuses = set(session.scalars(select(GradingRun.status).where(GradingRun.id.in_(runs))))
     assert statuses == {RunStatus.QUEUED}
-    assert "handed back jobs" in first_log.read_text()
-    assert live_job_cgroups(first.pid) == []  # its sandboxes were killed
-    second = start_assay(["worker"], env, tmp_path / "worker-2.log")
-    processes.append(second)
-    wait_until(
-        lambda: all(job.status == JobStatus.DONE for job in job_rows(platform, runs).values()),
-        90,
-        "the second worker to grade both",
-    )
-    figures = assert_exactly_once(platform, dict.fromkeys(runs, 10.0))
-    assert figures["max_attempts"] == 1  # the hand-back used no attempt
+    assert "handed back jobs" in drained.log.read_text()
+    second = regraded_once(platform, processes, drained, "the second worker to grade both")
     with platform.db.session() as session:
         graders = set(session.scalars(select(GradingRun.worker_id).where(GradingRun.id.in_(runs))))
         started = session.scalar(
@@ -224,7 +257,7 @@ def test_sigterm_with_a_short_drain_hands_the_jobs_back_to_another_worker(
         )
     assert len(graders) == 1 and str(next(iter(graders))).startswith(worker_prefix(second.pid))
     assert started == 4  # once per worker that took each run
-    print(f"\nshort drain: handed back and exited {took:.1f} s after SIGTERM")
+    print(f"\nshort drain: handed back and exited {drained.took:.1f} s after SIGTERM")
 
 
 @pytest.mark.parametrize("finish_first", [True, False], ids=["finish-first", "hand-back-first"])
@@ -286,37 +319,9 @@ def test_sigterm_to_assay_serve_hands_its_embedded_workers_jobs_back(
     """The embedded deployment (SQLite, workers in the server): the same drain, and the
     restarted server grades the handed-back runs once each."""
     with fault_platform("sqlite", tmp_path) as platform:
-        course = make_course(platform)
-        runs = submit(platform, course, slow_solution(tmp_path), 2)
-        env = worker_env(platform, 1.0, tmp_path / "unused.health")
-        port = free_port()
-        serve = ["serve", "--port", str(port), "--workers", "2"]
-        first_log = tmp_path / "serve-1.log"
-        first = start_assay(serve, env, first_log)
-        processes.append(first)
-        wait_until(
-            lambda: all(any(s == "testing" for s, _ in stages(platform, run)) for run in runs),
-            60,
-            "both runs to be testing",
-        )
-        os.kill(first.pid, signal.SIGTERM)
-        signalled = time.monotonic()
-        first.wait(30)
-        took = time.monotonic() - signalled
-        assert first.returncode == 0, first_log.read_text()[-3000:]
-        assert took < 10, f"the drain took {took:.1f} s with a 1 s stop timeout"
-        for job in job_rows(platform, runs).values():
-            assert (job.status, job.attempts) == (JobStatus.QUEUED, 0)
-        assert live_job_cgroups(first.pid) == []
-        second = start_assay(serve, env, tmp_path / "serve-2.log")
-        processes.append(second)
-        wait_until(
-            lambda: all(j.status == JobStatus.DONE for j in job_rows(platform, runs).values()),
-            90,
-            "the restarted server to grade both",
-        )
-        figures = assert_exactly_once(platform, dict.fromkeys(runs, 10.0))
-        assert figures["max_attempts"] == 1
-        for run in runs:
+        serve = ["serve", "--port", str(free_port()), "--workers", "2"]
+        drained = sigterm_mid_run(platform, processes, tmp_path, serve, "serve")
+        regraded_once(platform, processes, drained, "the restarted server to grade both")
+        for run in drained.runs:
             assert ("queued", REQUEUED_DETAIL) in stages(platform, run)
-        print(f"\nassay serve: handed back and exited {took:.1f} s after SIGTERM")
+        print(f"\nassay serve: handed back and exited {drained.took:.1f} s after SIGTERM")
