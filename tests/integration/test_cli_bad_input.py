@@ -278,3 +278,9 @@ def test_an_unknown_environment_is_a_usage_error_before_the_database(
         line = error_line(result)
         assert line.startswith("error: 'pyhton3' is neither a built-in environment ("), line
     assert not (tmp_path / "store").exists()
+
+
+def test_a_port_out_of_range_is_a_usage_error() -> None:
+    result = assay("serve", "--workers", "0", "--port", "99999")
+    assert result.exit_code == 2, result.output  # was uvicorn's OverflowError from bind()
+    assert "Invalid value for '--port'" in result.output

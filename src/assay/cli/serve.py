@@ -45,7 +45,9 @@ def serve_command(
         ),
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=0, max=65535, help="Port to listen on.")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (migrating the database first) with embedded workers."""
     settings = get_settings()
