@@ -244,6 +244,15 @@ def test_the_real_command_prints_no_traceback(tmp_path: Path) -> None:
             "should be 'auto', 'server' or 'workers', not 'bogus'"
         ]
         assert done.stdout == ""
+    # an unknown variable is only a warning: the command goes on (here: no worker, exit 1)
+    env |= {"ASSAY_REFERENCE_CHECKS": "workers", "ASSAY_WORKR_SLOTS": "4"}
+    done = subprocess.run(
+        [str(ASSAY), "worker", "--check"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    assert "ASSAY_WORKR_SLOTS (in the environment) is not an Assay setting" in done.stderr
+    assert "does not exist: no worker is running here" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_a_database_ahead_of_this_code_is_left_alone(
@@ -277,6 +286,11 @@ def test_an_unknown_environment_is_a_usage_error_before_the_database(
         assert result.exit_code == 2, result.output
         line = error_line(result)
         assert line.startswith("error: 'pyhton3' is neither a built-in environment ("), line
+    junk = tmp_path / "environment.toml"
+    junk.write_bytes(bytes(range(256)))
+    result = assay("env", "publish", str(junk), "--store", store)
+    assert result.exit_code == 2, result.output
+    assert error_line(result).startswith(f"error: {junk}: not valid TOML: ")
     assert not (tmp_path / "store").exists()
 
 
