@@ -35,23 +35,29 @@ import asyncio
 import os
 import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flood import ROOT, Outcome, cpu_of, percentile
+from assay.config import Settings
+from cluster_scale import create_database, drop_database
+from flood import (
+    ROOT,
+    Outcome,
+    add_common_arguments,
+    judge,
+    percentile,
+    print_verdicts,
+    wall_and_cpu,
+)
 from flood_http import (
-    SERVER_ENV,
     IdleTimeline,
     flood,
     free_port,
@@ -59,7 +65,9 @@ from flood_http import (
     print_stages,
     process_cpu_s,
     seed,
+    server_env,
     start_server,
+    stop_server,
     wait_ready,
 )
 
@@ -117,21 +125,14 @@ def database(kind: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    import sqlalchemy as sa  # noqa: PLC0415 - only this option needs it
-
     admin_url = os.environ.get("ASSAY_TEST_POSTGRES_URL", "")
     if not admin_url:
         raise SystemExit("--database postgresql: set ASSAY_TEST_POSTGRES_URL (scripts/postgres.sh)")
-    name = f"assay_exam_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    name, url = create_database(admin_url)
     try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        drop_database(admin_url, name)
 
 
 def send(
@@ -149,24 +150,11 @@ def send(
 
 def run(args: argparse.Namespace) -> tuple[list[Outcome], list[Outcome], float]:
     """(baseline outcomes, peak outcomes, the peak's start)."""
-    from assay.config import Settings  # noqa: PLC0415 - after bench/ is on sys.path
-
     kinds = arrival(args.submissions, args.seed)
     state = Path(tempfile.mkdtemp(prefix="assay-exam-"))
     port = free_port()
-    env = {
-        **os.environ,
-        **SERVER_ENV,
-        "ASSAY_STATE_DIR": str(state),
-        "ASSAY_HOST": "127.0.0.1",
-        "ASSAY_PORT": str(port),
-    }
-    env.pop("ASSAY_CONFIG_FILE", None)
-    env.pop("ASSAY_DATABASE_URL", None)
-    # the machine's environment store, not one in the fresh state directory (which
-    # would make the first submission build python3's tree, a minute or more)
-    env["ASSAY_ENVIRONMENTS_DIR"] = str(Settings().resolved_environments_dir)
     with database(args.database) as database_url:
+        env = server_env(state, port)
         if database_url is not None:
             env["ASSAY_DATABASE_URL"] = database_url
         settings = Settings(
@@ -207,30 +195,16 @@ def run(args: argparse.Namespace) -> tuple[list[Outcome], list[Outcome], float]:
                 print_stages(state / "assay.db", outcomes, SOURCES)
             return baseline, outcomes, started
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_server(server, 60)
             shutil.rmtree(state, ignore_errors=True)
 
 
 def summarise(
     baseline: list[Outcome], outcomes: list[Outcome], started: float, window: float
 ) -> int:
-    for outcome in baseline + outcomes:
-        if outcome.report is not None:
-            outcome.problem = expected_problem(outcome.kind, outcome.report)
-        elif not outcome.problem:
-            outcome.problem = "lost: no report"
-    unsent = [o for o in outcomes if o.report is None and o.problem.startswith("submit")]
-    lost = [o for o in baseline + outcomes if o.report is None and o not in unsent]
-    wrong = [o for o in baseline + outcomes if o.problem and o.report is not None]
+    tally = judge(baseline + outcomes, expected_problem)
     cores = len(os.sched_getaffinity(0))
-    finished = [o.done for o in outcomes if o.done is not None]
-    wall = (max(finished) if finished else time.monotonic()) - started
-    cpu = sum(cpu_of(o.report) for o in outcomes if o.report is not None)
+    wall, cpu = wall_and_cpu(outcomes, started)
     base = [o.latency_s for o in baseline if o.latency_s is not None]
     base_s = statistics.median(base) if base else float("nan")
 
@@ -270,20 +244,12 @@ def summarise(
             if (values := [o.latency_s for o in part if o.latency_s is not None])
         ),
     )
-    verdicts: Counter[str] = Counter()
-    for outcome in outcomes:
-        verdicts[f"{outcome.kind}: {'right' if not outcome.problem else 'WRONG'}"] += 1
-    print("verdicts:", ", ".join(f"{key} {n}" for key, n in sorted(verdicts.items())))
-    print(f"lost: {len(lost)}")
-    if unsent:
-        print(f"not accepted (the submission request failed): {len(unsent)}")
-    for outcome in (unsent + wrong)[:10]:
-        print(f"  {outcome.kind}: {outcome.problem}")
+    print_verdicts(outcomes, tally)
     print(
         f"goals: p99 < {GOAL_P99_S:g} s {'met' if p99 < GOAL_P99_S else 'MISSED'}, "
-        f"0 lost {'met' if not lost and not unsent else 'MISSED'}"
+        f"0 lost {'met' if not tally.lost and not tally.unsent else 'MISSED'}"
     )
-    return 1 if lost or wrong or unsent else 0
+    return 1 if tally.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,9 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submissions", type=int, default=500)
     parser.add_argument("--window", type=float, default=60.0, help="arrival window, seconds")
     parser.add_argument("--baseline", type=int, default=5, help="unloaded submissions first")
-    parser.add_argument("--workers", type=int, default=0, help="worker slots (0: default)")
+    add_common_arguments(parser, seed=17)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args(argv)
     baseline, outcomes, started = run(args)
     return summarise(baseline, outcomes, started, args.window)

@@ -120,6 +120,64 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
+def add_common_arguments(parser: argparse.ArgumentParser, *, seed: int) -> None:
+    """The options every grading bench has (bench/exam_peak.py too)."""
+    parser.add_argument("--workers", type=int, default=0, help="worker slots (0: default)")
+    parser.add_argument("--seed", type=int, default=seed)
+
+
+@dataclass
+class Tally:
+    """The submissions that went wrong, once judged."""
+
+    lost: list[Outcome]  # accepted, no report
+    unsent: list[Outcome]  # the submission request itself failed or was refused
+    wrong: list[Outcome]  # a report with the wrong verdict
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.lost or self.unsent or self.wrong)
+
+
+def judge(
+    outcomes: list[Outcome], expected: Callable[[str, dict[str, Any]], str] = expected_problem
+) -> Tally:
+    """Set each outcome's problem: ``expected(kind, report)`` for a report, "lost: no
+    report" for none unless its submission failed (a problem "submit ...")."""
+    for outcome in outcomes:
+        if outcome.report is not None:
+            outcome.problem = expected(outcome.kind, outcome.report)
+        elif not outcome.problem:
+            outcome.problem = "lost: no report"
+    unsent = [o for o in outcomes if o.report is None and o.problem.startswith("submit")]
+    lost = [o for o in outcomes if o.report is None and not o.problem.startswith("submit")]
+    wrong = [o for o in outcomes if o.problem and o.report is not None]
+    return Tally(lost, unsent, wrong)
+
+
+def wall_and_cpu(outcomes: list[Outcome], started: float) -> tuple[float, float]:
+    """Seconds from ``started`` to the last report (or now), and the CPU seconds all
+    runs used (from the reports)."""
+    finished = [o.done for o in outcomes if o.done is not None]
+    wall = (max(finished) if finished else time.monotonic()) - started
+    return wall, sum(cpu_of(o.report) for o in outcomes if o.report is not None)
+
+
+def print_verdicts(outcomes: list[Outcome], tally: Tally) -> None:
+    """The verdict counts per kind, the lost and refused submissions, a few examples."""
+    verdicts: Counter[str] = Counter()
+    for outcome in outcomes:
+        verdicts[f"{outcome.kind}: {'right' if not outcome.problem else 'WRONG'}"] += 1
+    print("verdicts:", ", ".join(f"{key} {n}" for key, n in sorted(verdicts.items())))
+    print(f"lost: {len(tally.lost)}")
+    if tally.unsent:
+        print(f"not accepted (the submission request failed): {len(tally.unsent)}")
+        for outcome in tally.unsent[:5]:
+            print(f"  {outcome.kind}: {outcome.problem}")
+    for outcome in tally.wrong[:10]:
+        print(f"  wrong {outcome.kind}: {outcome.problem}")
+
+
 # ----------------------------------------------------------------------------- direct
 def run_direct(kinds: list[str], workers: int) -> tuple[list[Outcome], float]:
     """Grade in this process on ``workers`` threads, all submitted at once."""
@@ -164,19 +222,10 @@ def burst_floor_s(outcomes: list[Outcome], cores: int) -> float | None:
 def summarise(
     outcomes: list[Outcome], started: float, cores: int, goal_ratio: float, *, burst: bool
 ) -> int:
-    for outcome in outcomes:
-        if outcome.report is None:
-            outcome.problem = outcome.problem or "lost: no report"
-        else:
-            outcome.problem = expected_problem(outcome.kind, outcome.report)
-    finished = [o.done for o in outcomes if o.done is not None]
-    wall = (max(finished) if finished else time.monotonic()) - started
-    cpu = sum(cpu_of(o.report) for o in outcomes if o.report is not None)
+    tally = judge(outcomes)
+    wall, cpu = wall_and_cpu(outcomes, started)
     bound = cpu / cores
     ratio = wall / bound if bound else float("inf")
-    unsent = [o for o in outcomes if o.report is None and o.problem.startswith("submit")]
-    lost = sum(o.report is None for o in outcomes) - len(unsent)
-    wrong = [o for o in outcomes if o.problem and o.report is not None]
 
     print(f"submissions: {len(outcomes)}  cores: {cores}  load now: {os.getloadavg()[0]:.2f}")
     print(f"total wall time: {wall:.1f} s")
@@ -216,33 +265,22 @@ def summarise(
             f"{floor:.1f} s on {cores} cores, each run first needing the CPU a light one "
             f"needs; see docs/performance.md)"
         )
-    verdicts: Counter[str] = Counter()
-    for outcome in outcomes:
-        verdicts[f"{outcome.kind}: {'right' if not outcome.problem else 'WRONG'}"] += 1
-    print("verdicts:", ", ".join(f"{key} {n}" for key, n in sorted(verdicts.items())))
-    print(f"lost: {lost}")
-    if unsent:
-        print(f"not accepted (the submission request failed): {len(unsent)}")
-        for outcome in unsent[:5]:
-            print(f"  {outcome.kind}: {outcome.problem}")
-    for outcome in wrong[:10]:
-        print(f"  wrong {outcome.kind}: {outcome.problem}")
+    print_verdicts(outcomes, tally)
     print(
         f"goals: ratio {'met' if ratio <= goal_ratio else 'MISSED'}, "
         f"light p99 {'met' if p99_ok else 'MISSED'}"
     )
-    return 1 if lost or wrong or unsent else 0
+    return 1 if tally.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("http", "direct"), default="http")
     parser.add_argument("--per-kind", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=0, help="worker slots (0: default)")
+    add_common_arguments(parser, seed=4)
     parser.add_argument(
         "--order", choices=("shuffled", "interleaved", "heavy-first"), default="shuffled"
     )
-    parser.add_argument("--seed", type=int, default=4)
     parser.add_argument(
         "--rate",
         type=float,

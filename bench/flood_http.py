@@ -84,12 +84,41 @@ def seed(
         platform.close()
 
 
+def server_env(state: Path, port: int) -> dict[str, str]:
+    """The environment of a bench's ``assay serve``: this process's, with SERVER_ENV, the
+    state directory ``state`` (SQLite there: no ASSAY_DATABASE_URL, no config file), the
+    machine's environment store and the loopback ``port``."""
+    env = {
+        **os.environ,
+        **SERVER_ENV,
+        "ASSAY_STATE_DIR": str(state),
+        # not the store in the fresh state directory: the first runs would wait for
+        # python3's tree to be made there (47 s on the development VM)
+        "ASSAY_ENVIRONMENTS_DIR": str(Settings().resolved_environments_dir),
+        "ASSAY_HOST": "127.0.0.1",
+        "ASSAY_PORT": str(port),
+    }
+    env.pop("ASSAY_DATABASE_URL", None)  # embedded defaults: SQLite in the state dir
+    env.pop("ASSAY_CONFIG_FILE", None)
+    return env
+
+
 def start_server(env: dict[str, str], workers: int, log: Path) -> subprocess.Popen[bytes]:
     argv = [str(Path(sys.executable).parent / "assay"), "serve"]
     if workers:
         argv += ["--workers", str(workers)]
     with log.open("wb") as out:
         return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop_server(server: subprocess.Popen[bytes], wait_s: float = 30.0) -> None:
+    """SIGTERM (the server drains its workers), SIGKILL after ``wait_s``."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -318,15 +347,7 @@ def print_stages(
 def run_http(kinds: list[str], workers: int, rate: float) -> tuple[list[Outcome], float]:
     state = Path(tempfile.mkdtemp(prefix="assay-flood-"))
     port = free_port()
-    env = {
-        **os.environ,
-        **SERVER_ENV,
-        "ASSAY_STATE_DIR": str(state),
-        "ASSAY_HOST": "127.0.0.1",
-        "ASSAY_PORT": str(port),
-    }
-    env.pop("ASSAY_DATABASE_URL", None)  # embedded defaults: SQLite in the state dir
-    env.pop("ASSAY_CONFIG_FILE", None)
+    env = server_env(state, port)
     settings = Settings(state_dir=state, host="127.0.0.1", port=port)
     teacher, assignment_id, tokens = seed(settings, len(kinds))
     url = f"http://127.0.0.1:{port}"
@@ -354,10 +375,5 @@ def run_http(kinds: list[str], workers: int, rate: float) -> tuple[list[Outcome]
         print(f"idle core-seconds in each {timeline.step_s:g} s of the flood: {idle_steps}")
         return outcomes, started
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
         shutil.rmtree(state, ignore_errors=True)
