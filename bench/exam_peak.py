@@ -51,10 +51,10 @@ from cluster_scale import create_database, drop_database
 from flood import (
     ROOT,
     Outcome,
-    add_common_arguments,
+    bench_parser,
+    conclude,
     judge,
     percentile,
-    print_verdicts,
     wall_and_cpu,
 )
 from flood_http import (
@@ -244,20 +244,17 @@ def summarise(
             if (values := [o.latency_s for o in part if o.latency_s is not None])
         ),
     )
-    print_verdicts(outcomes, tally)
-    print(
-        f"goals: p99 < {GOAL_P99_S:g} s {'met' if p99 < GOAL_P99_S else 'MISSED'}, "
-        f"0 lost {'met' if not tally.lost and not tally.unsent else 'MISSED'}"
+    lost = tally.lost + tally.unsent
+    return conclude(
+        outcomes, tally, {f"p99 < {GOAL_P99_S:g} s": p99 < GOAL_P99_S, "0 lost": not lost}
     )
-    return 1 if tally.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, seed=17)
     parser.add_argument("--submissions", type=int, default=500)
     parser.add_argument("--window", type=float, default=60.0, help="arrival window, seconds")
     parser.add_argument("--baseline", type=int, default=5, help="unloaded submissions first")
-    add_common_arguments(parser, seed=17)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args(argv)
     baseline, outcomes, started = run(args)

@@ -120,10 +120,13 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, *, seed: int) -> None:
-    """The options every grading bench has (bench/exam_peak.py too)."""
+def bench_parser(doc: str, *, seed: int) -> argparse.ArgumentParser:
+    """A grading bench's parser (bench/exam_peak.py's too): the first line of ``doc``,
+    the options every one has."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--workers", type=int, default=0, help="worker slots (0: default)")
     parser.add_argument("--seed", type=int, default=seed)
+    return parser
 
 
 @dataclass
@@ -163,8 +166,10 @@ def wall_and_cpu(outcomes: list[Outcome], started: float) -> tuple[float, float]
     return wall, sum(cpu_of(o.report) for o in outcomes if o.report is not None)
 
 
-def print_verdicts(outcomes: list[Outcome], tally: Tally) -> None:
-    """The verdict counts per kind, the lost and refused submissions, a few examples."""
+def conclude(outcomes: list[Outcome], tally: Tally, goals: dict[str, bool]) -> int:
+    """Print the verdict counts per kind, the lost and refused submissions, a few
+    examples and whether each goal was met; the exit code (1: a submission was lost,
+    refused or given a wrong verdict)."""
     verdicts: Counter[str] = Counter()
     for outcome in outcomes:
         verdicts[f"{outcome.kind}: {'right' if not outcome.problem else 'WRONG'}"] += 1
@@ -176,6 +181,8 @@ def print_verdicts(outcomes: list[Outcome], tally: Tally) -> None:
             print(f"  {outcome.kind}: {outcome.problem}")
     for outcome in tally.wrong[:10]:
         print(f"  wrong {outcome.kind}: {outcome.problem}")
+    print("goals:", ", ".join(f"{goal} {'met' if ok else 'MISSED'}" for goal, ok in goals.items()))
+    return 1 if tally.failed else 0
 
 
 # ----------------------------------------------------------------------------- direct
@@ -265,19 +272,13 @@ def summarise(
             f"{floor:.1f} s on {cores} cores, each run first needing the CPU a light one "
             f"needs; see docs/performance.md)"
         )
-    print_verdicts(outcomes, tally)
-    print(
-        f"goals: ratio {'met' if ratio <= goal_ratio else 'MISSED'}, "
-        f"light p99 {'met' if p99_ok else 'MISSED'}"
-    )
-    return 1 if tally.failed else 0
+    return conclude(outcomes, tally, {"ratio": ratio <= goal_ratio, "light p99": p99_ok})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, seed=4)
     parser.add_argument("--mode", choices=("http", "direct"), default="http")
     parser.add_argument("--per-kind", type=int, default=100)
-    add_common_arguments(parser, seed=4)
     parser.add_argument(
         "--order", choices=("shuffled", "interleaved", "heavy-first"), default="shuffled"
     )
