@@ -76,6 +76,20 @@ def enqueue(queue: InMemoryJobQueue, target: int) -> Job:
     return queue.enqueue(Session(), JobKind.EXECUTE, target)[0]
 
 
+def running_one(
+    setup: tuple[Platform, InMemoryJobQueue, Gate, KillRecorder],
+    slots: int,
+    *,
+    owns_sandboxes: bool = False,
+) -> tuple[WorkerPool, Job]:
+    """A started pool of ``slots`` running one job, held at the gate."""
+    platform, queue, gate, _backend = setup
+    pool = WorkerPool(platform, slots=slots, owns_sandboxes=owns_sandboxes).start()
+    job = enqueue(queue, 1)
+    assert gate.running.acquire(timeout=5)
+    return pool, job
+
+
 def test_jobs_that_finish_within_the_timeout_are_recorded_by_their_worker(
     setup: tuple[Platform, InMemoryJobQueue, Gate, KillRecorder],
 ) -> None:
@@ -96,10 +110,8 @@ def test_jobs_that_finish_within_the_timeout_are_recorded_by_their_worker(
 def test_jobs_still_running_at_the_deadline_are_handed_back_then_killed(
     setup: tuple[Platform, InMemoryJobQueue, Gate, KillRecorder],
 ) -> None:
-    platform, queue, gate, backend = setup
-    pool = WorkerPool(platform, slots=2, owns_sandboxes=True).start()
-    job = enqueue(queue, 1)
-    assert gate.running.acquire(timeout=5)
+    _, queue, gate, backend = setup
+    pool, job = running_one(setup, 2, owns_sandboxes=True)
     started = time.monotonic()
     threading.Timer(1.0, gate.go.set).start()  # the killed run's thread ends later
     assert pool.stop(timeout=0.2) == [job.id]
@@ -121,10 +133,8 @@ def test_jobs_still_running_at_the_deadline_are_handed_back_then_killed(
 def test_without_owning_the_sandboxes_it_hands_back_but_kills_nothing(
     setup: tuple[Platform, InMemoryJobQueue, Gate, KillRecorder],
 ) -> None:
-    platform, queue, gate, backend = setup
-    pool = WorkerPool(platform, slots=1).start()
-    job = enqueue(queue, 1)
-    assert gate.running.acquire(timeout=5)
+    backend = setup[3]
+    pool, job = running_one(setup, 1)
     assert pool.stop(timeout=0.1) == [job.id]
     assert backend.kills == []
 
@@ -132,10 +142,7 @@ def test_without_owning_the_sandboxes_it_hands_back_but_kills_nothing(
 def test_hurry_hands_back_without_waiting_for_the_timeout(
     setup: tuple[Platform, InMemoryJobQueue, Gate, KillRecorder],
 ) -> None:
-    platform, queue, gate, _backend = setup
-    pool = WorkerPool(platform, slots=1).start()
-    job = enqueue(queue, 1)
-    assert gate.running.acquire(timeout=5)
+    pool, job = running_one(setup, 1)
     handed: list[int] = []
     stopping = threading.Thread(target=lambda: handed.extend(pool.stop(timeout=60)))
     stopping.start()
@@ -151,10 +158,8 @@ def test_hurry_hands_back_without_waiting_for_the_timeout(
 def test_a_draining_pool_claims_nothing_more(
     setup: tuple[Platform, InMemoryJobQueue, Gate, KillRecorder],
 ) -> None:
-    platform, queue, gate, _backend = setup
-    pool = WorkerPool(platform, slots=4).start()
-    first = enqueue(queue, 1)
-    assert gate.running.acquire(timeout=5)
+    _, queue, gate, _ = setup
+    pool, first = running_one(setup, 4)
     pool.drain()
     assert pool.draining
     late = enqueue(queue, 2)
