@@ -203,15 +203,16 @@ def test_native_leftovers_are_the_dead_owners_on_this_host_only() -> None:
 def test_docker_leftovers_are_the_dead_owners_containers_from_any_host() -> None:
     """A worker on another machine using this Docker daemon: its containers are
     found by its owner label; a later process with the same host name and pid
-    (another token) keeps its own."""
+    (another token) keeps its own, and so does this process until it kills its own
+    (as a draining worker does)."""
     require_backend("docker", "python3")
     backend = DockerBackend(pool_size=0)
     api = backend.api()
     dead = SandboxOwner("another-host", 4242, "d0d0d0d0")
     later = SandboxOwner("another-host", 4242, "1a1a1a1a")
-    made: dict[SandboxOwner, list[str]] = {dead: [], later: []}
+    made: dict[SandboxOwner, list[str]] = {dead: [], later: [], this_process(): []}
     try:
-        for owner in (dead, dead, later):
+        for owner in (dead, dead, later, this_process()):
             container_id = api.create_container(
                 get_environment("python3").docker_image,
                 ["sleep", "infinity"],
@@ -228,8 +229,13 @@ def test_docker_leftovers_are_the_dead_owners_containers_from_any_host() -> None
         assert not left & set(made[dead])
         assert api.inspect(made[later][0])["State"]["Running"]
         assert backend.remove_leftovers(this_process()) == []
+        [own] = made[this_process()]
+        assert api.inspect(own)["State"]["Running"]
+        assert backend.kill_own() == [f"container {own[:12]}"]
+        assert own not in {str(c["Id"]) for c in api.list_labelled(f"{LABEL}=1")}
+        assert api.inspect(made[later][0])["State"]["Running"]
     finally:
-        for container_id in made[dead] + made[later]:
+        for container_id in made[dead] + made[later] + made[this_process()]:
             api.remove(container_id)
         backend.shutdown()
 

@@ -135,22 +135,20 @@ class DockerBackend(SandboxBackend):
         happens to share its host name and pid."""
         if owner == this_process():
             return []
+        return self._remove_owned_by(owner)
+
+    def kill_own(self) -> list[str]:
+        """Remove (killing) every container this process labelled as its own, the
+        pre-started ones too."""
+        return self._remove_owned_by(this_process())
+
+    def _remove_owned_by(self, owner: SandboxOwner) -> list[str]:
         api = self.api()
         removed = []
         for container in api.list_labelled(f"{LABEL}=1", f"{LABEL_OWNER}={owner}"):
             api.remove(str(container["Id"]))
             removed.append(f"container {str(container['Id'])[:12]}")
         return removed
-
-    def kill_own(self) -> list[str]:
-        """Remove (killing) every container this process labelled as its own, the
-        pre-started ones too."""
-        api = self.api()
-        killed = []
-        for container in api.list_labelled(f"{LABEL}=1", f"{LABEL_OWNER}={this_process()}"):
-            api.remove(str(container["Id"]))
-            killed.append(f"container {str(container['Id'])[:12]}")
-        return killed
 
     def cleanup_stale(self, *, all_owners: bool = False) -> list[str]:
         """Remove leftover sandbox containers; their short ids.
