@@ -298,7 +298,7 @@ def test_the_intake_gate_bounds_submissions_taken_in_at_once(
 ) -> None:
     inside, most = 0, 0
     lock = threading.Lock()
-    real_submit = submissions.submit
+    real_submit = submissions.submit_admitted  # the routes' storing step
 
     def counted_submit(*args: Any, **kwargs: Any) -> Any:
         nonlocal inside, most
@@ -312,7 +312,7 @@ def test_the_intake_gate_bounds_submissions_taken_in_at_once(
             with lock:
                 inside -= 1
 
-    monkeypatch.setattr(submissions, "submit", counted_submit)
+    monkeypatch.setattr(submissions, "submit_admitted", counted_submit)
     with seeded_api("sqlite", tmp_path, submit_concurrency=gate) as api:
         path = f"/assignments/{api.assignment_id}/submissions"
         codes: list[int] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from assay.services.actor import Actor
 from assay.services.catalog import packages
 from assay.services.catalog.courses import COURSE_CODE
 from assay.services.identity import audit
-from assay.services.identity.access import STAFF, require_member, require_staff
+from assay.services.identity.access import STAFF, course_role, require_member, require_staff
 from assay.services.platform import Platform
 from assay.storage.blobs import get_blob, put_blob
 from assay.storage.models import Assignment, AssignmentVersion, Role, utcnow
@@ -370,9 +371,19 @@ def package_root(platform: Platform, digest: str) -> Path:
 
 
 def package_spec(platform: Platform, digest: str) -> AssignmentSpec:
-    """The manifest of the package version ``digest`` (read outside any session)."""
+    """The manifest of the package version ``digest`` (read outside any session).
+
+    Parsed once per process and version: a version's package never changes (its
+    digest is its content), and every submission needs its required files."""
     root = package_root(platform, digest)
-    return parse_manifest((root / MANIFEST).read_text(encoding="utf-8"))
+    return _parsed_manifest(str(root / MANIFEST))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_manifest(path: str) -> AssignmentSpec:
+    """The manifest at ``path`` in the package cache (a directory named by the
+    package's digest, so the same path always holds the same text)."""
+    return parse_manifest(Path(path).read_text(encoding="utf-8"))
 
 
 def current_digest(assignment: Assignment) -> str | None:
@@ -402,6 +413,22 @@ def _get(session: Session, actor: Actor, assignment_id: int, *, staff: bool = Fa
     if role is Role.STUDENT and not is_visible_to_students(assignment):
         raise NotFoundError("no such assignment")
     return assignment
+
+
+def get_with_role(session: Session, actor: Actor, assignment_id: int) -> tuple[Assignment, Role]:
+    """``get_for`` (not staff) and the actor's role in the assignment's course, for
+    the intake, which needs both: two reads (the assignment, the enrollment). The
+    course is not read: an assignment's course exists (a foreign key), so a
+    non-member gets the same NotFound as ``access.require_member`` gives."""
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFoundError("no such assignment")
+    role = course_role(session, actor, assignment.course_id)
+    if role is None:
+        raise NotFoundError("no such course")
+    if role is Role.STUDENT and not is_visible_to_students(assignment):
+        raise NotFoundError("no such assignment")
+    return assignment, role
 
 
 def get_for(

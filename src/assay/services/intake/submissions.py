@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -30,7 +31,7 @@ from assay.grading.submission import load_submission
 from assay.services.actor import Actor
 from assay.services.catalog import assignments
 from assay.services.identity import audit
-from assay.services.identity.access import STAFF, course_role, submission_owner
+from assay.services.identity.access import STAFF, submission_owner
 from assay.services.intake import progress
 from assay.services.platform import Platform
 from assay.storage import filesets
@@ -40,6 +41,7 @@ from assay.storage.models import (
     GradingRun,
     JobKind,
     Lane,
+    Role,
     RunEvent,
     RunReason,
     RunStatus,
@@ -71,6 +73,19 @@ class SubmissionOut(BaseModel):
     tests_total: int | None = None
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A submission that may be stored: what ``admission`` checked and found (the
+    assignment, the actor's role in its course, the owner) and the files as they will
+    be stored and graded. ``submit_admitted`` stores it without reading any of that
+    again."""
+
+    assignment: Assignment
+    role: Role | None
+    owner: int
+    files: FileSet
+
+
 def submit(
     platform: Platform,
     actor: Actor,
@@ -93,20 +108,41 @@ def submit(
     A newer submission of the same student and assignment cancels their older one
     that is still waiting in the queue.
     """
-    _check_files(files)
-    # The work that needs no write lock happens before it: the checks (access, role,
-    # deadline, required files), which only read, and packing and hashing the files.
-    assignment, owner, digest = _admission(platform, actor, assignment_id, user_id)
-    files = _admitted(platform, digest, files)
+    return submit_admitted(
+        platform,
+        actor,
+        admission(platform, actor, assignment_id, files, user_id=user_id),
+        source=source,
+        git_remote=git_remote,
+        git_commit=git_commit,
+        first_events=first_events,
+    )
+
+
+def submit_admitted(
+    platform: Platform,
+    actor: Actor,
+    admitted: Admission,
+    *,
+    source: str = "upload",
+    git_remote: str | None = None,
+    git_commit: str | None = None,
+    first_events: Sequence[tuple[Stage, str]] = (),
+) -> SubmissionOut:
+    """``submit`` of what ``admission`` admitted (the routes check before they charge
+    the rate limit, then store what they checked). The deadline is checked again, at
+    the time the submission is stored."""
+    assignment, files = admitted.assignment, admitted.files
     packed = filesets.pack(files)
     packed_sha256 = hashlib.sha256(packed).hexdigest()
     content_sha256 = filesets.content_hash(files)
     now = utcnow()
     late = late_minutes(assignment, now)
+    _check_deadline(assignment, admitted.role, late)
     with platform.db.session() as session:
         submission = Submission(
             assignment_id=assignment.id,
-            user_id=owner,
+            user_id=admitted.owner,
             files_sha256=put_blob_hashed(session, packed_sha256, packed),
             content_sha256=content_sha256,
             source=source,
@@ -129,39 +165,44 @@ def submit(
         return submission_out(submission, run)
 
 
-def admit(
+def admission(
     platform: Platform,
     actor: Actor,
     assignment_id: int,
     files: FileSet,
     *,
     user_id: int | None = None,
-) -> FileSet:
-    """The files as they will be stored and graded, or a refusal before anything is
-    stored or queued: what ``submit`` checks first (access, ``user_id``, deadline,
-    required files), for the routes to call before they charge the rate limit. A
-    single top-level folder holding the required files is unwrapped (a zip of one's
-    work folder)."""
+) -> Admission:
+    """What ``submit`` checks before it stores anything (count and size, access,
+    ``user_id``, deadline, required files), or a refusal (the routes call it before
+    they charge the rate limit). A single top-level folder holding the required files
+    is unwrapped (a zip of one's work folder). The work that needs no write lock: the
+    checks only read."""
     _check_files(files)
-    _assignment, _owner, digest = _admission(platform, actor, assignment_id, user_id)
-    return _admitted(platform, digest, files)
+    assignment, role, owner, digest = _admission(platform, actor, assignment_id, user_id)
+    return Admission(assignment, role, owner, _admitted(platform, digest, files))
 
 
 def _admission(
     platform: Platform, actor: Actor, assignment_id: int, user_id: int | None
-) -> tuple[Assignment, int, str]:
-    """The assignment, the submission's owner and the package version's digest, once
-    the actor may submit there now (students: not past the late window)."""
+) -> tuple[Assignment, Role | None, int, str]:
+    """The assignment, the actor's role in its course, the submission's owner and the
+    package version's digest, once the actor may submit there now (students: not past
+    the late window)."""
     with platform.db.reading() as session:
-        assignment = assignments.get_for(session, actor, assignment_id)
-        role = course_role(session, actor, assignment.course_id)
+        assignment, role = assignments.get_with_role(session, actor, assignment_id)
         owner = submission_owner(session, actor, role, assignment.course_id, user_id)
         digest = assignments.current_digest(assignment)
     if digest is None:
         raise InvalidRequestError("the assignment has no package yet")
-    if role not in STAFF and not accepts_late(assignment, late_minutes(assignment, utcnow())):
+    _check_deadline(assignment, role, late_minutes(assignment, utcnow()))
+    return assignment, role, owner, digest
+
+
+def _check_deadline(assignment: Assignment, role: Role | None, late: int) -> None:
+    """Students may not submit past the late window; staff may."""
+    if role not in STAFF and not accepts_late(assignment, late):
         raise InvalidRequestError("the deadline has passed; submissions are closed")
-    return assignment, owner, digest
 
 
 def _admitted(platform: Platform, digest: str, files: FileSet) -> FileSet:

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 
 from assay.errors import InvalidRequestError
 from assay.files.fileset import FileSet
+from assay.services import Actor, Platform
 from assay.services.intake import submissions
 from assay.services.intake.submissions import MAX_SUBMISSION_FILES, SubmissionOut
 from assay.services.reporting import exports, results
@@ -106,7 +107,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9)]
     openapi_extra=SUBMIT_BODY,
     summary="Submit files (multipart or JSON); the grading run is queued before this answers",
 )
-def submit(
+async def submit(
     *,
     _turn: IntakeDep,
     assignment_id: IdPath,
@@ -117,14 +118,27 @@ def submit(
     request: Request,
     user_id: OptionalIdQuery = None,
 ) -> SubmissionOut:
+    # async, with its database work in one thread of the pool: a plain ``def`` route
+    # also hands its answer's validation to a thread (a second hand-off per request)
+    return await run_in_threadpool(
+        _take_in, platform, actor, assignment_id, files, request, user_id
+    )
+
+
+def _take_in(  # noqa: PLR0917 - the route's arguments, passed on
+    platform: Platform,
+    actor: Actor,
+    assignment_id: int,
+    files: FileSet,
+    request: Request,
+    user_id: int | None,
+) -> SubmissionOut:
     try:  # a required file missing: refused before anything is stored, and not charged
-        files = submissions.admit(platform, actor, assignment_id, files, user_id=user_id)
+        admitted = submissions.admission(platform, actor, assignment_id, files, user_id=user_id)
     except InvalidRequestError:
         limiters(request).submissions.refund(rate_key(actor, client_of(request)))
         raise
-    return submissions.submit(
-        platform, actor, assignment_id, files, source="upload", user_id=user_id
-    )
+    return submissions.submit_admitted(platform, actor, admitted, source="upload")
 
 
 @router.get("/assignments/{assignment_id}/submissions", response_model=list[SubmissionOut])

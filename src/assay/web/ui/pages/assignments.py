@@ -168,14 +168,14 @@ async def _submit(
     await run_in_threadpool(limiters(request).submissions.hit, key, "submissions")
     async with intake_gate(request).turn():
         try:  # a required file missing: refused before anything is stored, and not charged
-            files = await run_in_threadpool(
-                submissions.admit, platform, actor, assignment_id, files
+            admitted = await run_in_threadpool(
+                submissions.admission, platform, actor, assignment_id, files
             )
         except InvalidRequestError:
             await run_in_threadpool(limiters(request).submissions.refund, key)
             raise
         made = await run_in_threadpool(
-            submissions.submit, platform, actor, assignment_id, files, source=source
+            submissions.submit_admitted, platform, actor, admitted, source=source
         )
     return RedirectResponse(f"/submissions/{made.id}", status_code=303)
 
