@@ -10,6 +10,9 @@ migrating (exit 1).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 
 from assay.cli.console import fail
@@ -33,17 +36,25 @@ def _database() -> Database:
         raise fail(exc) from None
 
 
-@app.command("migrate")
-def migrate() -> None:
-    """Bring the schema to the newest migration (waits while another process migrates)."""
+@contextmanager
+def _opened() -> Iterator[Database]:
+    """The configured database, disposed of afterwards; an Assay error while it is
+    used ends the command with that error."""
     db = _database()
     try:
-        before, after = db.migrate()
-        state = db.schema_state()
+        yield db
     except AssayError as exc:
         raise fail(exc) from None
     finally:
         db.dispose()
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Bring the schema to the newest migration (waits while another process migrates)."""
+    with _opened() as db:
+        before, after = db.migrate()
+        state = db.schema_state()
     if state is SchemaState.AHEAD:
         typer.echo(f"left as it is: revision {after} is newer than this Assay knows")
     elif before == after:
@@ -56,14 +67,9 @@ def migrate() -> None:
 def check() -> None:
     """Exit 0 if this Assay can use the schema (at its newest migration, or at a newer
     one a newer release made), 1 if it needs migrating."""
-    db = _database()
-    try:
+    with _opened() as db:
         state = db.schema_state()
         current, head = db.revisions()
-    except AssayError as exc:
-        raise fail(exc) from None
-    finally:
-        db.dispose()
     if state is SchemaState.BEHIND:
         typer.echo(f"the schema is at revision {current or 'none'}; this Assay needs {head}")
         raise typer.Exit(1)
