@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -105,6 +107,31 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def read_until_serving(proc: subprocess.Popen[str]) -> list[str]:
+    """What ``assay serve`` printed, up to its "Assay is serving at" line."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not (lines and lines[-1].startswith("Assay is serving at")):
+        line = proc.stdout.readline()
+        assert line, f"assay serve ended early: {lines}"
+        lines.append(line.rstrip("\n"))
+    return lines
+
+
+def readyz_status(base: str, timeout_s: float = 30) -> int:
+    """``GET base/readyz`` until it answers 200 or ``timeout_s`` passed: its last
+    status (0: no answer)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            status = httpx.get(f"{base}/readyz", timeout=5).status_code
+        except httpx.TransportError:
+            status = 0
+        if status == 200 or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
 
 
 class LiveServer:

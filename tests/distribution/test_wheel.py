@@ -14,14 +14,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from platform_helpers import free_port
+from platform_helpers import free_port, read_until_serving, readyz_status
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "assignments"
@@ -103,10 +102,10 @@ def test_serve_demo_from_the_wheel_needs_no_checkout(installed: Path, tmp_path: 
         start_new_session=True,
     ) as proc:  # fmt: skip
         try:
-            lines = _until_serving(proc)
+            lines = read_until_serving(proc)
             text = "\n".join(lines)
             base = f"http://127.0.0.1:{port}"
-            assert _ready(base) == 200, text + (tmp_path / "serve.log").read_text()[-3000:]
+            assert readyz_status(base) == 200, text + (tmp_path / "serve.log").read_text()[-3000:]
             token = re.search(r"student API token: (\S+)", text)
             course = re.search(r"Demo course 'demo': (\d+) assignments", text)
             assert token is not None, text
@@ -128,25 +127,3 @@ def test_serve_demo_from_the_wheel_needs_no_checkout(installed: Path, tmp_path: 
     assert len(slugs) == expected
     assert "python-io" in slugs
     assert not any(empty.iterdir()), "the demo wrote into the working directory"
-
-
-def _until_serving(proc: subprocess.Popen[str]) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not (lines and lines[-1].startswith("Assay is serving at")):
-        line = proc.stdout.readline()
-        assert line, f"assay serve --demo ended early: {lines}"
-        lines.append(line.rstrip("\n"))
-    return lines
-
-
-def _ready(base: str) -> int:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            status = httpx.get(f"{base}/readyz", timeout=5).status_code
-        except httpx.TransportError:
-            status = 0
-        if status == 200 or time.monotonic() > deadline:
-            return status
-        time.sleep(0.2)

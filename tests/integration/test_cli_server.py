@@ -13,11 +13,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from assay.services import Actor, Platform
@@ -32,6 +30,8 @@ from platform_helpers import (
     database_url,
     free_port,
     open_platform,
+    read_until_serving,
+    readyz_status,
     settings_for,
 )
 
@@ -225,29 +225,11 @@ def _serve_demo(env: dict[str, str], port: int) -> tuple[list[str], int]:
         env={**{k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}, **env},
     ) as proc:
         try:
-            return _read_until_ready(proc, port)
+            lines = read_until_serving(proc)
+            return lines, readyz_status(f"http://127.0.0.1:{port}")
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
-
-
-def _read_until_ready(proc: subprocess.Popen[str], port: int) -> tuple[list[str], int]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not (lines and lines[-1].startswith("Assay is serving at")):
-        line = proc.stdout.readline()
-        assert line, f"assay serve --demo ended early: {lines}"
-        lines.append(line.rstrip("\n"))
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            ready = httpx.get(f"http://127.0.0.1:{port}/readyz").status_code
-        except httpx.TransportError:
-            ready = 0
-        if ready == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    return lines, ready
 
 
 def test_serve_demo_prints_logins_that_work_and_the_same_ones_again(tmp_path: Path) -> None:
