@@ -372,27 +372,31 @@ def get_settings() -> Settings:
 
     A value that is not valid raises pydantic's ``ValidationError`` titled ``Settings``
     (``invalid_settings`` words it for people), also a config file that is not UTF-8
-    text. A config file that is missing or cannot be read is warned about
-    (``unknown_settings``) and sets nothing."""
+    text, or missing, or that cannot be read: a server told to read its settings from a
+    file must not start on the defaults (SQLite, say, instead of the PostgreSQL the
+    file names)."""
     config_file = os.environ.get(CONFIG_FILE_VARIABLE)
     if config_file:
-        _refuse_undecodable(config_file)
+        _refuse_unreadable(config_file)
         return Settings(_env_file=config_file, _env_file_encoding="utf-8")  # type: ignore[call-arg]
     return Settings()
 
 
-def _refuse_undecodable(config_file: str) -> None:
+def _refuse_unreadable(config_file: str) -> None:
     try:
         Path(config_file).read_bytes().decode("utf-8")
-    except OSError:
-        return  # reported by unknown_settings; pydantic-settings skips a missing file
+    except OSError as exc:  # pydantic-settings would skip a missing file silently
+        reason = exc.strerror or str(exc)
+        error = ValueError(f"{config_file} cannot be read ({reason})")
     except UnicodeDecodeError as exc:
         error = ValueError(f"{config_file} is not UTF-8 text (byte {exc.start})")
-        raise ValidationError.from_exception_data(
-            Settings.__name__,
-            [{"type": "value_error", "loc": ("config_file",), "input": config_file,
-              "ctx": {"error": error}}],
-        ) from None  # fmt: skip
+    else:
+        return
+    raise ValidationError.from_exception_data(
+        Settings.__name__,
+        [{"type": "value_error", "loc": ("config_file",), "input": config_file,
+          "ctx": {"error": error}}],
+    ) from None  # fmt: skip
 
 
 # Settings whose value an error message must not repeat.

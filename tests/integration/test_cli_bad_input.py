@@ -123,6 +123,19 @@ def test_a_config_file_that_is_not_text_is_refused(
     )
 
 
+def test_a_config_file_that_is_missing_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "no-such.env"
+    monkeypatch.setenv("ASSAY_CONFIG_FILE", str(config))
+    result = assay("db", "check")
+    assert result.exit_code == 2, result.output
+    assert error_line(result) == (
+        f"error: invalid settings: ASSAY_CONFIG_FILE (in the environment): "
+        f"{config} cannot be read (No such file or directory)"
+    )
+
+
 def test_an_unknown_key_of_the_config_file_is_a_warning_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
