@@ -13,7 +13,9 @@ code; only the sandbox is a stand-in. What runs:
   with ``bench/sleep_backend.py``'s sandbox backend whose runs only sleep (log-normal,
   median ``--run-median-s``; an infinite loop sleeps the 3 s wall-clock limit). Each
   times its claim transactions.
-- the arrival (this process, over HTTP): ``--submissions`` (10,000) within
+- the arrival (planned here, sent over HTTP by ``--senders`` processes of
+  ``bench/cluster_sender.py``, one per API server by default, which report each 201
+  back): ``--submissions`` (10,000) within
   ``--minutes`` (10) as an exam's deadline rush, a Poisson process whose rate rises
   from ``--base-share`` of the peak to the peak at the end (``rate ~ base + t^2``).
   A course of ``--students`` (default a quarter of the submissions); each arrival is
@@ -50,7 +52,6 @@ Exits 1 if a submission is lost or a verdict wrong. Figures: docs/performance.md
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
@@ -73,7 +74,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from assay.config import Settings
@@ -176,60 +176,94 @@ def plan_arrivals(args: argparse.Namespace, rng: random.Random) -> list[Arrival]
     return arrivals
 
 
-async def send_all(
+def in_flight_per_sender(servers: int, senders: int) -> int:
+    """Requests each sender keeps open per server, so that each server has about
+    ``IN_FLIGHT`` open in all: submission n goes to server n % servers and to sender
+    n % senders, so a server gets its submissions from senders / gcd of them."""
+    return max(1, math.ceil(IN_FLIGHT * math.gcd(servers, senders) / senders))
+
+
+def send_all(
     *, urls: list[str], assignment_id: int, tokens: list[str], arrivals: list[Arrival],
-    viewers: list[subprocess.Popen[bytes]], started: float, give_up: float,
-) -> None:  # fmt: skip
-    """Open loop: each submission at its due time, whatever the servers do."""
-    clients = [
-        httpx.AsyncClient(
-            base_url=url + API,
-            # idle connections closed before the server's keep-alive (5 s) closes them: a
-            # POST on a connection the server is closing would fail, and is not repeated
-            limits=httpx.Limits(
-                max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0
-            ),
-            timeout=120,
+    viewers: list[subprocess.Popen[bytes]], senders: int, root: Path, monitor: Monitor,
+    give_up_factor: float, seconds: float,
+) -> float:  # fmt: skip
+    """Open loop: each submission at its due time, whatever the servers do, from
+    ``senders`` processes (``bench/cluster_sender.py``; arrival n is sender n %
+    senders's); their results come back here, where the accepted ones are handed to
+    the viewers. Returns the start (unix time)."""
+    shares: list[list[dict[str, Any]]] = [[] for _ in range(senders)]
+    for arrival in arrivals:
+        shares[arrival.n % senders].append(
+            {
+                "n": arrival.n,
+                "due": arrival.due,
+                "server": arrival.server,
+                "token": tokens[arrival.student],
+                "source": SOURCES[arrival.kind],
+            }
         )
-        for url in urls
-    ]
-    gates = [asyncio.Semaphore(IN_FLIGHT) for _ in urls]
+    processes: list[subprocess.Popen[bytes]] = []
+    for number, share in enumerate(shares):
+        plan = root / f"sender-{number}.json"
+        plan.write_text(
+            json.dumps(
+                {
+                    "urls": urls,
+                    "assignment_id": assignment_id,
+                    "in_flight": in_flight_per_sender(len(urls), senders),
+                    "submissions": share,
+                }
+            )
+        )
+        argv = [sys.executable, str(BENCH / "cluster_sender.py"), "--plan", str(plan)]
+        with (root / f"sender-{number}.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+            )
+    monitor.groups["senders"] = [p.pid for p in processes]
+    for process in processes:  # each has read its plan and made its coroutines
+        assert process.stdout is not None
+        if not process.stdout.readline().startswith(b'{"ready"'):
+            raise SystemExit(f"a sender did not start: see {root}/sender-*.log")
+    started = time.time() + 1.0
+    give_up = started + seconds * give_up_factor
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(f"start {started} {give_up}\n".encode())
+        process.stdin.close()
+    by_n = {a.n: a for a in arrivals}
+    for arrival in arrivals:
+        arrival.sent = started + arrival.due
+    viewer_lock = threading.Lock()
 
-    async def submit(arrival: Arrival) -> None:
-        due = started + arrival.due
-        if due > time.time():
-            await asyncio.sleep(due - time.time())
-        arrival.sent = due
-        token = tokens[arrival.student]
-        async with gates[arrival.server]:
-            if time.time() > give_up:
-                arrival.problem = "not sent: the servers fell behind beyond --give-up-factor"
-                return
-            try:
-                response = await clients[arrival.server].post(
-                    f"/assignments/{assignment_id}/submissions",
-                    json={"files": {"add.py": SOURCES[arrival.kind]}},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            except httpx.TransportError as exc:
-                arrival.problem = f"submit failed: {exc!r}"
-                return
-        if response.status_code != 201:
-            arrival.problem = f"submit refused: {response.status_code} {response.text[:200]}"
-            return
-        arrival.accepted = time.time()
-        arrival.submission_id = int(response.json()["id"])
-        if viewers:  # watched on another server than the one it went to
-            viewer = viewers[(arrival.server + 1) % len(viewers)]
-            assert viewer.stdin is not None
-            viewer.stdin.write(f"{arrival.submission_id} {token}\n".encode())
-            viewer.stdin.flush()
+    def collect(process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = json.loads(raw)
+            arrival = by_n[int(line["n"])]
+            if "problem" in line:
+                arrival.problem = str(line["problem"])
+                continue
+            arrival.accepted = float(line["accepted"])
+            arrival.submission_id = int(line["id"])
+            if viewers:  # watched on another server than the one it went to
+                viewer = viewers[(arrival.server + 1) % len(viewers)]
+                assert viewer.stdin is not None
+                with viewer_lock:
+                    viewer.stdin.write(
+                        f"{arrival.submission_id} {tokens[arrival.student]}\n".encode()
+                    )
+                    viewer.stdin.flush()
 
-    try:
-        await asyncio.gather(*(submit(a) for a in arrivals))
-    finally:
-        for client in clients:
-            await client.aclose()
+    readers = [threading.Thread(target=collect, args=(p,), daemon=True) for p in processes]
+    for reader in readers:
+        reader.start()
+    for reader, process in zip(readers, processes, strict=True):
+        reader.join()
+        if process.wait() != 0:
+            raise SystemExit(f"a sender exited with {process.returncode}: see {root}/sender-*.log")
+    return started
 
 
 # ----------------------------------------------------------------------------- monitor
@@ -271,7 +305,7 @@ class Monitor:
     engine: sa.Engine
     database: str
     groups: dict[str, list[int]] = field(  # part -> pids (the keys fixed: a thread reads)
-        default_factory=lambda: {"api servers": [], "workers": [], "viewers": []}
+        default_factory=lambda: {"api servers": [], "workers": [], "viewers": [], "senders": []}
     )
     samples: list[Sample] = field(default_factory=list)
     _cpu: dict[str, CpuGroup] = field(default_factory=dict)
@@ -347,6 +381,7 @@ class Cluster:
     server_urls: list[str] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     worker_outs: list[Path] = field(default_factory=list)
+    src: str = ""  # another source tree's src/ for the servers (bench/intake_cost.py's A/B)
 
     def env(self, state: Path, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
@@ -355,7 +390,7 @@ class Cluster:
             **SERVER_ENV,
             "ASSAY_DATABASE_URL": self.url,
             "ASSAY_STATE_DIR": str(state),
-            "PYTHONPATH": str(BENCH),
+            "PYTHONPATH": os.pathsep.join(filter(None, [self.src, str(BENCH)])),
             **extra,
         }
 
@@ -379,9 +414,11 @@ class Cluster:
         out = self.root / f"{tag}-{number}.json"
         argv = [sys.executable, str(BENCH / "cluster_worker.py"), "--slots", str(args.slots)]
         argv += ["--out", str(out), "--median-s", str(run_s), "--seed", str(args.seed + number)]
-        argv += ["--pool", str(args.worker_pool)]
         log = self.root / f"{tag}-{number}.log"
         env = self.env(self.root / f"{tag}-{number}", ASSAY_WORKER_POLL_S=str(args.poll_s))
+        if args.worker_pool > 0:  # the platform's pool settings, as a deployment sets them
+            env["ASSAY_DATABASE_POOL_SIZE"] = str(args.worker_pool)
+            env["ASSAY_DATABASE_MAX_OVERFLOW"] = "0"
         with log.open("wb") as output:
             worker = subprocess.Popen(
                 [*argv, *extra], env=env, stdout=output, stderr=subprocess.STDOUT
@@ -674,19 +711,20 @@ def run_exam(
         f" {peak * len(arrivals) / (args.minutes * 60):.1f}/s at the end;"
         f" mix {dict(Counter(a.kind for a in arrivals))}"
     )
-    started = time.time()
-    asyncio.run(
-        send_all(
-            urls=cluster.server_urls,
-            assignment_id=assignment_id,
-            tokens=tokens,
-            arrivals=arrivals,
-            viewers=viewers,
-            started=started,
-            give_up=started + args.minutes * 60 * args.give_up_factor,
-        )
+    started = send_all(
+        urls=cluster.server_urls,
+        assignment_id=assignment_id,
+        tokens=tokens,
+        arrivals=arrivals,
+        viewers=viewers,
+        senders=args.senders or len(cluster.server_urls),
+        root=cluster.root,
+        monitor=monitor,
+        give_up_factor=args.give_up_factor,
+        seconds=args.minutes * 60,
     )
     sent_by = time.time()
+    monitor.groups["senders"] = []
     accepted = [a for a in arrivals if a.submission_id is not None]
     print(f"sent: {len(accepted)} accepted in {sent_by - started:.0f} s")
     with contextlib.suppress(SystemExit):
@@ -880,6 +918,10 @@ def main(argv: list[str] | None = None) -> int:
         "--submit-concurrency", type=int, default=0,
         help="the servers' ASSAY_SUBMIT_CONCURRENCY (0: their default)",
     )  # fmt: skip
+    parser.add_argument(
+        "--senders", type=int, default=0,
+        help="processes sending the arrival (0: one per API server)",
+    )  # fmt: skip
     parser.add_argument("--streams", type=int, default=1000, help="SSE streams held open")
     parser.add_argument("--base-share", type=float, default=0.1, help="rate at start / peak")
     parser.add_argument("--think-s", type=float, default=30.0)
@@ -887,7 +929,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-median-s", type=float, default=0.5)
     parser.add_argument(
         "--worker-pool", type=int, default=3,
-        help="database connections per worker process (0: the platform's pool, up to 30)",
+        help="database connections per worker process: its ASSAY_DATABASE_POOL_SIZE, with no"
+        " overflow (0: the platform's defaults, 10 + 20)",
     )  # fmt: skip
     parser.add_argument("--poll-s", type=float, default=0.5, help="workers' ASSAY_WORKER_POLL_S")
     parser.add_argument("--idle-s", type=float, default=15.0, help="idle cluster measured first")
@@ -912,10 +955,10 @@ def main(argv: list[str] | None = None) -> int:
         help="try it: 500 submissions in 1 min, 10 workers, 200 streams, 1,000 ceiling jobs",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.quick:
-        args.submissions, args.minutes, args.workers, args.streams = 500, 1.0, 10, 200
-        args.ceiling_jobs, args.ceiling_step, args.ceiling_step_s = 1000, 5, 8.0
-        args.idle_s = 5.0
+    if args.quick:  # other defaults; options given still count (--quick --streams 0)
+        parser.set_defaults(submissions=500, minutes=1.0, workers=10, streams=200)
+        parser.set_defaults(ceiling_jobs=1000, ceiling_step=5, ceiling_step_s=8.0, idle_s=5.0)
+        args = parser.parse_args(argv)
     args.students = args.students or max(1, args.submissions // 4)
     args.mix = {"correct": 0.80, "wrong": 0.15, "loop": 0.05}
 

@@ -40,7 +40,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import update
 
 from assay.config import get_settings
@@ -48,7 +47,6 @@ from assay.logs import configure_logging
 from assay.queue import ClaimedJob
 from assay.services import Platform
 from assay.services.intake import workers
-from assay.storage.db import Database
 from assay.storage.models import GradingRun, JobKind, RunStatus, utcnow
 from assay.worker.main import wait_for_schema
 from assay.worker.pool import WorkerPool
@@ -106,24 +104,6 @@ def finish_at_once(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
             )
 
 
-def cap_pool(db: Database, size: int) -> None:
-    """At most ``size`` connections in this process (none open yet).
-
-    The platform's PostgreSQL pool keeps up to 10 connections per process open (and 20
-    more for a moment): 50 workers would hold about 500, more than a shared server
-    allows (scripts/postgres.sh: max_connections 300, with the tests' databases on it).
-    A thread that finds the pool empty waits for a connection (transactions are short).
-    Bench-only: the platform has no setting for it (see docs/performance.md).
-    """
-    old = db.engine
-    db.engine = sa.create_engine(
-        db.url, pool_pre_ping=True, pool_size=size, max_overflow=0, pool_timeout=120
-    )
-    db.session_factory.configure(bind=db.engine)
-    db._readers.configure(bind=db.engine)
-    old.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slots", type=int, default=8)
@@ -133,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
         "--claim-only", action="store_true", help="finish GRADE jobs without grading them"
-    )
-    parser.add_argument(
-        "--pool", type=int, default=0, help="database connections at most (0: the platform's)"
     )
     parser.add_argument(
         "--gate",
@@ -152,8 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     backend = SleepBackend(args.median_s, args.sigma, seed=args.seed)
     platform = Platform.open(settings, migrate=False, backend=backend)
-    if args.pool > 0:
-        cap_pool(platform.db, args.pool)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
