@@ -176,13 +176,27 @@ def event_page(platform: Platform, actor: Actor, run_id: int, after_seq: int = -
     event recorded with that status is in the page.
     """
     with platform.db.reading() as session:
-        run = require_run_reader(session, actor, run_id)
-        status = RunStatus(run.status)
-        events = events_after(session, run_id, after_seq)
-        finished = status in TERMINAL_STATUSES or any(e.terminal for e in events)
-        if not finished and not events:
-            finished = _has_terminal_event(session, run_id)
-        return EventPage(run_id=run_id, status=status, finished=finished, events=events)
+        return _event_page(session, actor, run_id, after_seq)
+
+
+def submission_event_page(
+    platform: Platform, actor: Actor, submission_id: int, after_seq: int = -1
+) -> EventPage:
+    """``event_page`` of the submission's newest run the actor may read, in one read:
+    a live-progress stream's first page costs one session, not two."""
+    with platform.db.reading() as session:
+        run_id = _latest_run_id(session, actor, submission_id)
+        return _event_page(session, actor, run_id, after_seq)
+
+
+def _event_page(session: Session, actor: Actor, run_id: int, after_seq: int) -> EventPage:
+    run = require_run_reader(session, actor, run_id)
+    status = RunStatus(run.status)
+    events = events_after(session, run_id, after_seq)
+    finished = status in TERMINAL_STATUSES or any(e.terminal for e in events)
+    if not finished and not events:
+        finished = _has_terminal_event(session, run_id)
+    return EventPage(run_id=run_id, status=status, finished=finished, events=events)
 
 
 def _has_terminal_event(session: Session, run_id: int) -> bool:
@@ -262,19 +276,18 @@ def require_run_reader(session: Session, actor: Actor, run_id: int) -> GradingRu
     return run
 
 
-def latest_run_id(platform: Platform, actor: Actor, submission_id: int) -> int:
+def _latest_run_id(session: Session, actor: Actor, submission_id: int) -> int:
     """The newest grading run of a submission the actor may read."""
-    with platform.db.reading() as session:
-        submission = session.get(Submission, submission_id)
-        if submission is None:
-            raise NotFoundError("no such submission")
-        _require_submission_reader(session, actor, submission)
-        run_id = session.scalar(
-            select(func.max(GradingRun.id)).where(GradingRun.submission_id == submission_id)
-        )
-        if run_id is None:
-            raise NotFoundError("the submission has no grading run")
-        return int(run_id)
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFoundError("no such submission")
+    _require_submission_reader(session, actor, submission)
+    run_id = session.scalar(
+        select(func.max(GradingRun.id)).where(GradingRun.submission_id == submission_id)
+    )
+    if run_id is None:
+        raise NotFoundError("the submission has no grading run")
+    return int(run_id)
 
 
 def run_progress(platform: Platform, actor: Actor, run_id: int) -> RunProgress:

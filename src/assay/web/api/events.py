@@ -30,7 +30,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import psycopg
@@ -80,7 +80,10 @@ async def run_events(
     after: AfterQuery = None,
     last_event_id: LastEventId = None,
 ) -> Response | progress.EventPage:
-    return await _answer(request, platform, actor, run_id, after=after, last_event_id=last_event_id)
+    def page(after_seq: int) -> progress.EventPage:
+        return progress.event_page(platform, actor, run_id, after_seq)
+
+    return await _answer(request, platform, actor, page, after=after, last_event_id=last_event_id)
 
 
 @router.get(
@@ -98,27 +101,31 @@ async def submission_events(
     after: AfterQuery = None,
     last_event_id: LastEventId = None,
 ) -> Response | progress.EventPage:
-    run_id = await run_in_threadpool(progress.latest_run_id, platform, actor, submission_id)
-    return await _answer(request, platform, actor, run_id, after=after, last_event_id=last_event_id)
+    def page(after_seq: int) -> progress.EventPage:  # its newest run and the page: one read
+        return progress.submission_event_page(platform, actor, submission_id, after_seq)
+
+    return await _answer(request, platform, actor, page, after=after, last_event_id=last_event_id)
 
 
 async def _answer(
     request: Request,
     platform: Platform,
     actor: Actor,
-    run_id: int,
+    first_page: Callable[[int], progress.EventPage],
     *,
     after: int | None,
     last_event_id: str | None,
 ) -> Response | progress.EventPage:
+    """The JSON page, or a stream starting with ``first_page(after_seq)`` (a read, run
+    in a thread; the stream's later pages are of the run the first one is of)."""
     if after is not None or not _wants_stream(request):
         after_seq = -1 if after is None else after
-        return await run_in_threadpool(progress.event_page, platform, actor, run_id, after_seq)
+        return await run_in_threadpool(first_page, after_seq)
     after_seq = _resume_point(last_event_id)
     watch = RunWatch.of(request, platform)
     epoch = watch.epoch
     # The first page is read before answering, so refusals are plain 404s, not broken streams.
-    first = await run_in_threadpool(progress.event_page, platform, actor, run_id, after_seq)
+    first = await run_in_threadpool(first_page, after_seq)
     if first.finished and not first.events:
         return Response(status_code=204)
     place = limiters(request).streams.acquire(
