@@ -20,11 +20,14 @@ these in its memory (``assay.web.ratelimit``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from assay.storage.db import Database
+from assay.storage.unavailable import storage_errors
 
 # Every statement reads the database's clock: EXTRACT(EPOCH FROM clock_timestamp()).
 # The bucket refilled as of now (``r`` below, spelled out: ON CONFLICT has no aliases):
@@ -85,6 +88,21 @@ _HELD = text(
 )
 
 
+@contextmanager
+def _alone(db: Database) -> Iterator[Connection]:
+    """A connection for one statement that is its own transaction (autocommit).
+
+    Each statement here is atomic by itself, so a transaction around it only added two
+    round trips (BEGIN, COMMIT): these run several times per submission (the request
+    and submission buckets, the intake place taken, retried and given back). Errors
+    are mapped as ``Database.session`` maps them."""
+    with (
+        storage_errors(what="a write transaction", log_refusals=True),
+        db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+    ):
+        yield connection
+
+
 @dataclass(frozen=True)
 class Taken:
     """The outcome of ``take_token``: whether a token was taken, else the wait."""
@@ -96,8 +114,8 @@ class Taken:
 def take_token(db: Database, key: str, per_minute: int) -> Taken:
     """Take a token from ``key``'s bucket (made full on first use)."""
     rate = per_minute / 60.0
-    with db.session() as session:
-        tokens, taken = session.execute(
+    with _alone(db) as connection:
+        tokens, taken = connection.execute(
             _TAKE, {"key": key, "capacity": per_minute, "rate": rate}
         ).one()
     if taken:
@@ -107,34 +125,33 @@ def take_token(db: Database, key: str, per_minute: int) -> Taken:
 
 def refund_token(db: Database, key: str, per_minute: int) -> None:
     """Give a token back to ``key``'s bucket, never past its capacity."""
-    with db.session() as session:
-        session.execute(_REFUND, {"key": key, "capacity": per_minute})
+    with _alone(db) as connection:
+        connection.execute(_REFUND, {"key": key, "capacity": per_minute})
 
 
 def prune_buckets(db: Database) -> int:
     """Delete the buckets that are full again (untouched for a minute); how many."""
-    with db.session() as session:
-        result = session.execute(_PRUNE, {"idle_s": FULL_AFTER_S})
-        return int(getattr(result, "rowcount", 0) or 0)
+    with _alone(db) as connection:
+        return int(connection.execute(_PRUNE, {"idle_s": FULL_AFTER_S}).rowcount or 0)
 
 
 def add_places(db: Database, size: int) -> None:
     """Make sure places 0 .. size-1 exist (idempotent)."""
-    with db.session() as session:
-        session.execute(_ADD_PLACES, {"size": size})
+    with _alone(db) as connection:
+        connection.execute(_ADD_PLACES, {"size": size})
 
 
 def take_place(db: Database, size: int, holder: str, lease_s: float) -> int | None:
     """A free place among the first ``size`` for ``holder`` (its slot), or None."""
-    with db.session() as session:
-        slot = session.scalar(_TAKE_PLACE, {"size": size, "holder": holder, "lease_s": lease_s})
+    with _alone(db) as connection:
+        slot = connection.scalar(_TAKE_PLACE, {"size": size, "holder": holder, "lease_s": lease_s})
     return None if slot is None else int(slot)
 
 
 def give_back_place(db: Database, slot: int, holder: str) -> None:
     """Free ``slot`` if ``holder`` still holds it (its lease may have passed)."""
-    with db.session() as session:
-        session.execute(_GIVE_BACK, {"slot": slot, "holder": holder})
+    with _alone(db) as connection:
+        connection.execute(_GIVE_BACK, {"slot": slot, "holder": holder})
 
 
 def places_held(db: Database, size: int) -> int:
