@@ -259,10 +259,17 @@ def send_all(
     readers = [threading.Thread(target=collect, args=(p,), daemon=True) for p in processes]
     for reader in readers:
         reader.start()
-    for reader, process in zip(readers, processes, strict=True):
-        reader.join()
-        if process.wait() != 0:
-            raise SystemExit(f"a sender exited with {process.returncode}: see {root}/sender-*.log")
+    try:
+        for reader, process in zip(readers, processes, strict=True):
+            reader.join()
+            if process.wait() != 0:
+                code = process.returncode
+                raise SystemExit(f"a sender exited with {code}: see {root}/sender-*.log")
+    finally:  # one failed: the others stop too
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     return started
 
 
