@@ -256,8 +256,10 @@ def test_metrics_summed_over_both_servers_equal_the_truth(cluster: Cluster) -> N
     leaders = {s.name: scrape(s)[("assay_metrics_leader", "")] for s in (cluster.a, cluster.b)}
     assert sorted(leaders.values()) == [0.0, 1.0], leaders
     before = first.get(("assay_grading_runs_finished_total", 'status="graded"'), 0.0)
-    token = cluster.member("measured")
-    for server in (cluster.a, cluster.b):
+    # two students: one student's second submission cancels the first while it is
+    # still queued (a resubmission supersedes it), and only one would be graded
+    for name, server in (("measured-a", cluster.a), ("measured-b", cluster.b)):
+        token = cluster.member(name)
         assert cluster.submit(server, token, {"stats.py": SOLUTION}).status_code == 201
     wait_idle(cluster.platform)
     requests_before = first.get(
