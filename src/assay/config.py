@@ -194,7 +194,9 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "How often an idle worker asks the database for a job (workers in the same "
-            "process as the API are also woken at once when a job is queued)."
+            "process as the API are also woken at once when a job is queued). More than 8 "
+            "idle workers share the asking: each asks every n/8 intervals (at most 10 s), "
+            "so the fleet together still asks about 8 times per interval."
         ),
     )
     watchdog_interval_s: float = Field(

@@ -5,8 +5,9 @@ One ``WorkerPool`` is one registered worker (a ``Worker`` row) running up to
 queue whenever a slot is free and runs it on a thread of its own, so an idle
 pool makes one claim per poll interval however many slots it has (many slots
 are cheap: with the native CPU scheduler, a job that waits for a core costs a
-thread and its sandbox's workspace). A heartbeat thread records that the
-worker is alive and extends the leases of its running jobs; a watchdog thread
+thread and its sandbox's workspace), and many idle pools share the polling
+(``idle_poll_s``: the heartbeat says how many there are). A heartbeat thread
+records that the worker is alive and extends the leases of its running jobs; a watchdog thread
 re-queues the jobs of dead workers and removes the sandboxes they left (see
 ``services.workers.watchdog``).
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 import traceback
@@ -69,6 +71,10 @@ CLAIM_BATCH = 16
 # killed (a thread may start one more run before it notices: killed again each round).
 HAND_BACK_KILL_S = 5.0
 HAND_BACK_KILL_ROUND_S = 0.5
+# Idle workers share the polling: together they ask about this many times per
+# ``worker_poll_s``, each at most every ``MAX_IDLE_POLL_S`` (jittered), see ``idle_poll_s``.
+FLEET_POLLS = 8
+MAX_IDLE_POLL_S = 10.0
 
 
 def _memory_bytes() -> int:
@@ -97,6 +103,22 @@ def auto_slots(settings: Settings, *, memory_bytes: int | None = None) -> int:
     memory = _memory_bytes() if memory_bytes is None else memory_bytes
     by_memory = min(MAX_AUTO_SLOTS, memory // SCHEDULED_SLOT_MEMORY_BYTES)
     return max(2, SCHEDULED_SLOTS_PER_CORE * cores, by_memory)
+
+
+def idle_poll_s(poll_s: float, idle_fleet: int) -> float:
+    """How long an idle worker waits before asking the database for a job again.
+
+    Up to ``FLEET_POLLS`` idle workers each ask every ``poll_s``. A larger idle fleet
+    shares the asking: each of n workers asks every n / FLEET_POLLS polls (at most
+    ``MAX_IDLE_POLL_S``), jittered so they do not ask together; the fleet as a whole
+    still asks about FLEET_POLLS times per ``poll_s``, so a new job waits about as
+    long as before for someone to see it, while 50 idle workers make 16 reads a
+    second instead of 100. Busy workers are not slowed: a freed slot claims at once,
+    and a claim that found jobs is followed by another at once."""
+    if idle_fleet <= FLEET_POLLS:
+        return poll_s
+    shared = min(MAX_IDLE_POLL_S, poll_s * idle_fleet / FLEET_POLLS)
+    return max(poll_s, shared * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,7 @@ class WorkerPool:
         self._started = False
         self._sharing = sharing
         self._health_path = health_path
+        self._idle_fleet = 1  # live workers with a free slot (each heartbeat says)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -333,7 +356,7 @@ class WorkerPool:
             for _ in range(taken - len(jobs)):
                 self._free.release()
             if not jobs:
-                queue.wait(seen, poll_s)
+                queue.wait(seen, idle_poll_s(poll_s, self._idle_fleet))
                 continue
             for job in jobs:
                 thread = threading.Thread(
@@ -426,7 +449,7 @@ class WorkerPool:
         self._write_health(database_ok=True)
         while not self._stopping.wait(interval):
             try:
-                workers.heartbeat(
+                self._idle_fleet = workers.heartbeat(
                     self.platform,
                     self.worker_id,
                     busy=self.busy,

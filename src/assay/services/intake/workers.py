@@ -29,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from assay.errors import SandboxError
 from assay.queue import ClaimedJob
@@ -183,17 +183,33 @@ def register(platform: Platform, worker_id: str, slots: int) -> None:
 
 def heartbeat(
     platform: Platform, worker_id: str, *, busy: int, jobs_done: int, job_ids: list[int]
-) -> None:
-    """Record that the worker is alive and extend the leases of its running jobs."""
+) -> int:
+    """Record that the worker is alive and extend the leases of its running jobs.
+
+    Returns how many live workers had a free slot at their last heartbeat (this one
+    counted as it was before this one; at least 1): the idle fleet that shares the
+    polling for jobs (``worker.pool.idle_poll_s``). Read in the same statement."""
+    now = utcnow()
+    peer = aliased(Worker)  # not correlated with the row being updated
+    idle_fleet = (
+        select(func.count())
+        .select_from(peer)
+        .where(
+            peer.state == WorkerState.RUNNING,
+            peer.heartbeat_at >= now - platform.queue.lease,
+            peer.busy < peer.slots,
+        )
+        .scalar_subquery()
+    )
     with platform.db.session() as session:
-        session.execute(
+        counted = session.scalar(
             update(Worker)
             .where(Worker.id == worker_id)
-            .values(
-                heartbeat_at=utcnow(), busy=busy, jobs_done=jobs_done, state=WorkerState.RUNNING
-            )
+            .values(heartbeat_at=now, busy=busy, jobs_done=jobs_done, state=WorkerState.RUNNING)
+            .returning(idle_fleet)
         )
     platform.queue.extend_leases(worker_id, job_ids)
+    return max(1, int(counted or 0))
 
 
 def mark_stopped(platform: Platform, worker_id: str, *, jobs_done: int) -> None:
