@@ -403,15 +403,12 @@ def required_files(platform: Platform, actor: Actor, assignment_id: int) -> list
 
 def _get(session: Session, actor: Actor, assignment_id: int, *, staff: bool = False) -> Assignment:
     """The assignment if the actor may see it (staff: may change it); NotFound otherwise."""
+    if not staff:
+        return get_with_role(session, actor, assignment_id)[0]
     assignment = session.get(Assignment, assignment_id)
     if assignment is None:
         raise NotFoundError("no such assignment")
-    if staff:
-        require_staff(session, actor, assignment.course_id)
-        return assignment
-    role = require_member(session, actor, assignment.course_id)
-    if role is Role.STUDENT and not is_visible_to_students(assignment):
-        raise NotFoundError("no such assignment")
+    require_staff(session, actor, assignment.course_id)
     return assignment
 
 
