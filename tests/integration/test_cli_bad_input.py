@@ -109,30 +109,25 @@ def test_a_bad_value_in_the_config_file_names_the_file(
     assert "ASSAY_PORT (in the environment): Input should be less than or equal to 65535" in line
 
 
-def test_a_config_file_that_is_not_text_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("assay.env", b"ASSAY_PORT=80\xff\x00\n", "is not UTF-8 text (byte 13)"),
+        ("no-such.env", None, "cannot be read (No such file or directory)"),
+    ],
+    ids=["not-text", "missing"],
+)
+def test_a_config_file_that_cannot_be_read_as_text_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: bytes | None, says: str
 ) -> None:
-    config = tmp_path / "assay.env"
-    config.write_bytes(b"ASSAY_PORT=80\xff\x00\n")
+    config = tmp_path / name
+    if content is not None:
+        config.write_bytes(content)
     monkeypatch.setenv("ASSAY_CONFIG_FILE", str(config))
     result = assay("db", "check")
     assert result.exit_code == 2, result.output
     assert error_line(result) == (
-        f"error: invalid settings: ASSAY_CONFIG_FILE (in the environment): "
-        f"{config} is not UTF-8 text (byte 13)"
-    )
-
-
-def test_a_config_file_that_is_missing_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "no-such.env"
-    monkeypatch.setenv("ASSAY_CONFIG_FILE", str(config))
-    result = assay("db", "check")
-    assert result.exit_code == 2, result.output
-    assert error_line(result) == (
-        f"error: invalid settings: ASSAY_CONFIG_FILE (in the environment): "
-        f"{config} cannot be read (No such file or directory)"
+        f"error: invalid settings: ASSAY_CONFIG_FILE (in the environment): {config} {says}"
     )
 
 
