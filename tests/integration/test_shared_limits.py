@@ -15,6 +15,7 @@ import async_helpers
 from assay.errors import RateLimitedError
 from assay.services import Platform
 from assay.services.operations import shared_limits
+from assay.web.deps import IntakeGate
 from assay.web.ratelimit import DatabaseRateLimiter, SharedIntake
 from platform_helpers import database_url, open_platform, settings_for
 
@@ -105,6 +106,49 @@ def test_the_intake_gate_is_shared_and_a_dead_holders_places_come_back(
             connection.exec_driver_sql("UPDATE intake_places SET expires_at = expires_at - 1000")
         assert b.held() == 0
         assert (await asyncio.wait_for(b.take(), 2.0))[0] in {0, 1, 2}
+
+    async_helpers.run(scenario())
+
+
+class CountedIntake(SharedIntake):
+    """The shared gate, counting how many of this server's requests ask it at once."""
+
+    asking = 0
+    most_asking = 0
+
+    async def take(self) -> tuple[int, str]:
+        self.asking += 1
+        self.most_asking = max(self.most_asking, self.asking)
+        try:
+            return await super().take()
+        finally:
+            self.asking -= 1
+
+
+def test_one_waiter_per_server_asks_a_full_shared_gate(two: tuple[Platform, Platform]) -> None:
+    async def scenario() -> None:
+        other = SharedIntake(two[1].db, 1)
+        held = await other.take()  # the other server holds the only place
+        shared = CountedIntake(two[0].db, 1)
+        gate = IntakeGate(4, shared)
+        order: list[int] = []
+
+        async def submit(number: int) -> None:
+            async with gate.turn():
+                order.append(number)
+                await asyncio.sleep(0.05)
+
+        waiting = []
+        for number in range(4):
+            waiting.append(asyncio.ensure_future(submit(number)))
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        assert order == []  # the place is the other server's
+        assert shared.most_asking == 1  # of the 4 waiting, only the first asks
+        await other.give_back(held)
+        await asyncio.wait_for(asyncio.gather(*waiting), 10.0)
+        assert order == [0, 1, 2, 3]  # in arrival order, one at a time
+        assert shared.most_asking == 1
 
     async_helpers.run(scenario())
 

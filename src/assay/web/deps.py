@@ -146,31 +146,40 @@ class IntakeGate:
     progresses slowly. Waiting here costs no thread; in a process the turn comes in
     arrival order. With ``shared`` (PostgreSQL: several API servers) a turn also
     holds one of ``size`` leased places in the database, so the limit holds for all
-    the servers together (``ratelimit.SharedIntake``).
+    the servers together (``ratelimit.SharedIntake``); of a process's waiters only
+    the first in line asks the database for a place (the others wait their turn
+    here, in order), so a full shared gate costs each server one retrying request,
+    not one per waiter.
     """
 
     def __init__(self, size: int, shared: SharedIntake | None = None) -> None:
         self.size = size
         self.shared = shared
-        self._gates: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._gates: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Lock] | None
+        self._gates = None
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
         """The gate of the running event loop (an asyncio semaphore belongs to one loop;
         a server has one, an app driven by several test clients may see several)."""
+        return self._of_loop()[1]
+
+    def _of_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Lock]:
         loop = asyncio.get_running_loop()
         if self._gates is None or self._gates[0] is not loop:
-            self._gates = (loop, asyncio.Semaphore(self.size))
-        return self._gates[1]
+            self._gates = (loop, asyncio.Semaphore(self.size), asyncio.Lock())
+        return self._gates
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Hold a place of this process's gate, and of the shared one if any."""
-        async with self.semaphore:
+        _loop, semaphore, first_in_line = self._of_loop()
+        async with semaphore:
             if self.shared is None:
                 yield
                 return
-            place = await self.shared.take()
+            async with first_in_line:  # one waiter of this process asks at a time
+                place = await self.shared.take()
             try:
                 yield
             finally:
