@@ -67,7 +67,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,7 +81,7 @@ from assay.services import Actor, Platform
 from assay.services.catalog import assignments, packages
 from assay.services.intake import submissions as intake
 from flood import ASSIGNMENT
-from flood_http import free_port, idle_core_s, own_cpu_s, process_cpu_s, seed, wait_ready
+from flood_http import CpuGroup, free_port, idle_core_s, own_cpu_s, seed, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -274,28 +273,6 @@ def send_all(
 
 
 # ----------------------------------------------------------------------------- monitor
-class CpuGroup:
-    """CPU seconds of a changing set of processes since they were first seen."""
-
-    def __init__(self) -> None:
-        self.base: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-
-    def sample(self, pids: Iterable[int], *, born_now: bool) -> None:
-        for pid in pids:
-            try:
-                cpu = process_cpu_s(pid)
-            except (OSError, IndexError, ValueError):
-                continue
-            if pid not in self.base:  # a process born since the last sample: all its CPU
-                self.base[pid] = 0.0 if born_now else cpu
-            self.last[pid] = cpu
-
-    @property
-    def total(self) -> float:
-        return sum(self.last[pid] - self.base[pid] for pid in self.last)
-
-
 @dataclass
 class Sample:
     t: float

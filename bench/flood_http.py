@@ -274,6 +274,29 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class CpuGroup:
+    """CPU seconds of a changing set of processes since they were first seen (one
+    born since the last sample, ``born_now``: all its CPU)."""
+
+    def __init__(self) -> None:
+        self.base: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def sample(self, pids: Iterable[int], *, born_now: bool) -> None:
+        for pid in pids:
+            try:
+                cpu = process_cpu_s(pid)
+            except (OSError, IndexError, ValueError):
+                continue
+            if pid not in self.base:  # a process born since the last sample: all its CPU
+                self.base[pid] = 0.0 if born_now else cpu
+            self.last[pid] = cpu
+
+    @property
+    def total(self) -> float:
+        return sum(self.last[pid] - self.base[pid] for pid in self.last)
+
+
 def idle_core_s() -> float:
     """Core-seconds the whole machine has been idle since boot (``/proc/stat``)."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()

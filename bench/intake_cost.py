@@ -59,7 +59,7 @@ from cluster_scale import (
     create_database,
     drop_database,
 )
-from flood_http import process_cpu_s, seed
+from flood_http import CpuGroup, process_cpu_s, seed
 
 
 def database_pids(engine: sa.Engine, database: str) -> list[int]:
@@ -72,27 +72,6 @@ def database_pids(engine: sa.Engine, database: str) -> list[int]:
             {"db": database},
         ).all()
     return [int(row[0]) for row in rows]
-
-
-class CpuOf:
-    """CPU seconds of a set of processes that may change (new ones counted from 0)."""
-
-    def __init__(self) -> None:
-        self.first: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-
-    def sample(self, pids: list[int], *, new_from_zero: bool = True) -> None:
-        for pid in pids:
-            try:
-                cpu = process_cpu_s(pid)
-            except (OSError, IndexError, ValueError):
-                continue
-            self.first.setdefault(pid, 0.0 if new_from_zero else cpu)
-            self.last[pid] = cpu
-
-    @property
-    def total(self) -> float:
-        return sum(self.last[p] - self.first[p] for p in self.last)
 
 
 async def send(
@@ -298,8 +277,8 @@ def measure(
         argv_spy += ["--gil"]  # the thread holding the interpreter: CPU, not waits
         spying = subprocess.Popen(argv_spy, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1.0)
-    database = CpuOf()
-    database.sample(database_pids(engine, database_name), new_from_zero=False)
+    database = CpuGroup()
+    database.sample(database_pids(engine, database_name), born_now=False)
     cpu_before = servers_cpu()
     started = time.monotonic()
     accepted, problems = asyncio.run(
@@ -307,7 +286,7 @@ def measure(
     )
     took = time.monotonic() - started
     cpu = servers_cpu() - cpu_before
-    database.sample(database_pids(engine, database_name))
+    database.sample(database_pids(engine, database_name), born_now=True)
     if spying is not None:
         spying.send_signal(signal.SIGINT)
         _out, err = spying.communicate(timeout=60)
