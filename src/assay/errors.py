@@ -145,14 +145,34 @@ class HookError(GradingError):
 
 
 class StorageError(AssayError):
-    """The database failed or is not at the expected schema version."""
+    """The database failed or is not at the expected schema version.
+
+    Made from a driver's exception (``storage.unavailable``), it also says ``what``
+    failed in a few words and the driver's own ``reason`` on one line (refused,
+    unknown host, bad password, not a database), for an operator's console; the
+    message is what a client may be shown.
+    """
+
+    def __init__(
+        self, message: str | None = None, *, what: str | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.what = what
+        self.reason = reason
 
 
 class StorageUnavailableError(StorageError):
     """The server cannot store anything now; nothing was stored: try again in a few seconds."""
 
-    def __init__(self, message: str | None = None, retry_after_s: float = 5.0) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str | None = None,
+        retry_after_s: float = 5.0,
+        *,
+        what: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, what=what, reason=reason)
         self.retry_after_s = retry_after_s
 
 

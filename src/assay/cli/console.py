@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from assay.errors import AssayError, ConfigError, StorageError, StorageUnavailableError
+from assay.errors import AssayError, ConfigError, StorageError
 
 err = Console(stderr=True)
 
@@ -28,11 +28,6 @@ def _storage_reason(exc: AssayError) -> str | None:
     """A database failure as the operator needs it, in one line: what failed and the
     driver's own reason (refused, unknown host, bad password, not a database), without
     SQLAlchemy's SQL and link, and without the web's "try again soon"."""
-    reason = getattr(exc.__cause__, "orig", None)
-    if not isinstance(exc, StorageError) or reason is None:
+    if not isinstance(exc, StorageError) or exc.what is None or exc.reason is None:
         return None
-    if isinstance(exc, StorageUnavailableError):
-        what = exc.message.rpartition(": ")[0] or exc.message
-    else:
-        what = exc.message.partition(": (")[0]
-    return f"{what}: {' '.join(str(reason).split())}"
+    return f"{exc.what}: {exc.reason}"

@@ -42,7 +42,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assay.errors import ConfigError, StorageError
-from assay.storage.unavailable import storage_errors
+from assay.storage.unavailable import driver_reason, storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,8 @@ class Database:
                 command.upgrade(config, "head")
                 now = MigrationContext.configure(connection).get_current_revision()
         except SQLAlchemyError as exc:
-            raise StorageError(f"migrating the database failed: {exc}") from exc
+            failed = "migrating the database failed"
+            raise StorageError(f"{failed}: {exc}", what=failed, reason=driver_reason(exc)) from exc
         return found, now
 
     def is_current(self) -> bool:

@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, SQLAlchemyError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from assay.errors import AssayError, InvalidRequestError, StorageError, StorageUnavailableError
@@ -89,13 +89,21 @@ def _sqlite_cause(error: sqlite3.Error, *, writing: bool) -> str | None:
     return None if text is READ_ONLY and not writing else text
 
 
+def driver_reason(exc: BaseException) -> str | None:
+    """The database driver's own reason for ``exc`` on one line (without SQLAlchemy's
+    SQL and link), or None when no driver exception is behind it."""
+    if not isinstance(exc, StatementError) or exc.orig is None:
+        return None
+    return " ".join(str(exc.orig).split())
+
+
 def unavailable(exc: BaseException, *, writing: bool = True) -> StorageUnavailableError | None:
     """The ``StorageUnavailableError`` for ``exc``, or None (see ``cause``)."""
-    reason = cause(exc, writing=writing)
-    if reason is None:
+    why = cause(exc, writing=writing)
+    if why is None:
         return None
     tail = "nothing was stored; try again in a few seconds" if writing else "try again soon"
-    return StorageUnavailableError(f"{reason}: {tail}")
+    return StorageUnavailableError(f"{why}: {tail}", what=why, reason=driver_reason(exc))
 
 
 def translate(
@@ -109,7 +117,8 @@ def translate(
     if refused is not None:
         return refused
     if isinstance(exc, SQLAlchemyError):
-        return StorageError(f"{what} failed: {exc}")
+        failed = f"{what} failed"
+        return StorageError(f"{failed}: {exc}", what=failed, reason=driver_reason(exc))
     return None
 
 
