@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
@@ -173,25 +173,52 @@ def event_page(platform: Platform, actor: Actor, run_id: int, after_seq: int = -
     """``list_events`` plus the run's status: what a poll or a stream step needs.
 
     The status is read before the events, so when it says the run is over, every
-    event recorded with that status is in the page.
+    event recorded with that status is in the page. The run, its owner and course
+    come in one query (the access check needs no second one for the run's owner).
     """
     with platform.db.reading() as session:
-        return _event_page(session, actor, run_id, after_seq)
+        status, _submission_id = require_run_reader(session, actor, run_id)
+        return _page(session, run_id, status, after_seq)
 
 
 def submission_event_page(
     platform: Platform, actor: Actor, submission_id: int, after_seq: int = -1
 ) -> EventPage:
     """``event_page`` of the submission's newest run the actor may read, in one read:
-    a live-progress stream's first page costs one session, not two."""
+    the submission's owner and course and its newest run come in one query, so a
+    live-progress stream's first page costs the owner two queries (staff three)."""
     with platform.db.reading() as session:
-        run_id = _latest_run_id(session, actor, submission_id)
-        return _event_page(session, actor, run_id, after_seq)
+        row = session.execute(_NEWEST_RUN, {"submission_id": submission_id}).first()
+        if row is None:
+            raise NotFoundError("no such submission")
+        owner_id, course_id, run_id, status = row
+        _require_reader(session, actor, owner_id, course_id)
+        if run_id is None:
+            raise NotFoundError("the submission has no grading run")
+        return _page(session, int(run_id), RunStatus(status), after_seq)
 
 
-def _event_page(session: Session, actor: Actor, run_id: int, after_seq: int) -> EventPage:
-    run = require_run_reader(session, actor, run_id)
-    status = RunStatus(run.status)
+# A run's status and submission, and the submission's owner and course (for the
+# access check).
+_RUN_READER = (
+    select(GradingRun.status, GradingRun.submission_id, Submission.user_id, Assignment.course_id)
+    .join(Submission, Submission.id == GradingRun.submission_id)
+    .join(Assignment, Assignment.id == Submission.assignment_id)
+    .where(GradingRun.id == bindparam("run_id"))
+)
+# A submission's owner and course, and its newest run (id and status; None: no run).
+_NEWEST_RUN = (
+    select(Submission.user_id, Assignment.course_id, GradingRun.id, GradingRun.status)
+    .join(Assignment, Assignment.id == Submission.assignment_id)
+    .outerjoin(GradingRun, GradingRun.submission_id == Submission.id)
+    .where(Submission.id == bindparam("submission_id"))
+    .order_by(GradingRun.id.desc())
+    .limit(1)
+)
+
+
+def _page(session: Session, run_id: int, status: RunStatus, after_seq: int) -> EventPage:
+    """The page of a run whose status was just read (and its reader checked)."""
     events = events_after(session, run_id, after_seq)
     finished = status in TERMINAL_STATUSES or any(e.terminal for e in events)
     if not finished and not events:
@@ -265,42 +292,27 @@ def event_out(row: RunEvent) -> EventOut:
     )
 
 
-def require_run_reader(session: Session, actor: Actor, run_id: int) -> GradingRun:
-    """The run, if the actor owns its submission or is staff of its course."""
-    run = session.get(GradingRun, run_id)
-    if run is None:
+def require_run_reader(session: Session, actor: Actor, run_id: int) -> tuple[RunStatus, int]:
+    """The run's status and submission id, if the actor owns its submission or is staff
+    of its course (one query, two for staff)."""
+    row = session.execute(_RUN_READER, {"run_id": run_id}).first()
+    if row is None:
         raise NotFoundError("no such grading run")
-    submission = session.get(Submission, run.submission_id)
-    assert submission is not None  # noqa: S101 - foreign key
-    _require_submission_reader(session, actor, submission)
-    return run
-
-
-def _latest_run_id(session: Session, actor: Actor, submission_id: int) -> int:
-    """The newest grading run of a submission the actor may read."""
-    submission = session.get(Submission, submission_id)
-    if submission is None:
-        raise NotFoundError("no such submission")
-    _require_submission_reader(session, actor, submission)
-    run_id = session.scalar(
-        select(func.max(GradingRun.id)).where(GradingRun.submission_id == submission_id)
-    )
-    if run_id is None:
-        raise NotFoundError("the submission has no grading run")
-    return int(run_id)
+    status, submission_id, owner_id, course_id = row
+    _require_reader(session, actor, owner_id, course_id)
+    return RunStatus(status), submission_id
 
 
 def run_progress(platform: Platform, actor: Actor, run_id: int) -> RunProgress:
     """The run's status and newest stage (access-checked like ``list_events``)."""
     with platform.db.reading() as session:
-        run = require_run_reader(session, actor, run_id)
+        status, submission_id = require_run_reader(session, actor, run_id)
         last = session.scalar(
             select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.seq.desc())
         )
-        status = RunStatus(run.status)
         return RunProgress(
-            run_id=run.id,
-            submission_id=run.submission_id,
+            run_id=run_id,
+            submission_id=submission_id,
             status=status,
             last_seq=-1 if last is None else last.seq,
             stage="" if last is None else last.stage,
@@ -309,10 +321,9 @@ def run_progress(platform: Platform, actor: Actor, run_id: int) -> RunProgress:
         )
 
 
-def _require_submission_reader(session: Session, actor: Actor, submission: Submission) -> None:
-    if actor.user_id is not None and submission.user_id == actor.user_id:
+def _require_reader(session: Session, actor: Actor, owner_id: int, course_id: int) -> None:
+    """The submission's owner, or staff of its course; anyone else gets NotFound."""
+    if actor.user_id is not None and owner_id == actor.user_id:
         return
-    assignment = session.get(Assignment, submission.assignment_id)
-    assert assignment is not None  # noqa: S101 - foreign key
-    if course_role(session, actor, assignment.course_id) not in STAFF:
+    if course_role(session, actor, course_id) not in STAFF:
         raise NotFoundError("no such submission")
