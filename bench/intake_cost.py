@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,16 +153,9 @@ def _short(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=400)
-    parser.add_argument("--warmup", type=int, default=40)
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight per server")
-    parser.add_argument("--servers", type=int, default=1, help="API servers (one database)")
-    parser.add_argument(
-        "--submit-concurrency", type=int, default=0,
-        help="the servers' ASSAY_SUBMIT_CONCURRENCY (0: their default)",
-    )  # fmt: skip
+def cost_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the cost benches (this one and bench/stream_cost.py): idle time,
+    database, profile, A/B of source trees."""
     parser.add_argument("--idle-s", type=float, default=5.0)
     parser.add_argument("--postgres-url", default="", help="a role that may create databases")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy's raw stacks here")
@@ -172,136 +167,198 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1, help="measurements per source tree")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
-    args = parser.parse_args(argv)
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if args.profile is not None and not Path(spy).exists():
-        raise SystemExit("--profile needs py-spy (pip install py-spy)")
 
-    sources = [str(Path(src).resolve() / "src") if src != "." else "" for src in args.src]
-    sources = sources or [""]
-    for src in sources:
-        if src and not (Path(src) / "assay" / "__init__.py").exists():
-            raise SystemExit(f"--src: no assay package in {src}")
-    admin = admin_url(args.postgres_url)
+
+@dataclass
+class CostDatabase:
+    """A fresh PostgreSQL database for a cost bench, and a scratch directory."""
+
+    admin: str
+    name: str
+    url: str
+    root: Path
+    engine: sa.Engine
+
+    def settings(self) -> Settings:
+        return Settings(database_url=self.url, state_dir=self.root / "seed", secret_key=SECRET)
+
+
+@contextmanager
+def cost_database(postgres_url: str, prefix: str) -> Iterator[CostDatabase]:
+    admin = admin_url(postgres_url)
     name, url = create_database(admin)
-    root = Path(tempfile.mkdtemp(prefix="assay-intake-cost-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     engine = sa.create_engine(url, pool_size=1, max_overflow=1)
-    results: dict[str, list[Measured]] = {src: [] for src in sources}
     try:
-        settings = Settings(database_url=url, state_dir=root / "seed", secret_key=SECRET)
-        began = time.monotonic()
-        per_run = args.warmup + args.submissions
-        runs = args.rounds * len(sources)
-        _teacher, assignment_id, tokens = seed(settings, per_run * runs)
-        print(f"database {name}: {len(tokens)} students seeded in {time.monotonic() - began:.0f} s")
-        for number in range(runs):
-            src = sources[number % len(sources)]
-            cluster = Cluster(admin, name, url, root, src=src)
-            mine = tokens[number * per_run : (number + 1) * per_run]
-            try:
-                measured = measure(
-                    args=args, cluster=cluster, engine=engine, database_name=name,
-                    assignment_id=assignment_id, tokens=mine, spy=spy,
-                )  # fmt: skip
-            finally:
-                cluster.stop()
-            results[src].append(measured)
-            print(f"[{src or 'this tree'}] {measured.line()}")
-        if len(sources) > 1 or args.rounds > 1:
-            print("\nmedians:")
-            for src, rows in results.items():
-                api = statistics.median(m.api_ms for m in rows)
-                db = statistics.median(m.db_ms for m in rows)
-                rate = statistics.median(m.rate for m in rows)
-                print(f"  {src or 'this tree'}: API server {api:.2f} ms, database {db:.2f} ms"
-                      f" per submission, {rate:.1f}/s ({len(rows)} runs)")  # fmt: skip
-        if args.profile is not None and args.profile.exists():
-            summarize_profile(args.profile, args.top)
-        return 0 if all(m.accepted == args.submissions for r in results.values() for m in r) else 1
+        yield CostDatabase(admin, name, url, root, engine)
     finally:
         engine.dispose()
         drop_database(admin, name)
         shutil.rmtree(root, ignore_errors=True)
 
 
+def compare_sources(
+    args: argparse.Namespace, database: CostDatabase, measure: Callable[[int, Cluster], Measured]
+) -> dict[str, list[Measured]]:
+    """``measure(number, cluster)`` ``--rounds`` times per ``--src`` tree (the trees
+    taking turns), each on a new cluster of this database; then the medians (with two
+    or more measurements) and the profile's summary are printed."""
+    sources = [str(Path(src).resolve() / "src") if src != "." else "" for src in args.src]
+    sources = sources or [""]
+    for src in sources:
+        if src and not (Path(src) / "assay" / "__init__.py").exists():
+            raise SystemExit(f"--src: no assay package in {src}")
+    if args.profile is not None:
+        py_spy()  # missing: said before the first round
+    results: dict[str, list[Measured]] = {src: [] for src in sources}
+    for number in range(args.rounds * len(sources)):
+        src = sources[number % len(sources)]
+        cluster = Cluster(database.admin, database.name, database.url, database.root, src=src)
+        try:
+            measured = measure(number, cluster)
+        finally:
+            cluster.stop()
+        results[src].append(measured)
+        print(f"[{src or 'this tree'}] {measured.line()}")
+    if len(sources) > 1 or args.rounds > 1:
+        print("\nmedians:")
+        for src, rows in results.items():
+            api = statistics.median(m.api_ms for m in rows)
+            db = statistics.median(m.db_ms for m in rows)
+            rate = statistics.median(m.rate for m in rows)
+            what = rows[0].what
+            print(f"  {src or 'this tree'}: API server {api:.2f} ms, database {db:.2f} ms"
+                  f" per {what}, {rate:.1f}/s ({len(rows)} runs)")  # fmt: skip
+    if args.profile is not None and args.profile.exists():
+        summarize_profile(args.profile, args.top)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight per server")
+    parser.add_argument("--servers", type=int, default=1, help="API servers (one database)")
+    parser.add_argument(
+        "--submit-concurrency", type=int, default=0,
+        help="the servers' ASSAY_SUBMIT_CONCURRENCY (0: their default)",
+    )  # fmt: skip
+    cost_arguments(parser)
+    args = parser.parse_args(argv)
+    with cost_database(args.postgres_url, "assay-intake-cost-") as database:
+        began = time.monotonic()
+        per_run = args.warmup + args.submissions
+        _teacher, assignment_id, tokens = seed(
+            database.settings(), per_run * args.rounds * max(1, len(args.src))
+        )
+        print(f"database {database.name}: {len(tokens)} students seeded"
+              f" in {time.monotonic() - began:.0f} s")  # fmt: skip
+
+        def one(number: int, cluster: Cluster) -> Measured:
+            for _ in range(args.servers):
+                cluster.start_server(args.submit_concurrency)
+            urls = cluster.server_urls
+            mine = tokens[number * per_run : (number + 1) * per_run]
+            accepted, problems = asyncio.run(
+                send(urls, assignment_id, mine[: args.warmup], args.concurrency)
+            )
+            if accepted != args.warmup:
+                raise SystemExit(f"warm-up: {accepted} of {args.warmup} accepted: {dict(problems)}")
+            rest = mine[args.warmup :]
+            return measure_cpu(
+                args, database, cluster,
+                lambda: asyncio.run(send(urls, assignment_id, rest, args.concurrency)),
+                what="submission",
+            )  # fmt: skip
+
+        results = compare_sources(args, database, one)
+        return 0 if all(m.count == args.submissions for r in results.values() for m in r) else 1
+
+
 @dataclass
 class Measured:
-    accepted: int
+    count: int  # requests done (accepted submissions, streams opened)
     took: float
     api_ms: float
     db_ms: float
     idle_share: float
     busy_share: float
     problems: Counter[str]
+    what: str = "submission"
 
     @property
     def rate(self) -> float:
-        return self.accepted / self.took
+        return self.count / self.took
 
     def line(self) -> str:
         return (
-            f"{self.accepted} accepted in {self.took:.1f} s ({self.rate:.1f}/s); CPU per"
-            f" submission: API server {self.api_ms:.2f} ms, database {self.db_ms:.2f} ms"
+            f"{self.count} {self.what}s in {self.took:.1f} s ({self.rate:.1f}/s); CPU per"
+            f" {self.what}: API server {self.api_ms:.2f} ms, database {self.db_ms:.2f} ms"
             f" (server {100 * self.busy_share:.0f}% of a core while sending, idle"
             f" {100 * self.idle_share:.1f}% subtracted); problems:"
             f" {dict(self.problems) or 'none'}"
         )
 
 
-def measure(
-    *, args: argparse.Namespace, cluster: Cluster, engine: sa.Engine, database_name: str,
-    assignment_id: int, tokens: list[str], spy: str,
-) -> Measured:  # fmt: skip
-    """``--servers`` servers: warm them up, measure their idle CPU, then the
-    submissions (their CPU summed)."""
-    for _ in range(args.servers):
-        cluster.start_server(args.submit_concurrency)
+def py_spy() -> str:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    return spy
+
+
+def measure_cpu(
+    args: argparse.Namespace,
+    database: CostDatabase,
+    cluster: Cluster,
+    work: Callable[[], tuple[int, Counter[str]]],
+    *,
+    what: str,
+) -> Measured:
+    """The cluster's servers (started and warmed up): their idle CPU for ``--idle-s``,
+    then their CPU and the database's while ``work()`` runs (it returns how many it
+    did and its problems), per piece of work; py-spy samples the first server with
+    ``--profile``."""
     pids = [server.pid for server in cluster.servers]
-    urls = cluster.server_urls
 
     def servers_cpu() -> float:
         return sum(process_cpu_s(pid) for pid in pids)
 
-    accepted, problems = asyncio.run(
-        send(urls, assignment_id, tokens[: args.warmup], args.concurrency)
-    )
-    if accepted != args.warmup:
-        raise SystemExit(f"warm-up: {accepted} of {args.warmup} accepted: {dict(problems)}")
     idle_from, cpu_from = time.monotonic(), servers_cpu()
     time.sleep(args.idle_s)
     idle_rate = (servers_cpu() - cpu_from) / (time.monotonic() - idle_from)
     spying = None
     if args.profile is not None:
-        argv_spy = [spy, "record", "--pid", str(pids[0]), "--rate", str(args.rate)]
+        argv_spy = [py_spy(), "record", "--pid", str(pids[0]), "--rate", str(args.rate)]
         argv_spy += ["--format", "raw", "--output", str(args.profile), "--nonblocking"]
         argv_spy += ["--gil"]  # the thread holding the interpreter: CPU, not waits
         spying = subprocess.Popen(argv_spy, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1.0)
-    database = CpuGroup()
-    database.sample(database_pids(engine, database_name), born_now=False)
+    db_cpu = CpuGroup()
+    db_cpu.sample(database_pids(database.engine, database.name), born_now=False)
     cpu_before = servers_cpu()
     started = time.monotonic()
-    accepted, problems = asyncio.run(
-        send(urls, assignment_id, tokens[args.warmup :], args.concurrency)
-    )
+    done, problems = work()
     took = time.monotonic() - started
     cpu = servers_cpu() - cpu_before
-    database.sample(database_pids(engine, database_name), born_now=True)
+    db_cpu.sample(database_pids(database.engine, database.name), born_now=True)
     if spying is not None:
         spying.send_signal(signal.SIGINT)
         _out, err = spying.communicate(timeout=60)
         if spying.returncode:
             print(f"py-spy failed ({spying.returncode}): {err.decode()[-500:]}")
     busy = max(cpu - idle_rate * took, 0.0)
-    count = max(accepted, 1)
+    count = max(done, 1)
     return Measured(
-        accepted=accepted,
+        count=done,
         took=took,
         api_ms=1000 * busy / count,
-        db_ms=1000 * database.total / count,
+        db_ms=1000 * db_cpu.total / count,
         idle_share=idle_rate,
         busy_share=cpu / took,
         problems=problems,
+        what=what,
     )
 
 
