@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import String, bindparam, cast, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
@@ -90,7 +90,57 @@ def record_event(  # noqa: PLR0917 - mirrors grading.context.Progress.stage
     already serialised) before the next seq is read, so two writers never pick
     the same number. Commit promptly: the lock is held until the transaction ends.
     """
-    return record_events(session, [NewEvent(run_id, stage, detail, current, total)])[0]
+    if not _lock_run(session, run_id):
+        raise NotFoundError(f"no grading run {run_id}")
+    return _append(session, NewEvent(run_id, stage, detail, current, total))
+
+
+def record_event_on(session: Session, worker_id: str, event: NewEvent) -> int | None:
+    """``record_event`` if the run is still running on ``worker_id``; None (nothing
+    recorded) if not: a run handed back or taken over by another worker shows none
+    of this attempt's later stages. The run's row stays locked until the transaction
+    ends, so a hand-back cannot slip in before the event is recorded.
+
+    Two statements (a worker records a stage of every run it grades, several per
+    run): the conditional lock, then the insert that reads the next seq and, on
+    PostgreSQL, sends the notification."""
+    if not _lock_run(session, event.run_id, running_on=worker_id):
+        return None
+    return _append(session, event)
+
+
+_RUNS = GradingRun.metadata.tables[GradingRun.__tablename__]  # Core: no ORM step per statement
+_EVENTS = RunEvent.metadata.tables[RunEvent.__tablename__]
+
+
+def _lock_run(session: Session, run_id: int, *, running_on: str | None = None) -> bool:
+    """Lock the run's row (with ``running_on``: only if it runs on that worker)."""
+    query = select(_RUNS.c.id).where(_RUNS.c.id == run_id).with_for_update()
+    if running_on is not None:
+        query = query.where(_RUNS.c.worker_id == running_on, _RUNS.c.status == RunStatus.RUNNING)
+    return session.scalar(query) is not None
+
+
+def _append(session: Session, event: NewEvent) -> int:
+    """Insert one event of a run locked by this transaction, numbered after the run's
+    newest in the same statement (a statement after the lock's: on PostgreSQL it
+    sees what the lock's previous holder committed), and on PostgreSQL notify the
+    new seq at commit (``RETURNING pg_notify``); returns the seq."""
+    newest = select(func.max(_EVENTS.c.seq)).where(_EVENTS.c.run_id == event.run_id)
+    statement = insert(_EVENTS).values(
+        run_id=event.run_id,
+        seq=func.coalesce(newest.scalar_subquery(), -1) + 1,
+        stage=event.stage,
+        detail=event.detail[:MAX_DETAIL_CHARS],
+        current=event.current,
+        total=event.total,
+        created_at=utcnow(),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        payload = cast(_EVENTS.c.run_id, String) + ":" + cast(_EVENTS.c.seq, String)
+        returning = statement.returning(_EVENTS.c.seq, func.pg_notify(NOTIFY_CHANNEL, payload))
+        return int(session.execute(returning).one()[0])
+    return int(session.execute(statement.returning(_EVENTS.c.seq)).scalar_one())
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from assay.errors import GradingError, StorageError
@@ -78,30 +78,15 @@ class EventProgress:
     ) -> None:
         if name in ENGINE_STAGES_SKIPPED:
             return
+        event = progress.NewEvent(self.run_id, name, detail, current, total)
         try:
             with self.platform.db.session() as session:
-                if self.worker_id is not None and not _still_running_on(
-                    session, self.run_id, self.worker_id
-                ):
-                    return
-                progress.record_event(session, self.run_id, name, detail, current, total)
+                if self.worker_id is None:
+                    progress.record_events(session, [event])
+                else:
+                    progress.record_event_on(session, self.worker_id, event)
         except StorageError as exc:  # progress is best effort, not the result
             log.warning("cannot record stage %s of run %s: %s", name, self.run_id, exc)
-
-
-def _still_running_on(session: Session, run_id: int, worker_id: str) -> bool:
-    """Whether the run is running on ``worker_id``; its row stays locked until the
-    transaction ends, so a hand-back cannot slip in before the event is recorded."""
-    found = session.scalar(
-        select(GradingRun.id)
-        .where(
-            GradingRun.id == run_id,
-            GradingRun.worker_id == worker_id,
-            GradingRun.status == RunStatus.RUNNING,
-        )
-        .with_for_update()
-    )
-    return found is not None
 
 
 def run_grading_job(platform: Platform, job: ClaimedJob, worker_id: str) -> None:
