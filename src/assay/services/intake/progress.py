@@ -109,16 +109,40 @@ def record_event_on(session: Session, worker_id: str, event: NewEvent) -> int | 
     return _append(session, event)
 
 
-_RUNS = GradingRun.metadata.tables[GradingRun.__tablename__]  # Core: no ORM step per statement
+# Built once (Core tables, bound parameters): a worker records several stages per run,
+# and building a statement costs more Python than sending it.
+_RUNS = GradingRun.metadata.tables[GradingRun.__tablename__]
 _EVENTS = RunEvent.metadata.tables[RunEvent.__tablename__]
+_LOCK_RUN = select(_RUNS.c.id).where(_RUNS.c.id == bindparam("run")).with_for_update()
+_LOCK_RUN_ON = _LOCK_RUN.where(
+    _RUNS.c.worker_id == bindparam("worker"), _RUNS.c.status == RunStatus.RUNNING
+)
+_NEXT_SEQ = select(func.coalesce(func.max(_EVENTS.c.seq), -1) + 1).where(
+    _EVENTS.c.run_id == bindparam("run")
+)
+_APPEND = insert(_EVENTS).values(
+    run_id=bindparam("run"),
+    seq=_NEXT_SEQ.scalar_subquery(),
+    stage=bindparam("new_stage"),
+    detail=bindparam("new_detail"),
+    current=bindparam("new_current"),
+    total=bindparam("new_total"),
+    created_at=bindparam("new_at"),
+)
+_APPEND_SQL = _APPEND.returning(_EVENTS.c.seq)
+_APPEND_PG = _APPEND.returning(  # the notification goes out when (if) the insert commits
+    _EVENTS.c.seq,
+    func.pg_notify(
+        NOTIFY_CHANNEL, cast(_EVENTS.c.run_id, String) + ":" + cast(_EVENTS.c.seq, String)
+    ),
+)
 
 
 def _lock_run(session: Session, run_id: int, *, running_on: str | None = None) -> bool:
     """Lock the run's row (with ``running_on``: only if it runs on that worker)."""
-    query = select(_RUNS.c.id).where(_RUNS.c.id == run_id).with_for_update()
-    if running_on is not None:
-        query = query.where(_RUNS.c.worker_id == running_on, _RUNS.c.status == RunStatus.RUNNING)
-    return session.scalar(query) is not None
+    if running_on is None:
+        return session.scalar(_LOCK_RUN, {"run": run_id}) is not None
+    return session.scalar(_LOCK_RUN_ON, {"run": run_id, "worker": running_on}) is not None
 
 
 def _append(session: Session, event: NewEvent) -> int:
@@ -126,21 +150,17 @@ def _append(session: Session, event: NewEvent) -> int:
     newest in the same statement (a statement after the lock's: on PostgreSQL it
     sees what the lock's previous holder committed), and on PostgreSQL notify the
     new seq at commit (``RETURNING pg_notify``); returns the seq."""
-    newest = select(func.max(_EVENTS.c.seq)).where(_EVENTS.c.run_id == event.run_id)
-    statement = insert(_EVENTS).values(
-        run_id=event.run_id,
-        seq=func.coalesce(newest.scalar_subquery(), -1) + 1,
-        stage=event.stage,
-        detail=event.detail[:MAX_DETAIL_CHARS],
-        current=event.current,
-        total=event.total,
-        created_at=utcnow(),
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        payload = cast(_EVENTS.c.run_id, String) + ":" + cast(_EVENTS.c.seq, String)
-        returning = statement.returning(_EVENTS.c.seq, func.pg_notify(NOTIFY_CHANNEL, payload))
-        return int(session.execute(returning).one()[0])
-    return int(session.execute(statement.returning(_EVENTS.c.seq)).scalar_one())
+    values = {
+        "run": event.run_id,
+        "new_stage": event.stage,
+        "new_detail": event.detail[:MAX_DETAIL_CHARS],
+        "new_current": event.current,
+        "new_total": event.total,
+        "new_at": utcnow(),
+    }
+    postgres = session.get_bind().dialect.name == "postgresql"
+    row = session.execute(_APPEND_PG if postgres else _APPEND_SQL, values).one()
+    return int(row[0])
 
 
 @dataclass(frozen=True)
