@@ -121,3 +121,26 @@ def _notified_at_commit(platform: Platform) -> None:
         assert _on(platform, "w1", run_id, "b") == 2
         heard = [note.payload for note in listener.notifies(timeout=2.0, stop_after=2)]
     assert heard == [f"{run_id}:1", f"{run_id}:2"]
+
+
+def test_concurrent_batches_of_events_number_each_run_without_gaps(platform: Platform) -> None:
+    run_a, run_b = _runs(platform, 2)
+    batch = [
+        progress.NewEvent(run_a, Stage.STARTED),
+        progress.NewEvent(run_b, Stage.STARTED),
+        progress.NewEvent(run_a, Stage.SETUP),
+    ]
+
+    def write(_number: int) -> list[int]:
+        with platform.db.session() as session:
+            return progress.record_events(session, batch)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(write, range(40)))
+    for seq_a, seq_b, next_a in results:
+        assert next_a == seq_a + 1  # one batch's events of a run are consecutive
+        assert seq_a >= 1 and seq_b >= 1
+    assert [seq for seq, _s, _d in _stages(platform, run_a)] == list(range(81))
+    assert [seq for seq, _s, _d in _stages(platform, run_b)] == list(range(41))
+    with platform.db.session() as session, pytest.raises(NotFoundError, match="no grading run"):
+        progress.record_events(session, [*batch, progress.NewEvent(run_b + 1000, Stage.SETUP)])

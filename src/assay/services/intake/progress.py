@@ -138,6 +138,20 @@ _APPEND_PG = _APPEND.returning(  # the notification goes out when (if) the inser
 )
 
 
+_LOCK_RUNS = (
+    select(_RUNS.c.id)
+    .where(_RUNS.c.id.in_(bindparam("runs", expanding=True)))
+    .order_by(_RUNS.c.id)
+    .with_for_update()
+)
+_NEWEST_SEQS = (
+    select(_EVENTS.c.run_id, func.max(_EVENTS.c.seq))
+    .where(_EVENTS.c.run_id.in_(bindparam("runs", expanding=True)))
+    .group_by(_EVENTS.c.run_id)
+)
+_INSERT_EVENTS = insert(_EVENTS)
+
+
 def _lock_run(session: Session, run_id: int, *, running_on: str | None = None) -> bool:
     """Lock the run's row (with ``running_on``: only if it runs on that worker)."""
     if running_on is None:
@@ -175,24 +189,21 @@ class NewEvent:
 def record_events(session: Session, events: Sequence[NewEvent]) -> list[int]:
     """``record_event`` for several events (of one or many runs) in three statements:
     the runs locked in id order (no deadlock between two such writers), their newest
-    seqs read at once, the events inserted at once. Returns each event's seq."""
+    seqs read at once, the events inserted at once (and on PostgreSQL one more, the
+    notifications); a single event takes ``record_event``'s two. Returns each event's
+    seq."""
+    if len(events) == 1:
+        (event,) = events
+        if not _lock_run(session, event.run_id):
+            raise NotFoundError(f"no grading run {event.run_id}")
+        return [_append(session, event)]
     run_ids = sorted({event.run_id for event in events})
-    locked = set(
-        session.scalars(
-            select(GradingRun.id).where(GradingRun.id.in_(run_ids)).order_by(GradingRun.id)
-            .with_for_update()
-        )
-    )  # fmt: skip
+    locked = set(session.scalars(_LOCK_RUNS, {"runs": run_ids}))
     missing = [run_id for run_id in run_ids if run_id not in locked]
     if missing:
         raise NotFoundError(f"no grading run {missing[0]}")
     newest: dict[int, int] = {
-        run_id: seq
-        for run_id, seq in session.execute(
-            select(RunEvent.run_id, func.max(RunEvent.seq))
-            .where(RunEvent.run_id.in_(run_ids))
-            .group_by(RunEvent.run_id)
-        )
+        int(run_id): int(seq) for run_id, seq in session.execute(_NEWEST_SEQS, {"runs": run_ids})
     }
     seqs: list[int] = []
     rows = []
@@ -212,7 +223,7 @@ def record_events(session: Session, events: Sequence[NewEvent]) -> list[int]:
                 "created_at": utcnow(),
             }
         )
-    session.execute(insert(RunEvent), rows)
+    session.execute(_INSERT_EVENTS, rows)
     notify_events(session, newest)
     return seqs
 
