@@ -256,3 +256,29 @@ def test_open_streams_are_capped_per_user_and_per_server(tmp_path: Path) -> None
             play_worker(world.platform, world.run_id, pause_s=0).join()
             # every stream ends by itself after "done" and gives its place back
             assert eventually(lambda: streams.held() == 0)
+
+
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+def test_streams_and_pages_are_charged_to_the_request_limit(kind: str, tmp_path: Path) -> None:
+    """The events routes authenticate in the thread that reads their first page: the
+    caller is still checked before anything else (401, even with a bad Last-Event-ID)
+    and every request, stream or page, takes a token of the user's bucket (on
+    PostgreSQL the one all servers share): the fourth of a 3-a-minute user is 429."""
+    with open_world(kind, tmp_path, rate_limit_per_minute=3) as world:
+        path = f"/api/v1/submissions/{world.submission_id}/events"
+        with world.client(None) as anonymous:
+            bad = anonymous.get(path, headers={"Accept": "text/event-stream", "Last-Event-ID": "x"})
+            assert bad.status_code == 401
+        with ExitStack() as stack:
+            owner = stack.enter_context(world.client("owner"))
+            assert open_stream(stack, owner, path).status_code == 200
+            assert owner.get(path, params={"after": -1}).status_code == 200
+            run_path = f"/api/v1/runs/{world.run_id}/events"
+            assert open_stream(stack, owner, run_path).status_code == 200
+            refused = open_stream(stack, owner, path)
+            assert refused.status_code == 429
+            assert refused.json()["error"] == "RateLimitedError"
+            assert "per minute" in refused.json()["detail"]
+            assert owner.get(path, params={"after": -1}).status_code == 429
+            with world.client("ta") as ta:  # another user's bucket
+                assert ta.get(path, params={"after": -1}).status_code == 200

@@ -84,6 +84,18 @@ def rate_key(actor: Actor | None, client: str) -> str:
 
 
 def optional_actor(request: Request, platform: PlatformDep, _bearer: BearerDep) -> Actor | None:
+    return resolve_actor(request, platform)
+
+
+def resolve_actor(request: Request, platform: Platform) -> Actor | None:
+    """The request's actor (None: anonymous), authenticated once per request, and the
+    caller's rate-limit bucket charged (RateLimitedError when empty).
+
+    Blocking (database reads and, on PostgreSQL, the bucket's write): as a dependency
+    (``OptionalActorDep``, ``ActorDep``) FastAPI runs it in a thread of the pool; a
+    route whose own work is blocking may call it first in that work's thread instead
+    (one hand-off, not two: ``api.events``), with ``BearerDep`` among its parameters
+    so the schema still declares the scheme."""
     if getattr(request.state, "actor_resolved", False):
         cached: Actor | None = request.state.actor
         return cached
@@ -119,10 +131,14 @@ def _authenticate(request: Request, platform: Platform, client: str) -> Actor | 
     return actor
 
 
-async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+def require_actor(actor: Actor | None) -> Actor:
     if actor is None:
         raise AuthenticationError("log in or send an API token")
     return actor
+
+
+async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    return require_actor(actor)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -44,7 +44,17 @@ from assay.errors import InvalidRequestError
 from assay.services import Actor, Platform
 from assay.services.intake import progress
 from assay.storage.pgconn import libpq_url
-from assay.web.deps import MAX_ID, ActorDep, IdPath, PlatformDep, client_of, limiters, rate_key
+from assay.web.deps import (
+    MAX_ID,
+    BearerDep,
+    IdPath,
+    PlatformDep,
+    client_of,
+    limiters,
+    rate_key,
+    require_actor,
+    resolve_actor,
+)
 from assay.web.ratelimit import Place
 
 log = logging.getLogger(__name__)
@@ -76,14 +86,14 @@ async def run_events(
     run_id: IdPath,
     request: Request,
     platform: PlatformDep,
-    actor: ActorDep,
+    _bearer: BearerDep,
     after: AfterQuery = None,
     last_event_id: LastEventId = None,
 ) -> Response | progress.EventPage:
-    def page(after_seq: int) -> progress.EventPage:
+    def page(actor: Actor, after_seq: int) -> progress.EventPage:
         return progress.event_page(platform, actor, run_id, after_seq)
 
-    return await _answer(request, platform, actor, page, after=after, last_event_id=last_event_id)
+    return await _answer(request, platform, page, after=after, last_event_id=last_event_id)
 
 
 @router.get(
@@ -97,35 +107,43 @@ async def submission_events(
     submission_id: IdPath,
     request: Request,
     platform: PlatformDep,
-    actor: ActorDep,
+    _bearer: BearerDep,
     after: AfterQuery = None,
     last_event_id: LastEventId = None,
 ) -> Response | progress.EventPage:
-    def page(after_seq: int) -> progress.EventPage:  # its newest run and the page: one read
+    def page(actor: Actor, after_seq: int) -> progress.EventPage:  # its newest run: one read
         return progress.submission_event_page(platform, actor, submission_id, after_seq)
 
-    return await _answer(request, platform, actor, page, after=after, last_event_id=last_event_id)
+    return await _answer(request, platform, page, after=after, last_event_id=last_event_id)
 
 
 async def _answer(
     request: Request,
     platform: Platform,
-    actor: Actor,
-    first_page: Callable[[int], progress.EventPage],
+    first_page: Callable[[Actor, int], progress.EventPage],
     *,
     after: int | None,
     last_event_id: str | None,
 ) -> Response | progress.EventPage:
-    """The JSON page, or a stream starting with ``first_page(after_seq)`` (a read, run
-    in a thread; the stream's later pages are of the run the first one is of)."""
-    if after is not None or not _wants_stream(request):
-        after_seq = -1 if after is None else after
-        return await run_in_threadpool(first_page, after_seq)
-    after_seq = _resume_point(last_event_id)
-    watch = RunWatch.of(request, platform)
-    epoch = watch.epoch
+    """The JSON page, or a stream starting with ``first_page(actor, after_seq)`` (a read;
+    the stream's later pages are of the run the first one is of).
+
+    The caller is authenticated (``deps.resolve_actor``: 401, its rate limit: 429)
+    before anything else, in the same thread as the first page is read: one hand-off
+    to the threadpool per request, not one for the actor and one for the page."""
+    stream = after is None and _wants_stream(request)
+    watch = RunWatch.of(request, platform) if stream else None
+    epoch = 0 if watch is None else watch.epoch  # before the first page is read
+
+    def authenticated_page() -> tuple[Actor, int, progress.EventPage]:
+        actor = require_actor(resolve_actor(request, platform))
+        after_seq = _resume_point(last_event_id) if stream else (-1 if after is None else after)
+        return actor, after_seq, first_page(actor, after_seq)
+
     # The first page is read before answering, so refusals are plain 404s, not broken streams.
-    first = await run_in_threadpool(first_page, after_seq)
+    actor, after_seq, first = await run_in_threadpool(authenticated_page)
+    if watch is None:
+        return first
     if first.finished and not first.events:
         return Response(status_code=204)
     place = limiters(request).streams.acquire(
