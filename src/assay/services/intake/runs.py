@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from assay.errors import GradingError, StorageError
@@ -141,16 +141,23 @@ def _attempt(job: ClaimedJob) -> str:
     return f"attempt {job.attempt}" if job.attempt > 1 else ""
 
 
+# What a run grades: its package's and its files' digests (one query, no objects).
+_WORK = (
+    select(AssignmentVersion.package_sha256, Submission.files_sha256)
+    .select_from(GradingRun)
+    .join(Submission, Submission.id == GradingRun.submission_id)
+    .join(AssignmentVersion, AssignmentVersion.id == GradingRun.version_id)
+    .where(GradingRun.id == bindparam("run"))
+)
+
+
 def _prepared(platform: Platform, job: ClaimedJob) -> _Work | None:
     """What to grade for a job whose run the claim already started."""
     with platform.db.reading() as session:
-        run = session.get(GradingRun, job.target_id)
-        if run is None:
-            return None
-        submission = session.get(Submission, run.submission_id)
-        version = session.get(AssignmentVersion, run.version_id)
-        assert submission is not None and version is not None  # noqa: S101 - foreign keys
-        return _Work(run.id, version.package_sha256, submission.files_sha256)
+        row = session.execute(_WORK, {"run": job.target_id}).first()
+    if row is None:
+        return None
+    return _Work(job.target_id, row[0], row[1])
 
 
 def _grade(platform: Platform, work: _Work, worker_id: str) -> GradeReport:
