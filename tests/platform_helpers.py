@@ -88,6 +88,18 @@ def settings_for(url: str, state_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@contextmanager
+def platform_on(kind: str, tmp_path: Path, **overrides: object) -> Iterator[Platform]:
+    """A platform on a fresh database of ``kind`` (``settings_for``'s settings with
+    ``overrides``), closed and its database dropped afterwards."""
+    with database_url(kind, tmp_path) as url:
+        platform = open_platform(settings_for(url, tmp_path / "state", **overrides))
+        try:
+            yield platform
+        finally:
+            platform.close()
+
+
 def open_platform(settings: Settings, *, migrate: bool = True) -> Platform:
     """``Platform.open`` handing in the test process's shared backend.
 

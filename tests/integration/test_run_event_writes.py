@@ -18,16 +18,14 @@ from assay.services import Platform
 from assay.services.intake import progress
 from assay.storage.models import GradingRun, RunEvent, RunStatus
 from assay.storage.pgconn import libpq_url
-from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
+from platform_helpers import DATABASE_KINDS, platform_on
 from worker_helpers import make_course, submit_batch
 
 
 @pytest.fixture(params=DATABASE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with database_url(request.param, tmp_path) as url:
-        opened = open_platform(settings_for(url, tmp_path / "state"))
+    with platform_on(request.param, tmp_path) as opened:
         yield opened
-        opened.close()
 
 
 def _runs(platform: Platform, count: int) -> list[int]:
@@ -101,12 +99,8 @@ def test_concurrent_writers_number_a_runs_events_without_gaps(platform: Platform
 
 
 def test_each_event_is_notified_at_commit_on_postgresql(tmp_path: Path) -> None:
-    with database_url("postgres", tmp_path) as url:  # SQLite has none: its streams poll
-        platform = open_platform(settings_for(url, tmp_path / "state"))
-        try:
-            _notified_at_commit(platform)
-        finally:
-            platform.close()
+    with platform_on("postgres", tmp_path) as platform:  # SQLite has none: streams poll
+        _notified_at_commit(platform)
 
 
 def _notified_at_commit(platform: Platform) -> None:

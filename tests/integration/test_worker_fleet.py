@@ -15,15 +15,13 @@ from assay.services import Platform
 from assay.services.intake import workers
 from assay.storage.models import Worker, WorkerState, utcnow
 from assay.worker.pool import FLEET_POLLS, MAX_IDLE_POLL_S, idle_poll_s
-from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
+from platform_helpers import DATABASE_KINDS, platform_on
 
 
 @pytest.fixture(params=DATABASE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with database_url(request.param, tmp_path) as url:
-        platform = open_platform(settings_for(url, tmp_path / "state"))
-        yield platform
-        platform.close()
+    with platform_on(request.param, tmp_path) as opened:
+        yield opened
 
 
 def _beat(platform: Platform, worker_id: str, busy: int = 0) -> int:

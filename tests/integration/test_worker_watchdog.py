@@ -53,17 +53,14 @@ from helpers import (
     docker_sandbox_containers,
     require_backend,
 )
-from platform_helpers import DATABASE_KINDS, database_url, open_platform, settings_for
+from platform_helpers import DATABASE_KINDS, database_url, open_platform, platform_on, settings_for
 from worker_helpers import PYTHON_IO, assay_env, make_course, start_assay, stop, submit_batch
 
 
 @pytest.fixture(params=DATABASE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with database_url(request.param, tmp_path) as url:
-        settings = settings_for(url, tmp_path / "state", worker_lease_s=5.0, job_max_attempts=2)
-        platform = open_platform(settings)
-        yield platform
-        platform.close()
+    with platform_on(request.param, tmp_path, worker_lease_s=5.0, job_max_attempts=2) as opened:
+        yield opened
 
 
 def expire(platform: Platform) -> None:
