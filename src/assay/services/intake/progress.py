@@ -269,7 +269,7 @@ def submission_event_page(
     the submission's owner and course and its newest run come in one query, so a
     live-progress stream's first page costs the owner two queries (staff three)."""
     with platform.db.reading() as session:
-        row = session.execute(_NEWEST_RUN, {"submission_id": submission_id}).first()
+        row = session.connection().execute(_NEWEST_RUN, {"submission_id": submission_id}).first()
         if row is None:
             raise NotFoundError("no such submission")
         owner_id, course_id, run_id, status = row
@@ -352,31 +352,37 @@ def list_events(
 
 
 def events_after(session: Session, run_id: int, after_seq: int = -1) -> list[EventOut]:
-    """No access check: callers have done it (``require_run_reader``)."""
-    rows = session.scalars(
-        select(RunEvent)
-        .where(RunEvent.run_id == run_id, RunEvent.seq > after_seq)
-        .order_by(RunEvent.seq)
-    )
-    return [event_out(row) for row in rows]
+    """No access check: callers have done it (``require_run_reader``). Columns on the
+    session's connection, not ``RunEvent`` objects through the ORM: a page is read
+    often (every stream, every step) and its rows are only copied out."""
+    rows = session.connection().execute(_EVENTS_AFTER, {"run_id": run_id, "after_seq": after_seq})
+    return [
+        EventOut(
+            run_id=run_id, seq=seq, stage=stage, detail=detail, current=current, total=total,
+            at=at,
+        )
+        for seq, stage, detail, current, total, at in rows
+    ]  # fmt: skip
 
 
-def event_out(row: RunEvent) -> EventOut:
-    return EventOut(
-        run_id=row.run_id,
-        seq=row.seq,
-        stage=row.stage,
-        detail=row.detail,
-        current=row.current,
-        total=row.total,
-        at=row.created_at,
+_EVENTS_AFTER = (
+    select(
+        RunEvent.seq,
+        RunEvent.stage,
+        RunEvent.detail,
+        RunEvent.current,
+        RunEvent.total,
+        RunEvent.created_at,
     )
+    .where(RunEvent.run_id == bindparam("run_id"), RunEvent.seq > bindparam("after_seq"))
+    .order_by(RunEvent.seq)
+)
 
 
 def require_run_reader(session: Session, actor: Actor, run_id: int) -> tuple[RunStatus, int]:
     """The run's status and submission id, if the actor owns its submission or is staff
     of its course (one query, two for staff)."""
-    row = session.execute(_RUN_READER, {"run_id": run_id}).first()
+    row = session.connection().execute(_RUN_READER, {"run_id": run_id}).first()
     if row is None:
         raise NotFoundError("no such grading run")
     status, submission_id, owner_id, course_id = row
