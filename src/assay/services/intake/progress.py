@@ -90,9 +90,7 @@ def record_event(  # noqa: PLR0917 - mirrors grading.context.Progress.stage
     already serialised) before the next seq is read, so two writers never pick
     the same number. Commit promptly: the lock is held until the transaction ends.
     """
-    if not _lock_run(session, run_id):
-        raise NotFoundError(f"no grading run {run_id}")
-    return _append(session, NewEvent(run_id, stage, detail, current, total))
+    return record_events(session, [NewEvent(run_id, stage, detail, current, total)])[0]
 
 
 def record_event_on(session: Session, worker_id: str, event: NewEvent) -> int | None:
