@@ -174,13 +174,10 @@ class IntakeGate:
         self._gates: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Lock] | None
         self._gates = None
 
-    @property
-    def semaphore(self) -> asyncio.Semaphore:
-        """The gate of the running event loop (an asyncio semaphore belongs to one loop;
-        a server has one, an app driven by several test clients may see several)."""
-        return self._of_loop()[1]
-
     def _of_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Lock]:
+        """The gate of the running event loop (asyncio's semaphores and locks belong to
+        one loop; a server has one, an app driven by several test clients may see
+        several)."""
         loop = asyncio.get_running_loop()
         if self._gates is None or self._gates[0] is not loop:
             self._gates = (loop, asyncio.Semaphore(self.size), asyncio.Lock())
